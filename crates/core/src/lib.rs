@@ -1,0 +1,9 @@
+//! opsroom's domain: run statuses and phases, the runbook catalog and the
+//! command parser. Pure code: no IO, no async runtime, no database.
+
+pub mod catalog;
+pub mod parser;
+pub mod run;
+
+pub use catalog::{Catalog, Risk, RunbookSpec};
+pub use run::{EventLevel, Phase, RunStatus};
