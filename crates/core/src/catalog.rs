@@ -1,6 +1,13 @@
 //! The runbook catalog: every runbook described as data. This one description
 //! feeds the parser, the plan preview, parameter validation, the API and the UI.
 
+mod action;
+mod builtin;
+mod custom;
+
+pub use action::StepAction;
+pub use custom::{load_custom_dir_entries, parse_custom_runbook, CustomRunbookError};
+
 use crate::run::Phase;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -9,7 +16,9 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
+    /// Only reads and reports.
     Read,
+    /// Changes something (a deployment, a database, a repository).
     Write,
 }
 
@@ -17,9 +26,13 @@ pub enum Risk {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ParamKind {
+    /// Any string.
     String,
+    /// An integer within `min..=max`.
     Integer { min: i64, max: i64 },
+    /// `true` or `false`.
     Boolean,
+    /// One of the listed strings.
     Enum { values: Vec<String> },
 }
 
@@ -34,23 +47,56 @@ pub struct ParamSpec {
     pub default: Option<Value>,
 }
 
+/// A word or phrase that signals a runbook, with how strongly it does.
+/// Words match their simple inflections too ("deploying" matches "deploy").
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cue {
+    /// Lowercase words separated by single spaces.
+    pub phrase: String,
+    /// 1 (a hint such as "check") to 5 (the runbook's own name).
+    pub weight: u8,
+}
+
+impl Cue {
+    /// A cue from a phrase and its weight.
+    pub fn new(phrase: &str, weight: u8) -> Cue {
+        Cue {
+            phrase: phrase.to_string(),
+            weight,
+        }
+    }
+}
+
 /// A runbook: what it is called, how people ask for it, what it takes and
 /// the steps of each of the five phases.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunbookSpec {
     pub name: String,
     pub description: String,
-    /// Example phrases that ask for this runbook.
+    /// Example phrases that ask for this runbook. Slots in braces
+    /// (`{env}`, `{service}`, `{ref}` or a parameter name) are filled from
+    /// the text by the parser.
     pub triggers: Vec<String>,
+    /// Words and phrases (synonyms, verbs people use) that signal this
+    /// runbook to the parser, besides the triggers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cues: Vec<Cue>,
     pub params: Vec<ParamSpec>,
     pub risk: Risk,
     /// Whether a run must name an environment.
     pub needs_env: bool,
+    /// Whether the runbook acts on a target (a service or a git ref).
+    pub takes_target: bool,
     /// Step titles per phase, in pipeline order; `{env}` and `{target}` are
     /// filled in by [`RunbookSpec::plan`].
     pub phases: [Vec<String>; 5],
     /// Built-in (false) or loaded from a custom runbook file (true).
     pub custom: bool,
+    /// For custom runbooks: the adapter action of each step, parallel to
+    /// `phases` (`actions[p][i]` executes `phases[p][i]`). Built-ins are
+    /// executed by the engine's own code and have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<[Vec<StepAction>; 5]>,
 }
 
 /// The concrete plan of a run: the steps of each phase for this env and target.
@@ -165,6 +211,13 @@ fn check_kind(name: &str, kind: &ParamKind, value: &Value) -> Result<(), ParamEr
     }
 }
 
+/// A custom runbook that cannot join the catalog.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CatalogError {
+    #[error("runbook `{name}` is already defined (built-in runbooks and other files take precedence); rename it in its file")]
+    Duplicate { name: String },
+}
+
 /// All runbooks known to this process: built-ins plus loaded custom ones.
 #[derive(Debug, Clone)]
 pub struct Catalog {
@@ -175,92 +228,42 @@ impl Catalog {
     /// The built-in runbooks.
     pub fn builtin() -> Catalog {
         Catalog {
-            runbooks: vec![noop(), healthcheck()],
+            runbooks: builtin::all(),
         }
     }
 
+    /// The built-ins plus `custom` runbooks (for example from
+    /// [`load_custom_dir_entries`]); fails on a name used twice.
+    pub fn with_custom(custom: Vec<RunbookSpec>) -> Result<Catalog, CatalogError> {
+        let mut catalog = Catalog::builtin();
+        for spec in custom {
+            catalog.insert(spec)?;
+        }
+        Ok(catalog)
+    }
+
+    /// Adds one runbook; a name already in the catalog is refused.
+    pub fn insert(&mut self, spec: RunbookSpec) -> Result<(), CatalogError> {
+        if self.get(&spec.name).is_some() {
+            return Err(CatalogError::Duplicate { name: spec.name });
+        }
+        self.runbooks.push(spec);
+        Ok(())
+    }
+
+    /// The runbook called `name`.
     pub fn get(&self, name: &str) -> Option<&RunbookSpec> {
         self.runbooks.iter().find(|r| r.name == name)
     }
 
+    /// Every runbook, built-ins first.
     pub fn iter(&self) -> impl Iterator<Item = &RunbookSpec> {
         self.runbooks.iter()
     }
 
+    /// The names of every runbook, built-ins first.
     pub fn names(&self) -> Vec<&str> {
         self.runbooks.iter().map(|r| r.name.as_str()).collect()
-    }
-}
-
-fn steps(items: &[&str]) -> Vec<String> {
-    items.iter().map(|s| s.to_string()).collect()
-}
-
-fn noop() -> RunbookSpec {
-    RunbookSpec {
-        name: "noop".into(),
-        description: "Does nothing but write events; for tests and benchmarks.".into(),
-        triggers: vec!["noop".into()],
-        params: vec![
-            ParamSpec {
-                name: "events".into(),
-                description: "How many events the action phase writes.".into(),
-                kind: ParamKind::Integer {
-                    min: 0,
-                    max: 100_000,
-                },
-                required: false,
-                default: Some(Value::from(1)),
-            },
-            ParamSpec {
-                name: "sleep_ms".into(),
-                description: "How long the action phase sleeps, in milliseconds.".into(),
-                kind: ParamKind::Integer {
-                    min: 0,
-                    max: 3_600_000,
-                },
-                required: false,
-                default: Some(Value::from(0)),
-            },
-            ParamSpec {
-                name: "fail_phase".into(),
-                description: "Make this phase fail (for tests).".into(),
-                kind: ParamKind::Enum {
-                    values: Phase::ALL.iter().map(|p| p.as_str().to_string()).collect(),
-                },
-                required: false,
-                default: None,
-            },
-        ],
-        risk: Risk::Read,
-        needs_env: false,
-        phases: [
-            steps(&["check params"]),
-            steps(&["nothing to check"]),
-            steps(&["write events", "sleep"]),
-            steps(&["nothing to verify"]),
-            steps(&["write summary"]),
-        ],
-        custom: false,
-    }
-}
-
-fn healthcheck() -> RunbookSpec {
-    RunbookSpec {
-        name: "healthcheck".into(),
-        description: "Probes every service configured for the environment. Read-only.".into(),
-        triggers: vec!["check {env} status".into(), "is {env} up".into(), "health of {env}".into()],
-        params: vec![],
-        risk: Risk::Read,
-        needs_env: true,
-        phases: [
-            steps(&["check environment {env} is configured"]),
-            steps(&["list services of {env}"]),
-            steps(&["probe each service of {env} (HTTP status, latency, TLS expiry; PostgreSQL connect + select 1)"]),
-            steps(&["every probe passed"]),
-            steps(&["write report artifact"]),
-        ],
-        custom: false,
     }
 }
 
