@@ -1,0 +1,505 @@
+//! GitHub REST API client: repositories and refs, branches, file commits
+//! through the contents API, pull requests, and workflow dispatch with
+//! following the run to its conclusion.
+//!
+//! Every request sends `Accept: application/vnd.github+json`,
+//! `X-GitHub-Api-Version` and a `User-Agent`, as GitHub requires.
+
+use std::fmt;
+
+use base64::Engine as _;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use crate::follow::{follow_until_terminal, FollowError, FollowOptions, Observed};
+use crate::http::{ApiClient, ApiError, Call, HttpOptions};
+use crate::secret::Secret;
+
+/// The public GitHub API.
+pub const DEFAULT_BASE_URL: &str = "https://api.github.com";
+/// The REST API version this client is written against.
+pub const API_VERSION: &str = "2022-11-28";
+
+/// How to reach GitHub (or GitHub Enterprise, through `base_url`).
+#[derive(Clone, Debug)]
+pub struct GitHubConfig {
+    /// API root, [`DEFAULT_BASE_URL`] or `https://HOST/api/v3`.
+    pub base_url: String,
+    /// A token (personal access token, app installation token).
+    pub token: Secret,
+    /// Timeouts, retries and the `User-Agent`.
+    pub http: HttpOptions,
+}
+
+impl GitHubConfig {
+    /// Configuration for github.com with default transport settings.
+    pub fn new(token: Secret) -> Self {
+        Self {
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            token,
+            http: HttpOptions::default(),
+        }
+    }
+}
+
+/// A repository name, `owner/name`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepoName {
+    /// The user or organisation.
+    pub owner: String,
+    /// The repository.
+    pub name: String,
+}
+
+impl RepoName {
+    /// A repository name from its two parts.
+    pub fn new(owner: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            owner: owner.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Parses `owner/name`.
+    pub fn parse(full: &str) -> Option<Self> {
+        let (owner, name) = full.split_once('/')?;
+        if owner.is_empty() || name.is_empty() || name.contains('/') {
+            return None;
+        }
+        Some(Self::new(owner, name))
+    }
+}
+
+impl fmt::Display for RepoName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.owner, self.name)
+    }
+}
+
+/// A repository (`GET /repos/{owner}/{repo}`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Repository {
+    /// Numeric id.
+    pub id: u64,
+    /// `owner/name`.
+    pub full_name: String,
+    /// The default branch, e.g. `main`.
+    pub default_branch: String,
+    /// Whether it is private.
+    #[serde(default)]
+    pub private: bool,
+    /// Web URL.
+    #[serde(default)]
+    pub html_url: String,
+}
+
+/// A git reference (`refs/heads/main`) and the commit it points at.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GitRef {
+    /// Full ref name.
+    #[serde(rename = "ref")]
+    pub name: String,
+    /// What it points at.
+    pub object: GitObject,
+}
+
+/// The object a ref points at.
+#[derive(Clone, Debug, Deserialize)]
+pub struct GitObject {
+    /// Its SHA.
+    pub sha: String,
+    /// `commit`, `tag`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Who a commit is attributed to.
+#[derive(Clone, Debug)]
+pub struct CommitAuthor {
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+}
+
+/// A file to create or replace on a branch.
+#[derive(Clone, Debug)]
+pub struct FileChange {
+    /// Path in the repository, `/`-separated.
+    pub path: String,
+    /// New content.
+    pub content: Vec<u8>,
+}
+
+/// The commit a contents API write made.
+#[derive(Clone, Debug, Deserialize)]
+pub struct CommitRef {
+    /// The commit SHA.
+    pub sha: String,
+    /// Web URL of the commit.
+    #[serde(default)]
+    pub html_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ContentsWrite {
+    commit: CommitRef,
+}
+
+#[derive(Deserialize)]
+struct ContentsRead {
+    sha: String,
+}
+
+/// A request to open a pull request.
+#[derive(Clone, Debug)]
+pub struct NewPullRequest {
+    /// Title.
+    pub title: String,
+    /// Description (markdown).
+    pub body: String,
+    /// The branch with the changes.
+    pub head: String,
+    /// The branch to merge into.
+    pub base: String,
+    /// Open it as a draft.
+    pub draft: bool,
+}
+
+/// A pull request.
+#[derive(Clone, Debug, Deserialize)]
+pub struct PullRequest {
+    /// Its number in the repository.
+    pub number: u64,
+    /// Web URL.
+    pub html_url: String,
+    /// `open` or `closed`.
+    pub state: String,
+}
+
+/// A GitHub Actions workflow run.
+#[derive(Clone, Debug, Deserialize)]
+pub struct WorkflowRun {
+    /// Run id.
+    pub id: u64,
+    /// Workflow name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `queued`, `in_progress`, `completed`, `waiting`, `requested`, `pending`.
+    pub status: String,
+    /// `success`, `failure`, `cancelled`, `timed_out`, … once completed.
+    #[serde(default)]
+    pub conclusion: Option<String>,
+    /// The branch it ran on.
+    #[serde(default)]
+    pub head_branch: Option<String>,
+    /// The commit it ran on.
+    #[serde(default)]
+    pub head_sha: String,
+    /// What triggered it (`workflow_dispatch`, `push`, …).
+    #[serde(default)]
+    pub event: String,
+    /// Web URL.
+    #[serde(default)]
+    pub html_url: String,
+    /// When it was created.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl WorkflowRun {
+    /// Whether it completed with `success`.
+    pub fn succeeded(&self) -> bool {
+        self.status == "completed" && self.conclusion.as_deref() == Some("success")
+    }
+}
+
+impl Observed for WorkflowRun {
+    fn status_label(&self) -> String {
+        match &self.conclusion {
+            Some(c) if self.status == "completed" => format!("completed/{c}"),
+            _ => self.status.clone(),
+        }
+    }
+    fn is_terminal(&self) -> bool {
+        self.status == "completed"
+    }
+}
+
+/// Filters of the workflow runs listing.
+#[derive(Clone, Debug, Default)]
+pub struct RunFilter {
+    /// Only runs on this branch.
+    pub branch: Option<String>,
+    /// Only runs triggered by this event.
+    pub event: Option<String>,
+    /// Only runs created at or after this time.
+    pub created_after: Option<chrono::DateTime<chrono::Utc>>,
+    /// Page size (GitHub's maximum is 100).
+    pub per_page: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct RunList {
+    workflow_runs: Vec<WorkflowRun>,
+}
+
+/// A GitHub API client.
+#[derive(Clone, Debug)]
+pub struct GitHubClient {
+    api: ApiClient,
+}
+
+fn repo_call(name: &'static str, method: Method, repo: &RepoName, rest: &[&str]) -> Call {
+    Call::new(name, method, &["repos", &repo.owner, &repo.name]).segments(rest.iter().copied())
+}
+
+impl GitHubClient {
+    /// Builds a client; fails on an invalid base URL or an empty token.
+    pub fn new(config: GitHubConfig) -> Result<Self, ApiError> {
+        let api = ApiClient::new(
+            "github",
+            &config.base_url,
+            config.token,
+            config.http,
+            &[
+                ("accept", "application/vnd.github+json"),
+                ("x-github-api-version", API_VERSION),
+            ],
+        )?;
+        Ok(Self { api })
+    }
+
+    /// Reads a repository.
+    pub async fn get_repo(&self, repo: &RepoName) -> Result<Repository, ApiError> {
+        self.api
+            .json(repo_call("github.get_repo", Method::GET, repo, &[]))
+            .await
+    }
+
+    /// Reads a branch ref (`GET /repos/{o}/{r}/git/ref/heads/{branch}`).
+    pub async fn get_branch(&self, repo: &RepoName, branch: &str) -> Result<GitRef, ApiError> {
+        let call = repo_call(
+            "github.get_branch",
+            Method::GET,
+            repo,
+            &["git", "ref", "heads"],
+        )
+        .segments(branch.split('/'));
+        self.api.json(call).await
+    }
+
+    /// Creates `branch` at commit `sha` (`POST /repos/{o}/{r}/git/refs`);
+    /// a branch that already exists is a 422.
+    pub async fn create_branch(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        sha: &str,
+    ) -> Result<GitRef, ApiError> {
+        let call = repo_call("github.create_branch", Method::POST, repo, &["git", "refs"])
+            .json(json!({"ref": format!("refs/heads/{branch}"), "sha": sha}));
+        self.api.json(call).await
+    }
+
+    /// The blob SHA of a file on a branch, or `None` when it does not exist.
+    pub async fn file_sha(
+        &self,
+        repo: &RepoName,
+        path: &str,
+        branch: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let call = repo_call("github.get_file", Method::GET, repo, &["contents"])
+            .segments(path.split('/'))
+            .query("ref", branch);
+        match self.api.json::<ContentsRead>(call).await {
+            Ok(file) => Ok(Some(file.sha)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates or replaces one file on a branch with one commit
+    /// (`PUT /repos/{o}/{r}/contents/{path}`).
+    pub async fn put_file(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        file: &FileChange,
+        message: &str,
+        author: &CommitAuthor,
+    ) -> Result<CommitRef, ApiError> {
+        let existing = self.file_sha(repo, &file.path, branch).await?;
+        let person = json!({"name": author.name, "email": author.email});
+        let mut body = json!({
+            "message": message,
+            "content": base64::engine::general_purpose::STANDARD.encode(&file.content),
+            "branch": branch,
+            "committer": person,
+            "author": person,
+        });
+        if let Some(sha) = existing {
+            body["sha"] = json!(sha);
+        }
+        let call = repo_call("github.put_file", Method::PUT, repo, &["contents"])
+            .segments(file.path.split('/'))
+            .json(body);
+        let written: ContentsWrite = self.api.json(call).await?;
+        Ok(written.commit)
+    }
+
+    /// Commits each file to `branch` (one commit per file, in order) and
+    /// returns the last commit.
+    pub async fn commit_files(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        files: &[FileChange],
+        message: &str,
+        author: &CommitAuthor,
+    ) -> Result<CommitRef, ApiError> {
+        let mut last = None;
+        for file in files {
+            last = Some(self.put_file(repo, branch, file, message, author).await?);
+        }
+        last.ok_or_else(|| ApiError::InvalidInput {
+            call: "github.commit_files",
+            message: "no files to commit".to_owned(),
+        })
+    }
+
+    /// Opens a pull request (`POST /repos/{o}/{r}/pulls`).
+    pub async fn create_pull_request(
+        &self,
+        repo: &RepoName,
+        pr: &NewPullRequest,
+    ) -> Result<PullRequest, ApiError> {
+        let call = repo_call("github.create_pull_request", Method::POST, repo, &["pulls"]).json(
+            json!({"title": pr.title, "body": pr.body, "head": pr.head, "base": pr.base, "draft": pr.draft}),
+        );
+        self.api.json(call).await
+    }
+
+    /// Triggers a `workflow_dispatch` run of a workflow (its file name such as
+    /// `deploy.yml`, or its id) on `git_ref`. GitHub answers 204 without the
+    /// run; use [`GitHubClient::find_dispatched_run`] to get it.
+    pub async fn dispatch_workflow(
+        &self,
+        repo: &RepoName,
+        workflow: &str,
+        git_ref: &str,
+        inputs: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(), ApiError> {
+        let call = repo_call(
+            "github.dispatch_workflow",
+            Method::POST,
+            repo,
+            &["actions", "workflows", workflow, "dispatches"],
+        )
+        .json(json!({"ref": git_ref, "inputs": inputs}));
+        self.api.no_content(call).await
+    }
+
+    /// Runs of a workflow, newest first (first page).
+    pub async fn list_workflow_runs(
+        &self,
+        repo: &RepoName,
+        workflow: &str,
+        filter: &RunFilter,
+    ) -> Result<Vec<WorkflowRun>, ApiError> {
+        let call = repo_call(
+            "github.list_workflow_runs",
+            Method::GET,
+            repo,
+            &["actions", "workflows", workflow, "runs"],
+        )
+        .query_opt("branch", filter.branch.as_deref())
+        .query_opt("event", filter.event.as_deref())
+        .query_opt(
+            "created",
+            filter
+                .created_after
+                .map(|t| format!(">={}", t.format("%Y-%m-%dT%H:%M:%SZ"))),
+        )
+        .query_opt("per_page", filter.per_page);
+        let list: RunList = self.api.json(call).await?;
+        Ok(list.workflow_runs)
+    }
+
+    /// Reads one workflow run.
+    pub async fn get_workflow_run(
+        &self,
+        repo: &RepoName,
+        run_id: u64,
+    ) -> Result<WorkflowRun, ApiError> {
+        let id = run_id.to_string();
+        let call = repo_call(
+            "github.get_workflow_run",
+            Method::GET,
+            repo,
+            &["actions", "runs", &id],
+        );
+        self.api.json(call).await
+    }
+
+    /// Waits for the run a dispatch created: the newest `workflow_dispatch`
+    /// run on `branch` created at or after `dispatched_at` (give a time a few
+    /// seconds before the dispatch to allow for clock skew).
+    pub async fn find_dispatched_run(
+        &self,
+        repo: &RepoName,
+        workflow: &str,
+        branch: &str,
+        dispatched_at: chrono::DateTime<chrono::Utc>,
+        options: &FollowOptions,
+    ) -> Result<WorkflowRun, FollowError> {
+        let what = format!("github workflow {workflow} dispatch on {repo}@{branch}");
+        let filter = RunFilter {
+            branch: Some(branch.to_owned()),
+            event: Some("workflow_dispatch".to_owned()),
+            created_after: Some(dispatched_at),
+            per_page: Some(10),
+        };
+        let found = follow_until_terminal(&what, options, None, || async {
+            let runs = self.list_workflow_runs(repo, workflow, &filter).await?;
+            Ok(FoundRun(
+                runs.into_iter()
+                    .filter(|r| r.created_at >= dispatched_at)
+                    .max_by_key(|r| r.created_at),
+            ))
+        })
+        .await?;
+        Ok(found.0.expect("terminal FoundRun holds a run"))
+    }
+
+    /// Polls a workflow run until it is `completed`, sending each status change.
+    pub async fn follow_workflow_run(
+        &self,
+        repo: &RepoName,
+        run_id: u64,
+        options: &FollowOptions,
+        progress: Option<&mpsc::Sender<String>>,
+    ) -> Result<WorkflowRun, FollowError> {
+        let what = format!("github workflow run {run_id} of {repo}");
+        follow_until_terminal(&what, options, progress, || {
+            self.get_workflow_run(repo, run_id)
+        })
+        .await
+    }
+}
+
+/// A run found (terminal for the search) or not yet.
+struct FoundRun(Option<WorkflowRun>);
+
+impl Observed for FoundRun {
+    fn status_label(&self) -> String {
+        match &self.0 {
+            Some(run) => format!("run {} found", run.id),
+            None => "waiting for the run to appear".to_owned(),
+        }
+    }
+    fn is_terminal(&self) -> bool {
+        self.0.is_some()
+    }
+}
