@@ -1,1 +1,181 @@
-//! placeholder
+//! opsroom's storage: one [`Store`] interface with a PostgreSQL and an SQLite
+//! implementation, each with its own migrations. Every method that depends on
+//! the time takes `now` from the caller, so tests inject the clock.
+
+mod model;
+pub mod postgres;
+mod rules;
+pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod wakeups;
+
+pub use model::*;
+pub use wakeups::{Wakeup, WakeupReceiver, Wakeups};
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Errors callers match on. Database text never reaches API clients: the
+/// server maps [`StoreError::Database`] to a generic 500.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} {id} not found")]
+    NotFound { what: &'static str, id: String },
+    /// The action does not fit the current state (e.g. approving a running run).
+    #[error("{0}")]
+    Conflict(String),
+    /// The caller's lease on the run is gone: the run was rescued, cancelled or
+    /// finished by someone else. The caller must stop writing to it.
+    #[error("lease on run {run_id} lost")]
+    LeaseLost { run_id: i64 },
+    #[error("invalid database url: {0}")]
+    InvalidUrl(String),
+    #[error("database error while {doing}: {source}")]
+    Database {
+        doing: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: String,
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Adds "what was being done" to sqlx errors.
+pub(crate) trait Doing<T> {
+    fn doing(self, doing: &'static str) -> StoreResult<T>;
+}
+
+impl<T> Doing<T> for Result<T, sqlx::Error> {
+    fn doing(self, doing: &'static str) -> StoreResult<T> {
+        self.map_err(|source| StoreError::Database { doing, source })
+    }
+}
+
+/// The storage interface shared by the PostgreSQL and SQLite backends.
+///
+/// Methods are named noun-then-verb. Writes made on behalf of a worker carry
+/// a [`Fence`]: they only apply while that worker still holds the run's lease.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is: "postgres" or "sqlite".
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations; returns the names of those applied now.
+    async fn migrate(&self) -> StoreResult<Vec<String>>;
+
+    /// Wakeups for live streams and idle workers: new events, runs available.
+    fn wakeups(&self) -> &Wakeups;
+
+    /// Creates a run (with a `created` event and an audit entry). With an
+    /// idempotency key that already exists in the workspace, returns the
+    /// existing run and `false`.
+    async fn run_insert(&self, params: RunInsertParams) -> StoreResult<(Run, bool)>;
+
+    async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run>;
+
+    /// Run history, newest first.
+    async fn run_list(&self, params: RunListParams) -> StoreResult<Vec<Run>>;
+
+    /// Atomically claims up to `limit` runs that are due and whose lane and
+    /// env lock are free; they are committed as running with a new lease.
+    async fn run_claim(&self, params: RunClaimParams) -> StoreResult<Vec<Run>>;
+
+    /// Appends events to a run, with contiguous per-run sequence numbers.
+    /// Returns the seq of the last event written.
+    async fn events_append(&self, params: EventsAppendParams) -> StoreResult<i64>;
+
+    /// Ends an attempt: final status, or back to queued for a retry at `retry_at`.
+    async fn run_complete(&self, params: RunCompleteParams) -> StoreResult<Run>;
+
+    /// Cancels a run: at once when it is not running, otherwise by asking its
+    /// worker to stop (the worker ends it as cancelled).
+    async fn run_cancel(&self, params: RunActionParams) -> StoreResult<Run>;
+
+    /// Moves an `awaiting_approval` run to `queued`; the approver must differ
+    /// from the requester unless `allow_self` is set.
+    async fn run_approve(&self, params: RunActionParams) -> StoreResult<Run>;
+
+    /// Moves an `awaiting_approval` run to `rejected`.
+    async fn run_reject(&self, params: RunActionParams) -> StoreResult<Run>;
+
+    /// Requeues (or fails, once attempts are used up) running runs whose
+    /// worker stopped heartbeating before `stale_before`.
+    async fn runs_rescue(&self, params: RunsRescueParams) -> StoreResult<Vec<Run>>;
+
+    /// Events of a run with seq > `after`, in order.
+    async fn events_list(&self, run_id: i64, after: i64, limit: i64) -> StoreResult<Vec<RunEvent>>;
+
+    async fn artifact_insert(&self, params: ArtifactInsertParams) -> StoreResult<Artifact>;
+
+    async fn artifacts_list(&self, workspace_id: &str, run_id: i64) -> StoreResult<Vec<Artifact>>;
+
+    /// Registers a worker or refreshes its heartbeat; returns the runs it
+    /// holds that were asked to cancel.
+    async fn worker_heartbeat(&self, params: WorkerHeartbeatParams) -> StoreResult<Vec<i64>>;
+
+    async fn workers_list(&self) -> StoreResult<Vec<Worker>>;
+
+    async fn session_create(&self, params: SessionCreateParams) -> StoreResult<Session>;
+
+    async fn session_get(&self, workspace_id: &str, id: i64) -> StoreResult<SessionWithRuns>;
+
+    async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Counts of runs per status (all workspaces), for metrics.
+    async fn runs_count_by_status(&self) -> StoreResult<Vec<(String, i64)>>;
+}
+
+/// The store handle passed around the program.
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens a store from a URL: `postgres://…` or `sqlite://PATH` (created if missing).
+pub async fn connect(url: &str) -> StoreResult<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else {
+        Err(StoreError::InvalidUrl(format!(
+            "`{}` is neither postgres://… nor sqlite://PATH",
+            redact_url(url)
+        )))
+    }
+}
+
+/// A database URL with its password replaced, for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,0 +1,345 @@
+//! Rows and the params structs of the store's methods.
+
+use chrono::{DateTime, Utc};
+use opsroom_core::{EventLevel, Phase, RunStatus};
+use serde::Serialize;
+use serde_json::Value;
+
+/// A run as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub workspace_id: String,
+    pub runbook: String,
+    pub env: Option<String>,
+    pub target: Option<String>,
+    pub params: Value,
+    /// The command text the run came from, if any.
+    pub text: Option<String>,
+    /// The plan: steps per phase.
+    pub plan: Value,
+    pub risk: String,
+    pub status: RunStatus,
+    pub priority: i32,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub run_after: DateTime<Utc>,
+    pub session_id: Option<i64>,
+    pub lane: Option<String>,
+    #[serde(skip)]
+    pub lane_key: Option<String>,
+    /// Env lock key (`env/target`) of a write run.
+    pub lock_key: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub worker_id: Option<String>,
+    /// Fencing token: bumped at every claim.
+    pub lease: i64,
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub cancel_requested: bool,
+    pub timeout_secs: i64,
+    pub error: Option<String>,
+    /// Per-phase progress written by the worker: `[{phase, status, duration_ms}]`.
+    pub phases: Value,
+    pub last_seq: i64,
+}
+
+impl Run {
+    /// The fence a worker holding this run's current lease writes with.
+    pub fn fence(&self) -> Fence {
+        Fence { lease: self.lease }
+    }
+}
+
+/// Proof that a writer holds a run's current lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fence {
+    pub lease: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunInsertParams {
+    pub workspace_id: String,
+    pub runbook: String,
+    pub env: Option<String>,
+    pub target: Option<String>,
+    pub params: Value,
+    pub text: Option<String>,
+    pub plan: Value,
+    pub risk: String,
+    pub priority: i32,
+    /// None: runnable at once.
+    pub run_after: Option<DateTime<Utc>>,
+    pub max_attempts: i32,
+    pub session_id: Option<i64>,
+    pub lane: Option<String>,
+    pub lock_key: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// Starts in `awaiting_approval` instead of `queued`.
+    pub needs_approval: bool,
+    pub timeout_secs: i64,
+    pub actor: String,
+    pub now: DateTime<Utc>,
+}
+
+impl RunInsertParams {
+    /// A queued run of `runbook` with defaults for everything else.
+    pub fn new(runbook: &str, now: DateTime<Utc>) -> Self {
+        RunInsertParams {
+            workspace_id: DEFAULT_WORKSPACE.to_string(),
+            runbook: runbook.to_string(),
+            env: None,
+            target: None,
+            params: Value::Object(Default::default()),
+            text: None,
+            plan: Value::Array(vec![]),
+            risk: "read".into(),
+            priority: 0,
+            run_after: None,
+            max_attempts: 1,
+            session_id: None,
+            lane: None,
+            lock_key: None,
+            idempotency_key: None,
+            needs_approval: false,
+            timeout_secs: 3600,
+            actor: "system".into(),
+            now,
+        }
+    }
+
+    /// The concurrency key of the run's lane: runs with the same key execute
+    /// one at a time, in enqueue order.
+    pub fn lane_key(&self) -> Option<String> {
+        match (self.session_id, &self.lane) {
+            (Some(s), Some(l)) => Some(format!("{}/{s}/{l}", self.workspace_id)),
+            _ => None,
+        }
+    }
+}
+
+/// The workspace runs go to when nobody says otherwise.
+pub const DEFAULT_WORKSPACE: &str = "default";
+
+#[derive(Debug, Clone, Default)]
+pub struct RunListParams {
+    pub workspace_id: String,
+    pub status: Option<RunStatus>,
+    pub env: Option<String>,
+    pub runbook: Option<String>,
+    pub session_id: Option<i64>,
+    /// Only runs with id < before (pagination).
+    pub before: Option<i64>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunClaimParams {
+    pub worker_id: String,
+    pub limit: i64,
+    pub now: DateTime<Utc>,
+}
+
+/// An event to append.
+#[derive(Debug, Clone, Serialize)]
+pub struct NewEvent {
+    pub ts: DateTime<Utc>,
+    pub level: EventLevel,
+    pub phase: Option<Phase>,
+    pub message: String,
+    pub data: Value,
+}
+
+impl NewEvent {
+    pub fn new(
+        ts: DateTime<Utc>,
+        level: EventLevel,
+        phase: Option<Phase>,
+        message: impl Into<String>,
+    ) -> Self {
+        NewEvent {
+            ts,
+            level,
+            phase,
+            message: message.into(),
+            data: Value::Null,
+        }
+    }
+
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = data;
+        self
+    }
+}
+
+/// A stored run event.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunEvent {
+    pub run_id: i64,
+    pub seq: i64,
+    pub ts: DateTime<Utc>,
+    pub level: EventLevel,
+    pub phase: Option<Phase>,
+    pub message: String,
+    pub data: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventsAppendParams {
+    pub run_id: i64,
+    /// None: written by the control plane (API, rescuer), not a worker.
+    pub fence: Option<Fence>,
+    pub events: Vec<NewEvent>,
+    /// New per-phase progress, if it changed.
+    pub phases: Option<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunCompleteParams {
+    pub run_id: i64,
+    pub fence: Fence,
+    /// Succeeded, Failed or Cancelled; Failed with `retry_at` requeues.
+    pub status: RunStatus,
+    pub error: Option<String>,
+    /// Requeue for another attempt at this time (only with status Failed).
+    pub retry_at: Option<DateTime<Utc>>,
+    /// Last events, written in the same transaction as the status.
+    pub events: Vec<NewEvent>,
+    pub phases: Option<Value>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunActionParams {
+    pub workspace_id: String,
+    pub run_id: i64,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// For approvals: whether the requester may approve their own run.
+    pub allow_self: bool,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunsRescueParams {
+    /// Runs whose last heartbeat is older than this are rescued.
+    pub stale_before: DateTime<Utc>,
+    pub now: DateTime<Utc>,
+    /// Delay before a rescued run may be claimed again.
+    pub retry_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    pub id: i64,
+    pub run_id: i64,
+    pub workspace_id: String,
+    /// link, diff, markdown, file, mermaid or json.
+    pub kind: String,
+    pub name: String,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArtifactInsertParams {
+    pub run_id: i64,
+    pub fence: Option<Fence>,
+    pub kind: String,
+    pub name: String,
+    pub content: String,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerHeartbeatParams {
+    pub worker_id: String,
+    pub host: String,
+    pub pid: i64,
+    /// idle, busy or stopped.
+    pub state: String,
+    pub concurrency: i32,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Worker {
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub state: String,
+    pub concurrency: i32,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// Runs this worker holds now.
+    pub running: Vec<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionCreateParams {
+    pub workspace_id: String,
+    pub name: String,
+    pub actor: String,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Session {
+    pub id: i64,
+    pub workspace_id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The lanes every session has.
+pub const LANES: [&str; 4] = ["A", "B", "C", "D"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Lane {
+    pub name: String,
+    pub runs: Vec<Run>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionWithRuns {
+    #[serde(flatten)]
+    pub session: Session,
+    pub lanes: Vec<Lane>,
+}
+
+impl SessionWithRuns {
+    /// Groups a session's runs (in enqueue order) into its lanes.
+    pub fn from_runs(session: Session, runs: Vec<Run>) -> Self {
+        let lanes = LANES
+            .iter()
+            .map(|l| Lane {
+                name: l.to_string(),
+                runs: runs
+                    .iter()
+                    .filter(|r| r.lane.as_deref() == Some(*l))
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        SessionWithRuns { session, lanes }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub workspace_id: String,
+    pub ts: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub details: Value,
+}
+
+/// Statuses that keep a lane busy: a later run of the lane waits for these.
+pub(crate) const LANE_BLOCKING: &str = "('queued','running','awaiting_approval')";

@@ -1,0 +1,181 @@
+//! Backend-independent rules: what an action or a rescue does to a run, and
+//! the events that say so. Both backends apply these in their own SQL.
+
+use crate::*;
+use chrono::{DateTime, Utc};
+use opsroom_core::{EventLevel, RunStatus};
+use serde_json::{json, Value};
+
+/// The first event of every run.
+pub(crate) fn created_event(p: &RunInsertParams, status: RunStatus) -> NewEvent {
+    let what = match (&p.env, &p.target) {
+        (Some(e), Some(t)) => format!("{} {t} on {e}", p.runbook),
+        (Some(e), None) => format!("{} on {e}", p.runbook),
+        _ => p.runbook.clone(),
+    };
+    let message = if status == RunStatus::AwaitingApproval {
+        format!("run of {what} created by {}; waiting for approval", p.actor)
+    } else {
+        format!("run of {what} created by {}; queued", p.actor)
+    };
+    NewEvent::new(p.now, EventLevel::Info, None, message)
+        .with_data(json!({"kind": "created", "status": status}))
+}
+
+/// A control-plane action on a run (cancel, approve, reject).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Action {
+    Cancel,
+    Approve,
+    Reject,
+}
+
+/// What an action changes.
+pub(crate) struct Change {
+    pub status: RunStatus,
+    pub cancel_requested: bool,
+    pub approved_by: Option<String>,
+    pub error: Option<String>,
+    pub event: NewEvent,
+    pub audit_action: &'static str,
+    pub audit_details: Value,
+}
+
+impl Action {
+    /// The pure rule: given the run as it is, what the action does or why it can't.
+    pub(crate) fn decide(self, run: &Run, p: &RunActionParams) -> StoreResult<Change> {
+        let reason = p
+            .reason
+            .as_deref()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        let details = json!({"reason": p.reason, "from": run.status});
+        let event = |level, message: String, kind: &str| {
+            NewEvent::new(p.now, level, None, message)
+                .with_data(json!({"kind": kind, "actor": p.actor}))
+        };
+        match (self, run.status) {
+            (Action::Cancel, s) if s.is_final() => Err(StoreError::Conflict(format!(
+                "run {} is already {s}; only queued, waiting or running runs can be cancelled",
+                run.id
+            ))),
+            (Action::Cancel, RunStatus::Running) => Ok(Change {
+                status: RunStatus::Running,
+                cancel_requested: true,
+                approved_by: None,
+                error: None,
+                event: event(
+                    EventLevel::Warn,
+                    format!("cancel requested by {}{reason}; stopping", p.actor),
+                    "cancel_requested",
+                ),
+                audit_action: "run.cancel",
+                audit_details: details,
+            }),
+            (Action::Cancel, _) => Ok(Change {
+                status: RunStatus::Cancelled,
+                cancel_requested: true,
+                approved_by: None,
+                error: Some(format!("cancelled by {}{reason}", p.actor)),
+                event: event(
+                    EventLevel::Warn,
+                    format!("cancelled by {}{reason}", p.actor),
+                    "cancelled",
+                ),
+                audit_action: "run.cancel",
+                audit_details: details,
+            }),
+            (Action::Approve | Action::Reject, s) if s != RunStatus::AwaitingApproval => Err(
+                StoreError::Conflict(format!("run {} is {s}, not awaiting approval", run.id)),
+            ),
+            (Action::Approve, _) if !p.allow_self && p.actor == run.created_by => {
+                Err(StoreError::Conflict(format!(
+                    "run {} was requested by {}; it must be approved by someone else",
+                    run.id, run.created_by
+                )))
+            }
+            (Action::Approve, _) => Ok(Change {
+                status: RunStatus::Queued,
+                cancel_requested: false,
+                approved_by: Some(p.actor.clone()),
+                error: None,
+                event: event(
+                    EventLevel::Info,
+                    format!("approved by {}{reason}; queued", p.actor),
+                    "approved",
+                ),
+                audit_action: "run.approve",
+                audit_details: details,
+            }),
+            (Action::Reject, _) => Ok(Change {
+                status: RunStatus::Rejected,
+                cancel_requested: false,
+                approved_by: None,
+                error: Some(format!("rejected by {}{reason}", p.actor)),
+                event: event(
+                    EventLevel::Warn,
+                    format!("rejected by {}{reason}", p.actor),
+                    "rejected",
+                ),
+                audit_action: "run.reject",
+                audit_details: details,
+            }),
+        }
+    }
+}
+
+/// What rescuing a run of a dead worker does to it.
+pub(crate) struct Rescue {
+    pub status: RunStatus,
+    pub run_after: DateTime<Utc>,
+    pub error: Option<String>,
+    pub event: NewEvent,
+}
+
+impl Rescue {
+    pub(crate) fn decide(run: &Run, p: &RunsRescueParams) -> Rescue {
+        let worker = run.worker_id.as_deref().unwrap_or("?");
+        let last = run
+            .heartbeat_at
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
+        let why = format!("worker {worker} stopped heartbeating (last heartbeat {last})");
+        let (status, run_after, error, message, level) = if run.cancel_requested {
+            let m = format!("{why}; the run was being cancelled: cancelled");
+            (
+                RunStatus::Cancelled,
+                run.run_after,
+                Some(m.clone()),
+                m,
+                EventLevel::Warn,
+            )
+        } else if run.attempt < run.max_attempts {
+            let m = format!(
+                "{why}; requeued for attempt {} of {}",
+                run.attempt + 1,
+                run.max_attempts
+            );
+            (RunStatus::Queued, p.retry_at, None, m, EventLevel::Warn)
+        } else {
+            let m = format!(
+                "{why}; attempts used up ({} of {}): failed",
+                run.attempt, run.max_attempts
+            );
+            (
+                RunStatus::Failed,
+                run.run_after,
+                Some(m.clone()),
+                m,
+                EventLevel::Error,
+            )
+        };
+        Rescue {
+            status,
+            run_after,
+            error,
+            event: NewEvent::new(p.now, level, None, message).with_data(
+                json!({"kind": "rescued", "worker_id": run.worker_id, "attempt": run.attempt}),
+            ),
+        }
+    }
+}

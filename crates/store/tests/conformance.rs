@@ -1,0 +1,571 @@
+//! The storage conformance suite: every test runs against both backends,
+//! each in its own PostgreSQL schema or its own SQLite file. Time is passed
+//! in explicitly: nothing sleeps.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use opsroom_core::{EventLevel, Phase, RunStatus};
+use opsroom_store::testing::TestStore;
+use opsroom_store::*;
+use serde_json::json;
+use std::collections::HashMap;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+}
+
+fn run(runbook: &str) -> RunInsertParams {
+    RunInsertParams::new(runbook, t0())
+}
+
+async fn insert(store: &DynStore, p: RunInsertParams) -> Run {
+    store.run_insert(p).await.unwrap().0
+}
+
+async fn claim(store: &DynStore, worker: &str, limit: i64, now: DateTime<Utc>) -> Vec<Run> {
+    store
+        .run_claim(RunClaimParams {
+            worker_id: worker.into(),
+            limit,
+            now,
+        })
+        .await
+        .unwrap()
+}
+
+async fn finish(store: &DynStore, r: &Run, status: RunStatus) -> Run {
+    store
+        .run_complete(RunCompleteParams {
+            run_id: r.id,
+            fence: r.fence(),
+            status,
+            error: None,
+            retry_at: None,
+            events: vec![NewEvent::new(
+                t0(),
+                EventLevel::Info,
+                Some(Phase::Summarize),
+                "done",
+            )],
+            phases: None,
+            now: t0(),
+        })
+        .await
+        .unwrap()
+}
+
+fn action(id: i64, actor: &str) -> RunActionParams {
+    RunActionParams {
+        workspace_id: DEFAULT_WORKSPACE.into(),
+        run_id: id,
+        actor: actor.into(),
+        reason: None,
+        allow_self: false,
+        now: t0(),
+    }
+}
+
+fn ids(runs: &[Run]) -> Vec<i64> {
+    runs.iter().map(|r| r.id).collect()
+}
+
+async fn claim_is_atomic_under_concurrency(store: DynStore) {
+    let mut expected = Vec::new();
+    for _ in 0..300 {
+        expected.push(insert(&store, run("noop")).await.id);
+    }
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let got = claim(&store, &format!("w{w}"), 7, t0()).await;
+                if got.is_empty() {
+                    return mine;
+                }
+                assert!(got
+                    .iter()
+                    .all(|r| r.status == RunStatus::Running && r.attempt == 1));
+                mine.extend(ids(&got));
+            }
+        }));
+    }
+    let mut counts: HashMap<i64, usize> = HashMap::new();
+    for t in tasks {
+        for id in t.await.unwrap() {
+            *counts.entry(id).or_default() += 1;
+        }
+    }
+    assert_eq!(counts.len(), expected.len(), "every run claimed");
+    assert!(counts.values().all(|&c| c == 1), "no run claimed twice");
+}
+
+async fn idempotency_key_returns_the_same_run(store: DynStore) {
+    let mut p = run("noop");
+    p.idempotency_key = Some("deploy-42".into());
+    let (first, created) = store.run_insert(p.clone()).await.unwrap();
+    assert!(created);
+    let (second, created_again) = store.run_insert(p.clone()).await.unwrap();
+    assert!(!created_again);
+    assert_eq!(first.id, second.id);
+    p.workspace_id = "other".into();
+    let (elsewhere, created) = store.run_insert(p).await.unwrap();
+    assert!(created, "keys are per workspace");
+    assert_ne!(elsewhere.id, first.id);
+    let all = store
+        .run_list(RunListParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1, "no duplicate run");
+}
+
+async fn lanes_run_in_enqueue_order_and_in_parallel(store: DynStore) {
+    let session = store
+        .session_create(SessionCreateParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
+            name: "release".into(),
+            actor: "ana".into(),
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    let in_lane = |lane: &str| {
+        let mut p = run("noop");
+        p.session_id = Some(session.id);
+        p.lane = Some(lane.into());
+        p
+    };
+    let a1 = insert(&store, in_lane("A")).await;
+    let a2 = insert(&store, in_lane("A")).await;
+    let mut a3p = in_lane("A");
+    a3p.priority = 10; // priority never jumps the lane
+    let a3 = insert(&store, a3p).await;
+    let b1 = insert(&store, in_lane("B")).await;
+    let b2 = insert(&store, in_lane("B")).await;
+
+    let first = claim(&store, "w", 10, t0()).await;
+    assert_eq!(
+        ids(&first),
+        vec![a1.id, b1.id],
+        "one run per lane at a time"
+    );
+    assert!(claim(&store, "w", 10, t0()).await.is_empty());
+    finish(&store, &first[0], RunStatus::Failed).await;
+    assert_eq!(
+        ids(&claim(&store, "w", 10, t0()).await),
+        vec![a2.id],
+        "a failed run frees its lane"
+    );
+    finish(&store, &first[1], RunStatus::Succeeded).await;
+    let next = claim(&store, "w", 10, t0()).await;
+    assert_eq!(ids(&next), vec![b2.id]);
+
+    let lanes = store
+        .session_get(DEFAULT_WORKSPACE, session.id)
+        .await
+        .unwrap();
+    let names: Vec<_> = lanes.lanes.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, LANES);
+    assert_eq!(ids(&lanes.lanes[0].runs), vec![a1.id, a2.id, a3.id]);
+    assert_eq!(ids(&lanes.lanes[1].runs), vec![b1.id, b2.id]);
+    assert!(lanes.lanes[2].runs.is_empty());
+
+    // A run waiting for approval holds its lane too.
+    let mut gated = in_lane("C");
+    gated.needs_approval = true;
+    let c1 = insert(&store, gated).await;
+    let c2 = insert(&store, in_lane("C")).await;
+    assert!(!ids(&claim(&store, "w", 10, t0()).await).contains(&c2.id));
+    store.run_reject(action(c1.id, "bob")).await.unwrap();
+    assert!(ids(&claim(&store, "w", 10, t0()).await).contains(&c2.id));
+}
+
+async fn env_lock_allows_one_write_run_per_target(store: DynStore) {
+    let write = |key: &str| {
+        let mut p = run("deploy");
+        p.risk = "write".into();
+        p.lock_key = Some(key.into());
+        p
+    };
+    let d1 = insert(&store, write("prod/web")).await;
+    let d2 = insert(&store, write("prod/web")).await;
+    let other = insert(&store, write("prod/api")).await;
+    let read = insert(&store, run("healthcheck")).await;
+    let got = claim(&store, "w1", 10, t0()).await;
+    assert_eq!(ids(&got), vec![d1.id, other.id, read.id]);
+    assert!(
+        claim(&store, "w2", 10, t0()).await.is_empty(),
+        "second deploy to prod/web waits"
+    );
+    finish(&store, &got[0], RunStatus::Succeeded).await;
+    assert_eq!(ids(&claim(&store, "w2", 10, t0()).await), vec![d2.id]);
+}
+
+async fn priority_and_run_after_order_the_queue(store: DynStore) {
+    let low = insert(&store, run("noop")).await;
+    let mut hp = run("noop");
+    hp.priority = 5;
+    let high = insert(&store, hp).await;
+    let mut later = run("noop");
+    later.run_after = Some(t0() + Duration::seconds(60));
+    let delayed = insert(&store, later).await;
+    assert_eq!(ids(&claim(&store, "w", 1, t0()).await), vec![high.id]);
+    assert_eq!(ids(&claim(&store, "w", 5, t0()).await), vec![low.id]);
+    assert!(claim(&store, "w", 5, t0() + Duration::seconds(59))
+        .await
+        .is_empty());
+    assert_eq!(
+        ids(&claim(&store, "w", 5, t0() + Duration::seconds(60)).await),
+        vec![delayed.id]
+    );
+}
+
+async fn retries_back_off_and_fence_old_attempts(store: DynStore) {
+    let mut p = run("noop");
+    p.max_attempts = 3;
+    let r = insert(&store, p).await;
+    let first = claim(&store, "w", 1, t0()).await.remove(0);
+    assert_eq!(first.attempt, 1);
+    let retry_at = t0() + Duration::seconds(2);
+    let requeued = store
+        .run_complete(RunCompleteParams {
+            run_id: r.id,
+            fence: first.fence(),
+            status: RunStatus::Failed,
+            error: Some("boom".into()),
+            retry_at: Some(retry_at),
+            events: vec![NewEvent::new(
+                t0(),
+                EventLevel::Error,
+                Some(Phase::Action),
+                "boom; retrying in 2s",
+            )],
+            phases: None,
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(requeued.status, RunStatus::Queued);
+    assert_eq!(requeued.run_after, retry_at);
+    assert!(
+        claim(&store, "w", 1, t0() + Duration::milliseconds(1999))
+            .await
+            .is_empty(),
+        "backoff honoured"
+    );
+    let second = claim(&store, "w", 1, retry_at).await.remove(0);
+    assert_eq!(second.attempt, 2);
+    assert_ne!(second.lease, first.lease);
+    // The first attempt's fence no longer writes anything.
+    let stale = store
+        .events_append(EventsAppendParams {
+            run_id: r.id,
+            fence: Some(first.fence()),
+            events: vec![NewEvent::new(t0(), EventLevel::Info, None, "late write")],
+            phases: None,
+        })
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::LeaseLost { .. })),
+        "{stale:?}"
+    );
+    let done = finish(&store, &second, RunStatus::Succeeded).await;
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert!(done.finished_at.is_some());
+    let msgs: Vec<_> = store
+        .events_list(r.id, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.message)
+        .collect();
+    assert!(!msgs.iter().any(|m| m == "late write"));
+}
+
+async fn cancel_stops_queued_at_once_and_running_through_the_worker(store: DynStore) {
+    let queued = insert(&store, run("noop")).await;
+    let c = store.run_cancel(action(queued.id, "ana")).await.unwrap();
+    assert_eq!(c.status, RunStatus::Cancelled);
+    assert!(
+        claim(&store, "w", 5, t0()).await.is_empty(),
+        "a cancelled run is never claimed"
+    );
+
+    let r = insert(&store, run("noop")).await;
+    let running = claim(&store, "w", 1, t0()).await.remove(0);
+    let asked = store.run_cancel(action(r.id, "ana")).await.unwrap();
+    assert_eq!(asked.status, RunStatus::Running);
+    assert!(asked.cancel_requested);
+    let hb = store
+        .worker_heartbeat(WorkerHeartbeatParams {
+            worker_id: "w".into(),
+            host: "h".into(),
+            pid: 1,
+            state: "busy".into(),
+            concurrency: 1,
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        hb,
+        vec![r.id],
+        "the worker learns of the cancel on its heartbeat"
+    );
+    let done = finish(&store, &running, RunStatus::Cancelled).await;
+    assert_eq!(done.status, RunStatus::Cancelled);
+    let err = store.run_cancel(action(r.id, "ana")).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(ref m) if m.contains("already cancelled")),
+        "{err}"
+    );
+    let events = store.events_list(r.id, 0, 100).await.unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.message.contains("cancel requested by ana")));
+    let audit = store.audit_list(DEFAULT_WORKSPACE, 100).await.unwrap();
+    assert_eq!(audit.iter().filter(|a| a.action == "run.cancel").count(), 2);
+}
+
+async fn rescue_requeues_then_fails_runs_of_dead_workers(store: DynStore) {
+    let mut p = run("noop");
+    p.max_attempts = 2;
+    let r = insert(&store, p).await;
+    let first = claim(&store, "dead-1", 1, t0()).await.remove(0);
+    let rescue = |now: DateTime<Utc>| RunsRescueParams {
+        stale_before: now - Duration::seconds(30),
+        now,
+        retry_at: now,
+    };
+    assert!(
+        store
+            .runs_rescue(rescue(t0() + Duration::seconds(29)))
+            .await
+            .unwrap()
+            .is_empty(),
+        "not stale yet"
+    );
+    let rescued = store
+        .runs_rescue(rescue(t0() + Duration::seconds(31)))
+        .await
+        .unwrap();
+    assert_eq!(ids(&rescued), vec![r.id]);
+    assert_eq!(rescued[0].status, RunStatus::Queued);
+    let late = store
+        .events_append(EventsAppendParams {
+            run_id: r.id,
+            fence: Some(first.fence()),
+            events: vec![NewEvent::new(t0(), EventLevel::Info, None, "zombie")],
+            phases: None,
+        })
+        .await;
+    assert!(
+        matches!(late, Err(StoreError::LeaseLost { .. })),
+        "a rescued worker is fenced off"
+    );
+
+    let t1 = t0() + Duration::seconds(40);
+    let second = claim(&store, "dead-2", 1, t1).await.remove(0);
+    assert_eq!(second.attempt, 2);
+    let failed = store
+        .runs_rescue(rescue(t1 + Duration::seconds(31)))
+        .await
+        .unwrap();
+    assert_eq!(failed[0].status, RunStatus::Failed);
+    assert!(
+        failed[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("attempts used up (2 of 2)"),
+        "{:?}",
+        failed[0].error
+    );
+    let events = store.events_list(r.id, 0, 100).await.unwrap();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=events.len() as i64).collect::<Vec<_>>(),
+        "seq contiguous"
+    );
+    assert!(events
+        .iter()
+        .any(|e| e.message.contains("worker dead-1 stopped heartbeating")
+            && e.message.contains("requeued for attempt 2 of 2")));
+}
+
+async fn events_are_contiguous_and_fenced(store: DynStore) {
+    let r = insert(&store, run("noop")).await;
+    let c = claim(&store, "w", 1, t0()).await.remove(0);
+    let batch: Vec<NewEvent> = (0..25)
+        .map(|i| {
+            NewEvent::new(
+                t0(),
+                EventLevel::Info,
+                Some(Phase::Action),
+                format!("line {i}"),
+            )
+            .with_data(json!({"i": i}))
+        })
+        .collect();
+    let last = store
+        .events_append(EventsAppendParams {
+            run_id: r.id,
+            fence: Some(c.fence()),
+            events: batch,
+            phases: Some(json!([{"phase": "action", "status": "running"}])),
+        })
+        .await
+        .unwrap();
+    assert_eq!(last, 26, "created event is seq 1");
+    // A control-plane write interleaves without gaps.
+    store.run_cancel(action(r.id, "ana")).await.unwrap();
+    let all = store.events_list(r.id, 0, 1000).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=27).collect::<Vec<_>>()
+    );
+    assert_eq!(all[5].data, json!({"i": 4}));
+    assert_eq!(all[5].phase, Some(Phase::Action));
+    let after = store.events_list(r.id, 20, 3).await.unwrap();
+    assert_eq!(
+        after.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![21, 22, 23]
+    );
+    let got = store.run_get(DEFAULT_WORKSPACE, r.id).await.unwrap();
+    assert_eq!(
+        got.phases,
+        json!([{"phase": "action", "status": "running"}])
+    );
+    assert!(
+        matches!(
+            store.run_get("other", r.id).await,
+            Err(StoreError::NotFound { .. })
+        ),
+        "workspaces are isolated"
+    );
+}
+
+async fn approvals_need_someone_else(store: DynStore) {
+    let mut p = run("deploy");
+    p.needs_approval = true;
+    p.actor = "ana".into();
+    let r = insert(&store, p).await;
+    assert_eq!(r.status, RunStatus::AwaitingApproval);
+    assert!(claim(&store, "w", 5, t0()).await.is_empty());
+    let err = store.run_approve(action(r.id, "ana")).await.unwrap_err();
+    assert!(
+        err.to_string().contains("approved by someone else"),
+        "{err}"
+    );
+    let ok = store.run_approve(action(r.id, "bob")).await.unwrap();
+    assert_eq!(ok.status, RunStatus::Queued);
+    assert_eq!(ok.approved_by.as_deref(), Some("bob"));
+    assert!(
+        store.run_approve(action(r.id, "bob")).await.is_err(),
+        "approving twice is refused"
+    );
+    assert_eq!(ids(&claim(&store, "w", 5, t0()).await), vec![r.id]);
+    let audit = store.audit_list(DEFAULT_WORKSPACE, 10).await.unwrap();
+    assert_eq!(audit[0].action, "run.approve");
+    assert_eq!(audit[0].actor, "bob");
+}
+
+async fn artifacts_and_workers(store: DynStore) {
+    let r = insert(&store, run("noop")).await;
+    let c = claim(&store, "w9", 1, t0()).await.remove(0);
+    let a = store
+        .artifact_insert(ArtifactInsertParams {
+            run_id: r.id,
+            fence: Some(c.fence()),
+            kind: "markdown".into(),
+            name: "report.md".into(),
+            content: "# ok".into(),
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.kind, "markdown");
+    store
+        .worker_heartbeat(WorkerHeartbeatParams {
+            worker_id: "w9".into(),
+            host: "box".into(),
+            pid: 42,
+            state: "busy".into(),
+            concurrency: 4,
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    let workers = store.workers_list().await.unwrap();
+    assert_eq!(workers.len(), 1);
+    assert_eq!(workers[0].running, vec![r.id]);
+    finish(&store, &c, RunStatus::Succeeded).await;
+    let late = store
+        .artifact_insert(ArtifactInsertParams {
+            run_id: r.id,
+            fence: Some(c.fence()),
+            kind: "json".into(),
+            name: "late".into(),
+            content: "{}".into(),
+            now: t0(),
+        })
+        .await;
+    assert!(matches!(late, Err(StoreError::LeaseLost { .. })));
+    let listed = store.artifacts_list(DEFAULT_WORKSPACE, r.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(store.workers_list().await.unwrap()[0].running.is_empty());
+}
+
+async fn migrations_are_idempotent(store: DynStore) {
+    assert!(
+        store.migrate().await.unwrap().is_empty(),
+        "second migrate applies nothing"
+    );
+    let counts = store.runs_count_by_status().await.unwrap();
+    assert!(counts.is_empty());
+}
+
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = super::TestStore::sqlite().await;
+                    super::$name(t.store.clone()).await;
+                    t.cleanup().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let t = super::TestStore::postgres().await;
+                    super::$name(t.store.clone()).await;
+                    t.cleanup().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    claim_is_atomic_under_concurrency,
+    idempotency_key_returns_the_same_run,
+    lanes_run_in_enqueue_order_and_in_parallel,
+    env_lock_allows_one_write_run_per_target,
+    priority_and_run_after_order_the_queue,
+    retries_back_off_and_fence_old_attempts,
+    cancel_stops_queued_at_once_and_running_through_the_worker,
+    rescue_requeues_then_fails_runs_of_dead_workers,
+    events_are_contiguous_and_fenced,
+    approvals_need_someone_else,
+    artifacts_and_workers,
+    migrations_are_idempotent,
+);
