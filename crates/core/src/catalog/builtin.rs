@@ -96,7 +96,13 @@ fn healthcheck() -> RunbookSpec {
     RunbookSpec {
         name: "healthcheck".into(),
         description: "Probes every service configured for the environment. Read-only.".into(),
-        triggers: strings(&["check {env} status", "is {env} up", "health of {env}"]),
+        triggers: strings(&[
+            "check {env} status",
+            "is {env} up",
+            "is {env} down",
+            "is {env} ok",
+            "health of {env}",
+        ]),
         cues: cues(&[
             ("healthcheck", 5),
             ("health", 4),
@@ -108,6 +114,7 @@ fn healthcheck() -> RunbookSpec {
             ("responding", 3),
             ("reachable", 3),
             ("up", 2),
+            ("down", 2),
             ("check", 2),
             ("looking", 2),
             ("how", 1),
@@ -325,6 +332,7 @@ fn incident() -> RunbookSpec {
             ("502", 3),
             ("503", 3),
             ("timeout", 3),
+            ("time out", 3),
             ("exception", 3),
             ("wrong", 3),
             ("going on", 3),
