@@ -115,6 +115,7 @@ fn healthcheck() -> RunbookSpec {
             ("reachable", 3),
             ("up", 2),
             ("down", 2),
+            ("green", 3),
             ("check", 2),
             ("looking", 2),
             ("how", 1),
@@ -335,6 +336,8 @@ fn incident() -> RunbookSpec {
             ("time out", 3),
             ("exception", 3),
             ("wrong", 3),
+            ("issue", 3),
+            ("problem", 3),
             ("going on", 3),
             ("look into", 3),
             ("spike", 3),
@@ -347,7 +350,7 @@ fn incident() -> RunbookSpec {
             ("fix", 2),
             ("logs", 2),
             ("why", 2),
-            ("down", 2),
+            ("down", 3),
         ]),
         params: vec![
             param(

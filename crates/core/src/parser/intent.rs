@@ -12,6 +12,9 @@ const TIE_MARGIN: f32 = 1.0;
 /// A cue at least this strong is a request in its own right.
 const STRONG: f32 = 4.0;
 
+/// Words after a request that introduce its topic ("a spec for ...").
+const TOPIC_WORDS: &[&str] = &["for", "about", "regarding", "called", "named"];
+
 /// Words of triggers that do not identify anything.
 pub(super) const TRIGGER_STOP: &[&str] = &[
     "is", "the", "a", "an", "on", "in", "to", "of", "for", "from", "at", "with", "and", "or", "me",
@@ -59,26 +62,41 @@ pub(super) fn in_vocabulary(catalog: &Catalog, word: &str) -> bool {
 /// (bit i = word i): such a word counts as vocabulary only as a noun
 /// ("write a prd" is a spec, "probe api prd" is the prod env).
 pub(super) fn decide<'c>(tokens: &[&str], catalog: &'c Catalog, names: u64) -> Decision<'c> {
-    let destructive = find_destructive(tokens);
-    let mut scores: Vec<Score<'c>> = catalog
-        .iter()
-        .map(|spec| score(tokens, spec, names))
-        .filter(|s| s.score > 0.0)
-        .collect();
-    if let Some(word) = &destructive {
-        // Only a runbook that itself speaks of this verb may take the text.
-        scores.retain(|s| {
-            s.spec
-                .triggers
-                .iter()
-                .any(|t| t.split(' ').any(|w| w == word))
-                || s.spec
-                    .cues
+    let score_all = |objects: u64| -> Vec<Score<'c>> {
+        catalog
+            .iter()
+            .map(|spec| score(tokens, spec, names, objects))
+            .filter(|s| s.score > 0.0)
+            .collect()
+    };
+    let mut scores = score_all(0);
+    // "undo web deploy": a request word right after another runbook's
+    // request word is its object, not a second request.
+    let objects = objects_of_requests(tokens, &scores);
+    if objects != 0 {
+        scores = score_all(objects);
+    }
+    if let Some((pos, word)) = find_destructive(tokens) {
+        // "spec for password reset" names the verb as a topic.
+        let topic = scores
+            .iter()
+            .filter_map(|s| s.lead)
+            .any(|lead| lead < pos && tokens[lead..pos].iter().any(|t| TOPIC_WORDS.contains(t)));
+        if !topic {
+            // Only a runbook that itself speaks of this verb may take the text.
+            scores.retain(|s| {
+                s.spec
+                    .triggers
                     .iter()
-                    .any(|c| c.phrase.split(' ').any(|w| w == word))
-        });
-        if scores.is_empty() {
-            return Decision::Destructive(word.clone());
+                    .any(|t| t.split(' ').any(|w| w == word))
+                    || s.spec
+                        .cues
+                        .iter()
+                        .any(|c| c.phrase.split(' ').any(|w| w == word))
+            });
+            if scores.is_empty() {
+                return Decision::Destructive(word);
+            }
         }
     }
     scores.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -112,6 +130,26 @@ pub(super) fn decide<'c>(tokens: &[&str], catalog: &'c Catalog, names: u64) -> D
     Decision::Runbook { best, runner_up }
 }
 
+/// Positions of request words that follow another runbook's request word
+/// closely, with no conjunction between (bit i = word i).
+fn objects_of_requests(tokens: &[&str], scores: &[Score<'_>]) -> u64 {
+    let mut mask = 0;
+    for a in scores.iter().filter(|s| s.lead_weight >= STRONG) {
+        for b in scores {
+            if let (Some(la), Some(lb)) = (a.lead, b.lead) {
+                if a.spec.name != b.spec.name
+                    && la < lb
+                    && lb - la <= 3
+                    && !joined(tokens, a.lead, b.lead)
+                {
+                    mask |= bit(lb);
+                }
+            }
+        }
+    }
+    mask
+}
+
 /// Whether a conjunction stands between the two positions.
 fn joined(tokens: &[&str], a: Option<usize>, b: Option<usize>) -> bool {
     let (Some(a), Some(b)) = (a, b) else {
@@ -121,7 +159,10 @@ fn joined(tokens: &[&str], a: Option<usize>, b: Option<usize>) -> bool {
     tokens[lo + 1..hi].iter().any(|t| CONJUNCTIONS.contains(t))
 }
 
-fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64) -> Score<'c> {
+/// Scores one runbook. `objects` marks words that read as nouns because
+/// another request governs them.
+fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64, objects: u64) -> Score<'c> {
+    let noun = |pos: usize| objects & bit(pos) != 0 || is_noun_use(tokens, pos);
     let mut out = Score {
         spec,
         score: 0.0,
@@ -151,11 +192,11 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64) -> Score<'c> {
         let mut weight = f32::from(cue.weight);
         let single = !cue.phrase.contains(' ');
         if single && names & bit(first) != 0 {
-            if !is_noun_use(tokens, first) {
+            if !noun(first) {
                 continue;
             }
             out.consumed |= bit(first);
-        } else if single && is_noun_use(tokens, first) {
+        } else if single && noun(first) {
             weight /= 2.0;
         }
         if !single {
@@ -168,14 +209,21 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64) -> Score<'c> {
         let content = trigger
             .split(' ')
             .filter(|w| !w.starts_with('{') && !TRIGGER_STOP.contains(w));
-        let count = content.clone().count();
+        let mut count = content.clone().count();
         if count == 0 {
             continue;
+        }
+        // A question trigger ("is {env} up") only fits a question.
+        if trigger.starts_with("is ") || trigger.starts_with("are ") {
+            if !tokens.first().is_some_and(|t| *t == "is" || *t == "are") {
+                continue;
+            }
+            count += 1;
         }
         // A trigger counts when its first word is a request, not a noun
         // ("undo the deploy" is no deploy).
         if let Some((first, _)) = find_in_order(tokens, content) {
-            if !is_noun_use(tokens, first) {
+            if !noun(first) {
                 bonus = bonus.max(2.0 + count as f32);
             }
         }
@@ -247,15 +295,16 @@ fn bit(i: usize) -> u64 {
     }
 }
 
-fn find_destructive(tokens: &[&str]) -> Option<String> {
+/// The first destructive verb and its position.
+fn find_destructive(tokens: &[&str]) -> Option<(usize, String)> {
     for (i, token) in tokens.iter().enumerate() {
         let base = token.strip_suffix('s').filter(|b| DESTRUCTIVE.contains(b));
         if DESTRUCTIVE.contains(token) || base.is_some() {
-            return Some(base.unwrap_or(token).to_string());
+            return Some((i, base.unwrap_or(token).to_string()));
         }
         for (a, b) in DESTRUCTIVE_PHRASES {
             if inflects(token, a) && tokens[i + 1..(i + 4).min(tokens.len())].contains(b) {
-                return Some(format!("{a} {b}"));
+                return Some((i, format!("{a} {b}")));
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use super::entities::{Entity, EntityKind};
 use super::intent::{find_in_order, find_phrase, Score, TRIGGER_STOP};
-use super::words::{is_filler, DETERMINERS, ENV_PREPOSITIONS};
+use super::words::{is_filler, CONJUNCTIONS, DETERMINERS, ENV_PREPOSITIONS};
 use super::{intent, ParseContext, Parsed, NO_INTENT};
 use crate::catalog::{ParamKind, RunbookSpec};
 use serde_json::{Map, Value};
@@ -205,9 +205,19 @@ impl<'a> Reading<'_, 'a> {
                 distinct.push(name);
             }
         }
+        // "to staging or prod": the operator has not chosen yet.
+        let alternatives = envs.windows(2).any(|w| {
+            w[0].1 != w[1].1
+                && w[1].0 == w[0].0 + 2
+                && CONJUNCTIONS.contains(&self.tokens[w[0].0 + 1])
+        });
         match distinct.len() {
             0 => None,
             1 => Some(distinct[0].to_string()),
+            _ if alternatives => {
+                questions.push(format!("Which environment: {}?", distinct.join(" or ")));
+                None
+            }
             _ => {
                 let pick = |set: &[&str]| -> Vec<&str> {
                     let mut out: Vec<&str> = Vec::new();
