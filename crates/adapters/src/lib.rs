@@ -19,3 +19,33 @@ pub mod vercel;
 
 pub use http::{ApiError, HttpOptions, RetryPolicy, Sleeper};
 pub use secret::Secret;
+
+/// Compile-time checks that the futures the engine spawns are `Send`.
+#[cfg(test)]
+#[allow(dead_code, clippy::extra_unused_type_parameters)]
+mod send_checks {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    fn futures_are_send(
+        db: &postgres::Postgres,
+        vercel: &vercel::VercelClient,
+        github: &github::GitHubClient,
+        digitalocean: &digitalocean::DigitalOceanClient,
+        supabase: &supabase::SupabaseClient,
+        repo: &git::GitRepo,
+        opts: &follow::FollowOptions,
+    ) {
+        assert_send(&db.apply_migrations("t", &[]));
+        assert_send(&db.query_json("select 1"));
+        assert_send(&db.health());
+        assert_send(&shell::run(&shell::CommandSpec::new("true", [""; 0]), None));
+        assert_send(&repo.push("origin", "main"));
+        assert_send(&vercel.follow_deployment("d", opts, None));
+        assert_send(&vercel.runtime_logs("p", "d", &vercel::RuntimeLogWindow::default()));
+        assert_send(&github.follow_workflow_run(&github::RepoName::new("o", "r"), 1, opts, None));
+        assert_send(&digitalocean.follow_deployment("a", "d", opts, None));
+        assert_send(&supabase.health("r", &[]));
+    }
+}

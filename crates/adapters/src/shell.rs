@@ -158,7 +158,7 @@ pub enum ShellError {
         message: String,
     },
     /// It exited with a non-zero code (from [`run_checked`]).
-    #[error("`{command}` exited with {}: {}", exit_text(.output.exit_code), tail(&.output.stderr))]
+    #[error("`{command}` exited with {}: {}", exit_text(.output.exit_code), failure_text(.output))]
     Failed {
         /// The command line (redacted).
         command: String,
@@ -171,6 +171,15 @@ fn exit_text(code: Option<i32>) -> String {
     match code {
         Some(code) => format!("code {code}"),
         None => "a signal".to_owned(),
+    }
+}
+
+/// The end of stderr (or of stdout when stderr is empty), for error messages.
+fn failure_text(output: &CommandOutput) -> String {
+    if output.stderr.trim().is_empty() {
+        tail(&output.stdout)
+    } else {
+        tail(&output.stderr)
     }
 }
 

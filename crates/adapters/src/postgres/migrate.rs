@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use sqlx::Executor as _;
+
 use super::{PgError, Postgres};
 
 /// One migration: a version (sorts in apply order), a name and its SQL.
@@ -132,81 +134,90 @@ pub(super) async fn apply(
 ) -> Result<MigrationReport, PgError> {
     let (schema, table_sql) = quoted_table(table)?;
     check_versions(migrations)?;
-    let what = "applying migrations";
-    db.timed(what, async {
-        let err = |e| db.error(what, e);
-        let mut tx = db.pool.begin().await.map_err(err)?;
-        // Serialises concurrent appliers of the same table (two workers
-        // deploying at once); released at commit or rollback.
-        sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
-            .bind(format!("opsroom.migrations:{table}"))
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
-        if let Some(schema) = &schema {
-            sqlx::raw_sql(&format!("create schema if not exists {schema}"))
-                .execute(&mut *tx)
-                .await
-                .map_err(err)?;
-        }
-        sqlx::raw_sql(&format!(
-            "create table if not exists {table_sql} (
-                version text primary key,
-                name text not null,
-                checksum text not null,
-                applied_at timestamptz not null default now()
-            )"
-        ))
+    let lock_key = format!("opsroom.migrations:{table}");
+    let work = apply_in_transaction(db, lock_key, schema, table_sql, migrations);
+    // Boxed as `Send` so callers can run it inside spawned tasks (the
+    // compiler cannot prove it for sqlx transaction futures otherwise).
+    let work: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> = Box::pin(work);
+    db.timed("applying migrations", work).await
+}
+
+async fn apply_in_transaction(
+    db: &Postgres,
+    lock_key: String,
+    schema: Option<String>,
+    table_sql: String,
+    migrations: &[Migration],
+) -> Result<MigrationReport, PgError> {
+    const WHAT: &str = "applying migrations";
+    let mut tx = db.pool.begin().await.map_err(|e| db.error(WHAT, e))?;
+    // Serialises concurrent appliers of the same table (two workers
+    // deploying at once); released at commit or rollback.
+    sqlx::query("select pg_advisory_xact_lock(hashtext($1))")
+        .bind(lock_key)
         .execute(&mut *tx)
         .await
-        .map_err(err)?;
-        let recorded: Vec<(String, String)> =
-            sqlx::query_as(&format!("select version, checksum from {table_sql}"))
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(err)?;
-        let recorded: std::collections::HashMap<String, String> = recorded.into_iter().collect();
-        let mut report = MigrationReport::default();
-        for m in migrations {
-            let given: String = sqlx::query_scalar("select md5($1)")
-                .bind(&m.sql)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(err)?;
-            if let Some(applied) = recorded.get(&m.version) {
-                if *applied != given {
-                    return Err(PgError::Drift {
-                        version: m.version.clone(),
-                        applied: applied.clone(),
-                        given,
-                    });
-                }
-                report.already_applied.push(m.version.clone());
-                continue;
-            }
-            sqlx::raw_sql(&m.sql)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| PgError::Migration {
+        .map_err(|e| db.error(WHAT, e))?;
+    if let Some(schema) = schema {
+        let sql = format!("create schema if not exists {schema}");
+        tx.execute(sql.as_str())
+            .await
+            .map_err(|e| db.error(WHAT, e))?;
+    }
+    let create = format!(
+        "create table if not exists {table_sql} (
+            version text primary key,
+            name text not null,
+            checksum text not null,
+            applied_at timestamptz not null default now()
+        )"
+    );
+    tx.execute(create.as_str())
+        .await
+        .map_err(|e| db.error(WHAT, e))?;
+    let select = format!("select version, checksum from {table_sql}");
+    let recorded: Vec<(String, String)> = sqlx::query_as(&select)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| db.error(WHAT, e))?;
+    let recorded: std::collections::HashMap<String, String> = recorded.into_iter().collect();
+    let insert = format!("insert into {table_sql} (version, name, checksum) values ($1, $2, $3)");
+    let mut report = MigrationReport::default();
+    for m in migrations {
+        let given: String = sqlx::query_scalar("select md5($1)")
+            .bind(&m.sql)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| db.error(WHAT, e))?;
+        if let Some(applied) = recorded.get(&m.version) {
+            if *applied != given {
+                return Err(PgError::Drift {
                     version: m.version.clone(),
-                    message: super::db_message(&e),
-                })?;
-            sqlx::query(&format!(
-                "insert into {table_sql} (version, name, checksum) values ($1, $2, $3)"
-            ))
+                    applied: applied.clone(),
+                    given,
+                });
+            }
+            report.already_applied.push(m.version.clone());
+            continue;
+        }
+        tx.execute(m.sql.as_str())
+            .await
+            .map_err(|e| PgError::Migration {
+                version: m.version.clone(),
+                message: super::db_message(&e),
+            })?;
+        sqlx::query(&insert)
             .bind(&m.version)
             .bind(&m.name)
             .bind(&given)
             .execute(&mut *tx)
             .await
-            .map_err(err)?;
-            tracing::info!(version = %m.version, name = %m.name, "migration applied");
-            report.applied.push(m.version.clone());
-        }
-        tx.commit().await.map_err(err)?;
-        Ok(report)
-    })
-    .await
+            .map_err(|e| db.error(WHAT, e))?;
+        tracing::info!(version = %m.version, name = %m.name, "migration applied");
+        report.applied.push(m.version.clone());
+    }
+    tx.commit().await.map_err(|e| db.error(WHAT, e))?;
+    Ok(report)
 }
 
 pub(super) async fn applied(db: &Postgres, table: &str) -> Result<Vec<AppliedMigration>, PgError> {
