@@ -477,7 +477,8 @@ impl VercelClient {
         let call = Call::post(
             "vercel.promote",
             &["v10", "projects", project_id, "promote", deployment_id],
-        );
+        )
+        .idempotent();
         self.api.no_content(self.team(call)).await
     }
 
@@ -493,6 +494,7 @@ impl VercelClient {
             "vercel.rollback",
             &["v1", "projects", project_id, "rollback", deployment_id],
         )
+        .idempotent()
         .query_opt("description", description);
         self.api.no_content(self.team(call)).await
     }

@@ -223,3 +223,46 @@ async fn nothing_to_commit_is_an_error() {
     assert!(err.to_string().contains("nothing to commit"), "{err}");
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// An ssh remote goes through `GIT_SSH_COMMAND`; a stand-in ssh program
+/// records how git called it (no network is used) and refuses.
+#[tokio::test]
+async fn ssh_remotes_use_the_configured_ssh_command() {
+    let root = common::temp_dir("git-ssh");
+    let log = root.join("ssh-calls.log");
+    let fake_ssh = root.join("fake-ssh");
+    std::fs::write(
+        &fake_ssh,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> {}\necho 'Permission denied (publickey).' >&2\nexit 255\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    run_checked(
+        &CommandSpec::new("chmod", ["+x", &fake_ssh.display().to_string()]),
+        None,
+    )
+    .await
+    .unwrap();
+    let opts = GitOptions {
+        ssh_command: Some(fake_ssh.display().to_string()),
+        ..options()
+    };
+    let err = GitRepo::clone_from(
+        "ssh://git@git.example.invalid/acme/web.git",
+        &root.join("w"),
+        None,
+        opts,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("Permission denied (publickey)"),
+        "{err}"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(calls.contains("git@git.example.invalid"), "{calls}");
+    assert!(calls.contains("git-upload-pack '/acme/web.git'"), "{calls}");
+    std::fs::remove_dir_all(root).unwrap();
+}

@@ -503,6 +503,26 @@ async fn dispatch_on_unknown_ref_is_422() {
 }
 
 #[tokio::test]
+async fn dispatch_is_not_repeated_after_a_500_but_is_after_a_503() {
+    let h = harness().await;
+    h.fake.push_faults([Fault::status(500, "Server Error")]);
+    let err = h
+        .client
+        .dispatch_workflow(&web(), "deploy.yml", "main", &Default::default())
+        .await
+        .unwrap_err();
+    assert_error_text(&err, "github.dispatch_workflow", Some(500));
+    assert!(h.world.lock().unwrap().runs.is_empty());
+    assert_eq!(h.fake.requests().len(), 1);
+    h.fake.push_faults([Fault::status(503, "unavailable")]);
+    h.client
+        .dispatch_workflow(&web(), "deploy.yml", "main", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(h.world.lock().unwrap().runs.len(), 1, "exactly one run");
+}
+
+#[tokio::test]
 async fn unknown_repo_is_404() {
     let h = harness().await;
     let err = h

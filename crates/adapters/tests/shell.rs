@@ -162,3 +162,38 @@ async fn command_line_in_errors_is_redacted() {
     let err = run_checked(&spec, None).await.unwrap_err();
     assert!(!err.to_string().contains("tok_abc"), "{err}");
 }
+
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.contains(") Z "))
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn cancelling_the_run_kills_the_program_and_its_children() {
+    let dir = common::temp_dir("shell-cancel");
+    let pids = dir.join("pids");
+    let script = format!(
+        "echo $$ > {p}; sleep 30 & echo $! >> {p}; echo ready; wait",
+        p = pids.display()
+    );
+    let spec = sh(&script).timeout(Duration::from_secs(60));
+    let (tx, mut rx) = mpsc::channel(8);
+    let task = tokio::spawn(async move { run(&spec, Some(&tx)).await });
+    assert_eq!(rx.recv().await.unwrap().line, "ready");
+    task.abort();
+    assert!(task.await.unwrap_err().is_cancelled());
+    let pids = std::fs::read_to_string(&pids).unwrap();
+    let pids: Vec<&str> = pids.split_whitespace().collect();
+    assert_eq!(pids.len(), 2);
+    // SIGKILL is delivered at once, but reaping by the kernel is asynchronous.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(p)) && Instant::now() < deadline {
+        tokio::task::yield_now().await;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived cancellation");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -407,6 +407,128 @@ async fn runtime_logs_parse_the_json_line_stream() {
     );
 }
 
+/// A live log stream as Vercel serves it while a deployment runs: chunked
+/// JSON lines, then the connection stays open. Written on a raw socket so the
+/// test controls exactly what is sent and when.
+async fn serve_endless_log_stream() -> (String, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = socket.read(&mut buf).await.unwrap();
+            request.extend_from_slice(&buf[..n]);
+        }
+        let mut response = String::from(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/stream+json\r\ntransfer-encoding: chunked\r\n\r\n",
+        );
+        for line in [
+            "{\"level\":\"info\",\"message\":\"boot\",\"rowId\":\"1\",\"source\":\"serverless\",\"timestampInMs\":1}\n",
+            "{\"level\":\"warning\",\"message\":\"slow\",\"rowId\":\"2\",\"source\":\"serverless\",\"timestampInMs\":2}\n",
+        ] {
+            response.push_str(&format!("{:x}\r\n{line}\r\n", line.len()));
+        }
+        socket.write_all(response.as_bytes()).await.unwrap();
+        // Keep the stream open until the client goes away.
+        let _ = socket.read(&mut buf).await;
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    (base, task)
+}
+
+#[tokio::test]
+async fn runtime_logs_stop_reading_an_open_stream_at_the_window() {
+    let (base_url, server) = serve_endless_log_stream().await;
+    let (http, _) = test_http();
+    let client = VercelClient::new(VercelConfig {
+        base_url,
+        token: Secret::new(TOKEN),
+        team_id: Some("team_1".into()),
+        http,
+    })
+    .unwrap();
+    let window = RuntimeLogWindow {
+        max_lines: 100,
+        max_duration: Duration::from_millis(300),
+    };
+    let started = std::time::Instant::now();
+    let logs = client
+        .runtime_logs("prj_1", "dpl_1", &window)
+        .await
+        .unwrap();
+    assert_eq!(
+        logs.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+        ["boot", "slow"]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(client);
+    let request = server.await.unwrap().to_lowercase();
+    assert!(
+        request.starts_with("get /v1/projects/prj_1/deployments/dpl_1/runtime-logs?teamid=team_1 "),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("authorization: bearer {}", TOKEN.to_lowercase())),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn unreachable_api_is_retried_then_a_transport_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let (http, slept) = test_http();
+    let client = VercelClient::new(VercelConfig {
+        base_url: closed,
+        token: Secret::new(TOKEN),
+        team_id: None,
+        http,
+    })
+    .unwrap();
+    let err = client.get_deployment("dpl_1").await.unwrap_err();
+    assert!(
+        matches!(err, ApiError::Transport { attempts: 3, .. }),
+        "{err:?}"
+    );
+    assert_error_text(&err, "vercel.get_deployment", None);
+    assert_eq!(slept.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_deployment_is_not_created_twice_after_an_ambiguous_500() {
+    let h = harness().await;
+    h.fake.push_faults([Fault::status(500, "internal")]);
+    let err = h
+        .client
+        .create_deployment(&deploy_request("main"))
+        .await
+        .unwrap_err();
+    assert_error_text(&err, "vercel.create_deployment", Some(500));
+    assert_eq!(
+        h.fake.requests().len(),
+        1,
+        "a create is not repeated after a 500"
+    );
+    h.fake.push_faults([Fault::status(503, "maintenance")]);
+    h.client
+        .create_deployment(&deploy_request("main"))
+        .await
+        .unwrap();
+    assert_eq!(
+        h.world.lock().unwrap().deployments.len(),
+        1,
+        "503 means not processed: retried once"
+    );
+}
+
 #[tokio::test]
 async fn unknown_deployment_is_404_with_provider_message() {
     let h = harness().await;

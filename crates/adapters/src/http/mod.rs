@@ -47,17 +47,19 @@ pub(crate) struct Call {
     query: Vec<(&'static str, String)>,
     body: Option<serde_json::Value>,
     timeout: Option<Duration>,
+    idempotent: bool,
 }
 
 impl Call {
     pub(crate) fn new(name: &'static str, method: Method, segments: &[&str]) -> Self {
         Self {
             name,
-            method,
+            method: method.clone(),
             segments: segments.iter().map(|s| (*s).to_owned()).collect(),
             query: Vec::new(),
             body: None,
             timeout: None,
+            idempotent: !matches!(method, Method::POST | Method::PATCH),
         }
     }
 
@@ -94,6 +96,13 @@ impl Call {
 
     pub(crate) fn json(mut self, body: serde_json::Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    /// Marks a POST as safe to repeat (e.g. promoting the same deployment
+    /// twice), so it is retried on every 5xx like a GET.
+    pub(crate) fn idempotent(mut self) -> Self {
+        self.idempotent = true;
         self
     }
 
@@ -238,7 +247,7 @@ impl ApiClient {
             }
             let headers = response.headers().clone();
             let body = response.text().await.unwrap_or_default();
-            if retry::is_retryable(status, &headers) && attempt < max_attempts {
+            if retry::is_retryable(status, &headers, call.idempotent) && attempt < max_attempts {
                 let wait = match retry::requested_wait(&headers, chrono::Utc::now()) {
                     Some(asked) if asked > policy.max_retry_after => None,
                     Some(asked) => Some(asked),

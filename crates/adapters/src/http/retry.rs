@@ -53,7 +53,10 @@ impl std::fmt::Debug for Sleeper {
 /// Retried: 429, 5xx, 403 with a rate-limit signal (`Retry-After`, or GitHub's
 /// `x-ratelimit-remaining: 0`), and connection failures. Not retried: other
 /// 4xx and timeouts (a timed-out write may have been applied; the engine
-/// decides whether to retry the whole step).
+/// decides whether to retry the whole step). A call that is not idempotent
+/// (creating a deployment, dispatching a workflow) is retried on a 5xx only
+/// when it is 503: after a 500, 502 or 504 the provider may have acted, and a
+/// retry could start a second deployment.
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
     /// Total number of requests sent at most, the first one included (>= 1).
@@ -98,9 +101,12 @@ impl RetryPolicy {
 }
 
 /// Whether an answer with this status and headers is worth another attempt.
-pub(crate) fn is_retryable(status: StatusCode, headers: &HeaderMap) -> bool {
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+pub(crate) fn is_retryable(status: StatusCode, headers: &HeaderMap, idempotent: bool) -> bool {
+    if status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::SERVICE_UNAVAILABLE {
         return true;
+    }
+    if status.is_server_error() {
+        return idempotent;
     }
     status == StatusCode::FORBIDDEN
         && (headers.contains_key(reqwest::header::RETRY_AFTER)
@@ -176,8 +182,30 @@ mod tests {
         headers.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
         headers.insert("x-ratelimit-reset", HeaderValue::from_static("1003"));
         assert_eq!(requested_wait(&headers, now), Some(Duration::from_secs(3)));
-        assert!(is_retryable(StatusCode::FORBIDDEN, &headers));
-        assert!(!is_retryable(StatusCode::FORBIDDEN, &HeaderMap::new()));
-        assert!(!is_retryable(StatusCode::NOT_FOUND, &HeaderMap::new()));
+        assert!(is_retryable(StatusCode::FORBIDDEN, &headers, false));
+        assert!(!is_retryable(
+            StatusCode::FORBIDDEN,
+            &HeaderMap::new(),
+            true
+        ));
+        assert!(!is_retryable(
+            StatusCode::NOT_FOUND,
+            &HeaderMap::new(),
+            true
+        ));
+    }
+
+    #[test]
+    fn writes_are_not_repeated_after_an_ambiguous_server_error() {
+        let none = HeaderMap::new();
+        assert!(is_retryable(StatusCode::INTERNAL_SERVER_ERROR, &none, true));
+        assert!(!is_retryable(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &none,
+            false
+        ));
+        assert!(!is_retryable(StatusCode::BAD_GATEWAY, &none, false));
+        assert!(is_retryable(StatusCode::SERVICE_UNAVAILABLE, &none, false));
+        assert!(is_retryable(StatusCode::TOO_MANY_REQUESTS, &none, false));
     }
 }
