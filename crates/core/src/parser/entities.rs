@@ -113,18 +113,16 @@ fn corrected<'a>(
     ctx: &ParseContext<'a>,
     is_vocabulary: &dyn Fn(&str) -> bool,
 ) -> Option<EntityKind<'a>> {
-    if token.len() < 4
-        || !token.bytes().all(|b| b.is_ascii_lowercase())
-        || NO_FUZZ.contains(&token)
-        || is_vocabulary(token)
-    {
+    if token.len() < 4 || !token.bytes().all(|b| b.is_ascii_lowercase()) {
         return None;
     }
     let mut best: Option<(usize, EntityKind<'a>)> = None;
     let mut tie = false;
+    let letters = letter_set(token);
     let mut consider = |known: &str, kind: EntityKind<'a>| {
         let budget = typo_budget(token, known);
-        if budget == 0 {
+        // Each letter the known word lacks costs at least one edit.
+        if budget == 0 || (letters & !letter_set(known)).count_ones() as usize > budget {
             return;
         }
         let d = edit_distance(token, known, budget);
@@ -149,10 +147,18 @@ fn corrected<'a>(
     for service in ctx.services {
         consider(service, EntityKind::Service(service.as_str()));
     }
+    // The word lists are checked last: most words are near no name at all.
     match best {
-        Some((_, kind)) if !tie => Some(kind),
+        Some((_, kind)) if !tie && !NO_FUZZ.contains(&token) && !is_vocabulary(token) => Some(kind),
         _ => None,
     }
+}
+
+/// The set of ASCII letters in a word, one bit each.
+fn letter_set(word: &str) -> u32 {
+    word.bytes()
+        .filter(u8::is_ascii_lowercase)
+        .fold(0, |m, b| m | 1 << (b - b'a'))
 }
 
 /// Whether `next` is the ref that marker `marker` introduces.
@@ -185,11 +191,12 @@ pub(super) fn looks_like_ref(token: &str) -> bool {
             && bytes.iter().any(|b| b.is_ascii_alphabetic());
     }
     let version = token.strip_prefix('v').unwrap_or(token);
-    let parts: Vec<&str> = version.split('-').next().unwrap_or("").split('.').collect();
-    let numeric = parts
-        .iter()
+    let core = version.split('-').next().unwrap_or("");
+    let numeric = core
+        .split('.')
         .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    if numeric && (parts.len() == 3 || (parts.len() == 2 && version.len() < token.len())) {
+    let parts = core.split('.').count();
+    if numeric && (parts == 3 || (parts == 2 && version.len() < token.len())) {
         return true;
     }
     (7..=40).contains(&token.len())

@@ -48,7 +48,13 @@ pub(super) fn typo_budget(word: &str, known: &str) -> usize {
 
 /// Whether `token` is `word` or a simple inflection of it
 /// ("deploys", "deployed", "deploying", "shipping", "healthy", "failure").
+#[inline]
 pub(super) fn inflects(token: &str, word: &str) -> bool {
+    let (t, w) = (token.as_bytes(), word.as_bytes());
+    // Cheap rejections first: this runs for every cue against every word.
+    if t.is_empty() || w.is_empty() || t[0] != w[0] || t.len() + 1 < w.len() {
+        return false;
+    }
     let Some(rest) = token.strip_prefix(word) else {
         // "release" -> "releasing": the final e drops before -ing/-ed.
         return word.len() > 3

@@ -62,10 +62,16 @@ pub(super) fn in_vocabulary(catalog: &Catalog, word: &str) -> bool {
 /// (bit i = word i): such a word counts as vocabulary only as a noun
 /// ("write a prd" is a spec, "probe api prd" is the prod env).
 pub(super) fn decide<'c>(tokens: &[&str], catalog: &'c Catalog, names: u64) -> Decision<'c> {
+    let heads = heads_of(tokens);
     let score_all = |objects: u64| -> Vec<Score<'c>> {
+        let marks = Marks {
+            names,
+            objects,
+            heads,
+        };
         catalog
             .iter()
-            .map(|spec| score(tokens, spec, names, objects))
+            .map(|spec| score(tokens, spec, marks))
             .filter(|s| s.score > 0.0)
             .collect()
     };
@@ -159,9 +165,38 @@ fn joined(tokens: &[&str], a: Option<usize>, b: Option<usize>) -> bool {
     tokens[lo + 1..hi].iter().any(|t| CONJUNCTIONS.contains(t))
 }
 
-/// Scores one runbook. `objects` marks words that read as nouns because
-/// another request governs them.
-fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64, objects: u64) -> Score<'c> {
+/// What scoring knows about the words besides the words themselves.
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    /// Words that are env or service names (bit i = word i).
+    names: u64,
+    /// Words that read as nouns because another request governs them.
+    objects: u64,
+    /// [`head_key`]s of the words: a cue whose key is missing cannot match.
+    heads: u64,
+}
+
+/// A 6-bit key from the first two bytes of a word; inflections keep them.
+fn head_key(word: &str) -> u64 {
+    let b = word.as_bytes();
+    let first = u64::from(b.first().copied().unwrap_or(0));
+    let second = u64::from(b.get(1).copied().unwrap_or(0));
+    1 << ((first * 31 + second) % 64)
+}
+
+fn heads_of(tokens: &[&str]) -> u64 {
+    tokens.iter().fold(0, |m, t| {
+        m | head_key(t) | head_key(t.get(..1).unwrap_or(""))
+    })
+}
+
+/// Scores one runbook.
+fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, marks: Marks) -> Score<'c> {
+    let Marks {
+        names,
+        objects,
+        heads,
+    } = marks;
     let noun = |pos: usize| objects & bit(pos) != 0 || is_noun_use(tokens, pos);
     let mut out = Score {
         spec,
@@ -186,6 +221,9 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64, objects: u64) -
         note(&mut out, pos, 5.0);
     }
     for cue in &spec.cues {
+        if heads & head_key(&cue.phrase) == 0 {
+            continue;
+        }
         let Some((first, mask)) = find_phrase(tokens, &cue.phrase, 2) else {
             continue;
         };
@@ -206,25 +244,38 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, names: u64, objects: u64) -
     }
     let mut bonus: f32 = 0.0;
     for trigger in &spec.triggers {
-        let content = trigger
+        // The trigger's identifying words, gathered once; a word whose
+        // head key is missing rules the trigger out early.
+        let mut content = [""; 8];
+        let mut count = 0;
+        let mut possible = true;
+        for word in trigger
             .split(' ')
-            .filter(|w| !w.starts_with('{') && !TRIGGER_STOP.contains(w));
-        let mut count = content.clone().count();
-        if count == 0 {
+            .filter(|w| !w.starts_with('{') && !TRIGGER_STOP.contains(w))
+        {
+            if heads & head_key(word) == 0 || count == content.len() {
+                possible = false;
+                break;
+            }
+            content[count] = word;
+            count += 1;
+        }
+        if !possible || count == 0 {
             continue;
         }
+        let mut weight = count;
         // A question trigger ("is {env} up") only fits a question.
         if trigger.starts_with("is ") || trigger.starts_with("are ") {
             if !tokens.first().is_some_and(|t| *t == "is" || *t == "are") {
                 continue;
             }
-            count += 1;
+            weight += 1;
         }
         // A trigger counts when its first word is a request, not a noun
         // ("undo the deploy" is no deploy).
-        if let Some((first, _)) = find_in_order(tokens, content) {
+        if let Some((first, _)) = find_in_order(tokens, content[..count].iter().copied()) {
             if !noun(first) {
-                bonus = bonus.max(2.0 + count as f32);
+                bonus = bonus.max(2.0 + weight as f32);
             }
         }
     }
@@ -248,6 +299,10 @@ fn is_noun_use(tokens: &[&str], pos: usize) -> bool {
 /// between two of them. Returns the first word's position and a bit mask
 /// of the matched words.
 pub(super) fn find_phrase(tokens: &[&str], phrase: &str, gap: usize) -> Option<(usize, u64)> {
+    if !phrase.contains(' ') {
+        let pos = tokens.iter().position(|t| inflects(t, phrase))?;
+        return Some((pos, bit(pos)));
+    }
     let mut words = phrase.split(' ');
     let head = words.next()?;
     'start: for (start, token) in tokens.iter().enumerate() {

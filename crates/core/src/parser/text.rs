@@ -39,6 +39,7 @@ pub(super) fn normalize(text: &str) -> String {
     for c in text.chars() {
         match c {
             '\'' | '\u{2019}' | '\u{2018}' | '`' => {}
+            c if c.is_ascii_alphanumeric() => out.push(c.to_ascii_lowercase()),
             c if c.is_alphanumeric() => out.extend(c.to_lowercase()),
             '/' | '.' | '-' | '_' | '#' | '@' | '+' | '&' => out.push(c),
             _ => out.push(' '),
