@@ -153,6 +153,16 @@ struct ContentsRead {
     sha: String,
 }
 
+#[derive(Deserialize)]
+struct ShaOnly {
+    sha: String,
+}
+
+#[derive(Deserialize)]
+struct CommitWithTree {
+    tree: ShaOnly,
+}
+
 /// A request to open a pull request.
 #[derive(Clone, Debug)]
 pub struct NewPullRequest {
@@ -349,8 +359,66 @@ impl GitHubClient {
         Ok(written.commit)
     }
 
-    /// Commits each file to `branch` (one commit per file, in order) and
-    /// returns the last commit.
+    /// Commits all `files` to `branch` as one commit through the git data API
+    /// (blobs, a tree on top of the branch's tree, a commit, then a
+    /// fast-forward of the branch ref). Returns the new commit.
+    pub async fn commit_tree(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        files: &[FileChange],
+        message: &str,
+        author: &CommitAuthor,
+    ) -> Result<CommitRef, ApiError> {
+        if files.is_empty() {
+            return Err(ApiError::InvalidInput {
+                call: "github.commit_tree",
+                message: "no files to commit".to_owned(),
+            });
+        }
+        let head = self.get_branch(repo, branch).await?.object.sha;
+        let call = repo_call(
+            "github.get_commit",
+            Method::GET,
+            repo,
+            &["git", "commits", &head],
+        );
+        let base_tree = self.api.json::<CommitWithTree>(call).await?.tree.sha;
+        let mut entries = Vec::with_capacity(files.len());
+        for file in files {
+            let call = repo_call("github.create_blob", Method::POST, repo, &["git", "blobs"]).json(
+                json!({
+                    "content": base64::engine::general_purpose::STANDARD.encode(&file.content),
+                    "encoding": "base64",
+                }),
+            );
+            let blob: ShaOnly = self.api.json(call).await?;
+            entries.push(
+                json!({"path": file.path, "mode": "100644", "type": "blob", "sha": blob.sha}),
+            );
+        }
+        let call = repo_call("github.create_tree", Method::POST, repo, &["git", "trees"])
+            .json(json!({"base_tree": base_tree, "tree": entries}));
+        let tree: ShaOnly = self.api.json(call).await?;
+        let person = json!({"name": author.name, "email": author.email});
+        let call = repo_call("github.create_commit", Method::POST, repo, &["git", "commits"]).json(
+            json!({"message": message, "tree": tree.sha, "parents": [head], "author": person, "committer": person}),
+        );
+        let commit: CommitRef = self.api.json(call).await?;
+        let call = repo_call(
+            "github.update_branch",
+            Method::PATCH,
+            repo,
+            &["git", "refs", "heads"],
+        )
+        .segments(branch.split('/'))
+        .json(json!({"sha": commit.sha, "force": false}));
+        self.api.json::<GitRef>(call).await?;
+        Ok(commit)
+    }
+
+    /// Commits each file to `branch` through the contents API (one commit
+    /// per file, in order) and returns the last commit.
     pub async fn commit_files(
         &self,
         repo: &RepoName,

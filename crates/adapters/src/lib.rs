@@ -5,6 +5,47 @@
 //! honouring `Retry-After`, [`ApiError`]). Local adapters run processes
 //! ([`shell`], [`git`]) and talk to PostgreSQL ([`postgres`]). [`follow`] polls a
 //! long-running operation until it settles, reporting each status change.
+//!
+//! Errors are typed per system ([`ApiError`], [`shell::ShellError`],
+//! [`git::GitError`], [`postgres::PgError`], [`follow::FollowError`]); their
+//! text names the operation and never contains a token or password.
+//!
+//! A deploy step, as the engine would run it (status changes arrive on the
+//! channel and can be written as run events):
+//!
+//! ```no_run
+//! use opsroom_adapters::follow::FollowOptions;
+//! use opsroom_adapters::vercel::{CreateDeployment, GitSource, ReadyState, VercelClient, VercelConfig};
+//! use opsroom_adapters::Secret;
+//!
+//! # async fn deploy() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = VercelClient::new(VercelConfig::new(Secret::new("token from the secret store")))?;
+//! let started = client
+//!     .create_deployment(&CreateDeployment {
+//!         name: "web".into(),
+//!         project: None,
+//!         target: Some("production".into()),
+//!         git_source: GitSource::GitHub {
+//!             org: "acme".into(),
+//!             repo: "web".into(),
+//!             git_ref: "main".into(),
+//!             sha: None,
+//!         },
+//!     })
+//!     .await?;
+//! let (events, mut received) = tokio::sync::mpsc::channel::<String>(64);
+//! tokio::spawn(async move {
+//!     while let Some(status) = received.recv().await {
+//!         println!("{status}"); // e.g. "vercel deployment dpl_1: BUILDING"
+//!     }
+//! });
+//! let done = client
+//!     .follow_deployment(&started.id, &FollowOptions::default(), Some(&events))
+//!     .await?;
+//! assert_eq!(done.ready_state, ReadyState::Ready);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod digitalocean;
 pub mod follow;

@@ -26,6 +26,11 @@ fn github_error(_status: u16, message: &str) -> Value {
 
 #[derive(Default)]
 struct World {
+    blobs: HashMap<String, Vec<u8>>,
+    /// tree sha -> full listing path -> blob sha
+    trees: HashMap<String, HashMap<String, String>>,
+    /// commit sha -> (tree sha, parents, message, author email)
+    git_commits: HashMap<String, (String, Vec<String>, String, String)>,
     refs: HashMap<String, String>,
     /// (branch, path) -> (blob sha, content)
     files: HashMap<(String, String), (String, String)>,
@@ -246,6 +251,110 @@ async fn get_run(
     Json(run.clone()).into_response()
 }
 
+async fn get_git_commit(
+    State(s): State<AppState>,
+    Path((_o, _r, sha)): Path<(String, String, String)>,
+) -> Response {
+    let w = s.world.lock().unwrap();
+    match w.git_commits.get(&sha) {
+        Some((tree, parents, message, _)) => Json(json!({"sha": sha, "tree": {"sha": tree},
+            "parents": parents.iter().map(|p| json!({"sha": p})).collect::<Vec<_>>(), "message": message}))
+        .into_response(),
+        None => s.fake.error(404, "Not Found"),
+    }
+}
+
+async fn create_blob(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
+    if body["encoding"] != "base64" {
+        return s.fake.error(422, "encoding must be utf-8 or base64");
+    }
+    let Ok(bytes) =
+        base64::engine::general_purpose::STANDARD.decode(body["content"].as_str().unwrap_or(""))
+    else {
+        return s.fake.error(422, "content is not valid Base64");
+    };
+    let mut w = s.world.lock().unwrap();
+    let sha = w.next("blob");
+    w.blobs.insert(sha.clone(), bytes);
+    (StatusCode::CREATED, Json(json!({"sha": sha, "url": "u"}))).into_response()
+}
+
+async fn create_tree(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
+    let mut w = s.world.lock().unwrap();
+    let base = body["base_tree"].as_str().unwrap_or_default();
+    let Some(mut listing) = w.trees.get(base).cloned() else {
+        return s.fake.error(422, "tree.base_tree is not a valid tree");
+    };
+    for entry in body["tree"].as_array().cloned().unwrap_or_default() {
+        let sha = entry["sha"].as_str().unwrap_or_default().to_owned();
+        if entry["mode"] != "100644" || entry["type"] != "blob" || !w.blobs.contains_key(&sha) {
+            return s.fake.error(422, "GitRPC::BadObjectState");
+        }
+        listing.insert(entry["path"].as_str().unwrap().to_owned(), sha);
+    }
+    let sha = w.next("tree");
+    w.trees.insert(sha.clone(), listing);
+    (
+        StatusCode::CREATED,
+        Json(json!({"sha": sha, "url": "u", "tree": []})),
+    )
+        .into_response()
+}
+
+async fn create_git_commit(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
+    let mut w = s.world.lock().unwrap();
+    let tree = body["tree"].as_str().unwrap_or_default().to_owned();
+    if !w.trees.contains_key(&tree) {
+        return s.fake.error(422, "Tree SHA does not exist");
+    }
+    let parents: Vec<String> = body["parents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap().to_owned())
+        .collect();
+    let sha = w.next("commit");
+    let email = body["author"]["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    w.git_commits.insert(
+        sha.clone(),
+        (
+            tree,
+            parents,
+            body["message"].as_str().unwrap_or_default().to_owned(),
+            email,
+        ),
+    );
+    (
+        StatusCode::CREATED,
+        Json(json!({"sha": sha, "html_url": format!("https://github.com/acme/web/commit/{sha}")})),
+    )
+        .into_response()
+}
+
+async fn update_ref(
+    State(s): State<AppState>,
+    Path((_o, _r, branch)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    let mut w = s.world.lock().unwrap();
+    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+    let Some(current) = w.refs.get(&branch).cloned() else {
+        return s.fake.error(422, "Reference does not exist");
+    };
+    let fast_forward = w
+        .git_commits
+        .get(&sha)
+        .is_some_and(|(_, parents, _, _)| parents.contains(&current));
+    if !fast_forward && body["force"] != true {
+        return s.fake.error(422, "Update is not a fast forward");
+    }
+    w.refs.insert(branch.clone(), sha.clone());
+    Json(ref_json(&branch, &sha)).into_response()
+}
+
 struct Harness {
     fake: Fake,
     world: Arc<Mutex<World>>,
@@ -257,11 +366,21 @@ struct Harness {
 async fn harness() -> Harness {
     let fake = Fake::new(github_error);
     let world = Arc::new(Mutex::new(World::default()));
-    world
-        .lock()
-        .unwrap()
-        .refs
-        .insert("main".to_owned(), "sha_main".to_owned());
+    {
+        let mut w = world.lock().unwrap();
+        w.refs.insert("main".to_owned(), "sha_main".to_owned());
+        w.blobs
+            .insert("blob_readme".to_owned(), b"# web\n".to_vec());
+        let readme = HashMap::from([("README.md".to_owned(), "blob_readme".to_owned())]);
+        w.trees.insert("tree_main".to_owned(), readme);
+        let root = (
+            "tree_main".to_owned(),
+            vec![],
+            "init".to_owned(),
+            String::new(),
+        );
+        w.git_commits.insert("sha_main".to_owned(), root);
+    }
     let state = AppState {
         fake: fake.clone(),
         world: world.clone(),
@@ -270,6 +389,14 @@ async fn harness() -> Harness {
         .route("/repos/{o}/{r}", get(repo))
         .route("/repos/{o}/{r}/git/ref/heads/{*branch}", get(get_ref))
         .route("/repos/{o}/{r}/git/refs", post(create_ref))
+        .route(
+            "/repos/{o}/{r}/git/refs/heads/{*branch}",
+            axum::routing::patch(update_ref),
+        )
+        .route("/repos/{o}/{r}/git/commits/{sha}", get(get_git_commit))
+        .route("/repos/{o}/{r}/git/commits", post(create_git_commit))
+        .route("/repos/{o}/{r}/git/blobs", post(create_blob))
+        .route("/repos/{o}/{r}/git/trees", post(create_tree))
         .route(
             "/repos/{o}/{r}/contents/{*path}",
             get(get_contents).put(put_contents),
@@ -395,6 +522,43 @@ async fn spec_flow_branch_commit_files_and_pull_request() {
     assert_eq!(w.files[&key].1, "# PRD v2\n");
     assert_eq!(w.commits[0]["author"]["email"], "bot@opsroom.local");
     assert_eq!(w.pulls[0]["draft"], true);
+}
+
+#[tokio::test]
+async fn commits_several_files_as_one_commit_with_the_git_data_api() {
+    let h = harness().await;
+    h.client
+        .create_branch(&web(), "spec/billing", "sha_main")
+        .await
+        .unwrap();
+    let files = vec![
+        FileChange {
+            path: "specs/billing/constitution.md".to_owned(),
+            content: b"# Constitution\n".to_vec(),
+        },
+        FileChange {
+            path: "specs/billing/tasks.md".to_owned(),
+            content: b"- [ ] one\n".to_vec(),
+        },
+    ];
+    let commit = h
+        .client
+        .commit_tree(&web(), "spec/billing", &files, "Add billing spec", &bot())
+        .await
+        .unwrap();
+    let w = h.world.lock().unwrap();
+    assert_eq!(
+        w.refs["spec/billing"], commit.sha,
+        "branch moved to the new commit"
+    );
+    let (tree, parents, message, email) = &w.git_commits[&commit.sha];
+    assert_eq!(parents, &["sha_main"]);
+    assert_eq!(message, "Add billing spec");
+    assert_eq!(email, "bot@opsroom.local");
+    let listing = &w.trees[tree];
+    assert_eq!(listing.len(), 3, "the base tree's README is kept");
+    assert_eq!(w.blobs[&listing["specs/billing/tasks.md"]], b"- [ ] one\n");
+    assert_eq!(w.refs["main"], "sha_main");
 }
 
 #[tokio::test]
