@@ -74,7 +74,10 @@ fn main() {
         n += 1000;
     }
     let elapsed = start.elapsed().as_secs_f64();
-    println!("10-word command throughput: {:.0} parses/s on one core", n as f64 / elapsed);
+    println!(
+        "10-word command throughput: {:.0} parses/s on one core",
+        n as f64 / elapsed
+    );
 
     // Latency: every parse timed on its own.
     let samples = 200_000;

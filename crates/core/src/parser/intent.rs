@@ -380,7 +380,7 @@ fn suggestions<'c>(tokens: &[&str], catalog: &'c Catalog) -> Vec<&'c RunbookSpec
             let words = std::iter::once(spec.name.as_str()).chain(
                 spec.cues
                     .iter()
-                    .filter(|c| c.weight >= 3 && !c.phrase.contains(' '))
+                    .filter(|c| c.weight >= 4 && !c.phrase.contains(' '))
                     .map(|c| c.phrase.as_str()),
             );
             let near = words.into_iter().any(|w| {
