@@ -1,1 +1,42 @@
-//! placeholder
+//! opsroom's workers: the claim loop, the five-phase pipeline, heartbeats,
+//! rescue of runs whose worker died, and the runbooks' implementations.
+
+pub mod clock;
+pub mod config;
+pub mod pipeline;
+pub mod probe;
+pub mod runbooks;
+pub mod worker;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::OpsConfig;
+pub use worker::{WorkerOptions, WorkerPool};
+
+use opsroom_core::Catalog;
+use opsroom_store::DynStore;
+use std::sync::Arc;
+
+/// Everything a run needs from the outside world, cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    pub store: DynStore,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<OpsConfig>,
+    pub catalog: Arc<Catalog>,
+}
+
+impl Engine {
+    pub fn new(store: DynStore, config: OpsConfig) -> Engine {
+        Engine {
+            store,
+            clock: Arc::new(SystemClock),
+            config: Arc::new(config),
+            catalog: Arc::new(Catalog::builtin()),
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {
+        self.clock = clock;
+        self
+    }
+}

@@ -1,0 +1,294 @@
+//! `opsroom.toml`: environments and the services each one has. A bad file is
+//! refused with an error naming the key (and line) and what is expected.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Environments by name (dev, staging, prod, …).
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvConfig>,
+    /// Folder of custom runbook files.
+    #[serde(default)]
+    pub runbooks_dir: Option<String>,
+}
+
+/// One environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Other names people use for it ("production", "live").
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Whether write runs need an approval by someone other than the
+    /// requester. Default: true for an env named `prod`, false elsewhere.
+    #[serde(default)]
+    pub requires_approval: Option<bool>,
+    #[serde(default)]
+    pub services: Vec<ServiceConfig>,
+}
+
+/// A service the healthcheck probes. (Unknown keys are refused by the
+/// probe's own table: serde cannot deny them through `flatten`.)
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServiceConfig {
+    pub name: String,
+    #[serde(flatten)]
+    pub probe: ProbeConfig,
+}
+
+/// How to probe a service.
+#[derive(Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProbeConfig {
+    /// An HTTP(S) endpoint.
+    Http {
+        url: String,
+        #[serde(default = "default_status")]
+        expect_status: u16,
+        /// Text the body must contain.
+        #[serde(default)]
+        expect_body: Option<String>,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+        /// PEM file of an extra CA to trust (self-signed internal endpoints).
+        #[serde(default)]
+        ca_file: Option<String>,
+        /// Fail when the certificate expires in fewer days than this.
+        #[serde(default = "default_tls_min_days")]
+        tls_min_days: i64,
+    },
+    /// A PostgreSQL database: connect and `select 1`.
+    Postgres {
+        /// Connection URL; or name an environment variable holding it.
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default)]
+        url_env: Option<String>,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// opsroom's own database.
+    OpsroomDb,
+}
+
+/// Debug never shows URLs (they may carry passwords).
+impl fmt::Debug for ProbeConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ProbeConfig::Http { .. } => f.write_str("Http { .. }"),
+            ProbeConfig::Postgres { .. } => f.write_str("Postgres { .. }"),
+            ProbeConfig::OpsroomDb => f.write_str("OpsroomDb"),
+        }
+    }
+}
+
+fn default_status() -> u16 {
+    200
+}
+fn default_timeout_ms() -> u64 {
+    5000
+}
+fn default_tls_min_days() -> i64 {
+    7
+}
+
+/// A configuration file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("config file {path} is invalid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl OpsConfig {
+    /// Reads and checks a config file.
+    pub fn load(path: &Path) -> Result<OpsConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(origin: &str, text: &str) -> Result<OpsConfig, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let config: OpsConfig =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim().replace('\n', " ")))?;
+        for (name, env) in &config.environments {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(invalid(format!(
+                    "environment name `{name}` must be letters, digits, `-` or `_`"
+                )));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for svc in &env.services {
+                if !seen.insert(svc.name.as_str()) {
+                    return Err(invalid(format!(
+                        "environments.{name}.services: service `{}` is declared twice",
+                        svc.name
+                    )));
+                }
+                match &svc.probe {
+                    ProbeConfig::Http { url, .. } if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                        return Err(invalid(format!(
+                            "environments.{name}.services.{}.url: expected an http:// or https:// URL",
+                            svc.name
+                        )))
+                    }
+                    ProbeConfig::Postgres { url, url_env, .. } if url.is_some() == url_env.is_some() => {
+                        return Err(invalid(format!(
+                            "environments.{name}.services.{}: give exactly one of `url` or `url_env`",
+                            svc.name
+                        )))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(config)
+    }
+
+    /// The config used when there is no file: dev, staging, prod and preview,
+    /// each probing this server's own `/healthz` and its database.
+    pub fn demo(self_url: &str) -> OpsConfig {
+        let services = || {
+            vec![
+                ServiceConfig {
+                    name: "opsroom".into(),
+                    probe: ProbeConfig::Http {
+                        url: format!("{}/healthz", self_url.trim_end_matches('/')),
+                        expect_status: 200,
+                        expect_body: Some("ok".into()),
+                        timeout_ms: 5000,
+                        ca_file: None,
+                        tls_min_days: default_tls_min_days(),
+                    },
+                },
+                ServiceConfig {
+                    name: "database".into(),
+                    probe: ProbeConfig::OpsroomDb,
+                },
+            ]
+        };
+        let env = |aliases: &[&str]| EnvConfig {
+            aliases: aliases.iter().map(|s| s.to_string()).collect(),
+            requires_approval: None,
+            services: services(),
+        };
+        OpsConfig {
+            environments: BTreeMap::from([
+                ("dev".to_string(), env(&["development"])),
+                ("staging".to_string(), env(&["stage"])),
+                ("prod".to_string(), env(&["production", "live"])),
+                ("preview".to_string(), env(&[])),
+            ]),
+            runbooks_dir: None,
+        }
+    }
+
+    /// The environment called `name` (or one of its aliases).
+    pub fn env(&self, name: &str) -> Option<(&str, &EnvConfig)> {
+        let lower = name.to_ascii_lowercase();
+        self.environments
+            .iter()
+            .find(|(n, e)| **n == lower || e.aliases.iter().any(|a| a.eq_ignore_ascii_case(&lower)))
+            .map(|(n, e)| (n.as_str(), e))
+    }
+
+    pub fn env_names(&self) -> Vec<&str> {
+        self.environments.keys().map(|s| s.as_str()).collect()
+    }
+
+    /// Whether a write run to `env` needs approval.
+    pub fn requires_approval(&self, env: &str) -> bool {
+        self.env(env)
+            .map(|(name, e)| e.requires_approval.unwrap_or(name == "prod"))
+            .unwrap_or(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_file_parses() {
+        let c = OpsConfig::parse(
+            "t.toml",
+            r#"
+            [environments.prod]
+            aliases = ["production"]
+            [[environments.prod.services]]
+            name = "web"
+            kind = "http"
+            url = "https://example.test/healthz"
+            expect_body = "ok"
+            [[environments.prod.services]]
+            name = "db"
+            kind = "postgres"
+            url_env = "PROD_DATABASE_URL"
+            [environments.dev]
+            requires_approval = false
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.env("production").unwrap().0, "prod");
+        assert!(c.requires_approval("prod"));
+        assert!(!c.requires_approval("dev"));
+        assert_eq!(c.env("prod").unwrap().1.services.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_the_key_and_line() {
+        let err = OpsConfig::parse("bad.toml", "[environments.prod]\nrequires_aproval = true\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("bad.toml") && err.contains("requires_aproval") && err.contains("line 2"),
+            "{err}"
+        );
+        let err = OpsConfig::parse(
+            "bad.toml",
+            "[[environments.prod.services]]\nname = \"web\"\nkind = \"http\"\nurl = \"ftp://x\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("environments.prod.services.web.url"), "{err}");
+        let err = OpsConfig::parse(
+            "bad.toml",
+            "[[environments.prod.services]]\nname = \"db\"\nkind = \"mysql\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("mysql"), "{err}");
+    }
+
+    #[test]
+    fn demo_has_four_envs_probing_this_server() {
+        let c = OpsConfig::demo("http://127.0.0.1:7300");
+        assert_eq!(c.env_names(), ["dev", "preview", "prod", "staging"]);
+        let (_, prod) = c.env("live").unwrap();
+        assert!(
+            matches!(&prod.services[0].probe, ProbeConfig::Http { url, .. } if url == "http://127.0.0.1:7300/healthz")
+        );
+    }
+}
