@@ -102,6 +102,8 @@ fn healthcheck() -> RunbookSpec {
             "is {env} down",
             "is {env} ok",
             "health of {env}",
+            "how is {env} doing",
+            "how is {env} looking",
         ]),
         cues: cues(&[
             ("healthcheck", 5),

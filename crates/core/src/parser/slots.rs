@@ -402,6 +402,10 @@ impl<'a> Reading<'_, 'a> {
             d.params.insert("target_env".into(), Value::from(t));
         }
         d.env = target.map(str::to_string);
+        // Applying is asked for in words ("... and apply"); never assumed.
+        if self.tokens.iter().any(|t| *t == "apply") {
+            d.params.insert("apply".into(), Value::from(true));
+        }
     }
 
     /// Params of a custom runbook named by slots in its matched trigger
