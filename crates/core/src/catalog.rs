@@ -71,7 +71,9 @@ impl Cue {
 /// the steps of each of the five phases.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunbookSpec {
+    /// Unique name, also the parser's intent (`deploy`).
     pub name: String,
+    /// One or two sentences for the UI and the API.
     pub description: String,
     /// Example phrases that ask for this runbook. Slots in braces
     /// (`{env}`, `{service}`, `{ref}` or a parameter name) are filled from
@@ -81,7 +83,9 @@ pub struct RunbookSpec {
     /// runbook to the parser, besides the triggers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cues: Vec<Cue>,
+    /// Typed parameters, checked by [`RunbookSpec::validate_params`].
     pub params: Vec<ParamSpec>,
+    /// Read-only or write; writes to some envs need approval.
     pub risk: Risk,
     /// Whether a run must name an environment.
     pub needs_env: bool,
@@ -214,6 +218,7 @@ fn check_kind(name: &str, kind: &ParamKind, value: &Value) -> Result<(), ParamEr
 /// A custom runbook that cannot join the catalog.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum CatalogError {
+    /// Two runbooks with one name.
     #[error("runbook `{name}` is already defined (built-in runbooks and other files take precedence); rename it in its file")]
     Duplicate { name: String },
 }

@@ -52,7 +52,9 @@ impl EnvInfo {
 /// What the parser knows about the workspace.
 #[derive(Debug, Clone, Copy)]
 pub struct ParseContext<'a> {
+    /// Runbooks the text may ask for.
     pub catalog: &'a Catalog,
+    /// Environments of the workspace.
     pub envs: &'a [EnvInfo],
     /// Service names, lowercase.
     pub services: &'a [String],
@@ -65,6 +67,7 @@ pub struct ParseContext<'a> {
 pub struct Parsed {
     /// A runbook name, or `none` when the text asks for no runbook clearly.
     pub intent: String,
+    /// The environment, by its canonical name.
     pub env: Option<String>,
     /// A service, or a git ref when no service is named.
     pub target: Option<String>,
@@ -83,12 +86,15 @@ pub struct Parsed {
 /// Text the parser refuses to read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseInputError {
+    /// Nothing but whitespace.
     #[error("the command text is empty; type what you want done, e.g. `check prod status`")]
     Empty,
     #[error(
         "the command text is {chars} characters long; the limit is {max}: send one short command"
     )]
     TooLong { chars: usize, max: usize },
+    /// A control character other than tab, line feed or carriage return;
+    /// `index` counts characters from 0.
     #[error("the command text contains a control character (U+{code:04X}) at character {index}; remove it and send plain text")]
     ControlCharacter { code: u32, index: usize },
 }

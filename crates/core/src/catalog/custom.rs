@@ -33,8 +33,11 @@ use toml::Spanned;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{file}{}: {message}", line.map(|l| format!(":{l}")).unwrap_or_default())]
 pub struct CustomRunbookError {
+    /// The file name given by the caller.
     pub file: String,
+    /// 1-based line of the problem, when it has one.
     pub line: Option<usize>,
+    /// What is wrong and, where it helps, how to fix it.
     pub message: String,
 }
 

@@ -403,7 +403,7 @@ impl<'a> Reading<'_, 'a> {
         }
         d.env = target.map(str::to_string);
         // Applying is asked for in words ("... and apply"); never assumed.
-        if self.tokens.iter().any(|t| *t == "apply") {
+        if self.tokens.contains(&"apply") {
             d.params.insert("apply".into(), Value::from(true));
         }
     }
