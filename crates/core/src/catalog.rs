@@ -8,9 +8,11 @@ mod custom;
 pub use action::StepAction;
 pub use custom::{load_custom_dir_entries, parse_custom_runbook, CustomRunbookError};
 
+use crate::parser::Lexicon;
 use crate::run::Phase;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::sync::OnceLock;
 
 /// Whether a runbook only reads or also changes things.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -227,6 +229,8 @@ pub enum CatalogError {
 #[derive(Debug, Clone)]
 pub struct Catalog {
     runbooks: Vec<RunbookSpec>,
+    /// The runbooks' vocabulary compiled for the parser on first use.
+    lexicon: OnceLock<Lexicon>,
 }
 
 impl Catalog {
@@ -234,6 +238,7 @@ impl Catalog {
     pub fn builtin() -> Catalog {
         Catalog {
             runbooks: builtin::all(),
+            lexicon: OnceLock::new(),
         }
     }
 
@@ -253,7 +258,13 @@ impl Catalog {
             return Err(CatalogError::Duplicate { name: spec.name });
         }
         self.runbooks.push(spec);
+        self.lexicon = OnceLock::new();
         Ok(())
+    }
+
+    /// The vocabulary the parser matches, compiled once.
+    pub(crate) fn lexicon(&self) -> &Lexicon {
+        self.lexicon.get_or_init(|| Lexicon::build(&self.runbooks))
     }
 
     /// The runbook called `name`.

@@ -8,10 +8,12 @@
 mod entities;
 mod fuzzy;
 mod intent;
+mod lexicon;
 mod slots;
 mod text;
 mod words;
 
+pub(crate) use lexicon::Lexicon;
 pub use text::MAX_TEXT_CHARS;
 
 use crate::catalog::Catalog;

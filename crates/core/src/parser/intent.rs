@@ -2,6 +2,7 @@
 //! against the words, refusing destructive text and near ties.
 
 use super::fuzzy::{edit_distance, inflects, typo_budget};
+use super::lexicon::RunbookWords;
 use super::words::{CONJUNCTIONS, DESTRUCTIVE, DESTRUCTIVE_PHRASES, DETERMINERS, NO_FUZZ};
 use crate::catalog::{Catalog, RunbookSpec};
 
@@ -49,12 +50,13 @@ pub(super) enum Decision<'c> {
 
 /// Whether a word belongs to any runbook's vocabulary.
 pub(super) fn in_vocabulary(catalog: &Catalog, word: &str) -> bool {
-    catalog.iter().any(|spec| {
+    let lexicon = catalog.lexicon();
+    catalog.iter().zip(&lexicon.runbooks).any(|(spec, words)| {
         spec.name == word
-            || spec
+            || words
                 .cues
                 .iter()
-                .any(|c| c.phrase.split(' ').any(|w| inflects(word, w)))
+                .any(|c| c.words.iter().any(|w| inflects(word, w)))
     })
 }
 
@@ -71,7 +73,8 @@ pub(super) fn decide<'c>(tokens: &[&str], catalog: &'c Catalog, names: u64) -> D
         };
         catalog
             .iter()
-            .map(|spec| score(tokens, spec, marks))
+            .zip(&catalog.lexicon().runbooks)
+            .map(|(spec, words)| score(tokens, spec, words, marks))
             .filter(|s| s.score > 0.0)
             .collect()
     };
@@ -173,25 +176,48 @@ struct Marks {
     /// Words that read as nouns because another request governs them.
     objects: u64,
     /// [`head_key`]s of the words: a cue whose key is missing cannot match.
-    heads: u64,
+    heads: Heads,
 }
 
-/// A 6-bit key from the first two bytes of a word; inflections keep them.
-fn head_key(word: &str) -> u64 {
+/// A key from the first two bytes of a word (0 to 1023); inflections keep
+/// them, so a cue whose key is not among the text's keys cannot match.
+pub(super) fn head_key(word: &str) -> u16 {
     let b = word.as_bytes();
-    let first = u64::from(b.first().copied().unwrap_or(0));
-    let second = u64::from(b.get(1).copied().unwrap_or(0));
-    1 << ((first * 31 + second) % 64)
+    let first = u16::from(b.first().copied().unwrap_or(0) & 31);
+    let second = u16::from(b.get(1).copied().unwrap_or(0) & 31);
+    (first << 5) | second
 }
 
-fn heads_of(tokens: &[&str]) -> u64 {
-    tokens.iter().fold(0, |m, t| {
-        m | head_key(t) | head_key(t.get(..1).unwrap_or(""))
-    })
+/// The set of [`head_key`]s of a text's words.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Heads([u64; 16]);
+
+impl Heads {
+    fn insert(&mut self, key: u16) {
+        self.0[usize::from(key >> 6)] |= 1 << (key & 63);
+    }
+
+    pub(super) fn has(&self, key: u16) -> bool {
+        self.0[usize::from(key >> 6)] & (1 << (key & 63)) != 0
+    }
 }
 
-/// Scores one runbook.
-fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, marks: Marks) -> Score<'c> {
+fn heads_of(tokens: &[&str]) -> Heads {
+    let mut heads = Heads([0; 16]);
+    for t in tokens {
+        heads.insert(head_key(t));
+        heads.insert(head_key(t.get(..1).unwrap_or("")));
+    }
+    heads
+}
+
+/// Scores one runbook from its compiled words.
+fn score<'c>(
+    tokens: &[&str],
+    spec: &'c RunbookSpec,
+    words: &RunbookWords,
+    marks: Marks,
+) -> Score<'c> {
     let Marks {
         names,
         objects,
@@ -212,23 +238,20 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, marks: Marks) -> Score<'c> 
             out.lead = Some(pos);
         }
     };
-    let name_is_cue = spec.cues.iter().any(|c| c.phrase == spec.name);
-    if let Some(pos) = tokens
-        .iter()
-        .position(|t| *t == spec.name)
-        .filter(|_| !name_is_cue)
-    {
-        note(&mut out, pos, 5.0);
+    if !words.name_is_cue {
+        if let Some(pos) = tokens.iter().position(|t| *t == spec.name) {
+            note(&mut out, pos, 5.0);
+        }
     }
-    for cue in &spec.cues {
-        if heads & head_key(&cue.phrase) == 0 {
+    for cue in &words.cues {
+        if !heads.has(cue.key) {
             continue;
         }
-        let Some((first, mask)) = find_phrase(tokens, &cue.phrase, 2) else {
+        let Some((first, mask)) = find_phrase(tokens, &cue.words, 2) else {
             continue;
         };
-        let mut weight = f32::from(cue.weight);
-        let single = !cue.phrase.contains(' ');
+        let mut weight = cue.weight;
+        let single = cue.words.len() == 1;
         if single && names & bit(first) != 0 {
             if !noun(first) {
                 continue;
@@ -243,29 +266,13 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, marks: Marks) -> Score<'c> 
         note(&mut out, first, weight);
     }
     let mut bonus: f32 = 0.0;
-    for trigger in &spec.triggers {
-        // The trigger's identifying words, gathered once; a word whose
-        // head key is missing rules the trigger out early.
-        let mut content = [""; 8];
-        let mut count = 0;
-        let mut possible = true;
-        for word in trigger
-            .split(' ')
-            .filter(|w| !w.starts_with('{') && !TRIGGER_STOP.contains(w))
-        {
-            if heads & head_key(word) == 0 || count == content.len() {
-                possible = false;
-                break;
-            }
-            content[count] = word;
-            count += 1;
-        }
-        if !possible || count == 0 {
+    for trigger in &words.triggers {
+        if !trigger.keys.iter().all(|k| heads.has(*k)) {
             continue;
         }
-        let mut weight = count;
+        let mut weight = trigger.content.len();
         // A question trigger ("is {env} up") only fits a question.
-        if trigger.starts_with("is ") || trigger.starts_with("are ") {
+        if trigger.question {
             if !tokens.first().is_some_and(|t| *t == "is" || *t == "are") {
                 continue;
             }
@@ -273,7 +280,8 @@ fn score<'c>(tokens: &[&str], spec: &'c RunbookSpec, marks: Marks) -> Score<'c> 
         }
         // A trigger counts when its first word is a request, not a noun
         // ("undo the deploy" is no deploy).
-        if let Some((first, _)) = find_in_order(tokens, content[..count].iter().copied()) {
+        if let Some((first, _)) = find_in_order(tokens, trigger.content.iter().map(String::as_str))
+        {
             if !noun(first) {
                 bonus = bonus.max(2.0 + weight as f32);
             }
@@ -298,22 +306,22 @@ fn is_noun_use(tokens: &[&str], pos: usize) -> bool {
 /// Finds the words of `phrase` in order, with at most `gap` other words
 /// between two of them. Returns the first word's position and a bit mask
 /// of the matched words.
-pub(super) fn find_phrase(tokens: &[&str], phrase: &str, gap: usize) -> Option<(usize, u64)> {
-    if !phrase.contains(' ') {
-        let pos = tokens.iter().position(|t| inflects(t, phrase))?;
-        return Some((pos, bit(pos)));
-    }
-    let mut words = phrase.split(' ');
-    let head = words.next()?;
+pub(super) fn find_phrase<S: AsRef<str>>(
+    tokens: &[&str],
+    words: &[S],
+    gap: usize,
+) -> Option<(usize, u64)> {
+    let (head, rest) = words.split_first()?;
+    let head = head.as_ref();
     'start: for (start, token) in tokens.iter().enumerate() {
         if !inflects(token, head) {
             continue;
         }
         let mut mask = bit(start);
         let mut at = start;
-        for word in words.clone() {
+        for word in rest {
             let window = at + 1..(at + 2 + gap).min(tokens.len());
-            match window.clone().find(|&i| inflects(tokens[i], word)) {
+            match window.clone().find(|&i| inflects(tokens[i], word.as_ref())) {
                 Some(i) => {
                     mask |= bit(i);
                     at = i;

@@ -430,7 +430,7 @@ impl<'a> Reading<'_, 'a> {
                 };
                 // The slot's value is the word after the literal before it.
                 let at = match k.checked_sub(1).map(|j| words[j]) {
-                    Some(prev) if !prev.starts_with('{') => match find_phrase(tokens, prev, 0) {
+                    Some(prev) if !prev.starts_with('{') => match find_phrase(tokens, &[prev], 0) {
                         Some((pos, _)) => pos + 1,
                         None => continue,
                     },
