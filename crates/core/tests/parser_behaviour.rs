@@ -286,3 +286,68 @@ fn json_shape_skips_empty_lists() {
     assert_eq!(v["intent"], "none");
     assert!(v["questions"].is_array());
 }
+
+#[test]
+fn every_builtin_trigger_reads_as_its_runbook() {
+    let w = World::new();
+    for spec in w.catalog.iter() {
+        for trigger in &spec.triggers {
+            let text = trigger
+                .replace("{env}", "staging")
+                .replace("{service}", "web")
+                .replace("{ref}", "v1.2.3")
+                .replace("{feature}", "dark mode")
+                .replace("{source_env}", "dev")
+                .replace("{target_env}", "prod");
+            let p = w.parse(&text);
+            assert_eq!(p.intent, spec.name, "{text:?}: {p:?}");
+        }
+    }
+}
+
+#[test]
+fn builtin_catalog_is_complete_and_consistent() {
+    let w = World::new();
+    let names = w.catalog.names();
+    for name in [
+        "noop",
+        "healthcheck",
+        "deploy",
+        "rollback",
+        "spec",
+        "incident",
+        "schema_sync",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for spec in w.catalog.iter() {
+        assert!(
+            !spec.description.is_empty() && !spec.triggers.is_empty(),
+            "{}",
+            spec.name
+        );
+        assert!(
+            spec.phases.iter().all(|p| !p.is_empty()),
+            "{} has an empty phase",
+            spec.name
+        );
+        assert!(spec.actions.is_none() && !spec.custom);
+        for p in &spec.params {
+            if let Some(d) = &p.default {
+                let one = serde_json::Map::from_iter([(p.name.clone(), d.clone())]);
+                let required_missing = spec.params.iter().any(|q| q.required);
+                if !required_missing {
+                    spec.validate_params(&one)
+                        .unwrap_or_else(|e| panic!("{}: {e}", spec.name));
+                }
+            }
+        }
+    }
+    let mut catalog = Catalog::builtin();
+    let deploy = catalog.get("deploy").unwrap().clone();
+    let err = catalog.insert(deploy).unwrap_err();
+    assert!(
+        err.to_string().contains("`deploy` is already defined"),
+        "{err}"
+    );
+}
