@@ -23,8 +23,6 @@ struct Case<'a> {
 }
 
 fn cases(corpus: &str) -> Vec<Case<'_>> {
-    let dash = |s: &'static str| -> Option<&'static str> { (s != "-").then_some(s) };
-    let _ = dash;
     corpus
         .lines()
         .enumerate()
@@ -36,8 +34,6 @@ fn cases(corpus: &str) -> Vec<Case<'_>> {
                 "corpus line {}: expected 4 or 5 columns: {l}",
                 i + 1
             );
-            let opt = |s: &'static str| (s != "-").then_some(s);
-            let _ = opt;
             Case {
                 line: i + 1,
                 text: cols[0],

@@ -84,7 +84,6 @@ pub(super) const FILLER: &[&str] = &[
     "how",
     "there",
     "here",
-    "what",
     "any",
     "also",
     "then",
