@@ -288,6 +288,15 @@ impl GitHubClient {
             .await
     }
 
+    /// Reads any ref, given without `refs/`: `heads/main`, `tags/v1.2.0`
+    /// (`GET /repos/{o}/{r}/git/ref/{ref}`).
+    pub async fn get_ref(&self, repo: &RepoName, git_ref: &str) -> Result<GitRef, ApiError> {
+        let git_ref = git_ref.strip_prefix("refs/").unwrap_or(git_ref);
+        let call = repo_call("github.get_ref", Method::GET, repo, &["git", "ref"])
+            .segments(git_ref.split('/'));
+        self.api.json(call).await
+    }
+
     /// Reads a branch ref (`GET /repos/{o}/{r}/git/ref/heads/{branch}`).
     pub async fn get_branch(&self, repo: &RepoName, branch: &str) -> Result<GitRef, ApiError> {
         let call = repo_call(

@@ -91,6 +91,19 @@ async fn get_ref(
     }
 }
 
+async fn get_tag(
+    State(s): State<AppState>,
+    Path((_o, _r, tag)): Path<(String, String, String)>,
+) -> Response {
+    if tag != "v1.2.0" {
+        return s.fake.error(404, "Not Found");
+    }
+    Json(
+        json!({"ref": "refs/tags/v1.2.0", "object": {"sha": "sha_tag", "type": "tag", "url": "u"}}),
+    )
+    .into_response()
+}
+
 async fn create_ref(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
     let mut w = s.world.lock().unwrap();
     let (Some(name), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
@@ -388,6 +401,7 @@ async fn harness() -> Harness {
     let routes = Router::new()
         .route("/repos/{o}/{r}", get(repo))
         .route("/repos/{o}/{r}/git/ref/heads/{*branch}", get(get_ref))
+        .route("/repos/{o}/{r}/git/ref/tags/{*tag}", get(get_tag))
         .route("/repos/{o}/{r}/git/refs", post(create_ref))
         .route(
             "/repos/{o}/{r}/git/refs/heads/{*branch}",
@@ -444,6 +458,15 @@ async fn reads_repo_and_branch_with_required_headers() {
     assert_eq!(repo.default_branch, "main");
     let main = h.client.get_branch(&web(), "main").await.unwrap();
     assert_eq!(main.object.sha, "sha_main");
+    let same = h.client.get_ref(&web(), "refs/heads/main").await.unwrap();
+    assert_eq!(same.name, "refs/heads/main");
+    let tag = h.client.get_ref(&web(), "tags/v1.2.0").await.unwrap();
+    assert_eq!(
+        (tag.object.sha.as_str(), tag.object.kind.as_str()),
+        ("sha_tag", "tag")
+    );
+    let err = h.client.get_ref(&web(), "tags/v9").await.unwrap_err();
+    assert!(err.is_not_found(), "{err:?}");
     for request in h.fake.requests() {
         assert_eq!(
             request.header("accept"),

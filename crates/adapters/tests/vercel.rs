@@ -620,3 +620,18 @@ async fn slow_answer_is_a_timeout_error() {
     assert_error_text(&err, "vercel.get_deployment", None);
     assert!(err.to_string().contains("timed out"));
 }
+
+#[tokio::test]
+async fn a_token_echoed_by_the_provider_is_scrubbed_from_the_error() {
+    let h = harness().await;
+    h.fake.push_faults([Fault::status(
+        400,
+        "token tok_SECRET_abc123 is not allowed for this team",
+    )]);
+    let err = h.client.get_deployment("dpl_1").await.unwrap_err();
+    assert_error_text(&err, "vercel.get_deployment", Some(400));
+    assert!(
+        err.to_string().contains("token *** is not allowed"),
+        "{err}"
+    );
+}
