@@ -1,1 +1,96 @@
-fn main() {}
+//! `opsroom`: the server, workers and the command-line client.
+
+mod client;
+mod commands;
+mod follow;
+mod local;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit codes: 0 success, 1 the run did not succeed, 2 bad input or a
+/// refused request, 3 the server could not be reached or failed.
+#[derive(Debug, Parser)]
+#[command(
+    name = "opsroom",
+    version,
+    about = "Ops control room: type what you want, see the plan, run it, watch it live."
+)]
+struct Cli {
+    /// Server to talk to.
+    #[arg(
+        long,
+        global = true,
+        env = "OPSROOM_SERVER",
+        default_value = "http://127.0.0.1:7300"
+    )]
+    server: String,
+    /// API token (the server's OPSROOM_ADMIN_TOKEN).
+    #[arg(long, global = true, env = "OPSROOM_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (API, UI, live streams) with workers inside.
+    Serve(local::ServeArgs),
+    /// Run workers in this process against the server's database.
+    Worker(local::WorkerArgs),
+    /// Apply database migrations and exit.
+    Migrate(local::DbArgs),
+    /// Start a run from a command ("check prod status") or a runbook.
+    Run(commands::RunArgs),
+    /// Show how a command is understood and the plan it becomes.
+    Parse(commands::ParseArgs),
+    /// List runs, newest first.
+    Runs(commands::RunsArgs),
+    /// Print a run's events; --follow streams them live.
+    Logs(commands::LogsArgs),
+    /// Cancel a run.
+    Cancel(commands::ActionArgs),
+    /// Start a finished run again as a new run.
+    Retry(commands::ActionArgs),
+    /// Approve a run that waits for approval.
+    Approve(commands::ActionArgs),
+    /// Reject a run that waits for approval.
+    Reject(commands::ActionArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let result = runtime.block_on(async move {
+        let api = || client::Api::new(&cli.server, cli.token.clone());
+        match cli.command {
+            Command::Serve(args) => local::serve(args).await,
+            Command::Worker(args) => local::worker(args).await,
+            Command::Migrate(args) => local::migrate(args).await,
+            Command::Run(args) => commands::run(&api()?, args).await,
+            Command::Parse(args) => commands::parse(&api()?, args).await,
+            Command::Runs(args) => commands::runs(&api()?, args).await,
+            Command::Logs(args) => commands::logs(&api()?, args).await,
+            Command::Cancel(args) => commands::action(&api()?, "cancel", args).await,
+            Command::Retry(args) => commands::action(&api()?, "retry", args).await,
+            Command::Approve(args) => commands::action(&api()?, "approve", args).await,
+            Command::Reject(args) => commands::action(&api()?, "reject", args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.exit_code)
+        }
+    }
+}

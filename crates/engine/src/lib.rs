@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod metrics;
 pub mod pipeline;
 pub mod probe;
 pub mod runbooks;
@@ -23,6 +24,7 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<OpsConfig>,
     pub catalog: Arc<Catalog>,
+    pub metrics: Arc<metrics::EngineMetrics>,
 }
 
 impl Engine {
@@ -32,6 +34,7 @@ impl Engine {
             clock: Arc::new(SystemClock),
             config: Arc::new(config),
             catalog: Arc::new(Catalog::builtin()),
+            metrics: Arc::default(),
         }
     }
 

@@ -105,7 +105,8 @@ impl WorkerPool {
         if limit == 0 {
             return Vec::new();
         }
-        match self
+        let started = std::time::Instant::now();
+        let result = self
             .engine
             .store
             .run_claim(RunClaimParams {
@@ -113,9 +114,14 @@ impl WorkerPool {
                 limit: limit as i64,
                 now: self.engine.clock.now(),
             })
-            .await
-        {
-            Ok(runs) => runs,
+            .await;
+        match result {
+            Ok(runs) => {
+                self.engine
+                    .metrics
+                    .record_claim(started.elapsed(), runs.len());
+                runs
+            }
             Err(e) => {
                 tracing::warn!(worker = %self.id, error = %e, "claim failed");
                 Vec::new()
@@ -136,6 +142,11 @@ impl WorkerPool {
 
     fn finished(&self, id: i64, outcome: &Outcome) {
         self.in_flight.lock().unwrap().remove(&id);
+        match outcome {
+            Outcome::Completed(_) => self.engine.metrics.record_completed(),
+            Outcome::LeaseLost => self.engine.metrics.record_lost_lease(),
+            Outcome::Released => {}
+        }
         if let Outcome::LeaseLost = outcome {
             tracing::warn!(worker = %self.id, run = id, "lost the lease on a run; another worker owns it now");
         }

@@ -1,1 +1,190 @@
-//! placeholder
+//! opsroom's HTTP server: the JSON API under `/api/v1`, live event streams
+//! (SSE), metrics, the OpenAPI document and the web UI, plus the workers
+//! that run inside the server process.
+
+pub mod error;
+mod resolve;
+mod routes;
+mod sse;
+mod ui;
+
+pub use resolve::{resolve, ParseEnv, Resolved, RunRequest};
+
+use axum::extract::{Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+use error::ApiError;
+use opsroom_engine::{Engine, WorkerOptions, WorkerPool};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub bind: String,
+    /// When set, every API request must carry `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
+    /// Workers inside the server process (0: none, use `opsroom worker`).
+    pub workers: usize,
+    pub worker: WorkerOptions,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub parse_env: Arc<ParseEnv>,
+    admin_token: Option<Arc<str>>,
+    heartbeat_timeout: Duration,
+}
+
+/// Who is making a request (until users and roles exist: the token holder,
+/// or the name in `X-Opsroom-User`).
+#[derive(Debug, Clone)]
+pub struct Actor(pub String);
+
+/// A bound, not yet serving server.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    engine: Engine,
+    options: ServerOptions,
+}
+
+impl Application {
+    /// Binds the address; the engine's config must already name this server's URL.
+    pub async fn bind(options: ServerOptions) -> std::io::Result<TcpListener> {
+        TcpListener::bind(&options.bind).await
+    }
+
+    pub fn build(listener: TcpListener, engine: Engine, options: ServerOptions) -> Application {
+        let state = AppState {
+            parse_env: Arc::new(ParseEnv::new(&engine)),
+            engine: engine.clone(),
+            admin_token: options.admin_token.clone().map(Arc::from),
+            heartbeat_timeout: options.worker.heartbeat_timeout,
+        };
+        Application {
+            listener,
+            router: router(state),
+            engine,
+            options,
+        }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
+    }
+
+    /// Serves until `shutdown` turns true; then stops the in-process workers
+    /// (letting their runs finish within the grace period).
+    pub async fn run_until_stopped(self, shutdown: watch::Receiver<bool>) -> std::io::Result<()> {
+        let mut workers = Vec::new();
+        for _ in 0..self.options.workers {
+            let pool = WorkerPool::new(self.engine.clone(), self.options.worker.clone());
+            workers.push(tokio::spawn(pool.run_until_stopped(shutdown.clone())));
+        }
+        let mut stop = shutdown.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(
+                async move { opsroom_engine::worker::until_true(&mut stop).await },
+            )
+            .await?;
+        for w in workers {
+            let _ = w.await;
+        }
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(routes::runs::router())
+        .merge(routes::sessions::router())
+        .merge(routes::meta::api_router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ));
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(routes::meta::open_router())
+        .merge(ui::router().layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        )))
+        .with_state(state)
+}
+
+/// Checks the admin token when one is configured, and names the actor.
+async fn authenticate(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let user = req
+        .headers()
+        .get("x-opsroom-user")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 100 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(String::from);
+    let mut set_cookie = None;
+    if let Some(token) = &state.admin_token {
+        let bearer = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let cookie = req
+            .headers()
+            .get_all(COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().strip_prefix("opsroom_token="))
+            .next();
+        let query = req
+            .uri()
+            .query()
+            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
+        let given = bearer.or(cookie).or(query);
+        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+            return Err(ApiError::Unauthorized);
+        }
+        if bearer.is_none() && cookie.is_none() {
+            // The UI takes the token once from ?token= and keeps it in a cookie.
+            set_cookie = Some(format!(
+                "opsroom_token={token}; Path=/; HttpOnly; SameSite=Strict"
+            ));
+        }
+    }
+    let actor = user.unwrap_or_else(|| {
+        if state.admin_token.is_some() {
+            "admin".into()
+        } else {
+            "operator".into()
+        }
+    });
+    req.extensions_mut().insert(Actor(actor));
+    let mut response = next.run(req).await;
+    if let Some(c) = set_cookie {
+        if let Ok(v) = c.parse() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,230 @@
+//! Subcommands that work on this machine: `serve`, `worker`, `migrate`.
+
+use crate::client::{CliError, CliResult};
+use clap::Args;
+use opsroom_engine::{Engine, OpsConfig, WorkerOptions, WorkerPool};
+use opsroom_server::{Application, ServerOptions};
+use opsroom_store::{redact_url, DynStore};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::watch;
+
+const DEFAULT_DATABASE: &str = "sqlite://data/opsroom.db";
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// `postgres://…` or `sqlite://PATH` (default: SQLite in ./data).
+    #[arg(long, env = "OPSROOM_DATABASE_URL", default_value = DEFAULT_DATABASE, hide_env_values = true)]
+    pub database_url: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Configuration file (default: ./opsroom.toml if it exists, else the demo workspace).
+    #[arg(long, env = "OPSROOM_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Runs each worker executes at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Seconds without a heartbeat after which a worker's runs are rescued.
+    #[arg(long, env = "OPSROOM_HEARTBEAT_TIMEOUT", default_value_t = 30)]
+    pub heartbeat_timeout: u64,
+    /// Seconds current runs get to finish on shutdown before they are released.
+    #[arg(long, default_value_t = 10)]
+    pub shutdown_grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "OPSROOM_BIND", default_value = "127.0.0.1:7300")]
+    pub bind: String,
+    /// Workers inside the server process (0: only separate `opsroom worker`s).
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    /// When set, API requests must carry `Authorization: Bearer <token>`.
+    #[arg(long, env = "OPSROOM_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Workers in this process.
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// URL the demo config probes as "this server" (when there is no config file).
+    #[arg(long, env = "OPSROOM_SERVER", default_value = "http://127.0.0.1:7300")]
+    pub server: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn open_store(url: &str) -> CliResult<DynStore> {
+    let store = opsroom_store::connect(url)
+        .await
+        .map_err(|e| CliError::input(format!("cannot open database {}: {e}", redact_url(url))))?;
+    let applied = store
+        .migrate()
+        .await
+        .map_err(|e| CliError::server(format!("migrating {}: {e}", redact_url(url))))?;
+    if !applied.is_empty() {
+        tracing::info!(migrations = ?applied, "applied migrations");
+    }
+    Ok(store)
+}
+
+fn load_config(path: &Option<PathBuf>, self_url: &str) -> CliResult<(OpsConfig, String)> {
+    let path = path.clone().or_else(|| {
+        let default = PathBuf::from("opsroom.toml");
+        default.exists().then_some(default)
+    });
+    match path {
+        Some(p) => {
+            let config = OpsConfig::load(&p).map_err(|e| CliError::input(e.to_string()))?;
+            Ok((config, p.display().to_string()))
+        }
+        None => Ok((
+            OpsConfig::demo(self_url),
+            "demo workspace (no opsroom.toml)".into(),
+        )),
+    }
+}
+
+fn worker_options(args: &EngineArgs) -> CliResult<WorkerOptions> {
+    if args.concurrency == 0 || args.concurrency > 1024 {
+        return Err(CliError::input("--concurrency must be from 1 to 1024"));
+    }
+    if args.heartbeat_timeout < 2 {
+        return Err(CliError::input(
+            "--heartbeat-timeout must be at least 2 seconds",
+        ));
+    }
+    Ok(WorkerOptions {
+        concurrency: args.concurrency,
+        heartbeat_timeout: Duration::from_secs(args.heartbeat_timeout),
+        heartbeat_interval: Duration::from_millis(
+            (args.heartbeat_timeout * 1000 / 10).clamp(200, 1000),
+        ),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace),
+        ..Default::default()
+    })
+}
+
+/// Turns SIGINT/SIGTERM into a shutdown flag.
+fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
+    init_logging();
+    let options = ServerOptions {
+        bind: args.bind.clone(),
+        admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+        workers: args.workers,
+        worker: worker_options(&args.engine)?,
+    };
+    let listener = Application::bind(options.clone()).await.map_err(|e| {
+        CliError::input(format!(
+            "cannot listen on {}: {e} (set OPSROOM_BIND or --bind)",
+            args.bind
+        ))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::server(e.to_string()))?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!("http://{host}:{}", addr.port());
+    let (config, config_origin) = load_config(&args.engine.config, &url)?;
+    let store = open_store(&args.engine.db.database_url).await?;
+    let backend = store.backend();
+    let engine = Engine::new(store, config);
+    let app = Application::build(listener, engine, options);
+    println!(
+        "opsroom listening on {url} (store: {backend} {}, {} workers, config: {config_origin})",
+        redact_url(&args.engine.db.database_url),
+        args.workers
+    );
+    app.run_until_stopped(shutdown_signal())
+        .await
+        .map_err(|e| CliError::server(format!("server failed: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
+    init_logging();
+    if args.workers == 0 {
+        return Err(CliError::input("--workers must be at least 1"));
+    }
+    let options = worker_options(&args.engine)?;
+    let (config, config_origin) = load_config(&args.engine.config, &args.server)?;
+    let store = open_store(&args.engine.db.database_url).await?;
+    let engine = Engine::new(store, config);
+    let shutdown = shutdown_signal();
+    let mut handles = Vec::new();
+    for _ in 0..args.workers {
+        let pool = WorkerPool::new(engine.clone(), options.clone());
+        println!("worker {} started (config: {config_origin})", pool.id());
+        handles.push(tokio::spawn(pool.run_until_stopped(shutdown.clone())));
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn migrate(args: DbArgs) -> CliResult<ExitCode> {
+    init_logging();
+    let store = opsroom_store::connect(&args.database_url)
+        .await
+        .map_err(|e| {
+            CliError::input(format!(
+                "cannot open database {}: {e}",
+                redact_url(&args.database_url)
+            ))
+        })?;
+    let applied = store
+        .migrate()
+        .await
+        .map_err(|e| CliError::server(format!("migrating: {e}")))?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        println!("applied: {}", applied.join(", "));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,179 @@
+//! The API's one error type: each variant knows its HTTP status; bodies are
+//! `{"error": {"code", "message"}}`. Internal errors are logged and answered
+//! with a generic message, never with database text.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use opsroom_store::StoreError;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400: the request itself is malformed.
+    BadRequest { code: &'static str, message: String },
+    /// 401: missing or wrong token.
+    Unauthorized,
+    /// 404
+    NotFound(String),
+    /// 409: the action does not fit the current state.
+    Conflict(String),
+    /// 422: well-formed but not understood or not allowed; `extra` carries
+    /// questions and alternatives for text that was not understood.
+    Unprocessable {
+        code: &'static str,
+        message: String,
+        extra: Value,
+    },
+    /// 500: logged, answered generically.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code,
+            message: message.into(),
+            extra: Value::Null,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, extra) = match self {
+            ApiError::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, code, message, Value::Null)
+            }
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong token: send `Authorization: Bearer <token>`".to_string(),
+                Value::Null,
+            ),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, Value::Null),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, Value::Null),
+            ApiError::Unprocessable {
+                code,
+                message,
+                extra,
+            } => (StatusCode::UNPROCESSABLE_ENTITY, code, message, extra),
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "internal error; see the server log".to_string(),
+                    Value::Null,
+                )
+            }
+        };
+        let mut error = json!({"code": code, "message": message});
+        if let (Value::Object(extra), Some(obj)) = (extra, error.as_object_mut()) {
+            obj.extend(extra);
+        }
+        (status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+/// `Json<T>` whose rejections are API errors naming what is wrong.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(r: JsonRejection) -> ApiError {
+    let code = match &r {
+        JsonRejection::MissingJsonContentType(_) => "unsupported_media_type",
+        JsonRejection::JsonSyntaxError(_) => "invalid_json",
+        JsonRejection::JsonDataError(_) => "invalid_body",
+        _ => "invalid_body",
+    };
+    ApiError::bad_request(code, r.body_text())
+}
+
+/// `Query<T>` whose rejections are API errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
+            Err(r @ QueryRejection::FailedToDeserializeQueryString(_)) => {
+                Err(ApiError::bad_request("invalid_query", r.body_text()))
+            }
+            Err(r) => Err(ApiError::bad_request("invalid_query", r.body_text())),
+        }
+    }
+}
+
+/// A run id from the path; a non-number gets a clear 400.
+pub struct RunIdPath(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for RunIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
+        raw.parse::<i64>().map(RunIdPath).map_err(|_| {
+            ApiError::bad_request(
+                "invalid_id",
+                format!("`{raw}` is not an id: ids are whole numbers"),
+            )
+        })
+    }
+}
+
+/// An optional JSON body: an empty body is `None`, anything else must be
+/// valid JSON of `T`.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|v| OptionalJson(Some(v)))
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+    }
+}

@@ -1,0 +1,222 @@
+//! From what a client asked for (command text, or runbook + env) to a run
+//! that can be enqueued: parse, look up the runbook, check env, target and
+//! params, plan the phases, decide risk, approval and locks.
+
+use crate::error::ApiError;
+use opsroom_core::parser::{self, EnvInfo, ParseContext, Parsed};
+use opsroom_core::{Risk, RunbookSpec};
+use opsroom_engine::{runbooks, Engine};
+use serde_json::{json, Map, Value};
+
+/// A request for a run, before checking.
+#[derive(Debug, Default, Clone)]
+pub struct RunRequest {
+    pub text: Option<String>,
+    pub runbook: Option<String>,
+    pub env: Option<String>,
+    pub target: Option<String>,
+    pub params: Map<String, Value>,
+}
+
+/// A checked request: everything needed to enqueue or preview it.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub runbook: String,
+    pub env: Option<String>,
+    pub target: Option<String>,
+    pub params: Map<String, Value>,
+    pub plan: Value,
+    pub risk: Risk,
+    pub needs_approval: bool,
+    pub confidence: f64,
+}
+
+impl Resolved {
+    /// The env lock of a write run: one at a time per env and target.
+    pub fn lock_key(&self) -> Option<String> {
+        (self.risk == Risk::Write).then(|| {
+            format!(
+                "{}/{}",
+                self.env.as_deref().unwrap_or("-"),
+                self.target.as_deref().unwrap_or("*")
+            )
+        })
+    }
+
+    /// Read-only runs may retry; write runs run once unless asked otherwise.
+    pub fn default_max_attempts(&self) -> i32 {
+        match self.risk {
+            Risk::Read => 3,
+            Risk::Write => 1,
+        }
+    }
+}
+
+/// The parser's view of this server's config.
+pub struct ParseEnv {
+    envs: Vec<EnvInfo>,
+    services: Vec<String>,
+}
+
+impl ParseEnv {
+    pub fn new(engine: &Engine) -> Self {
+        let envs = engine
+            .config
+            .environments
+            .iter()
+            .map(|(name, e)| EnvInfo {
+                name: name.clone(),
+                aliases: e.aliases.iter().map(|a| a.to_ascii_lowercase()).collect(),
+            })
+            .collect();
+        let mut services: Vec<String> = engine
+            .config
+            .environments
+            .values()
+            .flat_map(|e| e.services.iter().map(|s| s.name.to_ascii_lowercase()))
+            .collect();
+        services.sort();
+        services.dedup();
+        ParseEnv { envs, services }
+    }
+
+    pub fn parse(&self, engine: &Engine, text: &str) -> Result<Parsed, ApiError> {
+        let ctx = ParseContext {
+            catalog: &engine.catalog,
+            envs: &self.envs,
+            services: &self.services,
+            default_env: None,
+        };
+        parser::parse(text, &ctx)
+            .map_err(|e| ApiError::unprocessable("invalid_text", e.to_string()))
+    }
+}
+
+/// Checks a request and plans it. Text that is not understood is refused
+/// with the parser's questions and alternatives.
+pub fn resolve(
+    engine: &Engine,
+    parse_env: &ParseEnv,
+    req: RunRequest,
+) -> Result<Resolved, ApiError> {
+    let (runbook, mut env, mut target, mut params, confidence) = match (&req.text, &req.runbook) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give either `text` or `runbook`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "give `text` (a command such as \"check prod status\") or `runbook` with `env`",
+            ))
+        }
+        (Some(text), None) => {
+            let parsed = parse_env.parse(engine, text)?;
+            if parsed.intent == "none" || !parsed.questions.is_empty() {
+                let message = if parsed.intent == "none" {
+                    format!("could not understand {text:?}")
+                } else {
+                    format!("{text:?} needs more detail before it can run")
+                };
+                return Err(ApiError::Unprocessable {
+                    code: "not_understood",
+                    message,
+                    extra: json!({"questions": parsed.questions, "alternatives": parsed.alternatives, "parsed": parsed}),
+                });
+            }
+            (
+                parsed.intent,
+                parsed.env,
+                parsed.target,
+                parsed.params,
+                parsed.confidence,
+            )
+        }
+        (None, Some(rb)) => (rb.clone(), None, None, Map::new(), 1.0),
+    };
+    // Explicit fields win over what the text said.
+    if req.env.is_some() {
+        env = req.env.clone();
+    }
+    if req.target.is_some() {
+        target = req.target.clone();
+    }
+    params.extend(req.params);
+
+    let spec: &RunbookSpec = engine.catalog.get(&runbook).ok_or_else(|| {
+        ApiError::unprocessable(
+            "unknown_runbook",
+            format!(
+                "unknown runbook `{runbook}`; known: {}",
+                engine.catalog.names().join(", ")
+            ),
+        )
+    })?;
+    if !runbooks::is_implemented(&spec.name) {
+        return Err(ApiError::unprocessable(
+            "runbook_unavailable",
+            format!(
+                "runbook `{}` is in the catalog but this server cannot execute it yet; available: {}",
+                spec.name,
+                runbooks::IMPLEMENTED.join(", ")
+            ),
+        ));
+    }
+    let env = match env {
+        Some(e) => Some(
+            engine
+                .config
+                .env(&e)
+                .map(|(name, _)| name.to_string())
+                .ok_or_else(|| {
+                    ApiError::unprocessable(
+                        "unknown_env",
+                        format!(
+                            "unknown env `{e}`; configured: {}",
+                            engine.config.env_names().join(", ")
+                        ),
+                    )
+                })?,
+        ),
+        None if spec.needs_env => {
+            return Err(ApiError::unprocessable(
+                "missing_env",
+                format!(
+                    "runbook `{}` needs an env; configured: {}",
+                    spec.name,
+                    engine.config.env_names().join(", ")
+                ),
+            ))
+        }
+        None => None,
+    };
+    if let Some(t) = &target {
+        if t.is_empty() || t.len() > 200 || t.chars().any(char::is_control) {
+            return Err(ApiError::unprocessable(
+                "invalid_target",
+                "target must be 1 to 200 printable characters",
+            ));
+        }
+    }
+    let params = spec
+        .validate_params(&params)
+        .map_err(|e| ApiError::unprocessable("invalid_params", e.to_string()))?;
+    let needs_approval = spec.risk == Risk::Write
+        && env
+            .as_deref()
+            .is_none_or(|e| engine.config.requires_approval(e));
+    let plan =
+        serde_json::to_value(spec.plan(env.as_deref(), target.as_deref())).unwrap_or(Value::Null);
+    Ok(Resolved {
+        runbook: spec.name.clone(),
+        env,
+        target,
+        params,
+        plan,
+        risk: spec.risk,
+        needs_approval,
+        confidence,
+    })
+}

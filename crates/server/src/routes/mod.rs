@@ -1,0 +1,5 @@
+//! One module per resource, each with its own router.
+
+pub mod meta;
+pub mod runs;
+pub mod sessions;

@@ -1,0 +1,132 @@
+//! Live run events over Server-Sent Events. Each event's SSE `id` is its
+//! seq; a client reconnecting with `Last-Event-ID` (or `?after=`) gets
+//! exactly what it missed. The stream subscribes to wakeups *before* it
+//! reads, so nothing written in between is missed, and re-reads every few
+//! seconds in case a wakeup was lost. It ends with an event named `end`
+//! once the run is final and every event was sent.
+
+use crate::error::{ApiError, ApiQuery, RunIdPath};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use opsroom_store::{DynStore, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+const PAGE: i64 = 500;
+const FALLBACK_POLL: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    after: Option<i64>,
+}
+
+struct Cursor {
+    store: DynStore,
+    run_id: i64,
+    after: i64,
+    wakeups: WakeupReceiver,
+    pending: VecDeque<Event>,
+    done: bool,
+}
+
+pub async fn stream(
+    State(state): State<AppState>,
+    RunIdPath(id): RunIdPath,
+    headers: HeaderMap,
+    ApiQuery(q): ApiQuery<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let store = state.engine.store.clone();
+    let wakeups = store.wakeups().subscribe();
+    store.run_get(DEFAULT_WORKSPACE, id).await?;
+    let last_event_id = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_header",
+                        "Last-Event-ID must be an event seq (a whole number)",
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let cursor = Cursor {
+        store,
+        run_id: id,
+        after: last_event_id.or(q.after).unwrap_or(0).max(0),
+        wakeups,
+        pending: VecDeque::new(),
+        done: false,
+    };
+    let events = stream::unfold(cursor, |mut c| async move {
+        loop {
+            if let Some(e) = c.pending.pop_front() {
+                return Some((Ok(e), c));
+            }
+            if c.done {
+                return None;
+            }
+            if let Err(e) = c.fill().await {
+                tracing::warn!(run = c.run_id, error = %e, "event stream read failed; retrying");
+                tokio::time::sleep(FALLBACK_POLL).await;
+            }
+            if c.pending.is_empty() && !c.done {
+                c.wait().await;
+            }
+        }
+    });
+    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+impl Cursor {
+    /// Reads what is new; marks the end once the run is final and drained.
+    async fn fill(&mut self) -> Result<(), opsroom_store::StoreError> {
+        // Status first: a final status is committed with the last events, so
+        // if the run is final now, the read below sees every event.
+        let run = self.store.run_get(DEFAULT_WORKSPACE, self.run_id).await?;
+        let events = self
+            .store
+            .events_list(self.run_id, self.after, PAGE)
+            .await?;
+        let full_page = events.len() as i64 == PAGE;
+        for e in events {
+            self.after = e.seq;
+            let data = serde_json::to_string(&e).unwrap_or_default();
+            self.pending
+                .push_back(Event::default().id(e.seq.to_string()).data(data));
+        }
+        if run.status.is_final() && !full_page {
+            let data = serde_json::json!({"id": run.id, "status": run.status, "error": run.error, "last_seq": self.after});
+            self.pending
+                .push_back(Event::default().event("end").data(data.to_string()));
+            self.done = true;
+        }
+        Ok(())
+    }
+
+    /// Until something may have changed for this run.
+    async fn wait(&mut self) {
+        let deadline = tokio::time::sleep(FALLBACK_POLL);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                w = self.wakeups.recv() => match w {
+                    Some(Wakeup::Run(id)) if id == self.run_id => return,
+                    Some(Wakeup::Everything) => return,
+                    Some(_) => continue,
+                    // The store is gone: only the fallback poll is left.
+                    None => { (&mut deadline).await; return }
+                },
+                _ = &mut deadline => return,
+            }
+        }
+    }
+}
