@@ -6,6 +6,8 @@ pub mod error;
 mod resolve;
 mod routes;
 mod sse;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod ui;
 
 pub use resolve::{resolve, ParseEnv, Resolved, RunRequest};

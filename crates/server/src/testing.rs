@@ -1,0 +1,78 @@
+//! A real server on port 0 for tests, with in-process workers.
+
+use crate::{Application, ServerOptions};
+use opsroom_engine::{Engine, OpsConfig, WorkerOptions};
+use opsroom_store::DynStore;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A running server; dropping it stops it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub engine: Engine,
+    shutdown: watch::Sender<bool>,
+    handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// How to start a test server.
+pub struct TestAppOptions {
+    /// None: the demo workspace probing this server.
+    pub config: Option<OpsConfig>,
+    pub admin_token: Option<String>,
+    pub workers: usize,
+}
+
+impl Default for TestAppOptions {
+    fn default() -> Self {
+        TestAppOptions {
+            config: None,
+            admin_token: None,
+            workers: 1,
+        }
+    }
+}
+
+impl TestApp {
+    /// Starts a server on `store`; it answers as soon as this returns.
+    pub async fn spawn(store: DynStore, options: TestAppOptions) -> TestApp {
+        let server_options = ServerOptions {
+            bind: "127.0.0.1:0".into(),
+            admin_token: options.admin_token,
+            workers: options.workers,
+            worker: WorkerOptions {
+                concurrency: 4,
+                heartbeat_interval: Duration::from_millis(200),
+                shutdown_grace: Duration::from_millis(500),
+                ..Default::default()
+            },
+        };
+        let listener = Application::bind(server_options.clone()).await.expect("bind port 0");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let config = options.config.unwrap_or_else(|| OpsConfig::demo(&url));
+        let engine = Engine::new(store, config);
+        let app = Application::build(listener, engine.clone(), server_options);
+        let (shutdown, rx) = watch::channel(false);
+        let handle = tokio::spawn(app.run_until_stopped(rx));
+        TestApp {
+            url,
+            engine,
+            shutdown,
+            handle: Some(handle),
+        }
+    }
+
+    /// Stops the server and its workers and waits for them.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}
