@@ -1,0 +1,592 @@
+//! The HTTP API against the real server on both stores: the run lifecycle,
+//! SSE live and resumed, bad input, auth, sessions, workers and metrics.
+
+use opsroom_engine::{WorkerOptions, WorkerPool};
+use opsroom_server::testing::{TestApp, TestAppOptions};
+use opsroom_store::testing::TestStore;
+use opsroom_store::DynStore;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(app: &TestApp) -> Self {
+        Client {
+            http: reqwest::Client::new(),
+            base: app.url.clone(),
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post_raw(&self, path: &str, body: &'static [u8]) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Reads an SSE stream to its `end` event: (events' seqs, end data).
+    async fn sse(&self, path: &str, last_event_id: Option<i64>) -> (Vec<Value>, Value) {
+        let mut rb = self.http.get(format!("{}{path}", self.base));
+        if let Some(id) = last_event_id {
+            rb = rb.header("last-event-id", id.to_string());
+        }
+        let mut r = rb.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        let mut buf = String::new();
+        let mut events = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let chunk = tokio::time::timeout_at(deadline, r.chunk())
+                .await
+                .expect("stream ended in time")
+                .unwrap();
+            let Some(chunk) = chunk else {
+                panic!("stream closed before `end`")
+            };
+            buf.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(pos) = buf.find("\n\n") {
+                let block: String = buf.drain(..pos + 2).collect();
+                let mut name = None;
+                let mut id = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event:") {
+                        name = Some(v.trim().to_string());
+                    } else if let Some(v) = line.strip_prefix("id:") {
+                        id = Some(v.trim().parse::<i64>().unwrap());
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if data.is_empty() {
+                    continue;
+                }
+                let value: Value = serde_json::from_str(&data).unwrap();
+                if name.as_deref() == Some("end") {
+                    return (events, value);
+                }
+                assert_eq!(id, value["seq"].as_i64(), "SSE id is the event's seq");
+                events.push(value);
+            }
+        }
+    }
+
+    async fn wait_final(&self, id: i64) -> Value {
+        let (_, end) = self
+            .sse(&format!("/api/v1/runs/{id}/events/stream"), None)
+            .await;
+        let (_, run) = self.get(&format!("/api/v1/runs/{id}")).await;
+        assert_eq!(end["status"], run["status"]);
+        run
+    }
+}
+
+fn seqs(events: &[Value]) -> Vec<i64> {
+    events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
+}
+
+async fn check_prod_status_end_to_end(store: DynStore) {
+    let app = TestApp::spawn(store, TestAppOptions::default()).await;
+    let c = Client::new(&app);
+    let (status, health) = c.get("/healthz").await;
+    assert_eq!((status, health), (StatusCode::OK, json!({"status": "ok"})));
+    let (status, run) = c
+        .post("/api/v1/runs", json!({"text": "check prod status"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{run}");
+    assert_eq!(
+        (run["runbook"].as_str(), run["env"].as_str()),
+        (Some("healthcheck"), Some("prod"))
+    );
+    let id = run["id"].as_i64().unwrap();
+    let done = c.wait_final(id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["phases"].as_array().unwrap().len(), 5);
+    assert!(done["started_at"].is_string() && done["finished_at"].is_string());
+    let (_, events) = c.get(&format!("/api/v1/runs/{id}/events")).await;
+    let events = events.as_array().unwrap().clone();
+    assert_eq!(seqs(&events), (1..=events.len() as i64).collect::<Vec<_>>());
+    let (_, after) = c.get(&format!("/api/v1/runs/{id}/events?after=3")).await;
+    assert_eq!(after.as_array().unwrap()[0]["seq"], 4);
+    for phase in ["validate", "preflight", "action", "verify", "summarize"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["phase"] == phase && e["data"]["kind"] == "phase_end"),
+            "{phase}"
+        );
+    }
+    let (_, artifacts) = c.get(&format!("/api/v1/runs/{id}/artifacts")).await;
+    let report = artifacts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "healthcheck-report.md")
+        .unwrap();
+    assert!(report["content"]
+        .as_str()
+        .unwrap()
+        .contains("| opsroom | http | ✅ ok |"));
+    let (_, list) = c
+        .get("/api/v1/runs?status=succeeded&env=prod&runbook=healthcheck&limit=5")
+        .await;
+    assert_eq!(list[0]["id"], id);
+    let (_, none) = c.get("/api/v1/runs?env=dev").await;
+    assert_eq!(none, json!([]));
+    app.stop().await;
+}
+
+async fn sse_sees_a_run_live_and_resumes_exactly(store: DynStore) {
+    // No workers in the server: the run waits until we start one.
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let (_, run) = c
+        .post(
+            "/api/v1/runs",
+            json!({"runbook": "noop", "params": {"events": 40}}),
+        )
+        .await;
+    let id = run["id"].as_i64().unwrap();
+    let path = format!("/api/v1/runs/{id}/events/stream");
+    let live = {
+        let c = Client {
+            http: c.http.clone(),
+            base: c.base.clone(),
+        };
+        let path = path.clone();
+        tokio::spawn(async move { c.sse(&path, None).await })
+    };
+    // The stream is open and has the `created` event before any worker runs.
+    let (_, events) = c.get(&format!("/api/v1/runs/{id}/events")).await;
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    let worker = WorkerPool::new(app.engine.clone(), WorkerOptions::default());
+    assert_eq!(worker.run_batch().await, 1);
+    let (events, end) = live.await.unwrap();
+    assert_eq!(end["status"], "succeeded");
+    let all = seqs(&events);
+    assert_eq!(
+        all,
+        (1..=all.len() as i64).collect::<Vec<_>>(),
+        "live: every event once, in order"
+    );
+    assert!(all.len() > 50);
+    // Reconnect with Last-Event-ID: exactly the missing ones.
+    let (resumed, end) = c.sse(&path, Some(17)).await;
+    assert_eq!(seqs(&resumed), (18..=all.len() as i64).collect::<Vec<_>>());
+    assert_eq!(end["status"], "succeeded");
+    let (resumed, _) = c.sse(&format!("{path}?after=50"), None).await;
+    assert_eq!(seqs(&resumed)[0], 51);
+    app.stop().await;
+}
+
+async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
+    let id = run["id"].as_i64().unwrap();
+    let cases: Vec<(&str, Value, StatusCode, &str, &str)> = vec![
+        (
+            "/api/v1/runs",
+            json!({"text": 5}),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "text",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "noop", "colour": "red"}),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "colour",
+        ),
+        (
+            "/api/v1/runs",
+            json!({}),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "give `text`",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "teleport"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_runbook",
+            "teleport",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "healthcheck", "env": "mars"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_env",
+            "configured: dev, preview, prod, staging",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "healthcheck"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_env",
+            "needs an env",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "noop", "params": {"events": "lots"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_params",
+            "`events` must be an integer",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "noop", "lane": "A"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_lane",
+            "session_id",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"runbook": "noop", "max_attempts": 0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_max_attempts",
+            "from 1 to 20",
+        ),
+        (
+            "/api/v1/runs",
+            json!({"text": "delete everything"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "not_understood",
+            "could not understand",
+        ),
+        (
+            "/api/v1/parse",
+            json!({"text": 42}),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "string",
+        ),
+        (
+            "/api/v1/parse",
+            json!({"text": ""}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_text",
+            "empty",
+        ),
+        (
+            &"/api/v1/runs/abc/cancel",
+            json!({}),
+            StatusCode::BAD_REQUEST,
+            "invalid_id",
+            "`abc` is not an id",
+        ),
+    ];
+    for (path, body, status, code, needle) in cases {
+        let (got, err) = c.post(path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {err}");
+        assert_eq!(err["error"]["code"], code, "{path} {body}: {err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(needle),
+            "{path} {body}: {message:?} should mention {needle:?}"
+        );
+    }
+    let (status, err) = c.post_raw("/api/v1/runs", b"{\"text\": \"check prod").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"))
+    );
+    let (status, err) = c.post_raw("/api/v1/runs", b"\xff\xfe{}").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    let (status, err) = c
+        .post("/api/v1/runs", json!({"text": "x".repeat(10_000)}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (status, err) = c.get("/api/v1/runs/999999").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (status, err) = c.get("/api/v1/runs?status=done").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("unknown status `done`"));
+    let (status, _) = c.get("/api/v1/runs?limit=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let r = c
+        .http
+        .get(format!("{}/api/v1/runs/{id}/events/stream", c.base))
+        .header("last-event-id", "seven")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // Nothing stored changed: still exactly the one run, with its one event.
+    let (_, runs) = c.get("/api/v1/runs").await;
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    let (_, events) = c.get(&format!("/api/v1/runs/{id}/events")).await;
+    assert_eq!(events.as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+async fn idempotency_cancel_retry_and_sessions(store: DynStore) {
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let body = json!({"runbook": "noop", "idempotency_key": "k-1"});
+    let (s1, r1) = c.post("/api/v1/runs", body.clone()).await;
+    let (s2, r2) = c.post("/api/v1/runs", body).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::OK));
+    assert_eq!(r1["id"], r2["id"]);
+    let id = r1["id"].as_i64().unwrap();
+    let (status, cancelled) = c
+        .post(
+            &format!("/api/v1/runs/{id}/cancel"),
+            json!({"reason": "not needed"}),
+        )
+        .await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (StatusCode::OK, Some("cancelled"))
+    );
+    let (status, err) = c
+        .post(&format!("/api/v1/runs/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    let (status, err) = c
+        .post(&format!("/api/v1/runs/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{err}");
+    let (status, retried) = c.post(&format!("/api/v1/runs/{id}/retry"), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(retried["id"], r1["id"]);
+    assert_eq!(retried["status"], "queued");
+
+    let (status, session) = c
+        .post("/api/v1/sessions", json!({"name": "release 2.3"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let sid = session["id"].as_i64().unwrap();
+    for lane in ["A", "A", "B"] {
+        let (s, r) = c
+            .post(
+                "/api/v1/runs",
+                json!({"runbook": "noop", "session_id": sid, "lane": lane}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+    }
+    let (s, err) = c
+        .post(
+            "/api/v1/runs",
+            json!({"runbook": "noop", "session_id": sid, "lane": "E"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+    let (_, got) = c.get(&format!("/api/v1/sessions/{sid}")).await;
+    let lanes = got["lanes"].as_array().unwrap();
+    assert_eq!(
+        lanes
+            .iter()
+            .map(|l| l["name"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["A", "B", "C", "D"]
+    );
+    assert_eq!(lanes[0]["runs"].as_array().unwrap().len(), 2);
+    assert_eq!(lanes[1]["runs"].as_array().unwrap().len(), 1);
+    let (status, _) = c.get("/api/v1/sessions/424242").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn workers_metrics_and_openapi(store: DynStore) {
+    let app = TestApp::spawn(store, TestAppOptions::default()).await;
+    let c = Client::new(&app);
+    let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
+    c.wait_final(run["id"].as_i64().unwrap()).await;
+    let (_, workers) = c.get("/api/v1/workers").await;
+    let w = &workers.as_array().unwrap()[0];
+    assert!(
+        w["host"].is_string() && w["heartbeat_at"].is_string() && w["stale"] == false,
+        "{w}"
+    );
+    let metrics = c
+        .http
+        .get(format!("{}/metrics", c.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        "opsroom_queue_depth 0",
+        "opsroom_runs{status=\"succeeded\"} 1",
+        "opsroom_workers 1",
+        "opsroom_claim_duration_seconds_count",
+    ] {
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from:\n{metrics}"
+        );
+    }
+    let (status, doc) = c.get("/api/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/api/v1/runs",
+        "/api/v1/runs/{id}/events/stream",
+        "/api/v1/sessions/{id}",
+        "/api/v1/workers",
+        "/healthz",
+        "/metrics",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    let (_, runbooks) = c.get("/api/v1/runbooks").await;
+    assert!(runbooks
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["name"] == "healthcheck" && r["available"] == true));
+    app.stop().await;
+}
+
+async fn admin_token_is_required_when_set(store: DynStore) {
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            admin_token: Some("s3cret-token".into()),
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let (status, err) = c.get("/api/v1/runs").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    assert!(!err.to_string().contains("s3cret-token"));
+    let wrong = c
+        .http
+        .get(format!("{}/api/v1/runs", c.base))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let ok = c
+        .http
+        .get(format!("{}/api/v1/runs", c.base))
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let (status, _) = c.get("/healthz").await;
+    assert_eq!(status, StatusCode::OK, "liveness needs no token");
+    let page = c
+        .http
+        .get(format!("{}/?token=s3cret-token", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.starts_with("opsroom_token=") && cookie.contains("HttpOnly"));
+    let with_cookie = c
+        .http
+        .get(format!("{}/api/v1/runs", c.base))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_cookie.status(), StatusCode::OK);
+    let created = c
+        .http
+        .post(format!("{}/api/v1/runs", c.base))
+        .bearer_auth("s3cret-token")
+        .json(&json!({"runbook": "noop"}))
+        .send()
+        .await
+        .unwrap();
+    let run: Value = created.json().await.unwrap();
+    assert_eq!(run["created_by"], "admin");
+    app.stop().await;
+}
+
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { let t = super::TestStore::sqlite().await; super::$name(t.store.clone()).await; t.cleanup().await; }
+        )* }
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { let t = super::TestStore::postgres().await; super::$name(t.store.clone()).await; t.cleanup().await; }
+        )* }
+    };
+}
+
+on_both_stores!(
+    check_prod_status_end_to_end,
+    sse_sees_a_run_live_and_resumes_exactly,
+    bad_input_gets_clear_errors_and_changes_nothing,
+    idempotency_cancel_retry_and_sessions,
+    workers_metrics_and_openapi,
+    admin_token_is_required_when_set,
+);
