@@ -78,6 +78,10 @@ pub trait Store: Send + Sync + 'static {
     /// existing run and `false`.
     async fn run_insert(&self, params: RunInsertParams) -> StoreResult<(Run, bool)>;
 
+    /// Creates many runs in one transaction, in order (no idempotency keys:
+    /// those go through [`Store::run_insert`]). One audit entry covers the batch.
+    async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>>;
+
     async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run>;
 
     /// Run history, newest first.

@@ -2,7 +2,7 @@
 //! single statements (data-modifying CTEs) where it can, and wakeups through
 //! LISTEN/NOTIFY with one listener connection per process.
 
-use crate::rules::{created_event, Action, Rescue};
+use crate::rules::{batch_audit, check_batch, created_event, Action, Rescue};
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
 use chrono::{DateTime, Utc};
@@ -133,7 +133,7 @@ impl PgStore {
             params.now,
             &params.actor,
             change.audit_action,
-            updated.id,
+            &format!("run:{}", updated.id),
             &change.audit_details,
         )
         .await?;
@@ -217,7 +217,7 @@ async fn insert_audit(
     now: DateTime<Utc>,
     actor: &str,
     action: &str,
-    run_id: i64,
+    subject: &str,
     details: &Value,
 ) -> StoreResult<()> {
     sqlx::query("INSERT INTO audit_log (workspace_id, ts, actor, action, subject, details) VALUES ($1,$2,$3,$4,$5,$6)")
@@ -225,7 +225,7 @@ async fn insert_audit(
         .bind(now)
         .bind(actor)
         .bind(action)
-        .bind(format!("run:{run_id}"))
+        .bind(subject)
         .bind(details)
         .execute(&mut *tx)
         .await
@@ -363,6 +363,114 @@ impl Store for PgStore {
             self.notify(Wakeup::RunsAvailable);
         }
         Ok((run, true))
+    }
+
+    async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>> {
+        check_batch(&params)?;
+        if params.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await.doing("starting a transaction")?;
+        let lane_keys: Vec<Option<String>> = params.iter().map(|p| p.lane_key()).collect();
+        let mut locks: Vec<&String> = lane_keys.iter().flatten().collect();
+        locks.sort();
+        locks.dedup();
+        if !locks.is_empty() {
+            // Sorted, so two batches never wait on each other's lanes crosswise.
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM UNNEST($1::text[]) AS k ORDER BY k")
+                .bind(locks)
+                .execute(&mut *tx)
+                .await
+                .doing("locking lanes")?;
+        }
+        let statuses: Vec<RunStatus> = params
+            .iter()
+            .map(|p| {
+                if p.needs_approval {
+                    RunStatus::AwaitingApproval
+                } else {
+                    RunStatus::Queued
+                }
+            })
+            .collect();
+        let col = |f: &dyn Fn(&RunInsertParams) -> Option<String>| {
+            params.iter().map(f).collect::<Vec<_>>()
+        };
+        let rows = sqlx::query(&format!(
+            "INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority, \
+               max_attempts, run_after, session_id, lane, lane_key, lock_key, created_by, created_at, timeout_secs, \
+               last_seq, updated_by) \
+             SELECT ws, rb, env, tgt, prm, txt, pln, risk, st, prio, att, ra, sid, lane, lk, lck, actor, ca, tmo, 1, actor \
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[], $7::jsonb[], $8::text[], \
+               $9::text[], $10::int[], $11::int[], $12::timestamptz[], $13::bigint[], $14::text[], $15::text[], $16::text[], \
+               $17::text[], $18::timestamptz[], $19::bigint[]) WITH ORDINALITY \
+               AS t(ws, rb, env, tgt, prm, txt, pln, risk, st, prio, att, ra, sid, lane, lk, lck, actor, ca, tmo, ord) \
+             ORDER BY ord RETURNING {RUN_COLUMNS}"
+        ))
+        .bind(col(&|p| Some(p.workspace_id.clone())))
+        .bind(col(&|p| Some(p.runbook.clone())))
+        .bind(col(&|p| p.env.clone()))
+        .bind(col(&|p| p.target.clone()))
+        .bind(params.iter().map(|p| p.params.clone()).collect::<Vec<_>>())
+        .bind(col(&|p| p.text.clone()))
+        .bind(params.iter().map(|p| p.plan.clone()).collect::<Vec<_>>())
+        .bind(col(&|p| Some(p.risk.clone())))
+        .bind(statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>())
+        .bind(params.iter().map(|p| p.priority).collect::<Vec<_>>())
+        .bind(params.iter().map(|p| p.max_attempts).collect::<Vec<_>>())
+        .bind(params.iter().map(|p| p.run_after.unwrap_or(p.now)).collect::<Vec<_>>())
+        .bind(params.iter().map(|p| p.session_id).collect::<Vec<_>>())
+        .bind(col(&|p| p.lane.clone()))
+        .bind(lane_keys.clone())
+        .bind(col(&|p| p.lock_key.clone()))
+        .bind(col(&|p| Some(p.actor.clone())))
+        .bind(params.iter().map(|p| p.now).collect::<Vec<_>>())
+        .bind(params.iter().map(|p| p.timeout_secs).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await
+        .doing("inserting runs")?;
+        let mut runs: Vec<Run> = rows.iter().map(run_from_row).collect::<StoreResult<_>>()?;
+        // Ids come from the sequence in input order.
+        runs.sort_by_key(|r| r.id);
+        let created: Vec<NewEvent> = params
+            .iter()
+            .zip(&statuses)
+            .map(|(p, s)| created_event(p, *s))
+            .collect();
+        let cols = EventColumns::from(&created);
+        sqlx::query(
+            "INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data) \
+             SELECT id, 1, ws, ts, lvl, ph, msg, dat FROM UNNEST($1::bigint[], $2::text[], $3::timestamptz[], $4::text[], \
+               $5::text[], $6::text[], $7::jsonb[]) AS t(id, ws, ts, lvl, ph, msg, dat)",
+        )
+        .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.workspace_id.clone()).collect::<Vec<_>>())
+        .bind(cols.ts)
+        .bind(cols.level)
+        .bind(cols.phase)
+        .bind(cols.message)
+        .bind(cols.data)
+        .execute(&mut *tx)
+        .await
+        .doing("writing created events")?;
+        if let Some((ws, actor, subject, details)) = batch_audit(&runs) {
+            insert_audit(
+                &mut tx,
+                &ws,
+                params[0].now,
+                &actor,
+                "run.create_batch",
+                &subject,
+                &details,
+            )
+            .await?;
+        }
+        tx.commit().await.doing("committing new runs")?;
+        for run in &runs {
+            self.notify(Wakeup::Run(run.id));
+        }
+        self.notify(Wakeup::RunsAvailable);
+        Ok(runs)
     }
 
     async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run> {

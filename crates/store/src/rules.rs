@@ -179,3 +179,25 @@ impl Rescue {
         }
     }
 }
+
+/// Refuses batch entries that need the single-run path.
+pub(crate) fn check_batch(params: &[RunInsertParams]) -> StoreResult<()> {
+    if let Some(i) = params.iter().position(|p| p.idempotency_key.is_some()) {
+        return Err(StoreError::Conflict(format!(
+            "run {i} of the batch has an idempotency key; create such runs one at a time"
+        )));
+    }
+    Ok(())
+}
+
+/// The audit entry of a batch: who created how many runs, which ids.
+pub(crate) fn batch_audit(runs: &[Run]) -> Option<(String, String, String, Value)> {
+    let first = runs.first()?;
+    let last = runs.last()?;
+    Some((
+        first.workspace_id.clone(),
+        first.created_by.clone(),
+        format!("runs:{}-{}", first.id, last.id),
+        json!({"count": runs.len()}),
+    ))
+}

@@ -3,7 +3,7 @@
 //! statement and transactions never fight for the lock), reads through a
 //! small pool in WAL mode. Times are stored as unix microseconds.
 
-use crate::rules::{created_event, Action, Rescue};
+use crate::rules::{batch_audit, check_batch, created_event, Action, Rescue};
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
 use chrono::{DateTime, Utc};
@@ -124,16 +124,17 @@ impl SqliteStore {
             std::slice::from_ref(&change.event),
         )
         .await?;
-        sqlx::query("INSERT INTO audit_log (workspace_id, ts, actor, action, subject, details) VALUES (?,?,?,?,?,?)")
-            .bind(&updated.workspace_id)
-            .bind(us(p.now))
-            .bind(&p.actor)
-            .bind(change.audit_action)
-            .bind(format!("run:{}", updated.id))
-            .bind(change.audit_details.to_string())
-            .execute(&mut *tx)
-            .await
-            .doing("writing the audit log")?;
+        let subject = format!("run:{}", updated.id);
+        insert_audit(
+            &mut tx,
+            &updated.workspace_id,
+            p.now,
+            &p.actor,
+            change.audit_action,
+            &subject,
+            &change.audit_details,
+        )
+        .await?;
         tx.commit().await.doing("committing a run change")?;
         self.wakeups.send(Wakeup::Run(updated.id));
         self.wakeups.send(Wakeup::RunsAvailable);
@@ -172,6 +173,77 @@ async fn apply_migration(pool: &SqlitePool, name: &str, sql: &str) -> StoreResul
         .map_err(migration_err)?;
     tx.commit().await.map_err(migration_err)?;
     Ok(true)
+}
+
+/// Inserts one run and its `created` event.
+async fn insert_run(conn: &mut sqlx::SqliteConnection, p: &RunInsertParams) -> StoreResult<Run> {
+    let status = if p.needs_approval {
+        RunStatus::AwaitingApproval
+    } else {
+        RunStatus::Queued
+    };
+    let row = sqlx::query(&format!(
+        "INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority, \
+           max_attempts, run_after, session_id, lane, lane_key, lock_key, idempotency_key, created_by, created_at, \
+           timeout_secs, last_seq, updated_by) \
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?) RETURNING {RUN_COLUMNS}"
+    ))
+    .bind(&p.workspace_id)
+    .bind(&p.runbook)
+    .bind(&p.env)
+    .bind(&p.target)
+    .bind(p.params.to_string())
+    .bind(&p.text)
+    .bind(p.plan.to_string())
+    .bind(&p.risk)
+    .bind(status.as_str())
+    .bind(p.priority)
+    .bind(p.max_attempts)
+    .bind(us(p.run_after.unwrap_or(p.now)))
+    .bind(p.session_id)
+    .bind(&p.lane)
+    .bind(p.lane_key())
+    .bind(&p.lock_key)
+    .bind(&p.idempotency_key)
+    .bind(&p.actor)
+    .bind(us(p.now))
+    .bind(p.timeout_secs)
+    .bind(&p.actor)
+    .fetch_one(&mut *conn)
+    .await
+    .doing("inserting a run")?;
+    let run = run_from_row(&row)?;
+    insert_events(
+        &mut *conn,
+        &run.workspace_id,
+        run.id,
+        0,
+        &[created_event(p, status)],
+    )
+    .await?;
+    Ok(run)
+}
+
+async fn insert_audit(
+    conn: &mut sqlx::SqliteConnection,
+    workspace_id: &str,
+    now: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    details: &Value,
+) -> StoreResult<()> {
+    sqlx::query("INSERT INTO audit_log (workspace_id, ts, actor, action, subject, details) VALUES (?,?,?,?,?,?)")
+        .bind(workspace_id)
+        .bind(us(now))
+        .bind(actor)
+        .bind(action)
+        .bind(subject)
+        .bind(details.to_string())
+        .execute(&mut *conn)
+        .await
+        .doing("writing the audit log")?;
+    Ok(())
 }
 
 /// Inserts events with seq `base + 1 ..`.
@@ -241,65 +313,52 @@ impl Store for SqliteStore {
                 return Ok((run_from_row(&row)?, false));
             }
         }
-        let status = if p.needs_approval {
-            RunStatus::AwaitingApproval
-        } else {
-            RunStatus::Queued
-        };
-        let row = sqlx::query(&format!(
-            "INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority, \
-               max_attempts, run_after, session_id, lane, lane_key, lock_key, idempotency_key, created_by, created_at, \
-               timeout_secs, last_seq, updated_by) \
-             VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?) RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(&p.workspace_id)
-        .bind(&p.runbook)
-        .bind(&p.env)
-        .bind(&p.target)
-        .bind(p.params.to_string())
-        .bind(&p.text)
-        .bind(p.plan.to_string())
-        .bind(&p.risk)
-        .bind(status.as_str())
-        .bind(p.priority)
-        .bind(p.max_attempts)
-        .bind(us(p.run_after.unwrap_or(p.now)))
-        .bind(p.session_id)
-        .bind(&p.lane)
-        .bind(p.lane_key())
-        .bind(&p.lock_key)
-        .bind(&p.idempotency_key)
-        .bind(&p.actor)
-        .bind(us(p.now))
-        .bind(p.timeout_secs)
-        .bind(&p.actor)
-        .fetch_one(&mut *tx)
-        .await
-        .doing("inserting a run")?;
-        let run = run_from_row(&row)?;
-        insert_events(
+        let run = insert_run(&mut tx, &p).await?;
+        let details = json!({"runbook": p.runbook, "env": p.env, "target": p.target});
+        let subject = format!("run:{}", run.id);
+        insert_audit(
             &mut tx,
             &run.workspace_id,
-            run.id,
-            0,
-            &[created_event(&p, status)],
+            p.now,
+            &p.actor,
+            "run.create",
+            &subject,
+            &details,
         )
         .await?;
-        sqlx::query("INSERT INTO audit_log (workspace_id, ts, actor, action, subject, details) VALUES (?,?,?,'run.create',?,?)")
-            .bind(&run.workspace_id)
-            .bind(us(p.now))
-            .bind(&p.actor)
-            .bind(format!("run:{}", run.id))
-            .bind(json!({"runbook": p.runbook, "env": p.env, "target": p.target}).to_string())
-            .execute(&mut *tx)
-            .await
-            .doing("writing the audit log")?;
         tx.commit().await.doing("committing a new run")?;
         self.wakeups.send(Wakeup::Run(run.id));
-        if status == RunStatus::Queued {
+        if run.status == RunStatus::Queued {
             self.wakeups.send(Wakeup::RunsAvailable);
         }
         Ok((run, true))
+    }
+
+    async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>> {
+        check_batch(&params)?;
+        let mut tx = self.writer.begin().await.doing("starting a transaction")?;
+        let mut runs = Vec::with_capacity(params.len());
+        for p in &params {
+            runs.push(insert_run(&mut tx, p).await?);
+        }
+        if let Some((ws, actor, subject, details)) = batch_audit(&runs) {
+            insert_audit(
+                &mut tx,
+                &ws,
+                params[0].now,
+                &actor,
+                "run.create_batch",
+                &subject,
+                &details,
+            )
+            .await?;
+        }
+        tx.commit().await.doing("committing new runs")?;
+        for run in &runs {
+            self.wakeups.send(Wakeup::Run(run.id));
+        }
+        self.wakeups.send(Wakeup::RunsAvailable);
+        Ok(runs)
     }
 
     async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run> {

@@ -568,4 +568,49 @@ conformance!(
     approvals_need_someone_else,
     artifacts_and_workers,
     migrations_are_idempotent,
+    batches_insert_in_order_with_events,
 );
+
+async fn batches_insert_in_order_with_events(store: DynStore) {
+    let session = store
+        .session_create(SessionCreateParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
+            name: "bulk".into(),
+            actor: "ana".into(),
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    let params: Vec<RunInsertParams> = (0..250)
+        .map(|i| {
+            let mut p = run("noop");
+            p.params = json!({"events": i});
+            if i % 2 == 0 {
+                p.session_id = Some(session.id);
+                p.lane = Some("A".into());
+            }
+            p
+        })
+        .collect();
+    let runs = store.runs_insert_batch(params).await.unwrap();
+    assert_eq!(runs.len(), 250);
+    for (i, r) in runs.iter().enumerate() {
+        assert_eq!(r.params, json!({"events": i}), "batch keeps input order");
+        assert_eq!(r.status, RunStatus::Queued);
+        let evs = store.events_list(r.id, 0, 10).await.unwrap();
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].data["kind"], "created");
+    }
+    // Lane order holds for batch-inserted runs too.
+    let first = claim(&store, "w", 500, t0()).await;
+    assert_eq!(first.len(), 126, "125 free runs + the head of lane A");
+    let mut p = run("noop");
+    p.idempotency_key = Some("k".into());
+    assert!(matches!(
+        store.runs_insert_batch(vec![p]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let audit = store.audit_list(DEFAULT_WORKSPACE, 5).await.unwrap();
+    assert_eq!(audit[0].action, "run.create_batch");
+    assert_eq!(audit[0].details["count"], 250);
+}
