@@ -5,5 +5,5 @@ pub mod catalog;
 pub mod parser;
 pub mod run;
 
-pub use catalog::{Catalog, Risk, RunbookSpec};
+pub use catalog::{Catalog, Risk, RunbookSpec, StepAction};
 pub use run::{EventLevel, Phase, RunStatus};
