@@ -1,0 +1,215 @@
+// opsroom UI: the runbook card (inline and fullscreen) and the live run view
+// it turns into after Run: phases, log, status, artifacts, actions.
+"use strict";
+(function () {
+  const O = window.opsroom;
+  const h = O.h;
+  const PHASES = ["validate", "preflight", "action", "verify", "summarize"];
+
+  function planList(plan) {
+    return h("ol", { class: "plan" }, (plan || []).map((p) =>
+      h("li", { "data-phase": p.phase }, h("h3", {}, p.phase),
+        h("ul", {}, (p.steps || []).map((s) => h("li", {}, s))))));
+  }
+
+  function fullscreenButton(card) {
+    const b = h("button", { type: "button", class: "ghost", "aria-pressed": "false", onclick: () => {
+      const on = card.classList.toggle("fullscreen");
+      b.setAttribute("aria-pressed", String(on));
+      b.textContent = on ? "Exit fullscreen" : "Fullscreen";
+    } }, "Fullscreen");
+    return b;
+  }
+  document.addEventListener("keydown", (e) => {
+    const full = document.querySelector(".card.fullscreen");
+    if (e.key === "Escape" && full) full.querySelector("[aria-pressed=true]").click();
+  });
+
+  /** Shows the runbook card for parsed text; `opts` may carry session_id and lane. */
+  O.showCard = function (area, text, p, opts) {
+    opts = opts || {};
+    const err = h("div", { class: "card-error", role: "alert" });
+    const actions = h("div", { class: "actions" });
+    const run = h("button", { type: "button", class: "primary", "data-action": "run" }, opts.lane ? "Run in lane " + opts.lane : "Run");
+    const card = h("article", { class: "card", "aria-labelledby": "card-title", "data-intent": p.intent },
+      h("header", { class: "card-head" },
+        h("h2", { id: "card-title" }, p.intent === "none" ? "No runbook matched" : p.intent),
+        h("div", { class: "badges" },
+          p.env && h("span", { class: "badge env" }, "env: " + p.env),
+          p.target && h("span", { class: "badge" }, "target: " + p.target),
+          p.risk && h("span", { class: "badge risk-" + p.risk, "data-risk": p.risk }, p.risk === "write" ? "write" : "read-only"),
+          p.needs_approval && h("span", { class: "badge approval" }, "needs approval"),
+          h("span", { class: "badge muted" }, Math.round((p.confidence || 0) * 100) + "% sure"))),
+      h("p", { class: "card-text" }, h("code", {}, text)),
+      p.questions && p.questions.length && h("ul", { class: "questions" }, p.questions.map((q) => h("li", {}, q))),
+      planList(p.plan),
+      err, actions);
+    actions.append(run, fullscreenButton(card), h("button", { type: "button", class: "ghost", onclick: () => card.remove() }, "Close"));
+    run.addEventListener("click", async () => {
+      run.disabled = true;
+      err.replaceChildren();
+      const body = { text };
+      if (opts.session_id) { body.session_id = opts.session_id; body.lane = opts.lane; }
+      const res = await O.api("POST", "/runs", body);
+      run.disabled = false;
+      if (!res.ok) {
+        const e = (res.data && res.data.error) || {};
+        err.append(h("p", {}, O.errorText(res)));
+        if (e.questions && e.questions.length) err.append(h("ul", {}, e.questions.map((q) => h("li", {}, q))));
+        if (e.alternatives && e.alternatives.length) err.append(h("p", {}, "Did you mean: " + e.alternatives.join(", ")));
+        return;
+      }
+      if (opts.onCreated) { opts.onCreated(res.data); card.remove(); return; }
+      card.replaceChildren();
+      O.mountRun(card, res.data, { card: true });
+    });
+    area.replaceChildren(card);
+    return card;
+  };
+
+  /** The run's actions; `after` gets the updated or new run. */
+  function actionButtons(run, after) {
+    const act = async (what, label) => {
+      const res = await O.api("POST", "/runs/" + run.id + "/" + what);
+      if (!res.ok) { O.toast(label + " refused: " + O.errorText(res)); return; }
+      O.toast(label + ": run #" + res.data.id);
+      after(what, res.data);
+    };
+    const out = [];
+    if (!O.isFinal(run.status)) out.push(h("button", { type: "button", class: "danger", "data-action": "cancel", onclick: () => act("cancel", "Cancel") }, "Cancel"));
+    if (O.isFinal(run.status)) out.push(h("button", { type: "button", "data-action": "retry", onclick: () => act("retry", "Retry") }, "Retry"));
+    if (run.status === "awaiting_approval") {
+      out.push(h("button", { type: "button", "data-action": "approve", onclick: () => act("approve", "Approve") }, "Approve"));
+      out.push(h("button", { type: "button", class: "ghost", "data-action": "reject", onclick: () => act("reject", "Reject") }, "Reject"));
+    }
+    return out;
+  }
+  O.actionButtons = actionButtons;
+
+  /** Phase progress from run.phases. */
+  function phaseRecords(run) {
+    const map = {};
+    for (const p of Array.isArray(run.phases) ? run.phases : []) map[p.phase] = p;
+    return PHASES.map((name) => map[name] || { phase: name, status: "pending" });
+  }
+
+  /** Mounts the live view of `run` into `root` (a page section or a card). */
+  O.mountRun = function (root, run, opts) {
+    opts = opts || {};
+    const log = new O.LogView();
+    const phases = phaseRecords(run);
+    const title = h("h2", { class: "run-title" });
+    const status = h("span", { class: "run-status" });
+    const dur = h("span", { class: "run-dur muted" });
+    const conn = h("span", { class: "conn muted", "aria-live": "polite" });
+    const actions = h("div", { class: "actions" });
+    const phaseList = h("ol", { class: "phases", "aria-label": "Phases" });
+    const errBox = h("p", { class: "error run-error", role: "alert" });
+    const arts = h("section", { class: "artifacts", "aria-label": "Artifacts" });
+    const pop = h("button", { type: "button", class: "ghost", "data-action": "popout", onclick: () => O.popOut(log, run) }, "Pop out log");
+
+    function drawPhases() {
+      phaseList.replaceChildren(...phases.map((p, i) => h("li", { class: "phase ph-" + p.status, "data-phase": p.phase, "data-status": p.status },
+        h("span", { class: "ph-num", "aria-hidden": "true" }, i), h("span", { class: "ph-name" }, p.phase),
+        h("span", { class: "ph-st" }, p.status.replace("_", " ")), h("span", { class: "ph-dur" }, O.dur(p.duration_ms)),
+        p.error && h("span", { class: "ph-err" }, p.error))));
+    }
+    function draw() {
+      title.replaceChildren(h("a", { href: "/runs/" + run.id }, "Run #" + run.id), " · " + run.runbook,
+        run.env ? " · " + run.env : "", run.target ? " · " + run.target : "");
+      status.replaceChildren(O.badge(run.status));
+      root.dataset.status = run.status;
+      const d = O.runDuration(run);
+      dur.textContent = d === null ? "" : (O.isFinal(run.status) ? "took " : "running for ") + O.dur(d);
+      actions.replaceChildren(...actionButtons(run, (what, r) => {
+        if (what === "retry") location.href = "/runs/" + r.id;
+        else { run = r; draw(); }
+      }), O.isFinal(run.status) ? "" : pop, opts.card ? fullscreen : "");
+      errBox.textContent = run.error || "";
+      errBox.hidden = !run.error;
+      drawPhases();
+    }
+    const fullscreen = opts.card ? fullscreenButton(root) : null;
+
+    async function refresh() {
+      const r = await O.api("GET", "/runs/" + run.id);
+      if (r.ok) {
+        run = r.data;
+        const fresh = phaseRecords(run);
+        fresh.forEach((p, i) => { if (p.status !== "pending" || phases[i].status === "pending") phases[i] = p; });
+        draw();
+      }
+    }
+    async function loadArtifacts() {
+      const r = await O.api("GET", "/runs/" + run.id + "/artifacts");
+      if (!r.ok) return;
+      arts.replaceChildren(h("h3", {}, "Artifacts (" + r.data.length + ")"), ...r.data.map(O.artifact));
+    }
+
+    root.classList.add("run-live");
+    root.append(
+      h("header", { class: "run-head" }, title, h("div", { class: "run-meta" }, status, dur, conn)),
+      run.text ? h("p", { class: "card-text" }, h("code", {}, run.text)) : "",
+      actions, errBox, phaseList, log.el, arts);
+    draw();
+
+    const stream = new O.RunStream(run.id, {
+      events(list) {
+        log.add(list);
+        let changed = false;
+        for (const e of list) {
+          const k = e.data && e.data.kind;
+          const i = PHASES.indexOf(e.phase);
+          if (i < 0) continue;
+          if (k === "phase_start") { phases[i] = { phase: e.phase, status: "running" }; changed = true; }
+          if (k === "phase_end") { phases[i] = { phase: e.phase, status: e.data.status, duration_ms: e.data.duration_ms }; changed = true; }
+        }
+        if (changed) {
+          if (!O.isFinal(run.status) && run.status !== "running") refresh();
+          else drawPhases();
+        }
+      },
+      end() { conn.textContent = ""; refresh().then(loadArtifacts); clearInterval(ticker); },
+      state(s) { conn.textContent = s === "live" ? "● live" : "reconnecting…"; },
+    });
+    // Status changes without events (approval, queue) and the running clock.
+    const ticker = setInterval(() => {
+      if (!root.isConnected) { clearInterval(ticker); stream.close(); return; }
+      if (!O.isFinal(run.status)) refresh();
+    }, 2000);
+    if (O.isFinal(run.status)) loadArtifacts();
+    root.runView = { log, stream };
+    return root.runView;
+  };
+
+  /**
+   * Pops a run's log viewer into a Document Picture-in-Picture window where
+   * the browser has one, else into a small floating panel on the page.
+   */
+  O.popOut = async function (log, run) {
+    const el = log.el;
+    const home = el.parentNode;
+    const marker = h("p", { class: "muted popped" }, "The log is in a separate window.");
+    const back = () => { marker.replaceWith(el); el.classList.remove("floating"); log.schedule(); };
+    if (window.documentPictureInPicture && window.documentPictureInPicture.requestWindow) {
+      try {
+        const pip = await window.documentPictureInPicture.requestWindow({ width: 520, height: 360 });
+        for (const l of document.querySelectorAll("link[rel=stylesheet]")) pip.document.head.append(l.cloneNode());
+        pip.document.title = "Run #" + run.id + " log";
+        home.replaceChild(marker, el);
+        pip.document.body.classList.add("pip");
+        pip.document.body.append(el);
+        pip.addEventListener("pagehide", back);
+        log.schedule();
+        return;
+      } catch (_) { /* refused: fall back to the floating panel */ }
+    }
+    if (el.classList.contains("floating")) { back(); return; }
+    home.replaceChild(marker, el);
+    el.classList.add("floating");
+    const close = h("button", { type: "button", class: "ghost float-close", "aria-label": "Put the log back", onclick: () => { close.remove(); back(); } }, "×");
+    el.prepend(close);
+    document.body.append(el);
+    log.schedule();
+  };
+})();

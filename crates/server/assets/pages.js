@@ -1,0 +1,160 @@
+// opsroom UI: what each page does once loaded (home, run, history, Runboard, workers).
+"use strict";
+(function () {
+  const O = window.opsroom;
+  const h = O.h;
+
+  /** A table of runs with status, times, durations and actions. */
+  function runsTable(runs, reload) {
+    if (!runs.length) return h("p", { class: "muted empty" }, "No runs match.");
+    return h("div", { class: "table-wrap" }, h("table", { class: "runs" },
+      h("thead", {}, h("tr", {}, ["Run", "Status", "Runbook", "Env", "Target", "Command", "Created", "Duration", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, runs.map((r) => h("tr", { "data-run": r.id, "data-status": r.status },
+        h("td", {}, h("a", { href: "/runs/" + r.id }, "#" + r.id)),
+        h("td", {}, O.badge(r.status)),
+        h("td", {}, r.runbook),
+        h("td", {}, r.env || ""),
+        h("td", {}, r.target || ""),
+        h("td", { class: "cmd-text" }, r.text || ""),
+        h("td", {}, O.time(r.created_at)),
+        h("td", {}, O.dur(O.runDuration(r))),
+        h("td", { class: "row-actions" }, O.actionButtons(r, reload)))))));
+  }
+
+  async function home() {
+    const recent = document.getElementById("recent");
+    const area = document.getElementById("card-area");
+    const load = async () => {
+      const r = await O.api("GET", "/runs?limit=8");
+      if (r.ok) recent.replaceChildren(runsTable(r.data, load));
+    };
+    O.initCommandBar((text, parsed) => {
+      const card = O.showCard(area, text, parsed);
+      const run = card.querySelector("[data-action=run]");
+      if (run) run.focus();
+    });
+    load();
+    setInterval(() => { if (!document.hidden) load(); }, 5000);
+  }
+
+  async function runPage() {
+    const root = document.getElementById("run-view");
+    const id = root.dataset.run;
+    const r = await O.api("GET", "/runs/" + id);
+    root.replaceChildren();
+    if (!r.ok) {
+      root.append(h("h1", {}, "Run #" + id), h("p", { class: "error" }, O.errorText(r)));
+      return;
+    }
+    root.append(h("h1", { class: "sr-only" }, "Run #" + id));
+    O.mountRun(root, r.data, {});
+  }
+
+  async function history() {
+    const box = document.getElementById("history");
+    const older = document.getElementById("older");
+    const params = new URLSearchParams(location.search);
+    const text = (params.get("q") || "").toLowerCase();
+    const api = new URLSearchParams();
+    for (const k of ["status", "env", "runbook", "before"]) if (params.get(k)) api.set(k, params.get(k));
+    // The API has no text filter: read a bigger page and filter it here.
+    const limit = text ? 500 : 25;
+    api.set("limit", limit);
+    const load = async () => {
+      const r = await O.api("GET", "/runs?" + api);
+      if (!r.ok) { box.replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r))); return; }
+      const runs = text ? r.data.filter((run) => [run.text, run.target, run.runbook, run.env, run.status, "#" + run.id]
+        .some((f) => f && String(f).toLowerCase().includes(text))) : r.data;
+      box.replaceChildren(runsTable(runs, load));
+      if (r.data.length === limit) {
+        const next = new URLSearchParams(params);
+        next.set("before", r.data[r.data.length - 1].id);
+        older.href = "/runs?" + next;
+        older.hidden = false;
+      } else older.hidden = true;
+    };
+    await load();
+    // The newest page stays live.
+    if (!params.get("before")) setInterval(() => { if (!document.hidden) load(); }, 3000);
+  }
+
+  function runboardStart() {
+    document.getElementById("new-session").addEventListener("click", async (e) => {
+      e.target.disabled = true;
+      const r = await O.api("POST", "/sessions", {});
+      if (r.ok) location.href = "/runboard/" + r.data.id;
+      else { e.target.disabled = false; O.toast(O.errorText(r)); }
+    });
+    document.getElementById("open-session").addEventListener("submit", (e) => {
+      e.preventDefault();
+      location.href = "/runboard/" + encodeURIComponent(e.target.id.value.trim());
+    });
+  }
+
+  function laneCard(r) {
+    return h("li", { class: "lane-run", "data-run": r.id, "data-status": r.status },
+      h("div", { class: "lr-head" }, h("a", { href: "/runs/" + r.id }, "#" + r.id), " ", O.badge(r.status)),
+      h("div", { class: "lr-body" }, r.runbook, r.env ? " · " + r.env : "", r.target ? " · " + r.target : ""),
+      h("div", { class: "lr-foot muted" }, r.text || "", " ", O.dur(O.runDuration(r))));
+  }
+
+  async function runboard() {
+    const id = +document.body.dataset.session;
+    const area = document.getElementById("card-area");
+    const name = document.getElementById("session-name");
+    const lanePick = document.getElementById("cmd-lane");
+    let last = "";
+    const load = async () => {
+      const r = await O.api("GET", "/sessions/" + id);
+      if (!r.ok) {
+        document.getElementById("board").replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r)));
+        return false;
+      }
+      name.textContent = r.data.name + " (#" + id + ")";
+      const key = JSON.stringify(r.data.lanes.map((l) => l.runs.map((x) => [x.id, x.status, x.started_at, x.finished_at])));
+      if (key === last) return true;
+      last = key;
+      for (const lane of r.data.lanes) {
+        const col = document.querySelector(".lane[data-lane=" + lane.name + "] .lane-runs");
+        if (col) col.replaceChildren(...(lane.runs.length ? lane.runs.map(laneCard) : [h("li", { class: "muted empty" }, "empty")]));
+      }
+      return true;
+    };
+    O.initCommandBar((text, parsed) => {
+      O.showCard(area, text, parsed, {
+        session_id: id,
+        lane: lanePick.value,
+        onCreated: (run) => { O.toast("Run #" + run.id + " added to lane " + run.lane); load(); },
+      });
+    });
+    if (await load()) setInterval(load, 1000);
+  }
+
+  async function workers() {
+    const box = document.getElementById("workers");
+    const load = async () => {
+      const r = await O.api("GET", "/workers");
+      if (!r.ok) { box.replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r))); return; }
+      if (!r.data.length) { box.replaceChildren(h("p", { class: "muted" }, "No worker has ever checked in. Start one with `opsroom worker`.")); return; }
+      box.replaceChildren(h("div", { class: "table-wrap" }, h("table", { class: "workers" },
+        h("thead", {}, h("tr", {}, ["Worker", "Host", "State", "Last heartbeat", "Running", "Slots"].map((c) => h("th", { scope: "col" }, c)))),
+        h("tbody", {}, r.data.map((w) => h("tr", { "data-worker": w.id, class: w.stale ? "stale" : "" },
+          h("td", {}, w.id),
+          h("td", {}, w.host + " (pid " + w.pid + ")"),
+          h("td", {}, w.stale ? h("span", { class: "badge st-failed" }, "stale") : h("span", { class: "badge st-" + (w.state === "busy" ? "running" : w.state === "stopped" ? "cancelled" : "succeeded") }, w.state)),
+          h("td", {}, O.time(w.heartbeat_at)),
+          h("td", {}, w.running.length ? w.running.map((id) => h("a", { href: "/runs/" + id, class: "chip" }, "#" + id)) : h("span", { class: "muted" }, "idle")),
+          h("td", {}, w.concurrency)))))));
+    };
+    load();
+    setInterval(() => { if (!document.hidden) load(); }, 2000);
+  }
+
+  const PAGES = { home, run: runPage, history, "runboard-start": runboardStart, runboard, workers };
+  const start = () => {
+    const f = PAGES[document.body.dataset.page];
+    if (f) f();
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+})();

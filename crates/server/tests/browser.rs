@@ -1,0 +1,538 @@
+//! End-to-end tests of the web UI in headless Chromium, driven over
+//! WebDriver against the real server on port 0. Every test saves
+//! screenshots to target/screenshots/ and fails on browser console errors.
+
+#[path = "browser/support.rs"]
+mod support;
+
+use fantoccini::key::Key;
+use serde_json::{json, Value};
+use support::{Browser, BrowserOptions, Server};
+
+const PHASES: [&str; 5] = ["validate", "preflight", "action", "verify", "summarize"];
+
+/// Type "check prod status", see the card, Run, watch all five phases
+/// stream in and the final status; then the run's own page and workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_bar_to_live_run() {
+    let server = Server::start().await;
+    let mut b = Browser::start("command-bar", BrowserOptions::default()).await;
+    b.goto(&server.url("/")).await;
+    b.wait(
+        "command bar focused",
+        "return document.activeElement && document.activeElement.id === 'cmd'",
+    )
+    .await;
+    let first_paint = b
+        .wait(
+            "first paint",
+            "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : 0",
+        )
+        .await;
+    println!("first contentful paint of /: {first_paint} ms");
+
+    let input = b.find("#cmd").await;
+    input.send_keys("check prod status").await.unwrap();
+    b.wait(
+        "live preview",
+        "const d = document.querySelector('[data-field=intent]'); return d && d.textContent === 'healthcheck' && document.querySelector('[data-field=env]').textContent === 'prod'",
+    )
+    .await;
+    b.screenshot("preview").await;
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    b.wait(
+        "runbook card",
+        "return document.querySelector('.card[data-intent=healthcheck] [data-risk=read]')",
+    )
+    .await;
+    let steps = b
+        .js(
+            "return document.querySelectorAll('.card ol.plan > li').length",
+            vec![],
+        )
+        .await;
+    assert_eq!(steps, json!(5), "the card shows the five phases' steps");
+    b.screenshot("card").await;
+
+    b.find("[data-action=run]").await.click().await.unwrap();
+    b.wait(
+        "final status",
+        "const r = document.querySelector('.run-live'); return r && ['succeeded','failed'].includes(r.dataset.status) && document.querySelector('.artifacts h3')",
+    )
+    .await;
+    let phases = b
+        .js(
+            "return [...document.querySelectorAll('.phase')].map(p => [p.dataset.phase, p.dataset.status, p.querySelector('.ph-dur').textContent])",
+            vec![],
+        )
+        .await;
+    let phases = phases.as_array().unwrap();
+    assert_eq!(phases.len(), 5);
+    for (p, name) in phases.iter().zip(PHASES) {
+        assert_eq!(p[0], json!(name));
+        assert_eq!(p[1], json!("succeeded"), "phase {name}: {p}");
+        assert!(p[2].as_str().unwrap().ends_with("ms") || p[2].as_str().unwrap().ends_with(" s"));
+    }
+    let log = b
+        .js(
+            "return document.querySelector('.run-live').runView.log.events.map(e => e.message)",
+            vec![],
+        )
+        .await;
+    for name in PHASES {
+        assert!(
+            log.as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m.as_str() == Some(&format!("phase {name} started"))),
+            "the log streamed the start of {name}"
+        );
+    }
+    let status = b
+        .js(
+            "return document.querySelector('.run-live .badge').dataset.status",
+            vec![],
+        )
+        .await;
+    assert_eq!(status, json!("succeeded"));
+    b.wait(
+        "report table rendered",
+        "return document.querySelector('.artifact .md table')",
+    )
+    .await;
+    b.screenshot("run-finished").await;
+
+    // The run's own page renders the same run, finished, with Retry.
+    let id = b
+        .js("return +document.querySelector('.run-live').querySelector('.run-title a').textContent.slice(5)", vec![])
+        .await;
+    b.goto(&server.url(&format!("/runs/{id}"))).await;
+    b.wait(
+        "run page",
+        "const r = document.querySelector('#run-view'); return r.dataset.status === 'succeeded' && document.querySelector('[data-action=retry]') && document.querySelector('.artifact')",
+    )
+    .await;
+    let nav = b
+        .js(
+            "return performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd",
+            vec![],
+        )
+        .await;
+    println!("DOMContentLoaded of /runs/{id}: {nav} ms");
+    b.screenshot("run-page").await;
+
+    b.goto(&server.url("/workers")).await;
+    b.wait(
+        "worker rows",
+        "return document.querySelectorAll('tr[data-worker]').length >= 2",
+    )
+    .await;
+    b.screenshot("workers").await;
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// A session on the Runboard: runs added to lanes A and B from the command
+/// bar and the API show up and progress without a reload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runboard_lanes_progress_live() {
+    let server = Server::start().await;
+    let mut b = Browser::start("runboard", BrowserOptions::default()).await;
+    b.goto(&server.url("/runboard")).await;
+    b.find("#new-session").await.click().await.unwrap();
+    let session = b
+        .wait(
+            "session page",
+            "const m = location.pathname.match(/^\\/runboard\\/(\\d+)$/); return m && document.querySelectorAll('.lane').length === 4 && +m[1]",
+        )
+        .await;
+    b.js("window.__noReload = true; return 1", vec![]).await;
+
+    // Lane A from the command bar.
+    let input = b.find("#cmd").await;
+    input.send_keys("check dev status").await.unwrap();
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    b.wait(
+        "card",
+        "return document.querySelector('.card [data-action=run]')",
+    )
+    .await;
+    b.find(".card [data-action=run]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait(
+        "run in lane A",
+        "return document.querySelector('.lane[data-lane=A] .lane-run')",
+    )
+    .await;
+
+    // Two slow runs in lane B: the second waits for the first.
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let run = server
+            .post(
+                "/runs",
+                json!({"runbook": "noop", "env": "dev", "params": {"events": 3, "sleep_ms": 1200},
+                       "session_id": session, "lane": "B"}),
+            )
+            .await;
+        slow.push(run["id"].as_i64().unwrap());
+    }
+    b.wait(
+        "lane B: first running, second queued",
+        &format!(
+            "const s = id => (document.querySelector('.lane[data-lane=B] [data-run=\"' + id + '\"]') || {{dataset: {{}}}}).dataset.status; return s({}) === 'running' && s({}) === 'queued'",
+            slow[0], slow[1]
+        ),
+    )
+    .await;
+    b.screenshot("lanes-running").await;
+    b.wait(
+        "lane B: both succeeded",
+        "const l = [...document.querySelectorAll('.lane[data-lane=B] .lane-run')]; return l.length === 2 && l.every(r => r.dataset.status === 'succeeded')",
+    )
+    .await;
+    b.wait(
+        "lane A succeeded",
+        "return document.querySelector('.lane[data-lane=A] .lane-run').dataset.status === 'succeeded'",
+    )
+    .await;
+    let still = b.js("return window.__noReload === true", vec![]).await;
+    assert_eq!(still, json!(true), "the board updated without a reload");
+    // Lanes ran one after another: the second B run started after the first ended.
+    let first = server.get(&format!("/runs/{}", slow[0])).await;
+    let second = server.get(&format!("/runs/{}", slow[1])).await;
+    assert!(second["started_at"].as_str() >= first["finished_at"].as_str());
+    b.screenshot("lanes-done").await;
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// History: filters by status, env and text, pages with ?before=, links
+/// each row to its run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_filters_and_pages() {
+    let server = Server::start().await;
+    let failed = server
+        .post(
+            "/runs",
+            json!({"runbook": "noop", "env": "staging", "target": "billing", "params": {"fail_phase": "action"}, "max_attempts": 1}),
+        )
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    for env in ["dev", "prod"] {
+        server
+            .post("/runs", json!({"text": format!("check {env} status")}))
+            .await;
+    }
+    for i in 0..26 {
+        server
+            .post("/runs", json!({"runbook": "noop", "env": "dev", "params": {"events": 1}, "priority": -(i % 2)}))
+            .await;
+    }
+    server.wait_final(failed).await;
+
+    let mut b = Browser::start("history", BrowserOptions::default()).await;
+    b.goto(&server.url("/runs")).await;
+    b.wait(
+        "first page",
+        "return document.querySelectorAll('tr[data-run]').length === 25",
+    )
+    .await;
+    b.wait(
+        "older link",
+        "return !document.querySelector('#older').hidden",
+    )
+    .await;
+    b.screenshot("all").await;
+    b.find("#older").await.click().await.unwrap();
+    b.wait(
+        "second page",
+        "return location.search.includes('before=') && document.querySelectorAll('tr[data-run]').length === 4",
+    )
+    .await;
+
+    // Status filter through the form.
+    b.goto(&server.url("/runs")).await;
+    b.wait(
+        "rows",
+        "return document.querySelectorAll('tr[data-run]').length > 0",
+    )
+    .await;
+    b.js(
+        "const f = document.querySelector('#filters'); f.status.value = 'failed'; f.requestSubmit(); return 1",
+        vec![],
+    )
+    .await;
+    let rows = b
+        .wait(
+            "failed runs only",
+            "const r = [...document.querySelectorAll('tr[data-run]')]; return location.search.includes('status=failed') && r.length > 0 && r.map(x => [+x.dataset.run, x.dataset.status])",
+        )
+        .await;
+    assert_eq!(rows, json!([[failed, "failed"]]));
+    b.screenshot("failed").await;
+
+    // Env filter typed in, and text search.
+    b.goto(&server.url("/runs?env=prod")).await;
+    let envs = b
+        .wait(
+            "prod runs",
+            "const r = [...document.querySelectorAll('tr[data-run] td:nth-child(4)')]; return r.length && r.map(x => x.textContent)",
+        )
+        .await;
+    assert_eq!(envs, json!(["prod"]));
+    b.goto(&server.url("/runs?q=billing")).await;
+    let found = b
+        .wait(
+            "text search",
+            "const r = [...document.querySelectorAll('tr[data-run]')]; return r.length && r.map(x => +x.dataset.run)",
+        )
+        .await;
+    assert_eq!(found, json!([failed]));
+
+    // The row links to its run; Retry there makes a new run.
+    b.find(&format!("tr[data-run=\"{failed}\"] a"))
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait(
+        "failed run view",
+        "return document.querySelector('#run-view').dataset.status === 'failed' && document.querySelector('.phase[data-phase=action][data-status=failed]')",
+    )
+    .await;
+    b.screenshot("failed-run").await;
+    b.find("[data-action=retry]").await.click().await.unwrap();
+    let retried = b
+        .wait(
+            "retried run page",
+            &format!("const m = location.pathname.match(/^\\/runs\\/(\\d+)$/); return m && +m[1] !== {failed} && +m[1]"),
+        )
+        .await;
+    assert!(retried.as_i64().unwrap() > failed);
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// The log stream is cut twice mid-run; the viewer resumes with exactly the
+/// events the API has: no gap, no repeat. The viewer follows, stops
+/// following when scrolled up, filters by level and searches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_stream_resumes_without_gaps_or_repeats() {
+    let server = Server::start().await;
+    let run = server
+        .post(
+            "/runs",
+            json!({"runbook": "noop", "env": "dev", "params": {"events": 400, "sleep_ms": 2500}}),
+        )
+        .await;
+    let id = run["id"].as_i64().unwrap();
+    let mut b = Browser::start("log-resume", BrowserOptions::default()).await;
+    b.goto(&server.url(&format!("/runs/{id}"))).await;
+    let lines = "return (document.querySelector('#run-view').runView || {log: {events: []}}).log.events.length";
+    b.wait("some lines", &format!("{lines} > 5")).await;
+    let dropped = b.js("return opsroom.test.dropStreams()", vec![]).await;
+    assert_eq!(dropped, json!(1));
+    b.wait("more lines after the first cut", &format!("{lines} > 300"))
+        .await;
+    b.js("return opsroom.test.dropStreams()", vec![]).await;
+    b.wait(
+        "the run ended",
+        "return document.querySelector('#run-view').dataset.status === 'succeeded'",
+    )
+    .await;
+    let reconnects = b.js("return opsroom.test.reconnects()", vec![]).await;
+    assert!(
+        reconnects.as_i64().unwrap() >= 1,
+        "reconnected: {reconnects}"
+    );
+    let seen = b
+        .js(
+            "return document.querySelector('#run-view').runView.log.seqs()",
+            vec![],
+        )
+        .await;
+    let api: Vec<Value> = server
+        .get(&format!("/runs/{id}/events?limit=10000"))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].clone())
+        .collect();
+    assert!(api.len() > 400);
+    assert_eq!(
+        seen,
+        Value::Array(api),
+        "the viewer has every event once, in order"
+    );
+    b.screenshot("resumed").await;
+
+    // Scrolling up stops following; level filter and search narrow the view.
+    b.js(
+        "const v = document.querySelector('.log-viewport'); v.scrollTop = 0; v.dispatchEvent(new Event('scroll')); return 1",
+        vec![],
+    )
+    .await;
+    b.wait(
+        "follow off",
+        "return !document.querySelector('.follow input').checked",
+    )
+    .await;
+    b.js(
+        "const s = document.querySelector('.log-tools input[type=search]'); s.value = 'event 399 '; s.dispatchEvent(new Event('input')); return 1",
+        vec![],
+    )
+    .await;
+    b.wait(
+        "search",
+        "return document.querySelectorAll('.log-row').length === 1",
+    )
+    .await;
+    b.js(
+        "const s = document.querySelector('.log-tools input[type=search]'); s.value = ''; s.dispatchEvent(new Event('input')); const l = document.querySelector('.log-tools select'); l.value = '3'; l.dispatchEvent(new Event('change')); return 1",
+        vec![],
+    )
+    .await;
+    b.wait("no error lines", "return document.querySelectorAll('.log-row').length === 0 && document.querySelector('.log-count').textContent.startsWith('0 of')").await;
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// 50,000 lines stay responsive: only the visible rows are in the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_viewer_keeps_50000_lines_responsive() {
+    let server = Server::start().await;
+    let run = server
+        .post(
+            "/runs",
+            json!({"runbook": "noop", "env": "dev", "params": {"events": 2}}),
+        )
+        .await;
+    let id = run["id"].as_i64().unwrap();
+    server.wait_final(id).await;
+    let mut b = Browser::start("log-50k", BrowserOptions::default()).await;
+    b.goto(&server.url(&format!("/runs/{id}"))).await;
+    b.wait(
+        "run view",
+        "return document.querySelector('#run-view').runView",
+    )
+    .await;
+    let took = b
+        .js(
+            "const log = document.querySelector('#run-view').runView.log; const t0 = performance.now();
+             const base = log.lastSeq; const batch = [];
+             for (let i = 1; i <= 50000; i++) batch.push({seq: base + i, ts: new Date().toISOString(), level: i % 97 ? 'info' : 'warn', phase: 'action', message: 'synthetic line ' + i, data: {}});
+             log.add(batch); log.render(); return performance.now() - t0",
+            vec![],
+        )
+        .await;
+    println!("adding and drawing 50,000 lines took {took} ms");
+    let rows = b
+        .js(
+            "return document.querySelectorAll('.log-row').length",
+            vec![],
+        )
+        .await;
+    assert!(
+        rows.as_i64().unwrap() < 100,
+        "only visible rows are drawn: {rows}"
+    );
+    let scroll = b
+        .js(
+            "const log = document.querySelector('#run-view').runView.log; const t0 = performance.now();
+             log.viewport.scrollTop = 25000 * 20; log.onScroll(); log.render(); return [performance.now() - t0, log.rows.firstChild.dataset.seq]",
+            vec![],
+        )
+        .await;
+    println!("scrolling to the middle took {} ms", scroll[0]);
+    assert!(
+        scroll[0].as_f64().unwrap() < 100.0,
+        "scrolling stays fast: {scroll}"
+    );
+    assert!(
+        took.as_f64().unwrap() < 2000.0,
+        "adding 50,000 lines took {took} ms"
+    );
+    b.screenshot("50k").await;
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// Narrow (390 px) and dark: the card, the board and history stay usable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrow_dark_layout() {
+    let server = Server::start().await;
+    let mut b = Browser::start(
+        "narrow-dark",
+        BrowserOptions {
+            width: 390,
+            height: 844,
+            dark: true,
+        },
+    )
+    .await;
+    b.goto(&server.url("/")).await;
+    let dark = b
+        .js(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![],
+        )
+        .await;
+    assert_eq!(dark, json!(true));
+    let input = b.find("#cmd").await;
+    input.send_keys("deploy web to prod").await.unwrap();
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    b.wait("write card", "return document.querySelector('.card [data-risk=write]') && document.querySelector('.card .approval')").await;
+    let overflow = b
+        .js(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, json!(true), "no sideways scrolling at 390 px");
+    b.screenshot("card").await;
+    // Refused text shows the API's message and questions.
+    b.js(
+        "const i = document.querySelector('#cmd'); i.value = ''; return 1",
+        vec![],
+    )
+    .await;
+    input.send_keys("deploy").await.unwrap();
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    b.wait(
+        "card for vague text",
+        "return document.querySelector('.card [data-action=run]')",
+    )
+    .await;
+    b.find(".card [data-action=run]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    b.wait(
+        "refusal shown",
+        "return document.querySelector('.card-error').textContent.length > 10",
+    )
+    .await;
+    b.screenshot("refused").await;
+    b.goto(&server.url("/runs")).await;
+    b.wait(
+        "history",
+        "return document.querySelector('#history').children.length",
+    )
+    .await;
+    b.screenshot("history").await;
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
