@@ -1,9 +1,11 @@
 //! `opsroom`: the server, workers and the command-line client.
 
+mod bench;
 mod client;
 mod commands;
 mod follow;
 mod local;
+mod runbooks_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -56,6 +58,10 @@ enum Command {
     Approve(commands::ActionArgs),
     /// Reject a run that waits for approval.
     Reject(commands::ActionArgs),
+    /// Custom runbook files: `runbooks check DIR` validates them offline.
+    Runbooks(runbooks_cmd::RunbooksArgs),
+    /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,8 @@ fn main() -> ExitCode {
             Command::Retry(args) => commands::action(&api()?, "retry", args).await,
             Command::Approve(args) => commands::action(&api()?, "approve", args).await,
             Command::Reject(args) => commands::action(&api()?, "reject", args).await,
+            Command::Runbooks(args) => runbooks_cmd::run(args),
+            Command::Bench(args) => bench::bench(args).await,
         }
     });
     match result {

@@ -143,7 +143,11 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
             (1..=evs.len() as i64).collect::<Vec<_>>()
         );
     }
-    // Lane order: within a lane, each run started after the previous one finished.
+    // Lane order: within a lane, each run started after the previous one
+    // ended. Timestamps are taken by different processes before their
+    // statements run, so compare along the causal chain: the previous run's
+    // `run_end` event is stamped before its completion commits, and the next
+    // run's first `phase_start` after its claim (which needs that commit) returns.
     let mut lanes: HashMap<(i64, String), Vec<&Run>> = HashMap::new();
     for r in runs.iter().filter(|r| r.session_id.is_some()) {
         lanes
@@ -152,15 +156,26 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
             .push(r);
     }
     assert_eq!(lanes.len(), 40);
+    let stamp = |evs: &[RunEvent], kind: &str| {
+        evs.iter()
+            .find(|e| e.data["kind"] == kind)
+            .map(|e| e.ts)
+            .unwrap()
+    };
     for (lane, mut rs) in lanes {
         rs.sort_by_key(|r| r.id);
-        for pair in rs.windows(2) {
-            assert!(
-                pair[0].finished_at.unwrap() <= pair[1].started_at.unwrap(),
-                "lane {lane:?}: run {} started before run {} finished",
-                pair[1].id,
-                pair[0].id
-            );
+        let mut previous_end = None;
+        for r in rs {
+            let evs = store.events_list(r.id, 0, 1000).await.unwrap();
+            let start = stamp(&evs, "phase_start");
+            if let Some((prev_id, end)) = previous_end {
+                assert!(
+                    start >= end,
+                    "lane {lane:?}: run {} started before run {prev_id} ended",
+                    r.id
+                );
+            }
+            previous_end = Some((r.id, stamp(&evs, "run_end")));
         }
     }
     t.cleanup().await;

@@ -315,19 +315,16 @@ pub async fn execute_run(
 ) -> Outcome {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(run.timeout_secs.max(1) as u64);
+    // The claim wrote this attempt's first event; the next write can wait
+    // for the flush interval or the end of the run.
     let mut ctx = RunContext::new(engine.clone(), run);
-    ctx.log_data(
-        EventLevel::Info,
-        format!(
-            "attempt {} of {} started on worker {worker_id}",
-            ctx.run.attempt, ctx.run.max_attempts
-        ),
-        json!({"kind": "attempt_start", "attempt": ctx.run.attempt, "worker_id": worker_id}),
+    ctx.flushed_at = Some(Instant::now());
+    tracing::debug!(
+        run = ctx.run.id,
+        worker = worker_id,
+        attempt = ctx.run.attempt,
+        "run started"
     );
-    ctx.flush().await;
-    if ctx.lease_lost {
-        return Outcome::LeaseLost;
-    }
 
     let mut failure: Option<(Phase, PhaseError)> = None;
     let mut stopped: Option<StopSignal> = None;

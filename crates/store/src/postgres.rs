@@ -2,7 +2,9 @@
 //! single statements (data-modifying CTEs) where it can, and wakeups through
 //! LISTEN/NOTIFY with one listener connection per process.
 
-use crate::rules::{batch_audit, check_batch, created_event, Action, Rescue};
+use crate::rules::{
+    attempt_started_event, batch_audit, check_batch, created_event, Action, Rescue,
+};
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
 use chrono::{DateTime, Utc};
@@ -110,7 +112,14 @@ impl PgStore {
             Some(r) => run_from_row(&r)?,
             None => return Err(not_found(params.run_id)),
         };
-        let change = action.decide(&run, params)?;
+        let change = match action.decide(&run, params) {
+            Ok(c) => c,
+            Err(e) => {
+                // Release the row lock now, not whenever the pool reuses the connection.
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
         let row = sqlx::query(&format!(
             "UPDATE runs SET status = $2, cancel_requested = $3, finished_at = $4, approved_by = COALESCE($5, approved_by), \
              error = COALESCE($6, error), last_seq = last_seq + 1, updated_by = $7 WHERE id = $1 RETURNING {RUN_COLUMNS}"
@@ -501,27 +510,52 @@ impl Store for PgStore {
     }
 
     async fn run_claim(&self, p: RunClaimParams) -> StoreResult<Vec<Run>> {
-        let rows = sqlx::query(&format!(
+        let sql = format!(
             "WITH cand AS ( \
                SELECT r.id FROM runs r WHERE r.status = 'queued' AND r.run_after <= $1 \
-               AND (r.lane_key IS NULL OR NOT EXISTS (SELECT 1 FROM runs e WHERE e.lane_key = r.lane_key AND e.id < r.id \
-                    AND e.status IN {LANE_BLOCKING})) \
-               AND (r.lock_key IS NULL OR NOT EXISTS (SELECT 1 FROM runs e WHERE e.lock_key = r.lock_key AND e.id <> r.id \
-                    AND (e.status = 'running' OR (e.status = 'queued' AND e.id < r.id)))) \
+               AND {KEYS_FREE} \
                ORDER BY r.priority DESC, r.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
              UPDATE runs SET status = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = $3, \
-               heartbeat_at = $1, started_at = COALESCE(started_at, $1), updated_by = $3 \
+               heartbeat_at = $1, started_at = COALESCE(started_at, $1), updated_by = $3, last_seq = last_seq + 1 \
              FROM cand WHERE runs.id = cand.id RETURNING {}",
             prefixed_run_columns("runs")
-        ))
-        .bind(p.now)
-        .bind(p.limit)
-        .bind(&p.worker_id)
-        .fetch_all(&self.pool)
-        .await
-        .doing("claiming runs")?;
+        );
+        let rows = sqlx::query(&sql)
+            .bind(p.now)
+            .bind(p.limit)
+            .bind(&p.worker_id);
+        let mut tx = self.pool.begin().await.doing("starting a claim")?;
+        let rows = rows.fetch_all(&mut *tx).await.doing("claiming runs")?;
         let mut runs: Vec<Run> = rows.iter().map(run_from_row).collect::<StoreResult<_>>()?;
+        if runs.is_empty() {
+            return Ok(runs);
+        }
         runs.sort_by_key(|r| (-r.priority, r.id));
+        let events: Vec<NewEvent> = runs
+            .iter()
+            .map(|r| attempt_started_event(r, &p.worker_id, p.now))
+            .collect();
+        let cols = EventColumns::from(&events);
+        sqlx::query(
+            "INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data) \
+             SELECT id, seq, ws, ts, lvl, ph, msg, dat FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
+               $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS t(id, seq, ws, ts, lvl, ph, msg, dat)",
+        )
+        .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.last_seq).collect::<Vec<_>>())
+        .bind(runs.iter().map(|r| r.workspace_id.clone()).collect::<Vec<_>>())
+        .bind(cols.ts)
+        .bind(cols.level)
+        .bind(cols.phase)
+        .bind(cols.message)
+        .bind(cols.data)
+        .execute(&mut *tx)
+        .await
+        .doing("writing attempt events")?;
+        tx.commit().await.doing("committing a claim")?;
+        for r in &runs {
+            self.notify(Wakeup::Run(r.id));
+        }
         Ok(runs)
     }
 

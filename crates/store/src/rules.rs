@@ -201,3 +201,18 @@ pub(crate) fn batch_audit(runs: &[Run]) -> Option<(String, String, String, Value
         json!({"count": runs.len()}),
     ))
 }
+
+/// The first event of an attempt, written by the claim itself (so a live
+/// stream sees the run start as soon as it is claimed, at no extra commit).
+pub(crate) fn attempt_started_event(run: &Run, worker_id: &str, now: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(
+        now,
+        EventLevel::Info,
+        None,
+        format!(
+            "attempt {} of {} started on worker {worker_id}",
+            run.attempt, run.max_attempts
+        ),
+    )
+    .with_data(json!({"kind": "attempt_start", "attempt": run.attempt, "worker_id": worker_id}))
+}

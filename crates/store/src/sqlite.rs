@@ -3,7 +3,9 @@
 //! statement and transactions never fight for the lock), reads through a
 //! small pool in WAL mode. Times are stored as unix microseconds.
 
-use crate::rules::{batch_audit, check_batch, created_event, Action, Rescue};
+use crate::rules::{
+    attempt_started_event, batch_audit, check_batch, created_event, Action, Rescue,
+};
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
 use chrono::{DateTime, Utc};
@@ -100,7 +102,13 @@ impl SqliteStore {
             Some(r) if r.workspace_id == p.workspace_id => r,
             _ => return Err(not_found(p.run_id)),
         };
-        let change = action.decide(&run, p)?;
+        let change = match action.decide(&run, p) {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                return Err(e);
+            }
+        };
         let row = sqlx::query(&format!(
             "UPDATE runs SET status = ?, cancel_requested = ?, finished_at = ?, approved_by = COALESCE(?, approved_by), \
              error = COALESCE(?, error), last_seq = last_seq + 1, updated_by = ? WHERE id = ? RETURNING {RUN_COLUMNS}"
@@ -390,25 +398,31 @@ impl Store for SqliteStore {
 
     async fn run_claim(&self, p: RunClaimParams) -> StoreResult<Vec<Run>> {
         // One statement on the single writer connection: atomic by construction.
+        let mut tx = self.writer.begin().await.doing("starting a claim")?;
         let rows = sqlx::query(&format!(
             "UPDATE runs SET status = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = ?3, \
-               heartbeat_at = ?1, started_at = COALESCE(started_at, ?1), updated_by = ?3 \
+               heartbeat_at = ?1, started_at = COALESCE(started_at, ?1), updated_by = ?3, last_seq = last_seq + 1 \
              WHERE id IN (SELECT r.id FROM runs r WHERE r.status = 'queued' AND r.run_after <= ?1 \
-               AND (r.lane_key IS NULL OR NOT EXISTS (SELECT 1 FROM runs e WHERE e.lane_key = r.lane_key AND e.id < r.id \
-                    AND e.status IN {LANE_BLOCKING})) \
-               AND (r.lock_key IS NULL OR NOT EXISTS (SELECT 1 FROM runs e WHERE e.lock_key = r.lock_key AND e.id <> r.id \
-                    AND (e.status = 'running' OR (e.status = 'queued' AND e.id < r.id)))) \
+               AND {KEYS_FREE} \
                ORDER BY r.priority DESC, r.id LIMIT ?2) \
              RETURNING {RUN_COLUMNS}"
         ))
         .bind(us(p.now))
         .bind(p.limit)
         .bind(&p.worker_id)
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *tx)
         .await
         .doing("claiming runs")?;
         let mut runs: Vec<Run> = rows.iter().map(run_from_row).collect::<StoreResult<_>>()?;
         runs.sort_by_key(|r| (-r.priority, r.id));
+        for r in &runs {
+            let event = attempt_started_event(r, &p.worker_id, p.now);
+            insert_events(&mut tx, &r.workspace_id, r.id, r.last_seq - 1, &[event]).await?;
+        }
+        tx.commit().await.doing("committing a claim")?;
+        for r in &runs {
+            self.wakeups.send(Wakeup::Run(r.id));
+        }
         Ok(runs)
     }
 

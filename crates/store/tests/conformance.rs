@@ -421,16 +421,21 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
         })
         .await
         .unwrap();
-    assert_eq!(last, 26, "created event is seq 1");
+    assert_eq!(
+        last, 27,
+        "created event is seq 1, the claim's attempt_start seq 2"
+    );
     // A control-plane write interleaves without gaps.
     store.run_cancel(action(r.id, "ana")).await.unwrap();
     let all = store.events_list(r.id, 0, 1000).await.unwrap();
     assert_eq!(
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (1..=27).collect::<Vec<_>>()
+        (1..=28).collect::<Vec<_>>()
     );
-    assert_eq!(all[5].data, json!({"i": 4}));
-    assert_eq!(all[5].phase, Some(Phase::Action));
+    assert_eq!(all[1].data["kind"], "attempt_start");
+    assert_eq!(all[1].data["worker_id"], "w");
+    assert_eq!(all[6].data, json!({"i": 4}));
+    assert_eq!(all[6].phase, Some(Phase::Action));
     let after = store.events_list(r.id, 20, 3).await.unwrap();
     assert_eq!(
         after.iter().map(|e| e.seq).collect::<Vec<_>>(),

@@ -1,0 +1,471 @@
+//! `opsroom bench`: measures the queue on each store — enqueue rate through
+//! the API and in batches, end-to-end no-op runs per second with N workers,
+//! enqueue → first SSE event latency idle and under load, and server memory.
+//! Every measurement runs a real `opsroom serve` child process.
+
+use crate::client::{CliError, CliResult};
+use chrono::Utc;
+use clap::Args;
+use opsroom_store::{DynStore, RunInsertParams};
+use serde_json::{json, Value};
+use std::process::{ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Which stores to measure: sqlite, postgres or both.
+    #[arg(long, default_value = "both")]
+    pub store: String,
+    /// PostgreSQL server for the postgres half (a fresh schema is used and dropped).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/test")]
+    pub postgres_url: String,
+    /// Runs for the end-to-end measurement.
+    #[arg(long, default_value_t = 3000)]
+    pub runs: usize,
+    /// Runs enqueued one request at a time through the API.
+    #[arg(long, default_value_t = 2000)]
+    pub api_runs: usize,
+    /// Runs enqueued in batches.
+    #[arg(long, default_value_t = 50_000)]
+    pub bulk_runs: usize,
+    /// Workers in the server, and runs each executes at once.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Events each no-op run's action phase writes (plus 13 from the pipeline).
+    #[arg(long, default_value_t = 1)]
+    pub events: u32,
+    /// Samples for each latency measurement.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    async fn start(database_url: &str, workers: usize, concurrency: usize) -> CliResult<Server> {
+        let exe = std::env::current_exe().map_err(|e| CliError::server(e.to_string()))?;
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--database-url",
+                database_url,
+            ])
+            .args([
+                "--workers",
+                &workers.to_string(),
+                "--concurrency",
+                &concurrency.to_string(),
+            ])
+            .env("RUST_LOG", "warn")
+            .env_remove("OPSROOM_ADMIN_TOKEN")
+            .env_remove("OPSROOM_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| CliError::server(format!("starting opsroom serve: {e}")))?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .map_err(|_| CliError::server("opsroom serve did not start within 30 s"))?
+            .map_err(|e| CliError::server(e.to_string()))?
+            .ok_or_else(|| CliError::server("opsroom serve exited at start"))?;
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .ok_or_else(|| CliError::server(format!("unexpected first line from serve: {line}")))?
+            .to_string();
+        Ok(Server { child, url })
+    }
+
+    fn rss_mb(&self) -> f64 {
+        let pid = self.child.id().unwrap_or(0);
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+            .map(|kb| kb / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+
+    async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await;
+    }
+}
+
+/// A fresh database per measurement: a temp SQLite file, or a new schema.
+struct Scratch {
+    url: String,
+    schema: Option<(String, String)>,
+    file: Option<std::path::PathBuf>,
+}
+
+async fn scratch(kind: &str, pg: &str, n: usize) -> CliResult<Scratch> {
+    let tag = format!("opsroom_bench_{}_{n}", std::process::id());
+    if kind == "sqlite" {
+        let path = std::env::temp_dir().join(format!("{tag}.db"));
+        return Ok(Scratch {
+            url: format!("sqlite://{}", path.display()),
+            schema: None,
+            file: Some(path),
+        });
+    }
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(pg).await.map_err(|e| {
+        CliError::input(format!(
+            "cannot connect to {}: {e}",
+            opsroom_store::redact_url(pg)
+        ))
+    })?;
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {tag} CASCADE; "))
+        .execute(&mut conn)
+        .await
+        .ok();
+    sqlx::query(&format!("CREATE SCHEMA {tag}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| CliError::server(e.to_string()))?;
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    Ok(Scratch {
+        url: format!("{pg}{sep}options=-c%20search_path%3D{tag}"),
+        schema: Some((pg.to_string(), tag)),
+        file: None,
+    })
+}
+
+impl Scratch {
+    async fn store(&self) -> CliResult<DynStore> {
+        let store = opsroom_store::connect(&self.url)
+            .await
+            .map_err(|e| CliError::server(e.to_string()))?;
+        store
+            .migrate()
+            .await
+            .map_err(|e| CliError::server(e.to_string()))?;
+        Ok(store)
+    }
+
+    async fn drop(self) {
+        if let Some((pg, schema)) = self.schema {
+            use sqlx::Connection;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&pg).await {
+                let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        }
+        if let Some(f) = self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+            }
+        }
+    }
+}
+
+fn noop(events: u32) -> RunInsertParams {
+    let mut p = RunInsertParams::new("noop", Utc::now());
+    p.params = json!({"events": events});
+    p.actor = "bench".into();
+    p
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+async fn post_run(http: &reqwest::Client, url: &str, events: u32) -> CliResult<i64> {
+    let r: Value = http
+        .post(format!("{url}/api/v1/runs"))
+        .json(&json!({"runbook": "noop", "params": {"events": events}}))
+        .send()
+        .await
+        .map_err(|e| CliError::server(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| CliError::server(e.to_string()))?;
+    r["id"]
+        .as_i64()
+        .ok_or_else(|| CliError::server(format!("no run id in {r}")))
+}
+
+/// Time from the POST until the first event after `created` arrives over SSE.
+async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64> {
+    let t = Instant::now();
+    let id = post_run(http, url, 1).await?;
+    let mut response = http
+        .get(format!("{url}/api/v1/runs/{id}/events/stream"))
+        .header("last-event-id", "1")
+        .send()
+        .await
+        .map_err(|e| CliError::server(e.to_string()))?;
+    let mut buf = String::new();
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .map_err(|_| CliError::server("no SSE event within 10 s"))?
+            .map_err(|e| CliError::server(e.to_string()))?
+            .ok_or_else(|| CliError::server("SSE stream closed"))?;
+        buf.push_str(&String::from_utf8_lossy(&chunk));
+        if buf.contains("\nid:") || buf.starts_with("id:") {
+            return Ok(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+}
+
+async fn latencies(http: &reqwest::Client, url: &str, samples: usize) -> CliResult<(f64, f64)> {
+    let mut v = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        v.push(first_event_latency(http, url).await?);
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    Ok((percentile(&v, 0.5), percentile(&v, 0.99)))
+}
+
+async fn wait_drained(store: &DynStore, total: usize) -> CliResult<Duration> {
+    let t = Instant::now();
+    loop {
+        let counts = store
+            .runs_count_by_status()
+            .await
+            .map_err(|e| CliError::server(e.to_string()))?;
+        let done: i64 = counts
+            .iter()
+            .filter(|(s, _)| s == "succeeded" || s == "failed")
+            .map(|(_, n)| n)
+            .sum();
+        if done as usize >= total {
+            return Ok(t.elapsed());
+        }
+        if t.elapsed() > Duration::from_secs(600) {
+            return Err(CliError::server(format!(
+                "only {done} of {total} runs finished in 600 s"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn metric(http: &reqwest::Client, url: &str, name: &str) -> f64 {
+    let text = match http.get(format!("{url}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return f64::NAN,
+    };
+    text.lines()
+        .find(|l| l.starts_with(name) && l.as_bytes().get(name.len()) == Some(&b' '))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(|e| CliError::server(e.to_string()))?;
+    println!("\n## {kind}\n");
+
+    // 1. Enqueue through the API, one run per request, 32 clients.
+    let db = scratch(kind, &args.postgres_url, 1).await?;
+    db.store().await?;
+    let server = Server::start(&db.url, 0, 1).await?;
+    let idle_rss = server.rss_mb();
+    let t = Instant::now();
+    let per_client = args.api_runs / 32;
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let http = http.clone();
+        let url = server.url.clone();
+        let events = args.events;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_client {
+                post_run(&http, &url, events).await?;
+            }
+            Ok::<_, CliError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.map_err(|e| CliError::server(e.to_string()))??;
+    }
+    let api_rate = (per_client * 32) as f64 / t.elapsed().as_secs_f64();
+    server.stop().await;
+    db.drop().await;
+
+    // 2. Enqueue in batches of 1,000 (one transaction each).
+    let db = scratch(kind, &args.postgres_url, 2).await?;
+    let store = db.store().await?;
+    let t = Instant::now();
+    let mut left = args.bulk_runs;
+    while left > 0 {
+        let n = left.min(1000);
+        store
+            .runs_insert_batch((0..n).map(|_| noop(args.events)).collect())
+            .await
+            .map_err(|e| CliError::server(e.to_string()))?;
+        left -= n;
+    }
+    let bulk_rate = args.bulk_runs as f64 / t.elapsed().as_secs_f64();
+    drop(store);
+    db.drop().await;
+
+    // 3. End to end: queued no-op runs drained by the server's workers.
+    let db = scratch(kind, &args.postgres_url, 3).await?;
+    let store = db.store().await?;
+    for chunk in (0..args.runs).collect::<Vec<_>>().chunks(1000) {
+        store
+            .runs_insert_batch(chunk.iter().map(|_| noop(args.events)).collect())
+            .await
+            .map_err(|e| CliError::server(e.to_string()))?;
+    }
+    let server = Server::start(&db.url, args.workers, args.concurrency).await?;
+    let peak = Arc::new(std::sync::Mutex::new(0f64));
+    let sampling = Arc::new(AtomicBool::new(true));
+    let pid = server.child.id().unwrap_or(0);
+    let sampler = {
+        let peak = peak.clone();
+        let sampling = sampling.clone();
+        tokio::spawn(async move {
+            while sampling.load(Ordering::Relaxed) {
+                if let Some(mb) = rss_of(pid) {
+                    let mut p = peak.lock().unwrap();
+                    *p = p.max(mb);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let took = wait_drained(&store, args.runs).await?;
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    let e2e_rate = args.runs as f64 / took.as_secs_f64();
+    let claims = metric(&http, &server.url, "opsroom_claim_duration_seconds_count").await;
+    let claim_secs = metric(&http, &server.url, "opsroom_claim_duration_seconds_sum").await;
+    let sample = store
+        .run_list(opsroom_store::RunListParams {
+            workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| CliError::server(e.to_string()))?;
+    let events_per_run = sample.first().map(|r| r.last_seq).unwrap_or(0);
+    let load_rss = *peak.lock().unwrap();
+
+    // 4. Enqueue → first SSE event, idle, then with 1,000 runs/s of background load.
+    let (idle_p50, idle_p99) = latencies(&http, &server.url, args.samples).await?;
+    let loading = Arc::new(AtomicBool::new(true));
+    let load = {
+        let http = http.clone();
+        let url = server.url.clone();
+        let loading = loading.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(10));
+            let mut sent = 0u64;
+            while loading.load(Ordering::Relaxed) {
+                tick.tick().await;
+                for _ in 0..10 {
+                    let http = http.clone();
+                    let url = url.clone();
+                    tokio::spawn(async move { post_run(&http, &url, 1).await.ok() });
+                    sent += 1;
+                }
+            }
+            sent
+        })
+    };
+    let load_started = Instant::now();
+    let (load_p50, load_p99) = latencies(&http, &server.url, args.samples).await?;
+    loading.store(false, Ordering::Relaxed);
+    let sent = load.await.unwrap_or(0);
+    let offered = sent as f64 / load_started.elapsed().as_secs_f64();
+    server.stop().await;
+    drop(store);
+    db.drop().await;
+
+    println!("| measurement | result |");
+    println!("|---|---|");
+    println!("| enqueue through the API, 1 run per request, 32 clients | {api_rate:.0} runs/s |");
+    println!("| enqueue in batches of 1,000 | {bulk_rate:.0} runs/s |");
+    println!(
+        "| end to end, {} no-op runs, {} workers × {} concurrent, {events_per_run} events per run | {e2e_rate:.0} runs/s ({:.0} events/s) |",
+        args.runs,
+        args.workers,
+        args.concurrency,
+        e2e_rate * events_per_run as f64
+    );
+    println!(
+        "| where the time goes: claims | {claims:.0} claim statements, {:.2} ms each on average, {:.1} runs per claim |",
+        claim_secs / claims * 1000.0,
+        args.runs as f64 / claims
+    );
+    println!("| enqueue → first SSE event, idle | p50 {idle_p50:.1} ms, p99 {idle_p99:.1} ms |");
+    println!("| enqueue → first SSE event, under {offered:.0} runs/s | p50 {load_p50:.1} ms, p99 {load_p99:.1} ms |");
+    println!("| server RSS idle / peak under load | {idle_rss:.1} MB / {load_rss:.1} MB |");
+    Ok(())
+}
+
+fn rss_of(pid: u32) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+pub async fn bench(args: BenchArgs) -> CliResult<ExitCode> {
+    let kinds: Vec<&str> = match args.store.as_str() {
+        "both" => vec!["sqlite", "postgres"],
+        "sqlite" => vec!["sqlite"],
+        "postgres" => vec!["postgres"],
+        other => {
+            return Err(CliError::input(format!(
+                "--store must be sqlite, postgres or both, got `{other}`"
+            )))
+        }
+    };
+    if args.runs == 0 || args.api_runs < 32 || args.bulk_runs == 0 || args.samples == 0 {
+        return Err(CliError::input(
+            "--runs, --bulk-runs and --samples must be positive and --api-runs at least 32",
+        ));
+    }
+    println!(
+        "# opsroom bench — {} cores, {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    );
+    for kind in kinds {
+        bench_store(kind, &args).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,140 @@
+//! `opsroom runbooks check DIR` on the built binary: output and exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A folder of its own under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "opsroom_check_{}_{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.0.join(name), text).unwrap();
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const GOOD: &str = r#"name = "flush_cache"
+description = "Flushes a service's cache."
+risk = "write"
+triggers = ["flush cache of {service} on {env}"]
+
+[[steps.action]]
+title = "flush {target}"
+http = { method = "POST", url = "https://{target}.{env}.internal/cache/flush", expect_status = 204 }
+
+[[steps.verify]]
+wait = { seconds = 2 }
+"#;
+
+const BAD: &str = r#"name = "bad_shell"
+description = "Runs a string through a shell."
+risk = "write"
+triggers = ["bad shell on {env}"]
+
+[[steps.action]]
+shell = { argv = ["sh", "-c", "rm -rf /tmp/x"] }
+"#;
+
+fn check(dir: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_opsroom"))
+        .args(["runbooks", "check"])
+        .arg(dir)
+        .output()
+        .expect("run opsroom");
+    (
+        out.status.code().expect("exit code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn all_good_files_print_ok_and_exit_0() {
+    let dir = TempDir::new();
+    dir.write("flush_cache.toml", GOOD);
+    dir.write("README.md", "not a runbook");
+    let (code, stdout, stderr) = check(&dir.0);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("OK flush_cache (write risk, 1 trigger, 2 steps)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 runbook OK, 0 errors"), "{stdout}");
+}
+
+#[test]
+fn a_bad_file_prints_file_line_and_message_and_exits_2() {
+    let dir = TempDir::new();
+    dir.write("flush_cache.toml", GOOD);
+    dir.write("bad_shell.toml", BAD);
+    let (code, stdout, stderr) = check(&dir.0);
+    assert_eq!(code, 2, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        stdout.contains("OK flush_cache"),
+        "good files still pass: {stdout}"
+    );
+    let bad = dir.0.join("bad_shell.toml").display().to_string();
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(&bad))
+        .unwrap_or_else(|| panic!("no error line for {bad}: {stdout}"));
+    assert!(
+        line.starts_with(&format!("{bad}:6: ")) && line.contains("sh -c"),
+        "{line}"
+    );
+    assert!(stdout.contains("1 runbook OK, 1 error"), "{stdout}");
+}
+
+#[test]
+fn a_toml_syntax_error_names_its_line() {
+    let dir = TempDir::new();
+    dir.write(
+        "broken.toml",
+        "name = \"x\"\ndescription = \"y\"\nrisk = \n",
+    );
+    let (code, stdout, _) = check(&dir.0);
+    assert_eq!(code, 2);
+    let bad = dir.0.join("broken.toml").display().to_string();
+    assert!(stdout.contains(&format!("{bad}:3: ")), "{stdout}");
+}
+
+#[test]
+fn a_missing_or_empty_folder_exits_2() {
+    let dir = TempDir::new();
+    let (code, stdout, _) = check(&dir.0);
+    assert_eq!(code, 2);
+    assert!(stdout.contains("no runbook files"), "{stdout}");
+    let (code, stdout, _) = check(&dir.0.join("nope"));
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("cannot read the runbooks folder"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_example_runbooks_pass() {
+    let fixtures =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../core/tests/fixtures/runbooks");
+    let (code, stdout, stderr) = check(&fixtures);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
+    assert!(stdout.contains("OK restart_service"), "{stdout}");
+    assert!(stdout.contains("OK smoke_test"), "{stdout}");
+}
