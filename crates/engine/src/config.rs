@@ -6,6 +6,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+mod deploy;
+pub use deploy::{
+    DeployConfig, SecretError, SecretRef, SecretSource, SpecConfig, SpecGitHubConfig,
+};
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -16,6 +21,13 @@ pub struct OpsConfig {
     /// Folder of custom runbook files.
     #[serde(default)]
     pub runbooks_dir: Option<String>,
+    /// Named credentials: `name = "env:VARNAME"` or `name = "file:PATH"`.
+    /// Providers refer to them by name (`token_secret = "vercel"`).
+    #[serde(default)]
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// Where the `spec` runbook commits its documents.
+    #[serde(default)]
+    pub spec: Option<SpecConfig>,
 }
 
 /// One environment.
@@ -31,6 +43,17 @@ pub struct EnvConfig {
     pub requires_approval: Option<bool>,
     #[serde(default)]
     pub services: Vec<ServiceConfig>,
+    /// How `deploy` and `rollback` reach this env's provider.
+    #[serde(default)]
+    pub deploy: Option<DeployConfig>,
+    /// Whether a deploy whose verify fails redeploys the deployment that
+    /// was live before it (a run may still opt out with its
+    /// `rollback_on_failure` param).
+    #[serde(default)]
+    pub rollback_on_failure: bool,
+    /// Extra URLs a deploy's verify expects a 2xx answer from.
+    #[serde(default)]
+    pub smoke_urls: Vec<String>,
 }
 
 /// A service the healthcheck probes. (Unknown keys are refused by the
@@ -96,6 +119,10 @@ fn default_timeout_ms() -> u64 {
 }
 fn default_tls_min_days() -> i64 {
     7
+}
+
+fn is_http_url(url: &str) -> bool {
+    url.starts_with("http://") || url.starts_with("https://")
 }
 
 /// A configuration file that cannot be used.
@@ -164,6 +191,7 @@ impl OpsConfig {
                 }
             }
         }
+        deploy::check_config(&config).map_err(invalid)?;
         Ok(config)
     }
 
@@ -193,6 +221,7 @@ impl OpsConfig {
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             requires_approval: None,
             services: services(),
+            ..EnvConfig::default()
         };
         OpsConfig {
             environments: BTreeMap::from([
@@ -202,6 +231,8 @@ impl OpsConfig {
                 ("preview".to_string(), env(&[])),
             ]),
             runbooks_dir: None,
+            secrets: BTreeMap::new(),
+            spec: None,
         }
     }
 

@@ -1,0 +1,581 @@
+//! The parts of `opsroom.toml` the deploy, rollback and spec runbooks read:
+//! named credentials (`[secrets]`), each env's deploy provider
+//! (`[environments.NAME.deploy]`) and where specs are committed (`[spec]`).
+
+use super::OpsConfig;
+use opsroom_adapters::Secret;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// How a credential is referenced in `[secrets]`: `"env:VARNAME"` or
+/// `"file:PATH"`. Holds the reference, never the secret.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretRef(String);
+
+/// Where a credential's value is read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// An environment variable of the opsroom process.
+    Env(String),
+    /// A file (its content, trimmed).
+    File(PathBuf),
+}
+
+impl SecretSource {
+    /// `environment variable X` or `file P`, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            SecretSource::Env(var) => format!("environment variable {var}"),
+            SecretSource::File(path) => format!("file {}", path.display()),
+        }
+    }
+}
+
+impl SecretRef {
+    /// A reference from its text (`env:…` or `file:…`).
+    pub fn new(text: impl Into<String>) -> Self {
+        SecretRef(text.into())
+    }
+
+    /// Where the value is, or `None` when the reference is malformed.
+    pub fn source(&self) -> Option<SecretSource> {
+        if let Some(var) = self.0.strip_prefix("env:") {
+            let ok = !var.is_empty()
+                && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && !var.starts_with(|c: char| c.is_ascii_digit());
+            return ok.then(|| SecretSource::Env(var.to_string()));
+        }
+        if let Some(path) = self.0.strip_prefix("file:") {
+            return (!path.is_empty()).then(|| SecretSource::File(PathBuf::from(path)));
+        }
+        None
+    }
+}
+
+/// Debug shows where the value comes from only when the reference is well
+/// formed (a malformed one may be a token pasted by mistake).
+impl std::fmt::Debug for SecretRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.source() {
+            Some(source) => write!(f, "SecretRef({})", source.describe()),
+            None => f.write_str("SecretRef(***)"),
+        }
+    }
+}
+
+/// A credential that cannot be read. Names the credential, never its value.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// No `[secrets]` entry of that name.
+    #[error("credential `{0}` is not declared; add `{0} = \"env:VARNAME\"` (or \"file:PATH\") under [secrets] in opsroom.toml")]
+    NotDeclared(String),
+    /// Declared, but its value is not there.
+    #[error("credential `{name}` is not available: {source_text}")]
+    Missing {
+        /// The credential's name.
+        name: String,
+        /// What was looked at and why it failed.
+        source_text: String,
+    },
+}
+
+impl OpsConfig {
+    /// The value of the credential called `name`, read from where
+    /// `[secrets]` says (at the time of the call, so a rotated token is
+    /// picked up without a restart).
+    pub fn secret(&self, name: &str) -> Result<Secret, SecretError> {
+        let source = self
+            .secrets
+            .get(name)
+            .and_then(SecretRef::source)
+            .ok_or_else(|| SecretError::NotDeclared(name.to_string()))?;
+        let missing = |why: String| SecretError::Missing {
+            name: name.to_string(),
+            source_text: why,
+        };
+        let value = match &source {
+            SecretSource::Env(var) => std::env::var(var)
+                .map_err(|_| missing(format!("environment variable {var} is not set")))?,
+            SecretSource::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| missing(format!("cannot read file {}: {e}", path.display())))?,
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(missing(format!("{} is empty", source.describe())));
+        }
+        Ok(Secret::new(value))
+    }
+}
+
+fn default_ref() -> String {
+    "main".into()
+}
+fn default_deploy_timeout_ms() -> u64 {
+    30 * 60 * 1000
+}
+fn default_poll_interval_ms() -> u64 {
+    5000
+}
+fn default_shell_timeout_ms() -> u64 {
+    30 * 60 * 1000
+}
+
+/// An env's deploy provider (`[environments.NAME.deploy]`, chosen by
+/// `provider`). `base_url` points a client at another API root (GitHub
+/// Enterprise, or a local fake in tests).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeployConfig {
+    /// A Vercel project built from a GitHub repository.
+    Vercel {
+        /// The project id or name.
+        project: String,
+        /// The team the project belongs to (`teamId`), if any.
+        #[serde(default)]
+        team_id: Option<String>,
+        /// The GitHub repository Vercel builds, `owner/name`.
+        repo: String,
+        /// Ref deployed when the run names none.
+        #[serde(default = "default_ref")]
+        default_ref: String,
+        /// Vercel's deployment target (`production`, `staging`); a preview when unset.
+        #[serde(default)]
+        target: Option<String>,
+        /// `[secrets]` entry holding the Vercel token.
+        token_secret: String,
+        #[serde(default)]
+        base_url: Option<String>,
+        #[serde(default = "default_deploy_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default = "default_poll_interval_ms")]
+        poll_interval_ms: u64,
+    },
+    /// A GitHub Actions workflow started by `workflow_dispatch`.
+    GithubActions {
+        /// `owner/name`.
+        repo: String,
+        /// The workflow file (`deploy.yml`) or id.
+        workflow: String,
+        /// Branch the workflow is dispatched on.
+        #[serde(default = "default_ref")]
+        branch: String,
+        /// Workflow input that receives the ref to deploy (needed to roll back).
+        #[serde(default)]
+        ref_input: Option<String>,
+        /// Other inputs passed on every dispatch.
+        #[serde(default)]
+        inputs: BTreeMap<String, String>,
+        /// `[secrets]` entry holding the GitHub token.
+        token_secret: String,
+        #[serde(default)]
+        base_url: Option<String>,
+        #[serde(default = "default_deploy_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default = "default_poll_interval_ms")]
+        poll_interval_ms: u64,
+    },
+    /// A DigitalOcean App Platform app.
+    Digitalocean {
+        /// The app id.
+        app_id: String,
+        /// Rebuild even when the source did not change.
+        #[serde(default)]
+        force_build: bool,
+        /// `[secrets]` entry holding the DigitalOcean token.
+        token_secret: String,
+        #[serde(default)]
+        base_url: Option<String>,
+        #[serde(default = "default_deploy_timeout_ms")]
+        timeout_ms: u64,
+        #[serde(default = "default_poll_interval_ms")]
+        poll_interval_ms: u64,
+    },
+    /// A local program. `{ref}`, `{env}` and `{target}` in `argv` are
+    /// replaced; a non-zero exit fails the deploy.
+    Shell {
+        /// The program and its arguments (no shell involved).
+        argv: Vec<String>,
+        /// Environment variables added for the program.
+        #[serde(default)]
+        env: BTreeMap<String, String>,
+        /// Environment variables filled from `[secrets]` (VAR = "secret name");
+        /// their values are hidden from the streamed output.
+        #[serde(default)]
+        secret_env: BTreeMap<String, String>,
+        /// Working directory.
+        #[serde(default)]
+        cwd: Option<String>,
+        /// Ref deployed when the run names none.
+        #[serde(default = "default_ref")]
+        default_ref: String,
+        /// Link shown as the deployment's URL (`{ref}` is replaced).
+        #[serde(default)]
+        url: Option<String>,
+        #[serde(default = "default_shell_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+impl DeployConfig {
+    /// The provider's name as written in the config.
+    pub fn provider(&self) -> &'static str {
+        match self {
+            DeployConfig::Vercel { .. } => "vercel",
+            DeployConfig::GithubActions { .. } => "github_actions",
+            DeployConfig::Digitalocean { .. } => "digitalocean",
+            DeployConfig::Shell { .. } => "shell",
+        }
+    }
+
+    /// The `[secrets]` entries this provider needs.
+    pub fn secret_names(&self) -> Vec<&str> {
+        match self {
+            DeployConfig::Vercel { token_secret, .. }
+            | DeployConfig::GithubActions { token_secret, .. }
+            | DeployConfig::Digitalocean { token_secret, .. } => vec![token_secret.as_str()],
+            DeployConfig::Shell { secret_env, .. } => {
+                secret_env.values().map(String::as_str).collect()
+            }
+        }
+    }
+
+    /// What a deploy target may be called besides the env's service names.
+    pub fn deployable_name(&self) -> Option<&str> {
+        match self {
+            DeployConfig::Vercel { project, .. } => Some(project),
+            DeployConfig::GithubActions { repo, .. } => repo.rsplit('/').next(),
+            DeployConfig::Digitalocean { .. } | DeployConfig::Shell { .. } => None,
+        }
+    }
+
+    /// Checks one deploy table; the error starts with the key at fault.
+    fn check(&self, secrets: &BTreeMap<String, SecretRef>) -> Result<(), String> {
+        for name in self.secret_names() {
+            if !secrets.contains_key(name) {
+                return Err(format!(
+                    "{}: credential `{name}` is not declared; add `{name} = \"env:VARNAME\"` under [secrets]",
+                    if matches!(self, DeployConfig::Shell { .. }) { "secret_env" } else { "token_secret" }
+                ));
+            }
+        }
+        let base_url = match self {
+            DeployConfig::Vercel { base_url, .. }
+            | DeployConfig::GithubActions { base_url, .. }
+            | DeployConfig::Digitalocean { base_url, .. } => base_url.as_deref(),
+            DeployConfig::Shell { .. } => None,
+        };
+        if let Some(url) = base_url {
+            if !super::is_http_url(url) {
+                return Err("base_url: expected an http:// or https:// URL".into());
+            }
+        }
+        match self {
+            DeployConfig::Vercel { repo, project, .. } => {
+                check_repo(repo)?;
+                if project.is_empty() {
+                    return Err("project: expected the Vercel project id or name".into());
+                }
+            }
+            DeployConfig::GithubActions { repo, workflow, .. } => {
+                check_repo(repo)?;
+                if workflow.is_empty() {
+                    return Err(
+                        "workflow: expected the workflow file name (deploy.yml) or id".into(),
+                    );
+                }
+            }
+            DeployConfig::Digitalocean { app_id, .. } if app_id.is_empty() => {
+                return Err("app_id: expected the App Platform app id".into());
+            }
+            DeployConfig::Shell { argv, .. } if argv.first().is_none_or(|p| p.is_empty()) => {
+                return Err(
+                    "argv: expected the program and its arguments, e.g. [\"./deploy.sh\", \"{ref}\"]"
+                        .into(),
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn check_repo(repo: &str) -> Result<(), String> {
+    opsroom_adapters::github::RepoName::parse(repo)
+        .map(drop)
+        .ok_or_else(|| format!("repo: expected `owner/name`, got {repo:?}"))
+}
+
+/// Where `spec` commits the documents it writes (`[spec]`): a git remote
+/// (pushed to), GitHub (a branch and a pull request through the API), or both.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecConfig {
+    /// Git remote cloned and pushed to when GitHub is not configured
+    /// (`file:///srv/git/app.git`, `git@host:org/app.git`).
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// Open a pull request on GitHub instead of pushing to `remote`.
+    #[serde(default)]
+    pub github: Option<SpecGitHubConfig>,
+    /// Folder of the repository the documents go in (`specs/<slug>/…`).
+    #[serde(default = "default_spec_dir")]
+    pub dir: String,
+    /// The product's name, used in the documents' text.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// One paragraph on what the product is, for the documents' context.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The project's principles (constitution.md); sensible ones when empty.
+    #[serde(default)]
+    pub principles: Vec<String>,
+    /// The technology the plan builds on ("Rust, axum, PostgreSQL").
+    #[serde(default)]
+    pub stack: Option<String>,
+    /// Commit author name.
+    #[serde(default = "default_author_name")]
+    pub author_name: String,
+    /// Commit author e-mail.
+    #[serde(default = "default_author_email")]
+    pub author_email: String,
+}
+
+/// GitHub repository specs are proposed to.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecGitHubConfig {
+    /// `owner/name`.
+    pub repo: String,
+    /// `[secrets]` entry holding the GitHub token.
+    pub token_secret: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+fn default_spec_dir() -> String {
+    "specs".into()
+}
+fn default_author_name() -> String {
+    "opsroom".into()
+}
+fn default_author_email() -> String {
+    "opsroom@localhost".into()
+}
+
+impl SpecConfig {
+    fn check(&self, secrets: &BTreeMap<String, SecretRef>) -> Result<(), String> {
+        if self.remote.is_none() && self.github.is_none() {
+            return Err(
+                "remote: expected a git remote URL, or a [spec.github] table with repo and token_secret"
+                    .into(),
+            );
+        }
+        if self
+            .remote
+            .as_deref()
+            .is_some_and(|r| r.is_empty() || r.starts_with('-'))
+        {
+            return Err("remote: expected a git remote URL (file://, ssh:// or a path)".into());
+        }
+        let dir_ok = !self.dir.is_empty()
+            && !self.dir.starts_with('/')
+            && !self.dir.split('/').any(|p| p == ".." || p == ".git");
+        if !dir_ok {
+            return Err(
+                "dir: expected a relative folder inside the repository, e.g. \"specs\"".into(),
+            );
+        }
+        if let Some(gh) = &self.github {
+            check_repo(&gh.repo).map_err(|e| format!("github.{e}"))?;
+            if !secrets.contains_key(&gh.token_secret) {
+                return Err(format!(
+                    "github.token_secret: credential `{}` is not declared; add it under [secrets]",
+                    gh.token_secret
+                ));
+            }
+            if gh
+                .base_url
+                .as_deref()
+                .is_some_and(|u| !super::is_http_url(u))
+            {
+                return Err("github.base_url: expected an http:// or https:// URL".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks secrets, deploy tables, smoke URLs and `[spec]`; the error names
+/// the key at fault and what is expected.
+pub(super) fn check_config(config: &OpsConfig) -> Result<(), String> {
+    for (name, value) in &config.secrets {
+        if value.source().is_none() {
+            // The value is not echoed: it may be a token pasted by mistake.
+            return Err(format!(
+                "secrets.{name}: expected \"env:VARNAME\" (read from the environment) or \"file:PATH\" (read from a file), not the secret itself"
+            ));
+        }
+    }
+    for (name, env) in &config.environments {
+        for (i, url) in env.smoke_urls.iter().enumerate() {
+            if !super::is_http_url(url) {
+                return Err(format!(
+                    "environments.{name}.smoke_urls[{i}]: expected an http:// or https:// URL"
+                ));
+            }
+        }
+        if let Some(deploy) = &env.deploy {
+            deploy
+                .check(&config.secrets)
+                .map_err(|e| format!("environments.{name}.deploy.{e}"))?;
+        }
+    }
+    if let Some(spec) = &config.spec {
+        spec.check(&config.secrets)
+            .map_err(|e| format!("spec.{e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<OpsConfig, String> {
+        OpsConfig::parse("t.toml", text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_provider_parses_with_defaults() {
+        let c = parse(
+            r#"
+            [secrets]
+            vercel = "env:VERCEL_TOKEN"
+            github = "file:/run/secrets/github"
+            [environments.staging]
+            rollback_on_failure = true
+            smoke_urls = ["https://staging.example.test/"]
+            [environments.staging.deploy]
+            provider = "vercel"
+            project = "web"
+            repo = "acme/web"
+            token_secret = "vercel"
+            [environments.ci.deploy]
+            provider = "github_actions"
+            repo = "acme/web"
+            workflow = "deploy.yml"
+            ref_input = "ref"
+            token_secret = "github"
+            [environments.do.deploy]
+            provider = "digitalocean"
+            app_id = "app-1"
+            token_secret = "github"
+            [environments.local.deploy]
+            provider = "shell"
+            argv = ["./deploy.sh", "{ref}"]
+            [spec]
+            remote = "file:///srv/git/app.git"
+            "#,
+        )
+        .unwrap();
+        let (_, staging) = c.env("staging").unwrap();
+        assert!(staging.rollback_on_failure);
+        assert!(matches!(
+            &staging.deploy,
+            Some(DeployConfig::Vercel { default_ref, timeout_ms: 1_800_000, .. }) if default_ref == "main"
+        ));
+        assert_eq!(
+            c.env("local")
+                .unwrap()
+                .1
+                .deploy
+                .as_ref()
+                .unwrap()
+                .provider(),
+            "shell"
+        );
+        assert_eq!(c.spec.as_ref().unwrap().dir, "specs");
+        assert!(!c.env("dev").is_some_and(|(_, e)| e.rollback_on_failure));
+    }
+
+    #[test]
+    fn bad_deploy_and_secret_config_names_the_key() {
+        let cases = [
+            (
+                "[environments.prod.deploy]\nprovider = \"heroku\"\n",
+                "heroku",
+            ),
+            (
+                "[environments.prod.deploy]\nprovider = \"vercel\"\nproject = \"w\"\nrepo = \"acme/web\"\ntoken_secret = \"nope\"\n",
+                "environments.prod.deploy.token_secret: credential `nope` is not declared",
+            ),
+            (
+                "[secrets]\nv = \"env:V\"\n[environments.prod.deploy]\nprovider = \"vercel\"\nproject = \"w\"\nrepo = \"web\"\ntoken_secret = \"v\"\n",
+                "environments.prod.deploy.repo: expected `owner/name`",
+            ),
+            (
+                "[environments.prod.deploy]\nprovider = \"shell\"\nargv = []\n",
+                "environments.prod.deploy.argv: expected the program",
+            ),
+            (
+                "[environments.prod.deploy]\nprovider = \"shell\"\nargv = [\"x\"]\nprojct = 1\n",
+                "projct",
+            ),
+            (
+                "[environments.prod]\nsmoke_urls = [\"ftp://x\"]\n",
+                "environments.prod.smoke_urls[0]: expected an http:// or https:// URL",
+            ),
+            ("[spec]\ndir = \"specs\"\n", "spec.remote: expected a git remote URL"),
+            ("[spec]\nremote = \"file:///x\"\ndir = \"../up\"\n", "spec.dir"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(want), "{text}\n=> {err}\nwanted {want}");
+        }
+    }
+
+    #[test]
+    fn a_token_pasted_as_a_secret_reference_is_refused_without_echoing_it() {
+        let err = parse("[secrets]\nvercel = \"tok_live_123\"\n").unwrap_err();
+        assert!(
+            err.contains("secrets.vercel: expected \"env:VARNAME\""),
+            "{err}"
+        );
+        assert!(!err.contains("tok_live_123"), "{err}");
+        let c = parse("[secrets]\nvercel = \"env:OPSROOM_TEST_UNSET_VAR_1\"\n").unwrap();
+        assert!(!format!("{c:?}").contains("tok_"));
+    }
+
+    #[test]
+    fn secrets_resolve_from_env_and_file_and_errors_name_the_credential() {
+        let dir = std::env::temp_dir().join(format!("opsroom-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tok");
+        std::fs::write(&file, "file-token-value\n").unwrap();
+        let c = parse(&format!(
+            "[secrets]\nfrom_file = \"file:{}\"\nunset = \"env:OPSROOM_TEST_UNSET_VAR_2\"\nmissing_file = \"file:{}/nope\"\n",
+            file.display(),
+            dir.display()
+        ))
+        .unwrap();
+        assert_eq!(c.secret("from_file").unwrap().expose(), "file-token-value");
+        let err = c.secret("unset").unwrap_err().to_string();
+        assert!(
+            err.contains("credential `unset`") && err.contains("OPSROOM_TEST_UNSET_VAR_2"),
+            "{err}"
+        );
+        assert!(c
+            .secret("missing_file")
+            .unwrap_err()
+            .to_string()
+            .contains("cannot read file"));
+        assert!(c
+            .secret("other")
+            .unwrap_err()
+            .to_string()
+            .contains("not declared"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
