@@ -101,13 +101,14 @@
     }
 
     toBottom() {
-      this.auto = true;
       this.viewport.scrollTop = this.viewport.scrollHeight;
+      this.autoTop = this.viewport.scrollTop;
     }
 
     onScroll() {
-      if (this.auto) { this.auto = false; this.schedule(); return; }
       const v = this.viewport;
+      // Our own scroll to the bottom is not the user leaving it.
+      if (Math.abs(v.scrollTop - this.autoTop) < 2) { this.schedule(); return; }
       const atBottom = v.scrollTop + v.clientHeight >= v.scrollHeight - LINE * 1.5;
       if (atBottom !== this.follow) { this.follow = atBottom; this.followBox.checked = atBottom; }
       this.schedule();
@@ -129,6 +130,10 @@
   O.LogView = LogView;
 
   const streams = new Set();
+  let reopened = 0;
+  // Test hook: seqs after which the connection is cut, as a network drop would.
+  let cuts = new Set();
+  try { cuts = new Set((sessionStorage.getItem("opsroom.test.cuts") || "").split(",").filter(Boolean).map(Number)); } catch (_) { /* no storage */ }
 
   /**
    * Follows /runs/{id}/events/stream. The browser reconnects by itself with
@@ -160,6 +165,7 @@
         this.lastSeq = e.seq;
         batch.push(e);
         if (!flushing) { flushing = true; queueMicrotask(flush); }
+        if (cuts.delete(e.seq)) this.drop();
       };
       es.addEventListener("end", (m) => {
         if (batch.length) flush();
@@ -178,7 +184,7 @@
 
     reopenSoon(ms) {
       if (this.timer || this.ended) return;
-      this.timer = setTimeout(() => { this.timer = null; this.reconnects += 1; this.open(); }, ms);
+      this.timer = setTimeout(() => { this.timer = null; this.reconnects += 1; reopened += 1; this.open(); }, ms);
     }
 
     /** Cuts the connection as a dropped network would, then resumes. */
@@ -200,7 +206,7 @@
 
   /** Hooks for the browser tests. */
   O.test = {
-    dropStreams: () => [...streams].filter((s) => s.drop()).length,
-    reconnects: () => [...streams].reduce((n, s) => n + s.reconnects, 0),
+    streams: () => [...streams].map((s) => ({ run: s.runId, lastSeq: s.lastSeq, ended: s.ended })),
+    reconnects: () => reopened,
   };
 })();

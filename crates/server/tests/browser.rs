@@ -102,6 +102,26 @@ async fn command_bar_to_live_run() {
     .await;
     b.screenshot("run-finished").await;
 
+    // Ctrl-K focuses the bar again; arrow up recalls the last command.
+    b.js(
+        "document.activeElement.blur(); document.querySelector('#cmd').value = ''; return 1",
+        vec![],
+    )
+    .await;
+    b.find("body")
+        .await
+        .send_keys(&format!("{}k", Key::Control))
+        .await
+        .unwrap();
+    b.wait("Ctrl-K focus", "return document.activeElement.id === 'cmd'")
+        .await;
+    input.send_keys(&Key::Up.to_string()).await.unwrap();
+    b.wait(
+        "recalled command",
+        "return document.querySelector('#cmd').value === 'check prod status'",
+    )
+    .await;
+
     // The run's own page renders the same run, finished, with Retry.
     let id = b
         .js("return +document.querySelector('.run-live').querySelector('.run-title a').textContent.slice(5)", vec![])
@@ -120,6 +140,12 @@ async fn command_bar_to_live_run() {
         .await;
     println!("DOMContentLoaded of /runs/{id}: {nav} ms");
     b.screenshot("run-page").await;
+    b.js(
+        "document.querySelector('.artifact').scrollIntoView(); return 1",
+        vec![],
+    )
+    .await;
+    b.screenshot("artifacts").await;
 
     b.goto(&server.url("/workers")).await;
     b.wait(
@@ -128,6 +154,22 @@ async fn command_bar_to_live_run() {
     )
     .await;
     b.screenshot("workers").await;
+
+    // First render on a warm browser: the pages themselves, not Chromium's start.
+    for path in ["/".to_string(), format!("/runs/{id}")] {
+        b.goto(&server.url(&path)).await;
+        let fcp = b
+            .wait(
+                "first paint",
+                "const p = performance.getEntriesByName('first-contentful-paint')[0]; return p ? p.startTime : 0",
+            )
+            .await;
+        println!("first contentful paint of {path}: {fcp} ms");
+        assert!(
+            fcp.as_f64().unwrap() < 1000.0,
+            "{path} painted after {fcp} ms"
+        );
+    }
     b.assert_clean_console().await;
     b.close().await;
     server.stop().await;
@@ -327,32 +369,35 @@ async fn history_filters_and_pages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_stream_resumes_without_gaps_or_repeats() {
     let server = Server::start().await;
+    let mut b = Browser::start("log-resume", BrowserOptions::default()).await;
+    // The stream is cut right after seqs 300 and 1100 (a test hook in the
+    // page), as a dropped connection would be.
+    b.goto(&server.url("/workers")).await;
+    b.js(
+        "sessionStorage.setItem('opsroom.test.cuts', '300,1100'); return 1",
+        vec![],
+    )
+    .await;
     let run = server
         .post(
             "/runs",
-            json!({"runbook": "noop", "env": "dev", "params": {"events": 400, "sleep_ms": 2500}}),
+            json!({"runbook": "noop", "env": "dev", "params": {"events": 2000, "sleep_ms": 1500}}),
         )
         .await;
     let id = run["id"].as_i64().unwrap();
-    let mut b = Browser::start("log-resume", BrowserOptions::default()).await;
     b.goto(&server.url(&format!("/runs/{id}"))).await;
     let lines = "return (document.querySelector('#run-view').runView || {log: {events: []}}).log.events.length";
-    b.wait("some lines", &format!("{lines} > 5")).await;
-    let dropped = b.js("return opsroom.test.dropStreams()", vec![]).await;
-    assert_eq!(dropped, json!(1));
-    b.wait("more lines after the first cut", &format!("{lines} > 300"))
+    b.wait("every line of the action", &format!("{lines} > 2000"))
         .await;
-    b.js("return opsroom.test.dropStreams()", vec![]).await;
+    b.wait("two resumes", "return opsroom.test.reconnects() === 2")
+        .await;
     b.wait(
         "the run ended",
         "return document.querySelector('#run-view').dataset.status === 'succeeded'",
     )
     .await;
     let reconnects = b.js("return opsroom.test.reconnects()", vec![]).await;
-    assert!(
-        reconnects.as_i64().unwrap() >= 1,
-        "reconnected: {reconnects}"
-    );
+    assert_eq!(reconnects, json!(2));
     let seen = b
         .js(
             "return document.querySelector('#run-view').runView.log.seqs()",
@@ -367,7 +412,7 @@ async fn log_stream_resumes_without_gaps_or_repeats() {
         .iter()
         .map(|e| e["seq"].clone())
         .collect();
-    assert!(api.len() > 400);
+    assert!(api.len() > 2000);
     assert_eq!(
         seen,
         Value::Array(api),
@@ -387,7 +432,7 @@ async fn log_stream_resumes_without_gaps_or_repeats() {
     )
     .await;
     b.js(
-        "const s = document.querySelector('.log-tools input[type=search]'); s.value = 'event 399 '; s.dispatchEvent(new Event('input')); return 1",
+        "const s = document.querySelector('.log-tools input[type=search]'); s.value = 'event 1999 '; s.dispatchEvent(new Event('input')); return 1",
         vec![],
     )
     .await;
@@ -411,21 +456,52 @@ async fn log_stream_resumes_without_gaps_or_repeats() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_viewer_keeps_50000_lines_responsive() {
     let server = Server::start().await;
+    let mut b = Browser::start("log-50k", BrowserOptions::default()).await;
     let run = server
         .post(
             "/runs",
-            json!({"runbook": "noop", "env": "dev", "params": {"events": 2}}),
+            json!({"runbook": "noop", "env": "dev", "params": {"events": 2, "sleep_ms": 5000}}),
         )
         .await;
     let id = run["id"].as_i64().unwrap();
-    server.wait_final(id).await;
-    let mut b = Browser::start("log-50k", BrowserOptions::default()).await;
     b.goto(&server.url(&format!("/runs/{id}"))).await;
+    // A running run's log pops out: a Picture-in-Picture window where the
+    // browser has one, else a floating panel.
     b.wait(
-        "run view",
-        "return document.querySelector('#run-view').runView",
+        "pop out button",
+        "return document.querySelector('#run-view').runView && document.querySelector('[data-action=popout]')",
     )
     .await;
+    b.find("[data-action=popout]").await.click().await.unwrap();
+    let mode = b
+        .wait(
+            "log popped out",
+            "return document.querySelector('.popped') && (document.querySelector('.logview.floating') ? 'floating' : 'pip')",
+        )
+        .await;
+    println!("pop out mode: {mode}");
+    if mode == json!("pip") {
+        // Closing the window puts the log back; without the API the log
+        // floats on the page instead.
+        b.js("documentPictureInPicture.window.close(); return 1", vec![])
+            .await;
+        b.wait(
+            "log back in the page",
+            "return !document.querySelector('.popped') && document.querySelector('#run-view .logview')",
+        )
+        .await;
+        b.js(
+            "Object.defineProperty(window, 'documentPictureInPicture', {value: undefined}); return 1",
+            vec![],
+        )
+        .await;
+        b.find("[data-action=popout]").await.click().await.unwrap();
+        b.wait(
+            "floating log",
+            "return document.querySelector('.popped') && document.querySelector('body > .logview.floating')",
+        )
+        .await;
+    }
     let took = b
         .js(
             "const log = document.querySelector('#run-view').runView.log; const t0 = performance.now();
@@ -438,7 +514,7 @@ async fn log_viewer_keeps_50000_lines_responsive() {
     println!("adding and drawing 50,000 lines took {took} ms");
     let rows = b
         .js(
-            "return document.querySelectorAll('.log-row').length",
+            "return document.querySelector('#run-view').runView.log.rows.children.length",
             vec![],
         )
         .await;
@@ -454,15 +530,22 @@ async fn log_viewer_keeps_50000_lines_responsive() {
         )
         .await;
     println!("scrolling to the middle took {} ms", scroll[0]);
+    let middle: i64 = scroll[1].as_str().unwrap().parse().unwrap();
     assert!(
-        scroll[0].as_f64().unwrap() < 100.0,
+        (24_000..26_000).contains(&middle),
+        "the middle of the log is drawn: seq {middle}"
+    );
+    assert!(
+        scroll[0].as_f64().unwrap() < 250.0,
         "scrolling stays fast: {scroll}"
     );
     assert!(
-        took.as_f64().unwrap() < 2000.0,
+        took.as_f64().unwrap() < 5000.0,
         "adding 50,000 lines took {took} ms"
     );
     b.screenshot("50k").await;
+    server.wait_final(id).await;
+    server.wait_final(id).await;
     b.assert_clean_console().await;
     b.close().await;
     server.stop().await;
@@ -525,6 +608,10 @@ async fn narrow_dark_layout() {
     )
     .await;
     b.screenshot("refused").await;
+    b.assert_clean_console_except(&[
+        "/api/v1/runs - Failed to load resource: the server responded with a status of 422",
+    ])
+    .await;
     b.goto(&server.url("/runs")).await;
     b.wait(
         "history",

@@ -1,15 +1,19 @@
 //! Runbook implementations. The catalog (in `opsroom-core`) says what each
 //! runbook is; this says how each one runs.
 
+mod deploy;
+mod deploy_checks;
 mod healthcheck;
 mod noop;
+pub mod provider;
+mod rollback;
 
 use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
 use opsroom_store::Run;
 
 /// Runbooks this engine can execute.
-pub const IMPLEMENTED: &[&str] = &["noop", "healthcheck"];
+pub const IMPLEMENTED: &[&str] = &["noop", "healthcheck", "deploy", "rollback"];
 
 pub fn is_implemented(name: &str) -> bool {
     IMPLEMENTED.contains(&name)
@@ -28,6 +32,8 @@ pub fn start(engine: &Engine, run: &Run) -> Result<Box<dyn Execution>, PhaseErro
     match run.runbook.as_str() {
         "noop" => Ok(Box::new(noop::Noop::new(&params))),
         "healthcheck" => Ok(Box::new(healthcheck::Healthcheck::new(engine, run)?)),
+        "deploy" => Ok(Box::new(deploy::Deploy::new(engine, run, &params)?)),
+        "rollback" => Ok(Box::new(rollback::Rollback::new(engine, run, &params)?)),
         other => Err(PhaseError::permanent(format!(
             "runbook `{other}` is in the catalog but this server cannot execute it yet"
         ))),

@@ -175,9 +175,15 @@ impl Browser {
             args.push("--force-dark-mode".into());
             args.push("--blink-settings=preferredColorScheme=0".into());
         }
+        let mut chrome = json!({ "args": args });
+        if options.width < 500 {
+            // Headless windows are at least 500 px wide: emulate a phone's viewport.
+            chrome["mobileEmulation"] = json!({"deviceMetrics": {
+                "width": options.width, "height": options.height, "pixelRatio": 1.0}});
+        }
         let caps = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": {"args": args},
+            "goog:chromeOptions": chrome,
             "goog:loggingPrefs": {"browser": "ALL"},
         });
         let client = ClientBuilder::new(HttpConnector::new())
@@ -276,11 +282,21 @@ impl Browser {
 
     /// Fails the test on any console error or warning the page caused.
     pub async fn assert_clean_console(&self) {
+        self.assert_clean_console_except(&[]).await;
+    }
+
+    /// Like [`Browser::assert_clean_console`], allowing entries that contain
+    /// one of `expected` (a refusal the test provoked on purpose).
+    pub async fn assert_clean_console_except(&self, expected: &[&str]) {
         let bad: Vec<Value> = self
             .console()
             .await
             .into_iter()
             .filter(|e| matches!(e["level"].as_str(), Some("SEVERE") | Some("WARNING")))
+            .filter(|e| {
+                let m = e["message"].as_str().unwrap_or("");
+                !expected.iter().any(|x| m.contains(x))
+            })
             .collect();
         assert!(bad.is_empty(), "browser console has problems: {bad:#?}");
     }

@@ -1,0 +1,340 @@
+//! `deploy`: triggers a deployment through the env's provider, streams its
+//! status until it is ready, verifies the env's health (services and smoke
+//! URLs) and, when verify fails and the env allows it, rolls back to the
+//! deployment that was live before. Writes a summary and a link artifact.
+
+use super::deploy_checks::{check_health, check_target, failures, human_duration};
+use super::provider::{record_deployed, DeployProvider, Deployment};
+use crate::config::EnvConfig;
+use crate::pipeline::{Execution, PhaseError, RunContext};
+use crate::probe::ProbeResult;
+use crate::Engine;
+use opsroom_core::{EventLevel, Phase};
+use opsroom_store::Run;
+use serde_json::{json, Map, Value};
+use tokio::time::Instant;
+
+/// What happened when verify failed and a rollback was considered.
+enum RollbackOutcome {
+    /// Rolled back to this deployment.
+    Done(Deployment),
+    /// Tried and failed, with why.
+    Failed(String),
+    /// Not attempted, with why.
+    Skipped(String),
+}
+
+/// One deploy run.
+pub struct Deploy {
+    env: String,
+    config: EnvConfig,
+    target: Option<String>,
+    requested_ref: Option<String>,
+    rollback_allowed: bool,
+    run_migrations: bool,
+    provider: Option<DeployProvider>,
+    previous: Option<Deployment>,
+    deployed: Option<Deployment>,
+    git_ref: Option<String>,
+    health: Vec<ProbeResult>,
+    rollback: Option<RollbackOutcome>,
+    error: Option<String>,
+    started: Instant,
+}
+
+impl Deploy {
+    /// Checks env and target; the provider is built in validate.
+    pub fn new(
+        engine: &Engine,
+        run: &Run,
+        params: &Map<String, Value>,
+    ) -> Result<Self, PhaseError> {
+        let (env, config) = check_target(engine, run)?;
+        Ok(Deploy {
+            env,
+            config,
+            target: run.target.clone(),
+            requested_ref: params
+                .get("ref")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+                .map(String::from),
+            rollback_allowed: params
+                .get("rollback_on_failure")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            run_migrations: params
+                .get("run_migrations")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            provider: None,
+            previous: None,
+            deployed: None,
+            git_ref: None,
+            health: Vec::new(),
+            rollback: None,
+            error: None,
+            started: Instant::now(),
+        })
+    }
+
+    fn provider(&self) -> Result<&DeployProvider, PhaseError> {
+        self.provider
+            .as_ref()
+            .ok_or_else(|| PhaseError::permanent("the provider was not set up in validate"))
+    }
+
+    async fn verify(&mut self, ctx: &mut RunContext) -> Result<(), PhaseError> {
+        self.health = check_health(ctx, &self.config).await;
+        if self.health.is_empty() {
+            ctx.log(
+                EventLevel::Warn,
+                format!(
+                    "env {} has no services or smoke_urls to check; the deployment is trusted as ready",
+                    self.env
+                ),
+            );
+        }
+        let Some(problem) = failures(&self.health) else {
+            ctx.log(EventLevel::Info, "the deployment is healthy");
+            return Ok(());
+        };
+        let outcome = self.roll_back(ctx, &problem).await;
+        let message = match &outcome {
+            RollbackOutcome::Done(d) => format!("{problem}; rolled back to {}", d.label()),
+            RollbackOutcome::Failed(why) => format!("{problem}; the rollback failed too: {why}"),
+            RollbackOutcome::Skipped(why) => format!("{problem}; not rolled back: {why}"),
+        };
+        self.rollback = Some(outcome);
+        Err(PhaseError::permanent(message))
+    }
+
+    async fn roll_back(&mut self, ctx: &mut RunContext, problem: &str) -> RollbackOutcome {
+        if !self.config.rollback_on_failure {
+            return RollbackOutcome::Skipped(format!(
+                "environments.{}.rollback_on_failure is not true",
+                self.env
+            ));
+        }
+        if !self.rollback_allowed {
+            return RollbackOutcome::Skipped("the run's rollback_on_failure param is false".into());
+        }
+        let Some(previous) = self.previous.clone() else {
+            return RollbackOutcome::Skipped(
+                "no earlier deployment was live before this one".into(),
+            );
+        };
+        ctx.log_data(
+            EventLevel::Warn,
+            format!(
+                "verify failed ({problem}); rolling back to {} because environments.{}.rollback_on_failure = true",
+                previous.label(),
+                self.env
+            ),
+            json!({"kind": "rollback_start", "to": previous}),
+        );
+        ctx.flush().await;
+        let provider = match self.provider() {
+            Ok(p) => p,
+            Err(e) => return RollbackOutcome::Failed(e.message),
+        };
+        match provider.restore(ctx, &previous).await {
+            Ok(restored) => {
+                record_deployed(ctx, provider.name(), &restored);
+                ctx.log_data(
+                    EventLevel::Warn,
+                    format!("rolled back to {}", restored.label()),
+                    json!({"kind": "rollback_done", "to": restored}),
+                );
+                let after = check_health(ctx, &self.config).await;
+                match failures(&after) {
+                    None => ctx.log(EventLevel::Info, "healthy again after the rollback"),
+                    Some(p) => ctx.log(
+                        EventLevel::Error,
+                        format!("still unhealthy after the rollback: {p}"),
+                    ),
+                }
+                RollbackOutcome::Done(restored)
+            }
+            Err(e) => {
+                ctx.log_data(
+                    EventLevel::Error,
+                    format!("rollback to {} failed: {}", previous.label(), e.message),
+                    json!({"kind": "rollback_failed"}),
+                );
+                RollbackOutcome::Failed(e.message)
+            }
+        }
+    }
+
+    fn summary(&self) -> String {
+        let provider = self.provider.as_ref().map(|p| p.name()).unwrap_or("-");
+        let outcome = match (&self.error, &self.deployed) {
+            (None, Some(_)) => "✅ deployed and healthy".to_string(),
+            (Some(e), _) => format!("❌ {e}"),
+            (None, None) => "not deployed".to_string(),
+        };
+        let what = self.target.as_deref().unwrap_or("the env's project");
+        let mut md = format!("# Deploy of {what} to {}\n\n{outcome}\n\n", self.env);
+        md.push_str("| | |\n|---|---|\n");
+        md.push_str(&format!("| provider | {provider} |\n"));
+        md.push_str(&format!(
+            "| ref | {} |\n",
+            self.git_ref.as_deref().unwrap_or("-")
+        ));
+        let link = |d: &Deployment| match &d.url {
+            Some(u) => format!("[{}]({u})", d.id),
+            None => d.id.clone(),
+        };
+        md.push_str(&format!(
+            "| deployment | {} |\n",
+            self.deployed
+                .as_ref()
+                .map(link)
+                .unwrap_or_else(|| "-".into())
+        ));
+        md.push_str(&format!(
+            "| previous deployment | {} |\n",
+            self.previous
+                .as_ref()
+                .map(|d| format!("{} ({})", link(d), d.git_ref.as_deref().unwrap_or("-")))
+                .unwrap_or_else(|| "none".into())
+        ));
+        md.push_str(&format!(
+            "| duration | {} |\n",
+            human_duration(self.started.elapsed())
+        ));
+        md.push_str(&format!(
+            "| migrations | {} |\n",
+            if self.run_migrations {
+                "none configured for this env"
+            } else {
+                "not requested"
+            }
+        ));
+        if let Some(r) = &self.rollback {
+            let text = match r {
+                RollbackOutcome::Done(d) => format!("rolled back to {}", link(d)),
+                RollbackOutcome::Failed(why) => format!("rollback failed: {why}"),
+                RollbackOutcome::Skipped(why) => format!("not rolled back: {why}"),
+            };
+            md.push_str(&format!("| rollback | {text} |\n"));
+        }
+        if !self.health.is_empty() {
+            md.push_str(
+                "\n## Health after the deploy\n\n| check | result | detail |\n|---|---|---|\n",
+            );
+            for r in &self.health {
+                md.push_str(&format!(
+                    "| {} | {} | {} |\n",
+                    r.service,
+                    if r.ok { "✅ ok" } else { "❌ failed" },
+                    r.detail.replace('|', "\\|")
+                ));
+            }
+        }
+        match &self.provider {
+            Some(p) => p.redact(&md),
+            None => md,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Execution for Deploy {
+    async fn phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
+        let result = self.run_phase(phase, ctx).await;
+        if let Err(e) = &result {
+            self.error
+                .get_or_insert_with(|| format!("phase {phase} failed: {}", e.message));
+        }
+        result
+    }
+
+    fn wants_summary_artifact(&self) -> bool {
+        false
+    }
+}
+
+impl Deploy {
+    async fn run_phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
+        match phase {
+            Phase::Validate => {
+                let provider =
+                    DeployProvider::new(ctx.engine(), &self.env, self.target.as_deref())?;
+                ctx.log(
+                    EventLevel::Info,
+                    format!(
+                        "deploying {} to {} through {}; credentials present",
+                        self.target.as_deref().unwrap_or("the env's project"),
+                        self.env,
+                        provider.name()
+                    ),
+                );
+                self.provider = Some(provider);
+                Ok(())
+            }
+            Phase::Preflight => {
+                match ctx.run().lock_key.clone() {
+                    Some(key) => ctx.log(
+                        EventLevel::Info,
+                        format!("env lock {key} is held by this run; other writes to it wait"),
+                    ),
+                    None => ctx.log(EventLevel::Warn, "this run holds no env lock"),
+                }
+                let current = self.provider()?.current(ctx).await?;
+                match &current {
+                    Some(d) => ctx.log_data(
+                        EventLevel::Info,
+                        format!("provider reachable; live now: {}", d.label()),
+                        json!({"kind": "current_deployment", "deployment": d}),
+                    ),
+                    None => ctx.log(
+                        EventLevel::Info,
+                        "provider reachable; no earlier successful deployment found",
+                    ),
+                }
+                self.previous = current;
+                Ok(())
+            }
+            Phase::Action => {
+                let provider = self.provider.as_ref().ok_or_else(|| {
+                    PhaseError::permanent("the provider was not set up in validate")
+                })?;
+                let git_ref = self
+                    .requested_ref
+                    .clone()
+                    .unwrap_or_else(|| provider.default_ref());
+                self.git_ref = Some(git_ref.clone());
+                ctx.log(
+                    EventLevel::Info,
+                    format!("starting a {} deployment of {git_ref}", provider.name()),
+                );
+                ctx.flush().await;
+                let deployed = provider.deploy(ctx, &git_ref).await?;
+                record_deployed(ctx, provider.name(), &deployed);
+                if self.run_migrations {
+                    ctx.log(
+                        EventLevel::Info,
+                        format!(
+                            "no database migrations are configured for env {}; none run",
+                            self.env
+                        ),
+                    );
+                }
+                self.deployed = Some(deployed);
+                Ok(())
+            }
+            Phase::Verify => self.verify(ctx).await,
+            Phase::Summarize => {
+                let summary = self.summary();
+                ctx.artifact("markdown", "deploy-summary.md", summary)
+                    .await?;
+                if let Some(url) = self.deployed.as_ref().and_then(|d| d.url.clone()) {
+                    ctx.artifact("link", "deployment", url).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+}

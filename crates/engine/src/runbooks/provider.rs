@@ -1,0 +1,761 @@
+//! An env's deploy provider, built from `[environments.NAME.deploy]` and the
+//! credentials in `[secrets]`: what is live now, start a deployment and
+//! follow it (each status change becomes a run event at once), the
+//! deployments that succeeded before, and going back to one of them.
+//!
+//! Tokens live only inside the adapters' clients (as [`Secret`]); every text
+//! written to a run goes through [`DeployProvider::redact`] first.
+
+use crate::config::DeployConfig;
+use crate::pipeline::{PhaseError, RunContext};
+use crate::Engine;
+use opsroom_adapters::digitalocean::{DeploymentPhase, DigitalOceanClient, DigitalOceanConfig};
+use opsroom_adapters::follow::{FollowError, FollowOptions};
+use opsroom_adapters::github::{GitHubClient, GitHubConfig, RepoName};
+use opsroom_adapters::secret::redact_all;
+use opsroom_adapters::shell::{self, CommandSpec, OutputLine, ShellError};
+use opsroom_adapters::vercel::{
+    CreateDeployment, GitSource, ListDeployments, ReadyState, VercelClient, VercelConfig,
+};
+use opsroom_adapters::{ApiError, Secret};
+use opsroom_core::{EventLevel, RunStatus};
+use opsroom_store::{Run, RunListParams};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// One deployment as opsroom records it (in events, artifacts, history).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    /// The provider's id (Vercel `dpl_…`, workflow run id, DO deployment
+    /// id) or, for shell deploys, the opsroom run that made it.
+    pub id: String,
+    /// Where to see it: its URL, or the provider's page about it.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The git ref (branch, tag or commit) it was built from, when known.
+    #[serde(default, rename = "ref")]
+    pub git_ref: Option<String>,
+}
+
+impl Deployment {
+    /// `dpl_1 (main)` for messages.
+    pub fn label(&self) -> String {
+        match &self.git_ref {
+            Some(r) => format!("{} ({r})", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+enum Backend {
+    Vercel {
+        client: VercelClient,
+        project: String,
+        repo: RepoName,
+        default_ref: String,
+        target: Option<String>,
+        follow: FollowOptions,
+    },
+    GitHub {
+        client: GitHubClient,
+        repo: RepoName,
+        workflow: String,
+        branch: String,
+        ref_input: Option<String>,
+        inputs: serde_json::Map<String, Value>,
+        follow: FollowOptions,
+    },
+    DigitalOcean {
+        client: DigitalOceanClient,
+        app_id: String,
+        force_build: bool,
+        follow: FollowOptions,
+    },
+    Shell {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+        cwd: Option<String>,
+        default_ref: String,
+        url: Option<String>,
+        timeout: Duration,
+    },
+}
+
+/// An env's deploy provider, ready to use.
+pub struct DeployProvider {
+    env: String,
+    target: Option<String>,
+    /// The `[secrets]` entry the provider authenticates with (for messages).
+    credential: String,
+    secrets: Vec<Secret>,
+    backend: Backend,
+}
+
+fn follow_options(timeout_ms: u64, poll_interval_ms: u64) -> FollowOptions {
+    FollowOptions::new(
+        Duration::from_millis(poll_interval_ms.max(1)),
+        Duration::from_millis(timeout_ms.max(1)),
+    )
+}
+
+/// What a phase says when an API call failed: the provider's own reason,
+/// the credential's name (never its value) on 401/403, retryable when the
+/// failure was transient.
+fn api_failure(credential: &str, what: &str, e: &ApiError) -> PhaseError {
+    if e.is_auth() {
+        return PhaseError::permanent(format!(
+            "{what}: the provider rejected credential `{credential}` ({e}); check the token that secrets.{credential} points at"
+        ));
+    }
+    if e.is_transient() {
+        PhaseError::retryable(format!("{what}: {e}"))
+    } else {
+        PhaseError::permanent(format!("{what}: {e}"))
+    }
+}
+
+fn follow_failure(credential: &str, e: &FollowError) -> PhaseError {
+    match e {
+        FollowError::Api { what, source } => api_failure(credential, what, source),
+        FollowError::TimedOut { .. } => PhaseError::permanent(format!(
+            "{e} (raise timeout_ms in the env's deploy table if builds take longer)"
+        )),
+    }
+}
+
+impl DeployProvider {
+    /// Builds the provider of `env`; fails when the env has no deploy table
+    /// or a credential cannot be read (the error names the credential).
+    pub fn new(engine: &Engine, env: &str, target: Option<&str>) -> Result<Self, PhaseError> {
+        let (name, env_config) = engine
+            .config
+            .env(env)
+            .ok_or_else(|| PhaseError::permanent(format!("unknown env `{env}`")))?;
+        let deploy = env_config.deploy.as_ref().ok_or_else(|| {
+            PhaseError::permanent(format!(
+                "env {name} has no deploy provider; add [environments.{name}.deploy] with provider = \"vercel\", \"github_actions\", \"digitalocean\" or \"shell\" to opsroom.toml"
+            ))
+        })?;
+        let secret = |key: &str| {
+            engine
+                .config
+                .secret(key)
+                .map_err(|e| PhaseError::permanent(e.to_string()))
+        };
+        let mut secrets = Vec::new();
+        let mut credential = String::new();
+        let built = |e: ApiError| PhaseError::permanent(format!("cannot set up the provider: {e}"));
+        let backend = match deploy {
+            DeployConfig::Vercel {
+                project,
+                team_id,
+                repo,
+                default_ref,
+                target,
+                token_secret,
+                base_url,
+                timeout_ms,
+                poll_interval_ms,
+            } => {
+                let token = secret(token_secret)?;
+                credential.clone_from(token_secret);
+                secrets.push(token.clone());
+                let mut cfg = VercelConfig::new(token);
+                cfg.team_id.clone_from(team_id);
+                if let Some(url) = base_url {
+                    cfg.base_url.clone_from(url);
+                }
+                Backend::Vercel {
+                    client: VercelClient::new(cfg).map_err(built)?,
+                    project: project.clone(),
+                    repo: RepoName::parse(repo).ok_or_else(|| {
+                        PhaseError::permanent(format!("repo {repo:?} is not owner/name"))
+                    })?,
+                    default_ref: default_ref.clone(),
+                    target: target.clone(),
+                    follow: follow_options(*timeout_ms, *poll_interval_ms),
+                }
+            }
+            DeployConfig::GithubActions {
+                repo,
+                workflow,
+                branch,
+                ref_input,
+                inputs,
+                token_secret,
+                base_url,
+                timeout_ms,
+                poll_interval_ms,
+            } => {
+                let token = secret(token_secret)?;
+                credential.clone_from(token_secret);
+                secrets.push(token.clone());
+                let mut cfg = GitHubConfig::new(token);
+                if let Some(url) = base_url {
+                    cfg.base_url.clone_from(url);
+                }
+                Backend::GitHub {
+                    client: GitHubClient::new(cfg).map_err(built)?,
+                    repo: RepoName::parse(repo).ok_or_else(|| {
+                        PhaseError::permanent(format!("repo {repo:?} is not owner/name"))
+                    })?,
+                    workflow: workflow.clone(),
+                    branch: branch.clone(),
+                    ref_input: ref_input.clone(),
+                    inputs: inputs
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::from(v.clone())))
+                        .collect(),
+                    follow: follow_options(*timeout_ms, *poll_interval_ms),
+                }
+            }
+            DeployConfig::Digitalocean {
+                app_id,
+                force_build,
+                token_secret,
+                base_url,
+                timeout_ms,
+                poll_interval_ms,
+            } => {
+                let token = secret(token_secret)?;
+                credential.clone_from(token_secret);
+                secrets.push(token.clone());
+                let mut cfg = DigitalOceanConfig::new(token);
+                if let Some(url) = base_url {
+                    cfg.base_url.clone_from(url);
+                }
+                Backend::DigitalOcean {
+                    client: DigitalOceanClient::new(cfg).map_err(built)?,
+                    app_id: app_id.clone(),
+                    force_build: *force_build,
+                    follow: follow_options(*timeout_ms, *poll_interval_ms),
+                }
+            }
+            DeployConfig::Shell {
+                argv,
+                env,
+                secret_env,
+                cwd,
+                default_ref,
+                url,
+                timeout_ms,
+            } => {
+                let mut vars: Vec<(String, String)> =
+                    env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                for (var, key) in secret_env {
+                    let value = secret(key)?;
+                    vars.push((var.clone(), value.expose().to_string()));
+                    secrets.push(value);
+                }
+                credential = secret_env.values().cloned().collect::<Vec<_>>().join(", ");
+                Backend::Shell {
+                    argv: argv.clone(),
+                    env: vars,
+                    cwd: cwd.clone(),
+                    default_ref: default_ref.clone(),
+                    url: url.clone(),
+                    timeout: Duration::from_millis(*timeout_ms),
+                }
+            }
+        };
+        Ok(DeployProvider {
+            env: name.to_string(),
+            target: target.map(String::from),
+            credential,
+            secrets,
+            backend,
+        })
+    }
+
+    /// The provider's name, as in the config.
+    pub fn name(&self) -> &'static str {
+        match self.backend {
+            Backend::Vercel { .. } => "vercel",
+            Backend::GitHub { .. } => "github_actions",
+            Backend::DigitalOcean { .. } => "digitalocean",
+            Backend::Shell { .. } => "shell",
+        }
+    }
+
+    /// Hides every credential of this provider in `text`.
+    pub fn redact(&self, text: &str) -> String {
+        redact_all(text, &self.secrets)
+    }
+
+    /// The ref deployed when a run names none.
+    pub fn default_ref(&self) -> String {
+        match &self.backend {
+            Backend::Vercel { default_ref, .. } | Backend::Shell { default_ref, .. } => {
+                default_ref.clone()
+            }
+            Backend::GitHub { branch, .. } => branch.clone(),
+            Backend::DigitalOcean { .. } => "the app spec's branch".into(),
+        }
+    }
+
+    /// What is live now (`None`: nothing deployed yet). Also proves the
+    /// provider is reachable and the credential works.
+    pub async fn current(&self, ctx: &RunContext) -> Result<Option<Deployment>, PhaseError> {
+        match &self.backend {
+            Backend::GitHub { client, repo, .. } => {
+                client
+                    .get_repo(repo)
+                    .await
+                    .map_err(|e| api_failure(&self.credential, "reading the repository", &e))?;
+                Ok(self.history(ctx).await?.into_iter().next())
+            }
+            Backend::DigitalOcean { client, app_id, .. } => {
+                self.active_app_deployment(client, app_id).await
+            }
+            _ => Ok(self.history(ctx).await?.into_iter().next()),
+        }
+    }
+
+    /// Deployments that succeeded, newest first (the live one first).
+    pub async fn history(&self, ctx: &RunContext) -> Result<Vec<Deployment>, PhaseError> {
+        match &self.backend {
+            Backend::Vercel {
+                client,
+                project,
+                target,
+                ..
+            } => {
+                let query = ListDeployments {
+                    project_id: Some(project.clone()),
+                    target: target.clone(),
+                    state: Some("READY".into()),
+                    limit: Some(20),
+                    until: None,
+                };
+                let list = client
+                    .list_all_deployments(&query, 20)
+                    .await
+                    .map_err(|e| api_failure(&self.credential, "listing deployments", &e))?;
+                Ok(list
+                    .into_iter()
+                    .filter(|d| d.status().is_none_or(|s| *s == ReadyState::Ready))
+                    .map(|d| Deployment {
+                        git_ref: ["githubCommitRef", "githubCommitSha"]
+                            .iter()
+                            .find_map(|k| d.meta.get(*k).and_then(Value::as_str))
+                            .map(String::from),
+                        url: d.url.map(|u| format!("https://{u}")),
+                        id: d.uid,
+                    })
+                    .collect())
+            }
+            Backend::GitHub {
+                client,
+                repo,
+                workflow,
+                ..
+            } => {
+                // opsroom's own record knows which ref each run deployed;
+                // the provider's runs are the fallback for older history.
+                let recorded = recorded_history(ctx, &self.env, self.target.as_deref()).await?;
+                if !recorded.is_empty() {
+                    return Ok(recorded);
+                }
+                let runs = client
+                    .list_workflow_runs(repo, workflow, &Default::default())
+                    .await
+                    .map_err(|e| api_failure(&self.credential, "listing workflow runs", &e))?;
+                Ok(runs
+                    .into_iter()
+                    .filter(|r| r.succeeded())
+                    .map(|r| Deployment {
+                        id: r.id.to_string(),
+                        url: Some(r.html_url),
+                        git_ref: Some(r.head_sha),
+                    })
+                    .collect())
+            }
+            // The adapter reads only the live deployment of an app.
+            Backend::DigitalOcean { client, app_id, .. } => Ok(self
+                .active_app_deployment(client, app_id)
+                .await?
+                .into_iter()
+                .collect()),
+            Backend::Shell { .. } => recorded_history(ctx, &self.env, self.target.as_deref()).await,
+        }
+    }
+
+    /// Starts a deployment of `git_ref` and follows it until it is ready,
+    /// failed or timed out, writing each status change as an event.
+    pub async fn deploy(
+        &self,
+        ctx: &mut RunContext,
+        git_ref: &str,
+    ) -> Result<Deployment, PhaseError> {
+        match &self.backend {
+            Backend::Vercel {
+                client,
+                project,
+                repo,
+                target,
+                follow,
+                ..
+            } => {
+                let started = client
+                    .create_deployment(&CreateDeployment {
+                        name: project.clone(),
+                        project: Some(project.clone()),
+                        target: target.clone(),
+                        git_source: GitSource::GitHub {
+                            org: repo.owner.clone(),
+                            repo: repo.name.clone(),
+                            git_ref: git_ref.to_string(),
+                            sha: None,
+                        },
+                    })
+                    .await
+                    .map_err(|e| {
+                        api_failure(&self.credential, "vercel refused the deployment", &e)
+                    })?;
+                self.log(ctx, format!("vercel deployment {} created", started.id));
+                let (tx, mut rx) = mpsc::channel(64);
+                let done = self
+                    .streamed(
+                        ctx,
+                        &mut rx,
+                        client.follow_deployment(&started.id, follow, Some(&tx)),
+                        String::clone,
+                    )
+                    .await
+                    .map_err(|e| follow_failure(&self.credential, &e))?;
+                if done.ready_state != ReadyState::Ready {
+                    return Err(PhaseError::permanent(format!(
+                        "vercel deployment {} ended {}",
+                        done.id,
+                        self.redact(&done.status_text())
+                    )));
+                }
+                Ok(Deployment {
+                    url: done
+                        .url
+                        .map(|u| format!("https://{u}"))
+                        .or(done.inspector_url),
+                    id: done.id,
+                    git_ref: Some(git_ref.to_string()),
+                })
+            }
+            Backend::GitHub {
+                client,
+                repo,
+                workflow,
+                branch,
+                ref_input,
+                inputs,
+                follow,
+            } => {
+                let mut inputs = inputs.clone();
+                if let Some(name) = ref_input {
+                    inputs.insert(name.clone(), Value::from(git_ref));
+                } else if git_ref != branch {
+                    return Err(PhaseError::permanent(format!(
+                        "cannot deploy ref {git_ref}: set ref_input in the env's deploy table to the workflow input that takes the ref (the workflow runs on {branch})"
+                    )));
+                }
+                // GitHub's clock, not ours, stamps the run: allow for skew.
+                let dispatched_at = chrono::Utc::now() - chrono::Duration::seconds(10);
+                client
+                    .dispatch_workflow(repo, workflow, branch, &inputs)
+                    .await
+                    .map_err(|e| {
+                        api_failure(&self.credential, "github refused the workflow dispatch", &e)
+                    })?;
+                self.log(
+                    ctx,
+                    format!("github workflow {workflow} dispatched on {repo}@{branch}"),
+                );
+                let run = client
+                    .find_dispatched_run(repo, workflow, branch, dispatched_at, follow)
+                    .await
+                    .map_err(|e| follow_failure(&self.credential, &e))?;
+                self.log(
+                    ctx,
+                    format!("workflow run {} started: {}", run.id, run.html_url),
+                );
+                let (tx, mut rx) = mpsc::channel(64);
+                let done = self
+                    .streamed(
+                        ctx,
+                        &mut rx,
+                        client.follow_workflow_run(repo, run.id, follow, Some(&tx)),
+                        String::clone,
+                    )
+                    .await
+                    .map_err(|e| follow_failure(&self.credential, &e))?;
+                if !done.succeeded() {
+                    return Err(PhaseError::permanent(format!(
+                        "github workflow run {} ended {}: {}",
+                        done.id,
+                        done.conclusion.as_deref().unwrap_or(&done.status),
+                        done.html_url
+                    )));
+                }
+                Ok(Deployment {
+                    id: done.id.to_string(),
+                    url: Some(done.html_url),
+                    git_ref: Some(git_ref.to_string()),
+                })
+            }
+            Backend::DigitalOcean {
+                client,
+                app_id,
+                force_build,
+                follow,
+            } => {
+                let started = client
+                    .create_deployment(app_id, *force_build)
+                    .await
+                    .map_err(|e| {
+                        api_failure(&self.credential, "digitalocean refused the deployment", &e)
+                    })?;
+                self.log(
+                    ctx,
+                    format!("digitalocean deployment {} created", started.id),
+                );
+                let (tx, mut rx) = mpsc::channel(64);
+                let done = self
+                    .streamed(
+                        ctx,
+                        &mut rx,
+                        client.follow_deployment(app_id, &started.id, follow, Some(&tx)),
+                        String::clone,
+                    )
+                    .await
+                    .map_err(|e| follow_failure(&self.credential, &e))?;
+                if done.phase != DeploymentPhase::Active {
+                    return Err(PhaseError::permanent(format!(
+                        "digitalocean deployment {} ended {}",
+                        done.id, done.phase
+                    )));
+                }
+                let url = client.get_app(app_id).await.ok().and_then(|a| a.live_url);
+                Ok(Deployment {
+                    id: done.id,
+                    url,
+                    git_ref: None,
+                })
+            }
+            Backend::Shell {
+                argv,
+                env,
+                cwd,
+                url,
+                timeout,
+                ..
+            } => {
+                let fill = |s: &str| {
+                    s.replace("{ref}", git_ref)
+                        .replace("{env}", &self.env)
+                        .replace("{target}", self.target.as_deref().unwrap_or(""))
+                };
+                let mut spec = CommandSpec::new(fill(&argv[0]), argv[1..].iter().map(|a| fill(a)))
+                    .timeout(*timeout);
+                spec.env.clone_from(env);
+                spec.env.push(("OPSROOM_ENV".into(), self.env.clone()));
+                spec.env.push(("OPSROOM_REF".into(), git_ref.to_string()));
+                spec.redact.clone_from(&self.secrets);
+                if let Some(dir) = cwd {
+                    spec = spec.cwd(dir);
+                }
+                let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
+                let result = self
+                    .streamed(ctx, &mut rx, shell::run_checked(&spec, Some(&tx)), |l| {
+                        l.line.clone()
+                    })
+                    .await;
+                result.map_err(|e| match e {
+                    ShellError::TimedOut { .. } => PhaseError::permanent(format!(
+                        "{} (raise timeout_ms in the env's deploy table if deploys take longer)",
+                        self.redact(&e.to_string())
+                    )),
+                    other => PhaseError::permanent(self.redact(&other.to_string())),
+                })?;
+                Ok(Deployment {
+                    id: format!("run-{}", ctx.run().id),
+                    url: url.as_ref().map(|u| fill(u)),
+                    git_ref: Some(git_ref.to_string()),
+                })
+            }
+        }
+    }
+
+    /// Makes `to` (an earlier successful deployment) live again: Vercel's
+    /// instant rollback, or a redeploy of its ref elsewhere.
+    pub async fn restore(
+        &self,
+        ctx: &mut RunContext,
+        to: &Deployment,
+    ) -> Result<Deployment, PhaseError> {
+        match &self.backend {
+            Backend::Vercel {
+                client, project, ..
+            } => {
+                client
+                    .rollback(project, &to.id, Some("opsroom rollback"))
+                    .await
+                    .map_err(|e| api_failure(&self.credential, "vercel refused the rollback", &e))?;
+                self.log(ctx, format!("vercel rolled {project} back to {}", to.label()));
+                let live = client
+                    .get_deployment(&to.id)
+                    .await
+                    .map_err(|e| api_failure(&self.credential, "reading the restored deployment", &e))?;
+                if live.ready_state != ReadyState::Ready {
+                    return Err(PhaseError::permanent(format!(
+                        "deployment {} is {} after the rollback",
+                        to.id, live.ready_state
+                    )));
+                }
+                Ok(to.clone())
+            }
+            Backend::GitHub { ref_input: None, .. } => Err(PhaseError::permanent(
+                "cannot redeploy an earlier ref: set ref_input in the env's deploy table to the workflow input that takes the ref",
+            )),
+            Backend::DigitalOcean { .. } => Err(PhaseError::permanent(
+                "rolling back a DigitalOcean app to an earlier deployment is not supported yet; use the app's Deployments page in the DigitalOcean console",
+            )),
+            Backend::GitHub { .. } | Backend::Shell { .. } => {
+                let git_ref = to.git_ref.as_deref().ok_or_else(|| {
+                    PhaseError::permanent(format!("deployment {} has no recorded ref to redeploy", to.id))
+                })?;
+                self.deploy(ctx, git_ref).await
+            }
+        }
+    }
+
+    async fn active_app_deployment(
+        &self,
+        client: &DigitalOceanClient,
+        app_id: &str,
+    ) -> Result<Option<Deployment>, PhaseError> {
+        let app = client
+            .get_app(app_id)
+            .await
+            .map_err(|e| api_failure(&self.credential, "reading the app", &e))?;
+        Ok(app.active_deployment.map(|d| Deployment {
+            id: d.id,
+            url: app.live_url.clone(),
+            git_ref: None,
+        }))
+    }
+
+    fn log(&self, ctx: &mut RunContext, message: String) {
+        ctx.log_data(
+            EventLevel::Info,
+            self.redact(&message),
+            json!({"kind": "provider_status", "provider": self.name()}),
+        );
+    }
+
+    /// Runs `work` while writing what it reports on `rx` as events, each
+    /// flushed at once so it shows live.
+    async fn streamed<T, M>(
+        &self,
+        ctx: &mut RunContext,
+        rx: &mut mpsc::Receiver<M>,
+        work: impl Future<Output = T>,
+        text: impl Fn(&M) -> String,
+    ) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                biased;
+                Some(message) = rx.recv() => {
+                    self.log(ctx, text(&message));
+                    ctx.flush().await;
+                }
+                out = &mut work => {
+                    while let Ok(message) = rx.try_recv() {
+                        self.log(ctx, text(&message));
+                    }
+                    ctx.flush().await;
+                    return out;
+                }
+            }
+        }
+    }
+}
+
+/// The `ended ERROR (reason)` part of a Vercel failure.
+trait StatusText {
+    fn status_text(&self) -> String;
+}
+
+impl StatusText for opsroom_adapters::vercel::Deployment {
+    fn status_text(&self) -> String {
+        match &self.error_message {
+            Some(m) => format!("{}: {m}", self.ready_state),
+            None => self.ready_state.to_string(),
+        }
+    }
+}
+
+/// The deployments opsroom itself made live in `env` (and `target`),
+/// newest first, read from the `deployed` events of succeeded deploy and
+/// rollback runs.
+async fn recorded_history(
+    ctx: &RunContext,
+    env: &str,
+    target: Option<&str>,
+) -> Result<Vec<Deployment>, PhaseError> {
+    let store = &ctx.engine().store;
+    let mut runs: Vec<Run> = Vec::new();
+    for runbook in ["deploy", "rollback"] {
+        let list = store
+            .run_list(RunListParams {
+                workspace_id: ctx.run().workspace_id.clone(),
+                status: Some(RunStatus::Succeeded),
+                env: Some(env.to_string()),
+                runbook: Some(runbook.to_string()),
+                session_id: None,
+                before: None,
+                limit: 20,
+            })
+            .await
+            .map_err(|e| PhaseError::retryable(format!("reading deploy history: {e}")))?;
+        runs.extend(list.into_iter().filter(|r| r.target.as_deref() == target));
+    }
+    runs.sort_by_key(|r| std::cmp::Reverse(r.id));
+    let mut out = Vec::new();
+    for run in runs.iter().take(20) {
+        let events = store
+            .events_list(run.id, 0, 10_000)
+            .await
+            .map_err(|e| PhaseError::retryable(format!("reading deploy history: {e}")))?;
+        if let Some(d) = events
+            .iter()
+            .rev()
+            .find(|e| e.data["kind"] == DEPLOYED_EVENT)
+            .and_then(|e| serde_json::from_value::<Deployment>(e.data["deployment"].clone()).ok())
+        {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// `data.kind` of the event that records what a run made live.
+pub const DEPLOYED_EVENT: &str = "deployed";
+
+/// Records in the run's events what it made live (read back by
+/// [`DeployProvider::history`] for shell and GitHub Actions deploys).
+pub fn record_deployed(ctx: &mut RunContext, provider: &str, d: &Deployment) {
+    ctx.log_data(
+        EventLevel::Info,
+        format!(
+            "{} is live{}",
+            d.label(),
+            d.url
+                .as_deref()
+                .map(|u| format!(": {u}"))
+                .unwrap_or_default()
+        ),
+        json!({"kind": DEPLOYED_EVENT, "provider": provider, "deployment": d}),
+    );
+}

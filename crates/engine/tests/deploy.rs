@@ -1,0 +1,364 @@
+//! `deploy` and `rollback` end to end through the engine against a fake
+//! Vercel: the happy path (on SQLite and PostgreSQL), a rejected deploy, a
+//! failed build, a failed verify with and without automatic rollback, a
+//! wrong or missing token, a provider too slow for the timeout, a second
+//! deploy waiting for the first, and rollbacks.
+
+#[macro_use]
+mod support;
+
+use opsroom_core::RunStatus;
+use opsroom_store::DynStore;
+use serde_json::json;
+use support::fake_vercel::FakeVercel;
+use support::{drain, engine, enqueue, secret_file, worker, Enqueue, Finished, TOKEN};
+
+struct Setup<'a> {
+    secret: String,
+    rollback_on_failure: bool,
+    timeout_ms: u64,
+    fake: &'a FakeVercel,
+}
+
+impl<'a> Setup<'a> {
+    fn new(fake: &'a FakeVercel) -> Self {
+        Setup {
+            secret: secret_file(TOKEN),
+            rollback_on_failure: true,
+            timeout_ms: 10_000,
+            fake,
+        }
+    }
+
+    fn toml(&self) -> String {
+        format!(
+            r#"
+[secrets]
+vercel = "{secret}"
+
+[environments.staging]
+rollback_on_failure = {rollback}
+
+[[environments.staging.services]]
+name = "web"
+kind = "http"
+url = "{url}/healthz"
+expect_body = "ok"
+
+[environments.staging.deploy]
+provider = "vercel"
+project = "web"
+repo = "acme/web"
+target = "production"
+token_secret = "vercel"
+base_url = "{url}"
+poll_interval_ms = 5
+timeout_ms = {timeout}
+"#,
+            secret = self.secret,
+            rollback = self.rollback_on_failure,
+            url = self.fake.url,
+            timeout = self.timeout_ms,
+        )
+    }
+}
+
+async fn deploy(store: &DynStore, setup: &Setup<'_>, git_ref: &str) -> Finished {
+    let engine = engine(store, &setup.toml());
+    let run = enqueue(
+        &engine,
+        Enqueue {
+            runbook: "deploy",
+            env: Some("staging"),
+            target: Some("web"),
+            params: json!({"ref": git_ref}),
+        },
+    )
+    .await;
+    drain(&engine).await;
+    Finished::load(store, run.id).await
+}
+
+async fn deploys_through_vercel_and_verifies(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let done = deploy(&store, &Setup::new(&fake), "release-42").await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    let log = done.log();
+    assert!(
+        log.contains("live now: dpl_old2 (v2)"),
+        "preflight records the current deployment:\n{log}"
+    );
+    let statuses: Vec<&str> = done
+        .events
+        .iter()
+        .filter(|e| e.data["kind"] == "provider_status")
+        .map(|e| e.message.as_str())
+        .collect();
+    let position = |s: &str| {
+        statuses
+            .iter()
+            .position(|m| m.ends_with(&format!("dpl_new1: {s}")))
+            .unwrap_or_else(|| panic!("no {s} status in {statuses:?}"))
+    };
+    assert!(position("QUEUED") < position("BUILDING") && position("BUILDING") < position("READY"));
+    assert!(log.contains("web: ok"), "{log}");
+    assert_eq!(fake.live(), "dpl_new1");
+    let summary = &done.artifact("deploy-summary.md").content;
+    for want in [
+        "release-42",
+        "dpl_new1",
+        "https://web-dpl_new1.vercel.app",
+        "duration",
+        "dpl_old2",
+        "vercel",
+    ] {
+        assert!(summary.contains(want), "summary lacks {want}:\n{summary}");
+    }
+    let link = done.artifact("deployment");
+    assert_eq!(
+        (link.kind.as_str(), link.content.as_str()),
+        ("link", "https://web-dpl_new1.vercel.app")
+    );
+    done.assert_never_shows(TOKEN);
+}
+
+async fn a_deploy_the_provider_rejects_fails_with_its_reason(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let done = deploy(&store, &Setup::new(&fake), "rejected").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error().contains("phase action failed")
+            && done
+                .error()
+                .contains("Cannot deploy ref rejected: it does not exist in acme/web"),
+        "{}",
+        done.error()
+    );
+    assert_eq!(fake.live(), "dpl_old2", "nothing changed");
+    assert!(done
+        .artifact("deploy-summary.md")
+        .content
+        .contains("Cannot deploy ref rejected"));
+    done.assert_never_shows(TOKEN);
+}
+
+async fn a_failed_build_fails_the_run_with_the_build_error(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let done = deploy(&store, &Setup::new(&fake), "broken").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error().contains("ended ERROR") && done.error().contains("npm run build"),
+        "{}",
+        done.error()
+    );
+}
+
+async fn a_failed_verify_rolls_back_to_the_recorded_deployment(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let done = deploy(&store, &Setup::new(&fake), "unhealthy").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    let log = done.log();
+    assert!(
+        log.contains(
+            "rolling back to dpl_old2 (v2) because environments.staging.rollback_on_failure = true"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("healthy again after the rollback"), "{log}");
+    assert_eq!(fake.rollbacks(), ["dpl_old2"]);
+    assert_eq!(fake.live(), "dpl_old2");
+    assert!(
+        done.error().contains("phase verify failed")
+            && done.error().contains("rolled back to dpl_old2"),
+        "{}",
+        done.error()
+    );
+    assert!(done
+        .artifact("deploy-summary.md")
+        .content
+        .contains("rolled back to"));
+    done.assert_never_shows(TOKEN);
+}
+
+async fn a_failed_verify_stays_when_the_env_does_not_allow_rollback(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let mut setup = Setup::new(&fake);
+    setup.rollback_on_failure = false;
+    let done = deploy(&store, &setup, "unhealthy").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error()
+            .contains("not rolled back: environments.staging.rollback_on_failure is not true"),
+        "{}",
+        done.error()
+    );
+    assert!(fake.rollbacks().is_empty());
+    assert_eq!(fake.live(), "dpl_new1");
+}
+
+async fn a_wrong_token_names_the_credential_never_its_value(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let mut setup = Setup::new(&fake);
+    setup.secret = secret_file("tok_WRONG_value_77");
+    let done = deploy(&store, &setup, "main").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    let error = done.error();
+    assert!(
+        error.contains("phase preflight failed")
+            && error.contains("rejected credential `vercel`")
+            && error.contains("HTTP 403"),
+        "{error}"
+    );
+    done.assert_never_shows("tok_WRONG_value_77");
+    assert_eq!(fake.world.lock().unwrap().created, 0);
+}
+
+async fn a_missing_credential_fails_validation_naming_it(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let mut setup = Setup::new(&fake);
+    setup.secret = "env:OPSROOM_TEST_NEVER_SET_DEPLOY_TOKEN".into();
+    let done = deploy(&store, &setup, "main").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error().contains("phase validate failed")
+            && done.error().contains("credential `vercel`")
+            && done
+                .error()
+                .contains("OPSROOM_TEST_NEVER_SET_DEPLOY_TOKEN is not set"),
+        "{}",
+        done.error()
+    );
+    assert!(
+        fake.world.lock().unwrap().deployments.len() == 2,
+        "no call was made"
+    );
+}
+
+async fn a_slow_provider_times_out(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let mut setup = Setup::new(&fake);
+    setup.timeout_ms = 150;
+    let done = deploy(&store, &setup, "slow").await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error().contains("not finished after")
+            && done.error().contains("last status BUILDING"),
+        "{}",
+        done.error()
+    );
+    assert!(
+        done.error().contains("timeout_ms"),
+        "says how to fix it: {}",
+        done.error()
+    );
+}
+
+async fn a_second_deploy_waits_for_the_first(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let engine = engine(&store, &Setup::new(&fake).toml());
+    let mut runs = Vec::new();
+    for git_ref in ["first", "second"] {
+        runs.push(
+            enqueue(
+                &engine,
+                Enqueue {
+                    runbook: "deploy",
+                    env: Some("staging"),
+                    target: Some("web"),
+                    params: json!({"ref": git_ref}),
+                },
+            )
+            .await,
+        );
+    }
+    let w = worker(&engine);
+    assert_eq!(w.run_batch().await, 1, "the env lock lets one deploy run");
+    let second = store
+        .run_get(opsroom_store::DEFAULT_WORKSPACE, runs[1].id)
+        .await
+        .unwrap();
+    assert_eq!(second.status, RunStatus::Queued, "the second waits");
+    assert_eq!(w.run_batch().await, 1);
+    let first = Finished::load(&store, runs[0].id).await;
+    let second = Finished::load(&store, runs[1].id).await;
+    assert_eq!(
+        (first.run.status, second.run.status),
+        (RunStatus::Succeeded, RunStatus::Succeeded)
+    );
+    assert!(
+        second.log().contains("live now: dpl_new1 (first)"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(fake.live(), "dpl_new2");
+}
+
+async fn rollback(store: &DynStore, fake: &FakeVercel, params: serde_json::Value) -> Finished {
+    let engine = engine(store, &Setup::new(fake).toml());
+    let run = enqueue(
+        &engine,
+        Enqueue {
+            runbook: "rollback",
+            env: Some("staging"),
+            target: None,
+            params,
+        },
+    )
+    .await;
+    drain(&engine).await;
+    Finished::load(store, run.id).await
+}
+
+async fn rollback_returns_to_the_previous_successful_deployment(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let done = rollback(&store, &fake, json!({})).await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    assert_eq!(fake.rollbacks(), ["dpl_old1"]);
+    let log = done.log();
+    assert!(
+        log.contains("live now: dpl_old2 (v2); rolling back to dpl_old1 (v1)"),
+        "{log}"
+    );
+    assert!(log.contains("web: ok"), "verifies health: {log}");
+    let summary = &done.artifact("rollback-summary.md").content;
+    assert!(
+        summary.contains("dpl_old1") && summary.contains("dpl_old2"),
+        "{summary}"
+    );
+    done.assert_never_shows(TOKEN);
+}
+
+async fn rollback_to_a_named_ref_or_explain_what_exists(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let done = rollback(&store, &fake, json!({"ref": "v1"})).await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    let done = rollback(&store, &fake, json!({"ref": "v9"})).await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error()
+            .contains("no earlier successful deployment matches `v9`")
+            && done.error().contains("dpl_old2 (v2)"),
+        "{}",
+        done.error()
+    );
+}
+
+on_both_stores!(
+    deploys_through_vercel_and_verifies,
+    a_second_deploy_waits_for_the_first
+);
+
+mod sqlite_only {
+    use super::*;
+    on_sqlite!(
+        a_deploy_the_provider_rejects_fails_with_its_reason,
+        a_failed_build_fails_the_run_with_the_build_error,
+        a_failed_verify_rolls_back_to_the_recorded_deployment,
+        a_failed_verify_stays_when_the_env_does_not_allow_rollback,
+        a_wrong_token_names_the_credential_never_its_value,
+        a_missing_credential_fails_validation_naming_it,
+        a_slow_provider_times_out,
+        rollback_returns_to_the_previous_successful_deployment,
+        rollback_to_a_named_ref_or_explain_what_exists,
+    );
+}

@@ -1,0 +1,175 @@
+//! `deploy` and `rollback` through the other providers: a shell command
+//! (output streamed, secrets hidden, history kept by opsroom) and a GitHub
+//! Actions workflow dispatch against a fake GitHub.
+
+#[macro_use]
+mod support;
+
+use opsroom_core::RunStatus;
+use opsroom_store::DynStore;
+use serde_json::json;
+use support::fake_github::FakeGitHub;
+use support::{drain, engine, enqueue, secret_file, temp_dir, Enqueue, Finished, TOKEN};
+
+/// A shell deploy that "serves" the deployed ref from a file, with a
+/// healthcheck that reads nothing but must see the file.
+fn shell_toml(dir: &std::path::Path) -> String {
+    let script = dir.join("deploy.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\nset -e\necho \"deploying $1 to $OPSROOM_ENV\"\necho \"using token $DEPLOY_TOKEN\"\nif [ \"$1\" = bad ]; then echo 'error: disk full' >&2; exit 3; fi\nprintf %s \"$1\" > LIVE\necho done\n",
+    )
+    .unwrap();
+    format!(
+        r#"
+[secrets]
+deploy = "{secret}"
+
+[environments.local.deploy]
+provider = "shell"
+argv = ["sh", "{script}", "{{ref}}"]
+cwd = "{dir}"
+secret_env = {{ DEPLOY_TOKEN = "deploy" }}
+url = "http://local.test/{{ref}}"
+"#,
+        secret = secret_file(TOKEN),
+        script = script.display(),
+        dir = dir.display(),
+    )
+}
+
+async fn run(
+    store: &DynStore,
+    toml: &str,
+    runbook: &str,
+    env: &str,
+    params: serde_json::Value,
+) -> Finished {
+    let engine = engine(store, toml);
+    let run = enqueue(
+        &engine,
+        Enqueue {
+            runbook,
+            env: Some(env),
+            target: None,
+            params,
+        },
+    )
+    .await;
+    drain(&engine).await;
+    Finished::load(store, run.id).await
+}
+
+async fn shell_deploys_stream_output_and_roll_back_to_the_previous_ref(store: DynStore) {
+    let dir = temp_dir("shell-deploy");
+    let toml = shell_toml(&dir);
+    let live = || std::fs::read_to_string(dir.join("LIVE")).unwrap();
+    let first = run(&store, &toml, "deploy", "local", json!({"ref": "v1"})).await;
+    assert_eq!(first.run.status, RunStatus::Succeeded, "{}", first.log());
+    let log = first.log();
+    assert!(
+        log.contains("deploying v1 to local"),
+        "output is streamed: {log}"
+    );
+    assert!(
+        log.contains("using token ***"),
+        "the secret is hidden: {log}"
+    );
+    first.assert_never_shows(TOKEN);
+    assert_eq!(first.artifact("deployment").content, "http://local.test/v1");
+    let second = run(&store, &toml, "deploy", "local", json!({"ref": "v2"})).await;
+    assert_eq!(second.run.status, RunStatus::Succeeded);
+    assert!(
+        second
+            .log()
+            .contains(&format!("live now: run-{} (v1)", first.run.id)),
+        "{}",
+        second.log()
+    );
+    assert_eq!(live(), "v2");
+
+    let back = run(&store, &toml, "rollback", "local", json!({})).await;
+    assert_eq!(back.run.status, RunStatus::Succeeded, "{}", back.log());
+    assert_eq!(live(), "v1", "the previous ref is deployed again");
+    assert!(back.log().contains("rolling back to"), "{}", back.log());
+    back.assert_never_shows(TOKEN);
+
+    let failed = run(&store, &toml, "deploy", "local", json!({"ref": "bad"})).await;
+    assert_eq!(failed.run.status, RunStatus::Failed);
+    assert!(
+        failed.error().contains("exited with code 3") && failed.error().contains("disk full"),
+        "{}",
+        failed.error()
+    );
+    assert_eq!(live(), "v1");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn github_toml(fake: &FakeGitHub) -> String {
+    format!(
+        r#"
+[secrets]
+github = "{secret}"
+
+[environments.staging.deploy]
+provider = "github_actions"
+repo = "acme/web"
+workflow = "deploy.yml"
+ref_input = "ref"
+inputs = {{ environment = "staging" }}
+token_secret = "github"
+base_url = "{url}"
+poll_interval_ms = 5
+timeout_ms = 10000
+"#,
+        secret = secret_file(TOKEN),
+        url = fake.url,
+    )
+}
+
+async fn github_actions_deploys_follow_the_workflow_run(store: DynStore) {
+    let fake = FakeGitHub::start().await;
+    let toml = github_toml(&fake);
+    let done = run(&store, &toml, "deploy", "staging", json!({"ref": "v7"})).await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    assert_eq!(
+        fake.dispatched_inputs(),
+        [json!({"ref": "v7", "environment": "staging"})]
+    );
+    let log = done.log();
+    for status in ["queued", "in_progress", "completed/success"] {
+        assert!(
+            log.contains(&format!("github workflow run 500 of acme/web: {status}")),
+            "{status}: {log}"
+        );
+    }
+    assert_eq!(
+        done.artifact("deployment").content,
+        "https://github.com/acme/web/actions/runs/500"
+    );
+    done.assert_never_shows(TOKEN);
+
+    let broken = run(&store, &toml, "deploy", "staging", json!({"ref": "broken"})).await;
+    assert_eq!(broken.run.status, RunStatus::Failed);
+    assert!(
+        broken.error().contains("ended failure"),
+        "{}",
+        broken.error()
+    );
+
+    // The last good deploy was v7: a rollback dispatches it again... but v7
+    // is the live one, and nothing succeeded before it.
+    let back = run(&store, &toml, "rollback", "staging", json!({})).await;
+    assert_eq!(back.run.status, RunStatus::Failed);
+    assert!(
+        back.error()
+            .contains("no successful deployment before the live one"),
+        "{}",
+        back.error()
+    );
+}
+
+on_sqlite!(
+    shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
+    github_actions_deploys_follow_the_workflow_run,
+);
