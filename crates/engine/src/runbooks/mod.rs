@@ -7,13 +7,15 @@ mod healthcheck;
 mod noop;
 pub mod provider;
 mod rollback;
+mod spec;
+mod spec_docs;
 
 use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
 use opsroom_store::Run;
 
 /// Runbooks this engine can execute.
-pub const IMPLEMENTED: &[&str] = &["noop", "healthcheck", "deploy", "rollback"];
+pub const IMPLEMENTED: &[&str] = &["noop", "healthcheck", "deploy", "rollback", "spec"];
 
 pub fn is_implemented(name: &str) -> bool {
     IMPLEMENTED.contains(&name)
@@ -34,6 +36,7 @@ pub fn start(engine: &Engine, run: &Run) -> Result<Box<dyn Execution>, PhaseErro
         "healthcheck" => Ok(Box::new(healthcheck::Healthcheck::new(engine, run)?)),
         "deploy" => Ok(Box::new(deploy::Deploy::new(engine, run, &params)?)),
         "rollback" => Ok(Box::new(rollback::Rollback::new(engine, run, &params)?)),
+        "spec" => Ok(Box::new(spec::Spec::new(engine, run, &params)?)),
         other => Err(PhaseError::permanent(format!(
             "runbook `{other}` is in the catalog but this server cannot execute it yet"
         ))),
