@@ -537,6 +537,32 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_parses() {
+        let readme = include_str!("../../../../README.md");
+        let section = readme
+            .split("## Configuring environments, providers and credentials")
+            .nth(1)
+            .expect("README has the configuration section");
+        let example = section
+            .split("```toml")
+            .nth(1)
+            .and_then(|s| s.split("```").next())
+            .expect("the section has a toml example");
+        let c = parse(example).unwrap();
+        let provider = |env: &str| c.env(env).unwrap().1.deploy.as_ref().unwrap().provider();
+        assert_eq!(
+            [
+                provider("live"),
+                provider("stage"),
+                provider("preview"),
+                provider("dev")
+            ],
+            ["vercel", "github_actions", "digitalocean", "shell"]
+        );
+        assert!(c.spec.as_ref().unwrap().github.is_some());
+    }
+
+    #[test]
     fn a_token_pasted_as_a_secret_reference_is_refused_without_echoing_it() {
         let err = parse("[secrets]\nvercel = \"tok_live_123\"\n").unwrap_err();
         assert!(
