@@ -93,7 +93,8 @@ fn load_config(path: &Option<PathBuf>, self_url: &str) -> CliResult<(OpsConfig, 
     });
     match path {
         Some(p) => {
-            let config = OpsConfig::load(&p).map_err(|e| CliError::input(e.to_string()))?;
+            let mut config = OpsConfig::load(&p).map_err(|e| CliError::input(e.to_string()))?;
+            crate::runbooks_cmd::resolve_runbooks_dir(&mut config, &p);
             Ok((config, p.display().to_string()))
         }
         None => Ok((
@@ -172,7 +173,8 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     let (config, config_origin) = load_config(&args.engine.config, &url)?;
     let store = open_store(&args.engine.db.database_url).await?;
     let backend = store.backend();
-    let engine = Engine::new(store, config);
+    let catalog = crate::runbooks_cmd::startup_catalog(&config);
+    let engine = Engine::new(store, config).with_catalog(catalog);
     let app = Application::build(listener, engine, options);
     println!(
         "opsroom listening on {url} (store: {backend} {}, {} workers, config: {config_origin})",
@@ -193,7 +195,8 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
     let options = worker_options(&args.engine)?;
     let (config, config_origin) = load_config(&args.engine.config, &args.server)?;
     let store = open_store(&args.engine.db.database_url).await?;
-    let engine = Engine::new(store, config);
+    let catalog = crate::runbooks_cmd::startup_catalog(&config);
+    let engine = Engine::new(store, config).with_catalog(catalog);
     let shutdown = shutdown_signal();
     let mut handles = Vec::new();
     for _ in 0..args.workers {

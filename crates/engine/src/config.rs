@@ -21,6 +21,10 @@ pub struct OpsConfig {
     /// Folder of custom runbook files.
     #[serde(default)]
     pub runbooks_dir: Option<String>,
+    /// PostgreSQL databases that custom runbooks' `sql` steps name
+    /// (`[databases.NAME]`).
+    #[serde(default)]
+    pub databases: BTreeMap<String, DatabaseConfig>,
     /// Named credentials: `name = "env:VARNAME"` or `name = "file:PATH"`.
     /// Providers refer to them by name (`token_secret = "vercel"`).
     #[serde(default)]
@@ -28,6 +32,40 @@ pub struct OpsConfig {
     /// Where the `spec` runbook commits its documents.
     #[serde(default)]
     pub spec: Option<SpecConfig>,
+}
+
+/// A database custom runbooks may query, by name.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Connection URL (`postgres://…`); or name an environment variable holding it.
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub url_env: Option<String>,
+}
+
+/// Debug never shows URLs (they may carry passwords).
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_ref().map(|_| "***"))
+            .field("url_env", &self.url_env)
+            .finish()
+    }
+}
+
+impl DatabaseConfig {
+    /// The connection URL, read from the environment variable when the
+    /// config names one.
+    pub fn resolve_url(&self) -> Result<String, String> {
+        match (&self.url, &self.url_env) {
+            (Some(url), _) => Ok(url.clone()),
+            (None, Some(var)) => std::env::var(var)
+                .map_err(|_| format!("environment variable {var} (url_env) is not set")),
+            (None, None) => Err("neither `url` nor `url_env` is set".into()),
+        }
+    }
 }
 
 /// One environment.
@@ -191,6 +229,20 @@ impl OpsConfig {
                 }
             }
         }
+        for (name, db) in &config.databases {
+            let ok = match (&db.url, &db.url_env) {
+                (Some(url), None) => {
+                    url.starts_with("postgres://") || url.starts_with("postgresql://")
+                }
+                (None, Some(var)) => !var.is_empty(),
+                _ => false,
+            };
+            if !ok {
+                return Err(invalid(format!(
+                    "databases.{name}: give exactly one of `url` (a postgres:// URL) or `url_env` (the name of an environment variable holding it)"
+                )));
+            }
+        }
         deploy::check_config(&config).map_err(invalid)?;
         Ok(config)
     }
@@ -231,6 +283,7 @@ impl OpsConfig {
                 ("preview".to_string(), env(&[])),
             ]),
             runbooks_dir: None,
+            databases: BTreeMap::new(),
             secrets: BTreeMap::new(),
             spec: None,
         }
@@ -311,6 +364,21 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("mysql"), "{err}");
+    }
+
+    #[test]
+    fn databases_need_a_postgres_url_or_an_env_var() {
+        let c = OpsConfig::parse(
+            "t.toml",
+            "[databases.main]\nurl = \"postgres://u:pw@db/app\"\n[databases.other]\nurl_env = \"OTHER_DB\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.databases.len(), 2);
+        assert!(!format!("{c:?}").contains("pw@"), "Debug hides the URL");
+        let err = OpsConfig::parse("t.toml", "[databases.main]\nurl = \"mysql://x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("databases.main"), "{err}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod custom;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;
@@ -40,6 +41,13 @@ impl Engine {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {
         self.clock = clock;
+        self
+    }
+
+    /// Uses `catalog` (built-ins plus custom runbooks, e.g. from
+    /// [`custom::catalog_from_dir`]) instead of the built-ins alone.
+    pub fn with_catalog(mut self, catalog: Catalog) -> Engine {
+        self.catalog = Arc::new(catalog);
         self
     }
 }

@@ -154,7 +154,7 @@ pub fn resolve(
             ),
         )
     })?;
-    if !runbooks::is_implemented(&spec.name) {
+    if !runbooks::is_implemented(&engine.catalog, &spec.name) {
         return Err(ApiError::unprocessable(
             "runbook_unavailable",
             format!(

@@ -1,6 +1,7 @@
 //! Runbook implementations. The catalog (in `opsroom-core`) says what each
 //! runbook is; this says how each one runs.
 
+mod custom;
 mod deploy;
 mod deploy_checks;
 mod healthcheck;
@@ -12,13 +13,19 @@ mod spec_docs;
 
 use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
+use opsroom_core::Catalog;
 use opsroom_store::Run;
 
 /// Runbooks this engine can execute.
 pub const IMPLEMENTED: &[&str] = &["noop", "healthcheck", "deploy", "rollback", "spec"];
 
-pub fn is_implemented(name: &str) -> bool {
+/// Whether this engine can execute the runbook `name` of `catalog`: a
+/// built-in with an implementation, or a custom runbook with steps.
+pub fn is_implemented(catalog: &Catalog, name: &str) -> bool {
     IMPLEMENTED.contains(&name)
+        || catalog
+            .get(name)
+            .is_some_and(|spec| spec.custom && spec.actions.is_some())
 }
 
 /// Prepares the execution of `run`; an error fails the validate phase.
@@ -31,6 +38,11 @@ pub fn start(engine: &Engine, run: &Run) -> Result<Box<dyn Execution>, PhaseErro
     let params = spec
         .validate_params(&params)
         .map_err(|e| PhaseError::permanent(e.to_string()))?;
+    if spec.custom {
+        return Ok(Box::new(custom::CustomRunbook::new(
+            engine, run, spec, &params,
+        )?));
+    }
     match run.runbook.as_str() {
         "noop" => Ok(Box::new(noop::Noop::new(&params))),
         "healthcheck" => Ok(Box::new(healthcheck::Healthcheck::new(engine, run)?)),

@@ -75,8 +75,9 @@ async fn parse(
         obj.insert(
             "runnable".into(),
             Value::Bool(
-                spec.is_some_and(|s| opsroom_engine::runbooks::is_implemented(&s.name))
-                    && parsed.questions.is_empty(),
+                spec.is_some_and(|s| {
+                    opsroom_engine::runbooks::is_implemented(&engine.catalog, &s.name)
+                }) && parsed.questions.is_empty(),
             ),
         );
     }
@@ -93,7 +94,10 @@ async fn runbooks(State(state): State<AppState>) -> Json<Value> {
             if let Some(o) = v.as_object_mut() {
                 o.insert(
                     "available".into(),
-                    Value::Bool(opsroom_engine::runbooks::is_implemented(&r.name)),
+                    Value::Bool(opsroom_engine::runbooks::is_implemented(
+                        &state.engine.catalog,
+                        &r.name,
+                    )),
                 );
             }
             v
