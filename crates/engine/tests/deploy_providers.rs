@@ -8,6 +8,7 @@ mod support;
 use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
+use support::fake_digitalocean::FakeDigitalOcean;
 use support::fake_github::FakeGitHub;
 use support::{drain, engine, enqueue, secret_file, temp_dir, Enqueue, Finished, TOKEN};
 
@@ -169,7 +170,68 @@ async fn github_actions_deploys_follow_the_workflow_run(store: DynStore) {
     );
 }
 
+async fn digitalocean_deploys_follow_the_app_deployment(store: DynStore) {
+    let fake = FakeDigitalOcean::start().await;
+    let toml = format!(
+        r#"
+[secrets]
+digitalocean = "{secret}"
+
+[environments.preview.deploy]
+provider = "digitalocean"
+app_id = "app-1"
+token_secret = "digitalocean"
+base_url = "{url}"
+poll_interval_ms = 5
+"#,
+        secret = secret_file(TOKEN),
+        url = fake.url,
+    );
+    let done = run(&store, &toml, "deploy", "preview", json!({})).await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    let log = done.log();
+    assert!(log.contains("live now: dep-old"), "{log}");
+    for phase in [
+        "PENDING_BUILD (1/3 steps)",
+        "BUILDING",
+        "DEPLOYING",
+        "ACTIVE",
+    ] {
+        assert!(
+            log.contains(&format!("digitalocean app app-1 deployment dep-1: {phase}")),
+            "{phase}: {log}"
+        );
+    }
+    assert_eq!(fake.active(), "dep-1");
+    assert_eq!(
+        done.artifact("deployment").content,
+        "https://shop.ondigitalocean.app"
+    );
+    done.assert_never_shows(TOKEN);
+
+    let back = run(&store, &toml, "rollback", "preview", json!({})).await;
+    assert_eq!(back.run.status, RunStatus::Failed);
+    assert!(
+        back.error()
+            .contains("no successful deployment before the live one"),
+        "{}",
+        back.error()
+    );
+
+    let wrong = toml
+        .replace(&fake.url, &format!("{}/", fake.url))
+        .replace("app-1", "app-9");
+    let missing = run(&store, &wrong, "deploy", "preview", json!({})).await;
+    assert_eq!(missing.run.status, RunStatus::Failed);
+    assert!(
+        missing.error().contains("could not be found"),
+        "{}",
+        missing.error()
+    );
+}
+
 on_sqlite!(
     shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
     github_actions_deploys_follow_the_workflow_run,
+    digitalocean_deploys_follow_the_app_deployment,
 );

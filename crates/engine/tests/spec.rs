@@ -1,7 +1,8 @@
 //! `spec` end to end through the engine against a local bare git
 //! repository: four documents committed on `spec/<slug>` and pushed, the
 //! branch link and documents as artifacts; an existing branch, a missing
-//! base branch and a missing `[spec]` fail with clear messages.
+//! base branch and a missing `[spec]` fail with clear messages. With
+//! `[spec.github]`, a pull request is opened through a fake GitHub.
 
 #[macro_use]
 mod support;
@@ -11,7 +12,8 @@ use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use support::{drain, engine, enqueue, temp_dir, Enqueue, Finished};
+use support::fake_github::FakeGitHub;
+use support::{drain, engine, enqueue, secret_file, temp_dir, Enqueue, Finished, TOKEN};
 
 /// A bare repository with one commit on `main`; returns its `file://` URL.
 async fn bare_repo(root: &Path) -> String {
@@ -177,7 +179,101 @@ async fn bad_base_branch_or_missing_config_fail_clearly(store: DynStore) {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+fn github_toml(fake: &FakeGitHub, token: &str) -> String {
+    format!(
+        r#"
+[secrets]
+github = "{secret}"
+
+[spec]
+product = "Acme Shop"
+
+[spec.github]
+repo = "acme/web"
+token_secret = "github"
+base_url = "{url}"
+"#,
+        secret = secret_file(token),
+        url = fake.url
+    )
+}
+
+async fn opens_a_pull_request_on_github(store: DynStore) {
+    let fake = FakeGitHub::start().await;
+    let done = spec(
+        &store,
+        &github_toml(&fake, TOKEN),
+        json!({"feature": "user authentication"}),
+    )
+    .await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    assert_eq!(
+        done.artifact("pull request").content,
+        "https://github.com/acme/web/pull/7"
+    );
+    {
+        let world = fake.world.lock().unwrap();
+        let mut paths = world.tree_paths.clone();
+        paths.sort();
+        assert_eq!(
+            paths,
+            [
+                "specs/user-authentication/constitution.md",
+                "specs/user-authentication/plan.md",
+                "specs/user-authentication/prd.md",
+                "specs/user-authentication/tasks.md"
+            ]
+        );
+        let pr = &world.pulls[0];
+        assert_eq!(
+            (pr["head"].as_str(), pr["base"].as_str()),
+            (Some("spec/user-authentication"), Some("main"))
+        );
+        assert_eq!(pr["title"], "Spec: user authentication");
+        let head = world
+            .branches
+            .iter()
+            .find(|(b, _)| b == "spec/user-authentication")
+            .unwrap();
+        assert!(
+            head.1.starts_with("obj-"),
+            "the branch moved to the new commit: {head:?}"
+        );
+    }
+    done.assert_never_shows(TOKEN);
+
+    let again = spec(
+        &store,
+        &github_toml(&fake, TOKEN),
+        json!({"feature": "user authentication"}),
+    )
+    .await;
+    assert!(
+        again.error().contains("already exists"),
+        "{}",
+        again.error()
+    );
+
+    let wrong = spec(
+        &store,
+        &github_toml(&fake, "ghp_wrong_token_1"),
+        json!({"feature": "billing"}),
+    )
+    .await;
+    assert_eq!(wrong.run.status, RunStatus::Failed);
+    assert!(
+        wrong
+            .error()
+            .contains("GitHub rejected credential `github`")
+            && wrong.error().contains("HTTP 401"),
+        "{}",
+        wrong.error()
+    );
+    wrong.assert_never_shows("ghp_wrong_token_1");
+}
+
 on_sqlite!(
     writes_four_documents_on_a_branch_and_pushes_it,
     bad_base_branch_or_missing_config_fail_clearly,
+    opens_a_pull_request_on_github,
 );

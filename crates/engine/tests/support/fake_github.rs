@@ -1,6 +1,7 @@
-//! A fake GitHub Actions API: repository, `workflow_dispatch`, the
-//! workflow's runs, and one run moving queued → in_progress → completed
-//! (success, or failure when the `ref` input is `broken`).
+//! A fake GitHub API: repository, `workflow_dispatch`, the workflow's runs
+//! (one run moves queued → in_progress → completed: success, or failure
+//! when the `ref` input is `broken`), and the git data and pull request
+//! endpoints the spec runbook uses (branch `main` exists at `sha-main`).
 
 use super::{authorized, serve};
 use axum::extract::{Path, State};
@@ -25,6 +26,14 @@ pub struct FakeRun {
 #[derive(Default, Debug)]
 pub struct GitHubWorld {
     pub runs: Vec<FakeRun>,
+    /// Branch name and the commit it points at.
+    pub branches: Vec<(String, String)>,
+    /// Paths of every tree made.
+    pub tree_paths: Vec<String>,
+    /// Bodies of the pull requests opened.
+    pub pulls: Vec<Value>,
+    /// Objects made so far (for unique SHAs).
+    pub objects: u32,
 }
 
 type Shared = Arc<Mutex<GitHubWorld>>;
@@ -126,12 +135,146 @@ async fn get_run(
     Json(run_json(run)).into_response()
 }
 
+fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response()
+}
+
+fn ref_json(branch: &str, sha: &str) -> Value {
+    json!({"ref": format!("refs/heads/{branch}"), "object": {"sha": sha, "type": "commit"}})
+}
+
+async fn get_branch(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path((_o, _r, branch)): Path<(String, String, String)>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    let world = w.lock().unwrap();
+    match world.branches.iter().find(|(b, _)| *b == branch) {
+        Some((b, sha)) => Json(ref_json(b, sha)).into_response(),
+        None => not_found(),
+    }
+}
+
+async fn create_ref(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    let branch = body["ref"]
+        .as_str()
+        .unwrap_or("")
+        .trim_start_matches("refs/heads/")
+        .to_string();
+    let sha = body["sha"].as_str().unwrap_or("").to_string();
+    let mut world = w.lock().unwrap();
+    if world.branches.iter().any(|(b, _)| *b == branch) {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"message": "Reference already exists"})),
+        )
+            .into_response();
+    }
+    world.branches.push((branch.clone(), sha.clone()));
+    (StatusCode::CREATED, Json(ref_json(&branch, &sha))).into_response()
+}
+
+async fn get_commit(
+    headers: HeaderMap,
+    Path((_o, _r, sha)): Path<(String, String, String)>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    Json(json!({"sha": sha, "tree": {"sha": format!("tree-of-{sha}")}})).into_response()
+}
+
+/// Blobs, trees and commits: each gets a new SHA; tree paths are kept.
+async fn create_object(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    let mut world = w.lock().unwrap();
+    world.objects += 1;
+    if let Some(entries) = body["tree"].as_array() {
+        let paths: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e["path"].as_str().map(String::from))
+            .collect();
+        world.tree_paths.extend(paths);
+    }
+    (
+        StatusCode::CREATED,
+        Json(json!({"sha": format!("obj-{}", world.objects)})),
+    )
+        .into_response()
+}
+
+async fn update_branch(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path((_o, _r, branch)): Path<(String, String, String)>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    let sha = body["sha"].as_str().unwrap_or("").to_string();
+    let mut world = w.lock().unwrap();
+    let Some(entry) = world.branches.iter_mut().find(|(b, _)| *b == branch) else {
+        return not_found();
+    };
+    entry.1.clone_from(&sha);
+    Json(ref_json(&branch, &sha)).into_response()
+}
+
+async fn create_pull(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    let mut world = w.lock().unwrap();
+    world.pulls.push(body);
+    let number = world.pulls.len() + 6;
+    (
+        StatusCode::CREATED,
+        Json(json!({"number": number, "html_url": format!("https://github.com/acme/web/pull/{number}"), "state": "open"})),
+    )
+        .into_response()
+}
+
 impl FakeGitHub {
     /// Starts the fake with no runs.
     pub async fn start() -> FakeGitHub {
-        let world: Shared = Arc::default();
+        let world: Shared = Arc::new(Mutex::new(GitHubWorld {
+            branches: vec![("main".into(), "sha-main".into())],
+            ..Default::default()
+        }));
         let app = Router::new()
             .route("/repos/{o}/{r}", get(repo))
+            .route("/repos/{o}/{r}/git/ref/heads/{*branch}", get(get_branch))
+            .route("/repos/{o}/{r}/git/refs", post(create_ref))
+            .route(
+                "/repos/{o}/{r}/git/refs/heads/{*branch}",
+                axum::routing::patch(update_branch),
+            )
+            .route("/repos/{o}/{r}/git/commits/{sha}", get(get_commit))
+            .route("/repos/{o}/{r}/git/commits", post(create_object))
+            .route("/repos/{o}/{r}/git/blobs", post(create_object))
+            .route("/repos/{o}/{r}/git/trees", post(create_object))
+            .route("/repos/{o}/{r}/pulls", post(create_pull))
             .route(
                 "/repos/{o}/{r}/actions/workflows/{wf}/dispatches",
                 post(dispatch),
