@@ -43,6 +43,7 @@
   O.markdown = function (src) {
     const root = h("div", { class: "md" });
     const lines = String(src).replace(/\r\n?/g, "\n").split("\n");
+    const tableAt = (j) => lines[j].includes("|") && j + 1 < lines.length && /^\s*\|?\s*:?-{2,}/.test(lines[j + 1]);
     let i = 0;
     while (i < lines.length) {
       const line = lines[i];
@@ -60,7 +61,7 @@
       } else if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
         root.append(h("hr"));
         i++;
-      } else if (line.includes("|") && i + 1 < lines.length && /^\s*\|?\s*:?-{2,}/.test(lines[i + 1])) {
+      } else if (tableAt(i)) {
         const head = cells(line);
         const rows = [];
         for (i += 2; i < lines.length && lines[i].includes("|") && lines[i].trim(); i++) rows.push(cells(lines[i]));
@@ -81,7 +82,7 @@
         root.append(h("blockquote", {}, inline(body.join(" "))));
       } else {
         const body = [];
-        for (; i < lines.length && lines[i].trim() && !/^(#{1,6}\s|\s*```|\s*([-*+]|\d+[.)])\s|\s*>)/.test(lines[i]); i++) body.push(lines[i].trim());
+        for (; i < lines.length && lines[i].trim() && !/^(#{1,6}\s|\s*```|\s*([-*+]|\d+[.)])\s|\s*>)/.test(lines[i]) && !tableAt(i); i++) body.push(lines[i].trim());
         if (!body.length) { body.push(line); i++; }
         root.append(h("p", {}, inline(body.join(" "))));
       }

@@ -612,13 +612,91 @@ async fn narrow_dark_layout() {
         "/api/v1/runs - Failed to load resource: the server responded with a status of 422",
     ])
     .await;
+    let run = server
+        .post("/runs", json!({"text": "check dev status"}))
+        .await;
+    server.wait_final(run["id"].as_i64().unwrap()).await;
     b.goto(&server.url("/runs")).await;
     b.wait(
-        "history",
-        "return document.querySelector('#history').children.length",
+        "history row, no pager",
+        "return document.querySelector('tr[data-run][data-status=succeeded]') && getComputedStyle(document.querySelector('#older')).display === 'none'",
     )
     .await;
+    let fits = b
+        .js(
+            "return document.documentElement.scrollWidth <= window.innerWidth && window.innerWidth",
+            vec![],
+        )
+        .await;
+    assert_eq!(fits, json!(390), "history fits 390 px");
     b.screenshot("history").await;
+    b.goto(&server.url(&format!("/runs/{}", run["id"]))).await;
+    b.wait(
+        "run view",
+        "return document.querySelector('#run-view').dataset.status === 'succeeded' && document.querySelector('.artifact')",
+    )
+    .await;
+    b.screenshot("run").await;
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+}
+
+/// Artifact renderers: markdown never lets HTML or script links through,
+/// diffs are coloured by line, and a Mermaid `erDiagram` becomes an SVG.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifact_renderers_are_safe_and_draw() {
+    let server = Server::start().await;
+    let mut b = Browser::start("renderers", BrowserOptions::default()).await;
+    b.goto(&server.url("/workers")).await;
+    let checks = b
+        .js(
+            r#"const md = opsroom.markdown([
+                 '# Report <script>alert(1)</script>',
+                 '<img src=x onerror="window.pwned=1">',
+                 '| a | b |', '|---|---|', '| `x<y` | [ok](https://example.com) |',
+                 '- [bad](javascript:alert(1))', '- **bold** and https://example.org/x',
+                 '```sql', 'select 1 < 2;', '```'].join('\n'));
+               const diff = opsroom.diff('--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new\n same');
+               const erd = opsroom.mermaid('erDiagram\n  USERS {\n    int id PK\n    text email\n  }\n  ORDERS {\n    int id PK\n    int user_id FK\n  }\n  USERS ||--o{ ORDERS : places');
+               const area = document.querySelector('main');
+               area.append(opsroom.artifact({kind: 'markdown', name: 'report.md', content: '# Title\n\n| k | v |\n|---|---|\n| a | 1 |'}), diff, erd);
+               return {
+                 script: md.querySelectorAll('script, img').length,
+                 text: md.querySelector('h3').textContent,
+                 hrefs: [...md.querySelectorAll('a')].map(a => a.getAttribute('href')),
+                 cells: [...md.querySelectorAll('td')].map(td => td.textContent),
+                 code: md.querySelector('pre code').textContent,
+                 diff: [...diff.children].map(s => s.className),
+                 boxes: erd.querySelectorAll('svg rect').length,
+                 lines: erd.querySelectorAll('svg line').length,
+                 pwned: window.pwned === 1,
+               };"#,
+            vec![],
+        )
+        .await;
+    assert_eq!(checks["script"], json!(0), "{checks}");
+    assert_eq!(checks["text"], json!("Report <script>alert(1)</script>"));
+    assert_eq!(
+        checks["hrefs"],
+        json!(["https://example.com", "https://example.org/x"]),
+        "javascript: links are not clickable"
+    );
+    assert_eq!(checks["cells"], json!(["x<y", "ok"]));
+    assert_eq!(checks["code"], json!("select 1 < 2;"));
+    assert_eq!(
+        checks["diff"],
+        json!(["d-file", "d-file", "d-hunk", "d-del", "d-add", "d-ctx"])
+    );
+    assert_eq!(checks["boxes"], json!(2));
+    assert_eq!(checks["lines"], json!(1));
+    assert_eq!(checks["pwned"], json!(false));
+    b.js(
+        "window.scrollTo(0, document.body.scrollHeight); return 1",
+        vec![],
+    )
+    .await;
+    b.screenshot("artifacts").await;
     b.assert_clean_console().await;
     b.close().await;
     server.stop().await;
