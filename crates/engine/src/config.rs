@@ -8,7 +8,8 @@ use std::path::Path;
 
 mod deploy;
 pub use deploy::{
-    DeployConfig, SecretError, SecretRef, SecretSource, SpecConfig, SpecGitHubConfig,
+    DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
+    SpecGitHubConfig,
 };
 
 /// The whole configuration file.
@@ -92,6 +93,9 @@ pub struct EnvConfig {
     /// Extra URLs a deploy's verify expects a 2xx answer from.
     #[serde(default)]
     pub smoke_urls: Vec<String>,
+    /// Database migrations a deploy applies once the deployment is ready.
+    #[serde(default)]
+    pub migrations: Option<MigrationsConfig>,
 }
 
 /// A service the healthcheck probes. (Unknown keys are refused by the

@@ -230,7 +230,95 @@ poll_interval_ms = 5
     );
 }
 
+/// Migrations against the test PostgreSQL, in tables named for this test
+/// alone (dropped at the end).
+async fn migrations_run_once_after_the_deployment_is_ready(store: DynStore) {
+    let dir = temp_dir("migrations");
+    let suffix = format!(
+        "{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let (table, ledger) = (
+        format!("deploy_mig_{suffix}"),
+        format!("opsroom_mig_{suffix}"),
+    );
+    std::fs::create_dir_all(dir.join("migrations")).unwrap();
+    std::fs::write(
+        dir.join("migrations/0001_create.sql"),
+        format!("CREATE TABLE {table} (id int);"),
+    )
+    .unwrap();
+    let url = opsroom_store::testing::test_database_url();
+    let toml = format!(
+        r#"
+[secrets]
+db = "{secret}"
+
+[environments.local.deploy]
+provider = "shell"
+argv = ["true"]
+
+[environments.local.migrations]
+dir = "{dir}/migrations"
+database_url_secret = "db"
+table = "{ledger}"
+"#,
+        secret = secret_file(&url),
+        dir = dir.display(),
+    );
+    let first = run(&store, &toml, "deploy", "local", json!({})).await;
+    assert_eq!(first.run.status, RunStatus::Succeeded, "{}", first.log());
+    assert!(
+        first
+            .log()
+            .contains("migrations: 1 applied (0001), 0 already applied"),
+        "{}",
+        first.log()
+    );
+    assert!(first
+        .artifact("deploy-summary.md")
+        .content
+        .contains("applied 0001"));
+    first.assert_never_shows(&url);
+    let second = run(&store, &toml, "deploy", "local", json!({})).await;
+    assert!(
+        second
+            .log()
+            .contains("migrations: 0 applied, 1 already applied"),
+        "{}",
+        second.log()
+    );
+    let skipped = run(
+        &store,
+        &toml,
+        "deploy",
+        "local",
+        json!({"run_migrations": false}),
+    )
+    .await;
+    assert!(!skipped.log().contains("migrations:"), "{}", skipped.log());
+
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let exists: bool = sqlx::query_scalar("select to_regclass($1) is not null")
+        .bind(&table)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(exists, "the migration created {table}");
+    for t in [&table, &ledger] {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {t}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 on_sqlite!(
+    migrations_run_once_after_the_deployment_is_ready,
     shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
     github_actions_deploys_follow_the_workflow_run,
     digitalocean_deploys_follow_the_app_deployment,

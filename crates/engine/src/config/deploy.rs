@@ -307,6 +307,49 @@ fn check_repo(repo: &str) -> Result<(), String> {
         .ok_or_else(|| format!("repo: expected `owner/name`, got {repo:?}"))
 }
 
+/// Migrations a deploy applies after the deployment is ready
+/// (`[environments.NAME.migrations]`): `VERSION_NAME.sql` files of a
+/// folder, applied in one transaction to a PostgreSQL database and
+/// recorded in a table, so each runs once.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsConfig {
+    /// Folder of `VERSION_NAME.sql` files.
+    pub dir: String,
+    /// `[secrets]` entry holding the `postgres://…` URL.
+    pub database_url_secret: String,
+    /// Table recording applied migrations.
+    #[serde(default = "default_migrations_table")]
+    pub table: String,
+}
+
+fn default_migrations_table() -> String {
+    "opsroom_migrations".into()
+}
+
+impl MigrationsConfig {
+    fn check(&self, secrets: &BTreeMap<String, SecretRef>) -> Result<(), String> {
+        if self.dir.is_empty() {
+            return Err("dir: expected the folder of VERSION_NAME.sql migration files".into());
+        }
+        if !secrets.contains_key(&self.database_url_secret) {
+            return Err(format!(
+                "database_url_secret: credential `{}` is not declared; add it under [secrets] (it holds the postgres:// URL)",
+                self.database_url_secret
+            ));
+        }
+        let table_ok = !self.table.is_empty()
+            && self
+                .table
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+        if !table_ok {
+            return Err("table: expected a table name (letters, digits, `_`, `.`)".into());
+        }
+        Ok(())
+    }
+}
+
 /// Where `spec` commits the documents it writes (`[spec]`): a git remote
 /// (pushed to), GitHub (a branch and a pull request through the API), or both.
 #[derive(Debug, Clone, Deserialize)]
@@ -431,6 +474,11 @@ pub(super) fn check_config(config: &OpsConfig) -> Result<(), String> {
                 .check(&config.secrets)
                 .map_err(|e| format!("environments.{name}.deploy.{e}"))?;
         }
+        if let Some(migrations) = &env.migrations {
+            migrations
+                .check(&config.secrets)
+                .map_err(|e| format!("environments.{name}.migrations.{e}"))?;
+        }
     }
     if let Some(spec) = &config.spec {
         spec.check(&config.secrets)
@@ -528,6 +576,10 @@ mod tests {
                 "environments.prod.smoke_urls[0]: expected an http:// or https:// URL",
             ),
             ("[spec]\ndir = \"specs\"\n", "spec.remote: expected a git remote URL"),
+            (
+                "[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\n",
+                "environments.prod.migrations.database_url_secret: credential `db` is not declared",
+            ),
             ("[spec]\nremote = \"file:///x\"\ndir = \"../up\"\n", "spec.dir"),
         ];
         for (text, want) in cases {

@@ -9,9 +9,11 @@ use crate::config::EnvConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::probe::ProbeResult;
 use crate::Engine;
+use opsroom_adapters::postgres::{load_migrations_dir, PgConfig, Postgres};
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
 use serde_json::{json, Map, Value};
+use std::path::Path;
 use tokio::time::Instant;
 
 /// What happened when verify failed and a rollback was considered.
@@ -37,6 +39,8 @@ pub struct Deploy {
     deployed: Option<Deployment>,
     git_ref: Option<String>,
     health: Vec<ProbeResult>,
+    /// Versions applied by this run (`None`: no migrations configured).
+    migrated: Option<Vec<String>>,
     rollback: Option<RollbackOutcome>,
     error: Option<String>,
     started: Instant,
@@ -72,6 +76,7 @@ impl Deploy {
             deployed: None,
             git_ref: None,
             health: Vec::new(),
+            migrated: None,
             rollback: None,
             error: None,
             started: Instant::now(),
@@ -82,6 +87,52 @@ impl Deploy {
         self.provider
             .as_ref()
             .ok_or_else(|| PhaseError::permanent("the provider was not set up in validate"))
+    }
+
+    /// Applies the env's pending migrations, once the deployment is ready.
+    async fn migrate(&mut self, ctx: &mut RunContext) -> Result<(), PhaseError> {
+        let Some(m) = self.config.migrations.clone() else {
+            ctx.log(
+                EventLevel::Info,
+                format!(
+                    "no migrations are configured for env {}; none run",
+                    self.env
+                ),
+            );
+            return Ok(());
+        };
+        let url = ctx
+            .engine()
+            .config
+            .secret(&m.database_url_secret)
+            .map_err(|e| PhaseError::permanent(e.to_string()))?;
+        let fail = |what: &str, e: &dyn std::fmt::Display| {
+            PhaseError::permanent(url.redact(&format!("migrations: {what}: {e}")))
+        };
+        let migrations = load_migrations_dir(Path::new(&m.dir))
+            .map_err(|e| fail("reading the migrations", &e))?;
+        let db = Postgres::connect(&PgConfig::new(url.clone()))
+            .await
+            .map_err(|e| fail("connecting", &e))?;
+        let report = db.apply_migrations(&m.table, &migrations).await;
+        db.close().await;
+        let report = report.map_err(|e| fail("none applied", &e))?;
+        ctx.log_data(
+            EventLevel::Info,
+            format!(
+                "migrations: {} applied{}, {} already applied",
+                report.applied.len(),
+                if report.applied.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", report.applied.join(", "))
+                },
+                report.already_applied.len()
+            ),
+            json!({"kind": "migrations", "applied": report.applied, "already_applied": report.already_applied}),
+        );
+        self.migrated = Some(report.applied);
+        Ok(())
     }
 
     async fn verify(&mut self, ctx: &mut RunContext) -> Result<(), PhaseError> {
@@ -204,14 +255,14 @@ impl Deploy {
             "| duration | {} |\n",
             human_duration(self.started.elapsed())
         ));
-        md.push_str(&format!(
-            "| migrations | {} |\n",
-            if self.run_migrations {
-                "none configured for this env"
-            } else {
-                "not requested"
-            }
-        ));
+        let migrations = match (&self.migrated, self.run_migrations) {
+            (_, false) => "not requested".to_string(),
+            (Some(v), _) if v.is_empty() => "none pending".to_string(),
+            (Some(v), _) => format!("applied {}", v.join(", ")),
+            (None, _) if self.config.migrations.is_some() => "not run".to_string(),
+            (None, _) => "none configured for this env".to_string(),
+        };
+        md.push_str(&format!("| migrations | {migrations} |\n"));
         if let Some(r) = &self.rollback {
             let text = match r {
                 RollbackOutcome::Done(d) => format!("rolled back to {}", link(d)),
@@ -272,6 +323,17 @@ impl Deploy {
                     ),
                 );
                 self.provider = Some(provider);
+                if let Some(m) = self
+                    .config
+                    .migrations
+                    .as_ref()
+                    .filter(|_| self.run_migrations)
+                {
+                    ctx.engine()
+                        .config
+                        .secret(&m.database_url_secret)
+                        .map_err(|e| PhaseError::permanent(e.to_string()))?;
+                }
                 Ok(())
             }
             Phase::Preflight => {
@@ -313,16 +375,10 @@ impl Deploy {
                 ctx.flush().await;
                 let deployed = provider.deploy(ctx, &git_ref).await?;
                 record_deployed(ctx, provider.name(), &deployed);
-                if self.run_migrations {
-                    ctx.log(
-                        EventLevel::Info,
-                        format!(
-                            "no database migrations are configured for env {}; none run",
-                            self.env
-                        ),
-                    );
-                }
                 self.deployed = Some(deployed);
+                if self.run_migrations {
+                    self.migrate(ctx).await?;
+                }
                 Ok(())
             }
             Phase::Verify => self.verify(ctx).await,
