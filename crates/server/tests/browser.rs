@@ -147,10 +147,24 @@ async fn command_bar_to_live_run() {
     .await;
     b.screenshot("artifacts").await;
 
+    // A worker that stopped heartbeating long ago is marked stale.
+    server
+        .store
+        .store
+        .worker_heartbeat(opsroom_store::WorkerHeartbeatParams {
+            worker_id: "gone-1".into(),
+            host: "old-host".into(),
+            pid: 1,
+            state: "busy".into(),
+            concurrency: 1,
+            now: chrono::Utc::now() - chrono::Duration::minutes(10),
+        })
+        .await
+        .unwrap();
     b.goto(&server.url("/workers")).await;
     b.wait(
         "worker rows",
-        "return document.querySelectorAll('tr[data-worker]').length >= 2",
+        "return document.querySelectorAll('tr[data-worker]').length >= 3 && document.querySelector('tr.stale[data-worker=gone-1]') && !document.querySelector('tr.stale:not([data-worker=gone-1])')",
     )
     .await;
     b.screenshot("workers").await;
@@ -460,7 +474,7 @@ async fn log_viewer_keeps_50000_lines_responsive() {
     let run = server
         .post(
             "/runs",
-            json!({"runbook": "noop", "env": "dev", "params": {"events": 2, "sleep_ms": 5000}}),
+            json!({"runbook": "noop", "env": "dev", "params": {"events": 2, "sleep_ms": 20000}}),
         )
         .await;
     let id = run["id"].as_i64().unwrap();
@@ -544,8 +558,13 @@ async fn log_viewer_keeps_50000_lines_responsive() {
         "adding 50,000 lines took {took} ms"
     );
     b.screenshot("50k").await;
-    server.wait_final(id).await;
-    server.wait_final(id).await;
+    // Cancel from the run view.
+    b.find("[data-action=cancel]").await.click().await.unwrap();
+    b.wait(
+        "cancelled",
+        "return document.querySelector('#run-view').dataset.status === 'cancelled' && document.querySelector('[data-action=retry]')",
+    )
+    .await;
     b.assert_clean_console().await;
     b.close().await;
     server.stop().await;
