@@ -1,0 +1,125 @@
+//! Custom runbooks through the API: listed like built-ins (`custom: true`),
+//! understood by the parser, enqueued from text and run by a worker.
+
+use opsroom_core::catalog::parse_custom_runbook;
+use opsroom_core::Catalog;
+use opsroom_engine::{Engine, OpsConfig, WorkerOptions, WorkerPool};
+use opsroom_server::{Application, ServerOptions};
+use opsroom_store::testing::TestStore;
+use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::sync::watch;
+
+const ROTATE_LOGS: &str = r#"name = "rotate_logs"
+description = "Rotates the log files of an environment."
+risk = "read"
+triggers = ["rotate logs on {env}"]
+keywords = ["rotate logs"]
+
+[[steps.action]]
+title = "rotate the logs of {env}"
+shell = { argv = ["printf", "%s\n", "rotated {env}"] }
+"#;
+
+#[tokio::test]
+async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
+    let store = TestStore::sqlite().await;
+    let options = ServerOptions {
+        bind: "127.0.0.1:0".into(),
+        admin_token: None,
+        workers: 0,
+        worker: WorkerOptions::default(),
+    };
+    let listener = Application::bind(options.clone()).await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let spec = parse_custom_runbook("rotate_logs.toml", ROTATE_LOGS).expect("a good runbook");
+    let catalog = Catalog::with_custom(vec![spec]).unwrap();
+    let engine = Engine::new(store.store.clone(), OpsConfig::demo(&url)).with_catalog(catalog);
+    let app = Application::build(listener, engine.clone(), options);
+    let (_stop, rx) = watch::channel(false);
+    tokio::spawn(app.run_until_stopped(rx));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+
+    let list: Value = http
+        .get(format!("{url}/api/v1/runbooks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let list = list.as_array().unwrap();
+    let custom = list.iter().find(|r| r["name"] == "rotate_logs").unwrap();
+    assert_eq!(custom["custom"], true);
+    assert_eq!(custom["available"], true);
+    assert_eq!(custom["phases"][2], json!(["rotate the logs of {env}"]));
+    let builtin = list.iter().find(|r| r["name"] == "healthcheck").unwrap();
+    assert_eq!(builtin["custom"], false);
+
+    let parsed: Value = http
+        .post(format!("{url}/api/v1/parse"))
+        .json(&json!({"text": "rotate logs on staging"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(parsed["intent"], "rotate_logs", "{parsed}");
+    assert_eq!(parsed["env"], "staging");
+    assert_eq!(parsed["runnable"], true);
+    assert_eq!(
+        parsed["plan"][2]["steps"],
+        json!(["rotate the logs of staging"])
+    );
+
+    let response = http
+        .post(format!("{url}/api/v1/runs"))
+        .json(&json!({"text": "rotate logs on staging"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let run: Value = response.json().await.unwrap();
+    let id = run["id"].as_i64().unwrap();
+
+    // Drain the queue in this task: no sleeping until a worker gets to it.
+    assert_eq!(
+        WorkerPool::new(engine.clone(), WorkerOptions::default())
+            .run_batch()
+            .await,
+        1
+    );
+    let run: Value = http
+        .get(format!("{url}/api/v1/runs/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let events: Value = http
+        .get(format!("{url}/api/v1/runs/{id}/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = events
+        .as_array()
+        .or_else(|| events["events"].as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "rotated staging" && e["data"]["stream"] == "stdout"),
+        "{events:#?}"
+    );
+    store.cleanup().await;
+}
