@@ -5,8 +5,8 @@
   const h = O.h;
 
   /** A table of runs with status, times, durations and actions. */
-  function runsTable(runs, reload) {
-    if (!runs.length) return h("p", { class: "muted empty" }, "No runs match.");
+  function runsTable(runs, reload, empty) {
+    if (!runs.length) return h("p", { class: "muted empty" }, empty || "No runs match these filters.");
     return h("div", { class: "table-wrap" }, h("table", { class: "runs" },
       h("thead", {}, h("tr", {}, ["Run", "Status", "Runbook", "Env", "Target", "Command", "Created", "Duration", ""].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, runs.map((r) => h("tr", { "data-run": r.id, "data-status": r.status },
@@ -26,7 +26,7 @@
     const area = document.getElementById("card-area");
     const load = async () => {
       const r = await O.api("GET", "/runs?limit=8");
-      if (r.ok) recent.replaceChildren(runsTable(r.data, load));
+      if (r.ok) recent.replaceChildren(runsTable(r.data, load, "No runs yet: type a command above, e.g. “check prod status”."));
     };
     O.initCommandBar((text, parsed) => {
       const card = O.showCard(area, text, parsed);
