@@ -138,3 +138,108 @@ fn the_example_runbooks_pass() {
     assert!(stdout.contains("OK restart_service"), "{stdout}");
     assert!(stdout.contains("OK smoke_test"), "{stdout}");
 }
+
+/// `opsroom serve` with a config naming `runbooks_dir` relative to the config
+/// file: the good runbook is served with `custom: true`, the bad one is a
+/// warning naming its file and line.
+#[test]
+fn serve_loads_the_config_runbooks_dir_and_warns_about_bad_files() {
+    use std::io::{BufRead, BufReader, Read, Write};
+
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.0.join("runbooks")).unwrap();
+    dir.write("runbooks/flush_cache.toml", GOOD);
+    dir.write("runbooks/bad_shell.toml", BAD);
+    dir.write(
+        "opsroom.toml",
+        "runbooks_dir = \"runbooks\"\n\n[environments.dev]\nrequires_approval = false\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opsroom"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "0",
+            "--config",
+        ])
+        .arg(dir.0.join("opsroom.toml"))
+        .arg("--database-url")
+        .arg(format!("sqlite://{}", dir.0.join("opsroom.db").display()))
+        .env("RUST_LOG", "info")
+        .env_remove("OPSROOM_ADMIN_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start opsroom serve");
+    // Killed even when an assertion fails first.
+    struct KillOnDrop(std::process::Child);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stderr = child.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    // The server prints its address once it listens: no sleeping.
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let child = KillOnDrop(child);
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        socket,
+        "GET /api/v1/runbooks HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    socket.read_to_string(&mut response).unwrap();
+    drop(child);
+    let logs = logs.join().unwrap();
+
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let body = if body.trim_start().starts_with('[') {
+        body.to_string()
+    } else {
+        // Chunked: take the JSON between the first '[' and the last ']'.
+        body[body.find('[').unwrap_or(0)..=body.rfind(']').unwrap_or(0)].to_string()
+    };
+    let list: serde_json::Value = serde_json::from_str(&body).expect("runbooks JSON");
+    let custom = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "flush_cache")
+        .unwrap_or_else(|| panic!("flush_cache not served: {body}"));
+    assert_eq!(custom["custom"], true);
+    assert_eq!(custom["available"], true);
+    assert!(
+        !list
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"] == "bad_shell"),
+        "the bad runbook is left out"
+    );
+    let bad = dir.0.join("runbooks").join("bad_shell.toml");
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("WARN") && l.contains(&format!("{}:6: ", bad.display()))),
+        "{logs}"
+    );
+}
