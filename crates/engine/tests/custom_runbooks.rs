@@ -126,6 +126,10 @@ title = "count to three"
 shell = {{ argv = ["printf", "%s\n", "one", "two", "three"] }}
 
 [[steps.verify]]
+title = "wait until {{target}} is ready"
+poll = {{ url = "{service}/healthz/{{target}}/ready", interval_seconds = 1, timeout_seconds = 10 }}
+
+[[steps.verify]]
 title = "read the database"
 sql = {{ database = "main", query = "select {{greeting}} as greeting, 41 + 1 as answer" }}
 "#,
@@ -224,8 +228,11 @@ async fn runs_end_to_end(store: DynStore) {
 
     assert_eq!(
         *service.requests.lock().unwrap(),
-        vec!["GET /healthz/web?env=prod HTTP/1.1".to_string()],
-        "the probe went to the local server with env and target filled in"
+        vec![
+            "GET /healthz/web?env=prod HTTP/1.1".to_string(),
+            "GET /healthz/web/ready HTTP/1.1".to_string()
+        ],
+        "the probe and the poll went to the local server with env and target filled in"
     );
     let probe = events.iter().find(|e| e.data["kind"] == "http").unwrap();
     assert_eq!(probe.phase, Some(Phase::Preflight));
@@ -270,7 +277,12 @@ async fn runs_end_to_end(store: DynStore) {
         .filter(|e| e.data["kind"] == "step_end")
         .map(|e| &e.data["status"])
         .collect();
-    assert_eq!(ends.len(), 4);
+    assert_eq!(ends.len(), 5);
+    let poll = events.iter().find(|e| e.data["kind"] == "poll").unwrap();
+    assert_eq!(
+        (poll.phase, poll.data["status"].as_u64()),
+        (Some(Phase::Verify), Some(200))
+    );
     assert!(ends.iter().all(|s| *s == "succeeded"));
 }
 
