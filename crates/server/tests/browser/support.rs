@@ -301,9 +301,15 @@ impl Browser {
         assert!(bad.is_empty(), "browser console has problems: {bad:#?}");
     }
 
-    /// Ends the session and the driver.
-    pub async fn close(mut self) {
+    /// Ends the session (Chromium quits), then the driver.
+    pub async fn close(self) {
         let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    /// Also runs when a test fails half-way: no chromedriver is left behind.
+    fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
