@@ -86,7 +86,7 @@ pub struct PhaseRecord {
 #[derive(Debug)]
 pub enum Outcome {
     /// Final, or requeued for a retry.
-    Completed(Run),
+    Completed(Box<Run>),
     /// Handed back to the queue (worker shutting down).
     Released,
     /// Someone else owns the run now; nothing more was written.
@@ -511,7 +511,7 @@ async fn complete(
         })
         .await;
     match result {
-        Ok(run) => Outcome::Completed(run),
+        Ok(run) => Outcome::Completed(Box::new(run)),
         Err(StoreError::LeaseLost { .. }) => Outcome::LeaseLost,
         Err(e) => {
             // The lease will lapse and the rescuer will take the run back.

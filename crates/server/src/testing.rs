@@ -47,7 +47,9 @@ impl TestApp {
                 ..Default::default()
             },
         };
-        let listener = Application::bind(server_options.clone()).await.expect("bind port 0");
+        let listener = Application::bind(server_options.clone())
+            .await
+            .expect("bind port 0");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let config = options.config.unwrap_or_else(|| OpsConfig::demo(&url));
         let engine = Engine::new(store, config);

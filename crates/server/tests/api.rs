@@ -316,7 +316,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
             "empty",
         ),
         (
-            &"/api/v1/runs/abc/cancel",
+            "/api/v1/runs/abc/cancel",
             json!({}),
             StatusCode::BAD_REQUEST,
             "invalid_id",

@@ -717,7 +717,7 @@ impl Store for PgStore {
                     level: parse_text(r.get("level"))?,
                     phase: r
                         .get::<Option<String>, _>("phase")
-                        .map(|p| parse_text::<Phase>(p))
+                        .map(parse_text::<Phase>)
                         .transpose()?,
                     message: r.get("message"),
                     data: r.get("data"),

@@ -49,18 +49,8 @@ struct ParseBody {
 /// Parses command text and previews its plan, without enqueuing anything.
 async fn parse(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<Value>,
+    ApiJson(body): ApiJson<ParseBody>,
 ) -> Result<Json<Value>, ApiError> {
-    // Read as a value first: serde would take `["text"]` for the struct.
-    let hint = "send a JSON object {\"text\": \"a command such as check prod status\"}";
-    if !body.is_object() {
-        return Err(ApiError::bad_request(
-            "invalid_body",
-            format!("the body is not a JSON object; {hint}"),
-        ));
-    }
-    let body: ParseBody = serde_json::from_value(body)
-        .map_err(|e| ApiError::bad_request("invalid_body", format!("{e}; {hint}")))?;
     let engine = &state.engine;
     let parsed = state.parse_env.parse(engine, &body.text)?;
     let spec = engine.catalog.get(&parsed.intent);
