@@ -43,6 +43,9 @@ pub struct BenchArgs {
     /// Samples for each latency measurement.
     #[arg(long, default_value_t = 200)]
     pub samples: usize,
+    /// Background load (runs/s) while measuring latency under load.
+    #[arg(long, default_value_t = 1000)]
+    pub load_rate: u32,
 }
 
 struct Server {
@@ -226,9 +229,9 @@ async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64
         .map_err(|e| CliError::server(e.to_string()))?;
     let mut buf = String::new();
     loop {
-        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+        let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk())
             .await
-            .map_err(|_| CliError::server("no SSE event within 10 s"))?
+            .map_err(|_| CliError::server("no SSE event within 5 s"))?
             .map_err(|e| CliError::server(e.to_string()))?
             .ok_or_else(|| CliError::server("SSE stream closed"))?;
         buf.push_str(&String::from_utf8_lossy(&chunk));
@@ -238,8 +241,8 @@ async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64
     }
 }
 
-/// p50 and p99 in ms, and how many samples saw no event within 10 s
-/// (counted as 10 s).
+/// p50 and p99 in ms, and how many samples saw no event within 5 s
+/// (counted as 5 s).
 async fn latencies(
     http: &reqwest::Client,
     url: &str,
@@ -252,7 +255,7 @@ async fn latencies(
             Ok(ms) => v.push(ms),
             Err(_) => {
                 timeouts += 1;
-                v.push(10_000.0);
+                v.push(5_000.0);
             }
         }
     }
@@ -396,15 +399,16 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
         let http = http.clone();
         let url = server.url.clone();
         let loading = loading.clone();
+        let per_tick = (args.load_rate / 100).max(1);
         tokio::spawn(async move {
-            // 10 runs every 10 ms, at most 64 requests in flight: an
-            // overloaded server gets less, and the report says how much.
+            // load_rate/100 runs every 10 ms, at most 64 requests in flight:
+            // an overloaded server gets less, and the report says how much.
             let in_flight = Arc::new(tokio::sync::Semaphore::new(64));
             let mut tick = tokio::time::interval(Duration::from_millis(10));
             let mut sent = 0u64;
             while loading.load(Ordering::Relaxed) {
                 tick.tick().await;
-                for _ in 0..10 {
+                for _ in 0..per_tick {
                     let Ok(permit) = in_flight.clone().try_acquire_owned() else {
                         break;
                     };
@@ -447,7 +451,7 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
     );
     let late = |n: usize| {
         if n > 0 {
-            format!(" ({n} samples saw nothing within 10 s)")
+            format!(" ({n} samples saw nothing within 5 s)")
         } else {
             String::new()
         }

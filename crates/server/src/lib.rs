@@ -94,7 +94,13 @@ impl Application {
             workers.push(tokio::spawn(pool.run_until_stopped(shutdown.clone())));
         }
         let mut stop = shutdown.clone();
-        axum::serve(self.listener, self.router)
+        // No Nagle: live events are small writes that must leave at once.
+        let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(
                 async move { opsroom_engine::worker::until_true(&mut stop).await },
             )
