@@ -19,6 +19,7 @@ use axum::response::Response;
 use axum::Router;
 use error::ApiError;
 use opsroom_engine::{Engine, WorkerOptions, WorkerPool};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,6 +44,9 @@ pub struct AppState {
     pub parse_env: Arc<ParseEnv>,
     admin_token: Option<Arc<str>>,
     heartbeat_timeout: Duration,
+    /// Turns true when the server shuts down: live streams end so the
+    /// graceful shutdown is not held open by them (clients resume elsewhere).
+    closing: watch::Receiver<bool>,
 }
 
 /// Who is making a request (until users and roles exist: the token holder,
@@ -56,6 +60,7 @@ pub struct Application {
     router: Router,
     engine: Engine,
     options: ServerOptions,
+    closing: watch::Sender<bool>,
 }
 
 impl Application {
@@ -65,7 +70,9 @@ impl Application {
     }
 
     pub fn build(listener: TcpListener, engine: Engine, options: ServerOptions) -> Application {
+        let (closing, closing_rx) = watch::channel(false);
         let state = AppState {
+            closing: closing_rx,
             parse_env: Arc::new(ParseEnv::new(&engine)),
             engine: engine.clone(),
             admin_token: options.admin_token.clone().map(Arc::from),
@@ -76,6 +83,7 @@ impl Application {
             router: router(state),
             engine,
             options,
+            closing,
         }
     }
 
@@ -94,17 +102,34 @@ impl Application {
             workers.push(tokio::spawn(pool.run_until_stopped(shutdown.clone())));
         }
         let mut stop = shutdown.clone();
+        let closing = self.closing.clone();
+        let mut forward = shutdown.clone();
+        tokio::spawn(async move {
+            opsroom_engine::worker::until_true(&mut forward).await;
+            let _ = closing.send(true);
+        });
         // No Nagle: live events are small writes that must leave at once.
         let listener = axum::serve::ListenerExt::tap_io(self.listener, |tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        axum::serve(listener, self.router)
+        let serve = axum::serve(listener, self.router)
             .with_graceful_shutdown(
                 async move { opsroom_engine::worker::until_true(&mut stop).await },
             )
-            .await?;
+            .into_future();
+        // A client that keeps a request open must not keep the server alive
+        // past the workers' grace period.
+        let mut late = shutdown.clone();
+        let grace = self.options.worker.shutdown_grace + Duration::from_secs(5);
+        tokio::select! {
+            r = serve => r?,
+            _ = async move {
+                opsroom_engine::worker::until_true(&mut late).await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!("connections still open after the grace period; closing them"),
+        }
         for w in workers {
             let _ = w.await;
         }

@@ -33,6 +33,7 @@ struct Cursor {
     wakeups: WakeupReceiver,
     pending: VecDeque<Event>,
     done: bool,
+    closing: tokio::sync::watch::Receiver<bool>,
 }
 
 pub async fn stream(
@@ -65,6 +66,7 @@ pub async fn stream(
         wakeups,
         pending: VecDeque::new(),
         done: false,
+        closing: state.closing.clone(),
     };
     let events = stream::unfold(cursor, |mut c| async move {
         loop {
@@ -112,8 +114,13 @@ impl Cursor {
         Ok(())
     }
 
-    /// Until something may have changed for this run.
+    /// Until something may have changed for this run; on server shutdown
+    /// the stream ends without `end`, and the client resumes by Last-Event-ID.
     async fn wait(&mut self) {
+        if *self.closing.borrow() {
+            self.done = true;
+            return;
+        }
         let deadline = tokio::time::sleep(FALLBACK_POLL);
         tokio::pin!(deadline);
         loop {
@@ -126,6 +133,10 @@ impl Cursor {
                     None => { (&mut deadline).await; return }
                 },
                 _ = &mut deadline => return,
+                _ = self.closing.changed() => {
+                    self.done = true;
+                    return;
+                }
             }
         }
     }

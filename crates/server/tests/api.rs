@@ -569,6 +569,39 @@ async fn admin_token_is_required_when_set(store: DynStore) {
     app.stop().await;
 }
 
+async fn shutdown_ends_open_streams(store: DynStore) {
+    // No workers: the run stays queued and its stream would never end by itself.
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
+    let mut stream = c
+        .http
+        .get(format!(
+            "{}/api/v1/runs/{}/events/stream",
+            c.base, run["id"]
+        ))
+        .send()
+        .await
+        .unwrap();
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(std::str::from_utf8(&first).unwrap().contains("id: 1"));
+    tokio::time::timeout(Duration::from_secs(10), app.stop())
+        .await
+        .expect("the server stops although a stream was open");
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(rest.is_ok(), "the open stream was closed by the shutdown");
+}
+
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $(
@@ -589,4 +622,5 @@ on_both_stores!(
     idempotency_cancel_retry_and_sessions,
     workers_metrics_and_openapi,
     admin_token_is_required_when_set,
+    shutdown_ends_open_streams,
 );
