@@ -124,12 +124,20 @@ async fn lines_arrive_while_the_program_runs_and_timeout_kills_the_group() {
     }
     assert!(err.to_string().contains("timed out"), "{err}");
     let pids = std::fs::read_to_string(&pids).unwrap();
+    // SIGKILL is delivered at once but the kernel tears a process down
+    // asynchronously: give each one up to 5 s to be gone (or a zombie).
     for pid in pids.split_whitespace() {
-        let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ");
-        assert!(!alive, "process {pid} survived the timeout");
+        let alive = || {
+            std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .unwrap_or_default()
+                    .contains(") Z ")
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(!alive(), "process {pid} survived the timeout");
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
