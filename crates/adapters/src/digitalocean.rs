@@ -1,10 +1,16 @@
 //! DigitalOcean API client: App Platform apps and deployments, droplet status.
 //!
-//! Endpoints used: `GET /v2/apps` (paged with `page`/`per_page`, next page in
-//! `links.pages.next`), `GET /v2/apps/{id}`, `POST /v2/apps/{id}/deployments`,
-//! `GET /v2/apps/{app_id}/deployments/{deployment_id}`, `GET /v2/droplets/{id}`.
+//! Endpoints used: `GET /v2/apps` and `GET /v2/apps/{id}/deployments` (paged
+//! with `page`/`per_page`, next page in `links.pages.next`),
+//! `GET /v2/apps/{id}`, `POST /v2/apps/{id}/deployments`,
+//! `GET /v2/apps/{app_id}/deployments/{deployment_id}`,
+//! `POST /v2/apps/{id}/rollback`, `POST /v2/apps/{id}/rollback/commit`,
+//! `GET /v2/droplets/{id}`.
 
 use std::fmt;
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
 
 use reqwest::Url;
 use serde::Deserialize;
@@ -136,6 +142,17 @@ pub struct DeploymentProgress {
     pub error_steps: u32,
 }
 
+/// One component (service, static site, worker or job) of a deployment.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DeploymentComponent {
+    /// The component's name in the app spec.
+    #[serde(default)]
+    pub name: String,
+    /// The commit it was built from (git-sourced components only).
+    #[serde(default)]
+    pub source_commit_hash: Option<String>,
+}
+
 /// An App Platform deployment.
 #[derive(Clone, Debug, Deserialize)]
 pub struct AppDeployment {
@@ -149,6 +166,49 @@ pub struct AppDeployment {
     /// Step counters.
     #[serde(default)]
     pub progress: Option<DeploymentProgress>,
+    /// When it was created.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Its services.
+    #[serde(default)]
+    pub services: Vec<DeploymentComponent>,
+    /// Its static sites.
+    #[serde(default)]
+    pub static_sites: Vec<DeploymentComponent>,
+    /// Its workers.
+    #[serde(default)]
+    pub workers: Vec<DeploymentComponent>,
+    /// Its jobs.
+    #[serde(default)]
+    pub jobs: Vec<DeploymentComponent>,
+}
+
+impl AppDeployment {
+    /// Whether it ever served the app: `ACTIVE` now, or `SUPERSEDED` after
+    /// finishing every step. A deployment replaced before it finished is
+    /// also `SUPERSEDED`, so the step counters tell the two apart.
+    pub fn went_live(&self) -> bool {
+        match self.phase {
+            DeploymentPhase::Active => true,
+            DeploymentPhase::Superseded => self.progress.as_ref().is_some_and(|p| {
+                p.total_steps > 0 && p.success_steps >= p.total_steps && p.error_steps == 0
+            }),
+            _ => false,
+        }
+    }
+
+    /// The commit its first git-sourced component was built from.
+    pub fn source_commit(&self) -> Option<&str> {
+        [
+            &self.services,
+            &self.static_sites,
+            &self.workers,
+            &self.jobs,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|c| c.source_commit_hash.as_deref().filter(|h| !h.is_empty()))
+    }
 }
 
 impl Observed for AppDeployment {
@@ -200,12 +260,39 @@ pub struct AppPage {
     pub next_page: Option<u32>,
 }
 
+/// One page of an app's deployments, newest first.
+#[derive(Clone, Debug)]
+pub struct DeploymentPage {
+    /// The deployments of this page.
+    pub deployments: Vec<AppDeployment>,
+    /// The next page number, from `links.pages.next`.
+    pub next_page: Option<u32>,
+    /// How many deployments the app has in all (`meta.total`).
+    pub total: Option<u64>,
+}
+
 #[derive(Deserialize)]
 struct AppsResponse {
     #[serde(default)]
     apps: Vec<App>,
     #[serde(default)]
     links: Option<Links>,
+}
+
+#[derive(Deserialize)]
+struct DeploymentsResponse {
+    #[serde(default)]
+    deployments: Vec<AppDeployment>,
+    #[serde(default)]
+    links: Option<Links>,
+    #[serde(default)]
+    meta: Option<Meta>,
+}
+
+#[derive(Deserialize)]
+struct Meta {
+    #[serde(default)]
+    total: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -244,6 +331,34 @@ fn page_number(next: &str) -> Option<u32> {
     page.parse().ok()
 }
 
+/// The next page number named in a response's `links`.
+fn next_page(links: Option<Links>) -> Option<u32> {
+    links
+        .and_then(|l| l.pages)
+        .and_then(|p| p.next)
+        .and_then(|n| page_number(&n))
+}
+
+/// Fetches page 1, then each next page `fetch` reports, at most `max_pages`
+/// pages, and returns their items in order.
+async fn collect_pages<T, F, Fut>(max_pages: u32, mut fetch: F) -> Result<Vec<T>, ApiError>
+where
+    F: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<u32>), ApiError>>,
+{
+    let mut items = Vec::new();
+    let mut page = 1;
+    for _ in 0..max_pages.max(1) {
+        let (current, next) = fetch(page).await?;
+        items.extend(current);
+        match next {
+            Some(next) if next > page => page = next,
+            _ => break,
+        }
+    }
+    Ok(items)
+}
+
 /// A DigitalOcean API client.
 #[derive(Clone, Debug)]
 pub struct DigitalOceanClient {
@@ -269,30 +384,19 @@ impl DigitalOceanClient {
             .query("page", page)
             .query("per_page", per_page);
         let response: AppsResponse = self.api.json(call).await?;
-        let next_page = response
-            .links
-            .and_then(|l| l.pages)
-            .and_then(|p| p.next)
-            .and_then(|n| page_number(&n));
         Ok(AppPage {
             apps: response.apps,
-            next_page,
+            next_page: next_page(response.links),
         })
     }
 
     /// All apps, following `links.pages.next` (at most `max_pages` pages).
     pub async fn list_all_apps(&self, per_page: u32, max_pages: u32) -> Result<Vec<App>, ApiError> {
-        let mut apps = Vec::new();
-        let mut page = 1;
-        for _ in 0..max_pages.max(1) {
+        collect_pages(max_pages, |page| async move {
             let current = self.list_apps(page, per_page).await?;
-            apps.extend(current.apps);
-            match current.next_page {
-                Some(next) if next > page => page = next,
-                _ => break,
-            }
-        }
-        Ok(apps)
+            Ok((current.apps, current.next_page))
+        })
+        .await
     }
 
     /// Reads an app (`GET /v2/apps/{id}`).
@@ -329,6 +433,77 @@ impl DigitalOceanClient {
         Ok(self.api.json::<DeploymentResponse>(call).await?.deployment)
     }
 
+    /// One page of an app's deployments, newest first
+    /// (`GET /v2/apps/{id}/deployments?page=&per_page=`).
+    pub async fn list_deployments(
+        &self,
+        app_id: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<DeploymentPage, ApiError> {
+        let call = Call::get(
+            "digitalocean.list_deployments",
+            &["v2", "apps", app_id, "deployments"],
+        )
+        .query("page", page)
+        .query("per_page", per_page);
+        let response: DeploymentsResponse = self.api.json(call).await?;
+        Ok(DeploymentPage {
+            deployments: response.deployments,
+            next_page: next_page(response.links),
+            total: response.meta.and_then(|m| m.total),
+        })
+    }
+
+    /// An app's deployments, newest first, following `links.pages.next`
+    /// (at most `max_pages` pages).
+    pub async fn list_all_deployments(
+        &self,
+        app_id: &str,
+        per_page: u32,
+        max_pages: u32,
+    ) -> Result<Vec<AppDeployment>, ApiError> {
+        collect_pages(max_pages, |page| async move {
+            let current = self.list_deployments(app_id, page, per_page).await?;
+            Ok((current.deployments, current.next_page))
+        })
+        .await
+    }
+
+    /// Rolls the app back to an earlier deployment
+    /// (`POST /v2/apps/{id}/rollback`). DigitalOcean makes a new deployment
+    /// of the earlier one's code and spec; it is returned, to be followed
+    /// with [`Self::follow_deployment`]. With `skip_pin` the rollback is
+    /// committed at once; without it the app is pinned (no new deployments,
+    /// auto-deploy included) until [`Self::commit_rollback`] or a revert.
+    pub async fn rollback(
+        &self,
+        app_id: &str,
+        deployment_id: &str,
+        skip_pin: bool,
+    ) -> Result<AppDeployment, ApiError> {
+        const NAME: &str = "digitalocean.rollback";
+        if deployment_id.trim().is_empty() {
+            return Err(ApiError::InvalidInput {
+                call: NAME,
+                message: "the deployment id to roll back to is empty; give the id of an earlier deployment of the app".to_owned(),
+            });
+        }
+        let call = Call::post(NAME, &["v2", "apps", app_id, "rollback"])
+            .json(json!({"deployment_id": deployment_id, "skip_pin": skip_pin}));
+        Ok(self.api.json::<DeploymentResponse>(call).await?.deployment)
+    }
+
+    /// Makes a pinned rollback permanent and unpins the app
+    /// (`POST /v2/apps/{id}/rollback/commit`).
+    pub async fn commit_rollback(&self, app_id: &str) -> Result<(), ApiError> {
+        let call = Call::post(
+            "digitalocean.commit_rollback",
+            &["v2", "apps", app_id, "rollback", "commit"],
+        );
+        self.api.no_content(call).await
+    }
+
     /// Polls a deployment until `ACTIVE`, `ERROR`, `CANCELED` or `SUPERSEDED`,
     /// sending each phase change to `progress`.
     pub async fn follow_deployment(
@@ -362,5 +537,34 @@ mod tests {
             Some(3)
         );
         assert_eq!(super::page_number("not a url"), None);
+    }
+
+    fn deployment(value: serde_json::Value) -> super::AppDeployment {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn only_finished_superseded_deployments_went_live() {
+        let steps = |done: u32, errors: u32| serde_json::json!({"success_steps": done, "total_steps": 6, "error_steps": errors});
+        let live = |phase: &str, progress| {
+            deployment(serde_json::json!({"id": "d", "phase": phase, "progress": progress}))
+                .went_live()
+        };
+        assert!(live("ACTIVE", serde_json::Value::Null));
+        assert!(live("SUPERSEDED", steps(6, 0)));
+        assert!(!live("SUPERSEDED", steps(2, 0)), "replaced while building");
+        assert!(!live("SUPERSEDED", serde_json::Value::Null));
+        assert!(!live("ERROR", steps(5, 1)));
+        assert!(!live("CANCELED", steps(6, 0)));
+    }
+
+    #[test]
+    fn source_commit_of_the_first_git_component() {
+        let d = deployment(serde_json::json!({"id": "d", "phase": "ACTIVE",
+            "services": [{"name": "db-proxy"}],
+            "static_sites": [{"name": "web", "source_commit_hash": "9a4df0b"}]}));
+        assert_eq!(d.source_commit(), Some("9a4df0b"));
+        let none = deployment(serde_json::json!({"id": "d", "phase": "ACTIVE"}));
+        assert_eq!(none.source_commit(), None);
     }
 }

@@ -87,6 +87,8 @@ mod send_checks {
         assert_send(&vercel.runtime_logs("p", "d", &vercel::RuntimeLogWindow::default()));
         assert_send(&github.follow_workflow_run(&github::RepoName::new("o", "r"), 1, opts, None));
         assert_send(&digitalocean.follow_deployment("a", "d", opts, None));
+        assert_send(&digitalocean.list_all_deployments("a", 20, 5));
+        assert_send(&digitalocean.rollback("a", "d", true));
         assert_send(&supabase.health("r", &[]));
     }
 }

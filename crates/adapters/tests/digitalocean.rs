@@ -32,6 +32,28 @@ struct World {
     /// deployment id -> (phases still to show, forced build)
     deployments: HashMap<String, (Vec<&'static str>, bool)>,
     seq: u32,
+    /// Bodies of the rollbacks the fake carried out.
+    rollbacks: Vec<Value>,
+    /// Whether the app is pinned to an uncommitted rollback.
+    pinned: bool,
+}
+
+/// `app-1`'s deployment history, newest first: id, phase, steps done of 6.
+const HISTORY: [(&str, &str, u32); 5] = [
+    ("dep-h5", "ACTIVE", 6),
+    ("dep-h4", "ERROR", 3),
+    ("dep-h3", "SUPERSEDED", 6),
+    ("dep-h2", "SUPERSEDED", 1),
+    ("dep-h1", "SUPERSEDED", 6),
+];
+
+fn history_entry(index: usize) -> Value {
+    let (id, phase, done) = HISTORY[index];
+    let n = HISTORY.len() - index;
+    json!({"id": id, "phase": phase, "cause": "commit pushed",
+        "progress": {"success_steps": done, "total_steps": 6, "error_steps": u32::from(phase == "ERROR")},
+        "created_at": format!("2025-03-0{n}T10:00:00Z"),
+        "services": [{"name": "web", "source_commit_hash": format!("c0ffee{n}")}]})
 }
 
 #[derive(Clone)]
@@ -139,6 +161,97 @@ async fn get_deployment(
     .into_response()
 }
 
+/// `app-1`'s five deployments, paged; `links.pages.next` names the real
+/// API host, as DigitalOcean does.
+async fn list_deployments(
+    State(s): State<AppState>,
+    Path(app_id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if app_id != "app-1" {
+        return s
+            .fake
+            .error(404, "The resource you were accessing could not be found.");
+    }
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let per_page: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(20);
+    let total = HISTORY.len();
+    let start = (page - 1) * per_page;
+    let deployments: Vec<Value> = (start..total.min(start + per_page))
+        .map(history_entry)
+        .collect();
+    let link = |n: usize| {
+        format!(
+            "{}/v2/apps/app-1/deployments?page={n}&per_page={per_page}",
+            s.public_url
+        )
+    };
+    let mut pages = json!({"first": link(1)});
+    if page < total.div_ceil(per_page) {
+        pages["next"] = json!(link(page + 1));
+        pages["last"] = json!(link(total.div_ceil(per_page)));
+    }
+    Json(json!({"deployments": deployments, "links": {"pages": pages}, "meta": {"total": total}}))
+        .into_response()
+}
+
+/// Rolls `app-1` back to one of its deployments that went live; the new
+/// deployment goes PENDING_DEPLOY → DEPLOYING → ACTIVE.
+async fn rollback(
+    State(s): State<AppState>,
+    Path(app_id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if app_id != "app-1" {
+        return s
+            .fake
+            .error(404, "The resource you were accessing could not be found.");
+    }
+    let target = body["deployment_id"].as_str().unwrap_or("");
+    let Some((_, phase, done)) = HISTORY.iter().find(|(id, _, _)| *id == target) else {
+        return s.fake.error(404, "deployment not found");
+    };
+    if *phase == "ACTIVE" {
+        return s
+            .fake
+            .error(422, "cannot roll back to the currently active deployment");
+    }
+    if *phase != "SUPERSEDED" || *done < 6 {
+        return s.fake.error(
+            422,
+            &format!("deployment {target} is in phase {phase} and cannot be rolled back to"),
+        );
+    }
+    let mut w = s.world.lock().unwrap();
+    w.seq += 1;
+    let id = format!("dep-rb-{}", w.seq);
+    w.deployments.insert(
+        id.clone(),
+        (vec!["PENDING_DEPLOY", "DEPLOYING", "ACTIVE"], false),
+    );
+    w.pinned = !body["skip_pin"].as_bool().unwrap_or(false);
+    w.rollbacks.push(body);
+    Json(
+        json!({"deployment": {"id": id, "phase": "PENDING_DEPLOY", "cause": "manual rollback",
+        "progress": {"success_steps": 0, "total_steps": 4}}}),
+    )
+    .into_response()
+}
+
+async fn commit_rollback(State(s): State<AppState>, Path(app_id): Path<String>) -> Response {
+    if app_id != "app-1" {
+        return s
+            .fake
+            .error(404, "The resource you were accessing could not be found.");
+    }
+    let mut w = s.world.lock().unwrap();
+    if !w.pinned {
+        return s.fake.error(422, "app has no pending rollback to commit");
+    }
+    w.pinned = false;
+    common::empty(200)
+}
+
 async fn get_droplet(State(s): State<AppState>, Path(id): Path<u64>) -> Response {
     if id != 3164444 {
         return s
@@ -171,7 +284,12 @@ async fn harness() -> Harness {
     let routes = Router::new()
         .route("/v2/apps", get(list_apps))
         .route("/v2/apps/{id}", get(get_app))
-        .route("/v2/apps/{id}/deployments", post(create_deployment))
+        .route(
+            "/v2/apps/{id}/deployments",
+            post(create_deployment).get(list_deployments),
+        )
+        .route("/v2/apps/{id}/rollback", post(rollback))
+        .route("/v2/apps/{id}/rollback/commit", post(commit_rollback))
         .route("/v2/apps/{app}/deployments/{id}", get(get_deployment))
         .route("/v2/droplets/{id}", get(get_droplet))
         .with_state(state);
@@ -353,4 +471,173 @@ async fn slow_answer_is_a_timeout_error() {
     let err = h.client.list_apps(1, 20).await.unwrap_err();
     assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
     assert_error_text(&err, "digitalocean.list_apps", None);
+}
+
+#[tokio::test]
+async fn lists_deployments_across_pages_newest_first() {
+    let h = harness().await;
+    let first = h.client.list_deployments("app-1", 1, 2).await.unwrap();
+    let ids: Vec<&str> = first.deployments.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["dep-h5", "dep-h4"]);
+    assert_eq!(first.next_page, Some(2));
+    assert_eq!(first.total, Some(5));
+    assert_eq!(first.deployments[0].source_commit(), Some("c0ffee5"));
+    assert_eq!(
+        first.deployments[0].created_at.unwrap().to_rfc3339(),
+        "2025-03-05T10:00:00+00:00"
+    );
+
+    h.fake.clear_requests();
+    let all = h.client.list_all_deployments("app-1", 2, 10).await.unwrap();
+    let ids: Vec<&str> = all.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["dep-h5", "dep-h4", "dep-h3", "dep-h2", "dep-h1"]);
+    let live: Vec<&str> = all
+        .iter()
+        .filter(|d| d.went_live())
+        .map(|d| d.id.as_str())
+        .collect();
+    assert_eq!(
+        live,
+        ["dep-h5", "dep-h3", "dep-h1"],
+        "ERROR and unfinished ones never served"
+    );
+    let requests = h.fake.requests();
+    let pages: Vec<(&str, &str)> = requests
+        .iter()
+        .map(|r| (r.path.as_str(), r.query.as_str()))
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            ("/v2/apps/app-1/deployments", "page=1&per_page=2"),
+            ("/v2/apps/app-1/deployments", "page=2&per_page=2"),
+            ("/v2/apps/app-1/deployments", "page=3&per_page=2"),
+        ],
+        "every page is asked of the configured host"
+    );
+
+    let capped = h.client.list_all_deployments("app-1", 2, 2).await.unwrap();
+    assert_eq!(capped.len(), 4, "at most max_pages pages");
+    let err = h.client.list_deployments("app-9", 1, 20).await.unwrap_err();
+    assert_error_text(&err, "digitalocean.list_deployments", Some(404));
+}
+
+#[tokio::test]
+async fn rolls_back_and_follows_the_new_deployment_to_active() {
+    let h = harness().await;
+    let dep = h.client.rollback("app-1", "dep-h3", true).await.unwrap();
+    assert_eq!(dep.phase, DeploymentPhase::PendingDeploy);
+    assert_eq!(
+        h.world.lock().unwrap().rollbacks,
+        [json!({"deployment_id": "dep-h3", "skip_pin": true})]
+    );
+    let request = h.fake.requests().pop().unwrap();
+    assert_eq!(
+        (request.method.as_str(), request.path.as_str()),
+        ("POST", "/v2/apps/app-1/rollback")
+    );
+    let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
+    let done = h
+        .client
+        .follow_deployment("app-1", &dep.id, &opts, None)
+        .await
+        .unwrap();
+    assert_eq!(done.phase, DeploymentPhase::Active);
+    assert!(!h.world.lock().unwrap().pinned);
+}
+
+#[tokio::test]
+async fn a_pinned_rollback_is_committed() {
+    let h = harness().await;
+    h.client.rollback("app-1", "dep-h1", false).await.unwrap();
+    assert!(
+        h.world.lock().unwrap().pinned,
+        "skip_pin false pins the app"
+    );
+    h.client.commit_rollback("app-1").await.unwrap();
+    assert!(!h.world.lock().unwrap().pinned);
+    let err = h.client.commit_rollback("app-1").await.unwrap_err();
+    assert_error_text(&err, "digitalocean.commit_rollback", Some(422));
+    assert!(err.to_string().contains("no pending rollback"), "{err}");
+}
+
+#[tokio::test]
+async fn rollback_refusals_name_the_call_status_and_reason() {
+    let h = harness().await;
+    let err = h
+        .client
+        .rollback("app-1", "dep-nope", true)
+        .await
+        .unwrap_err();
+    assert!(err.is_not_found());
+    assert_error_text(&err, "digitalocean.rollback", Some(404));
+    assert!(err.to_string().contains("deployment not found"), "{err}");
+
+    let err = h
+        .client
+        .rollback("app-1", "dep-h4", true)
+        .await
+        .unwrap_err();
+    assert_error_text(&err, "digitalocean.rollback", Some(422));
+    assert!(
+        err.to_string().contains("dep-h4 is in phase ERROR")
+            && err.to_string().contains("(code unprocessable_entity)"),
+        "{err}"
+    );
+    assert!(!err.is_transient(), "a refusal is not worth retrying");
+    let err = h
+        .client
+        .rollback("app-1", "dep-h2", true)
+        .await
+        .unwrap_err();
+    assert_error_text(&err, "digitalocean.rollback", Some(422));
+
+    let sent = h.fake.requests().len();
+    let err = h.client.rollback("app-1", " ", true).await.unwrap_err();
+    assert!(matches!(err, ApiError::InvalidInput { .. }), "{err:?}");
+    assert_error_text(&err, "digitalocean.rollback", None);
+    assert_eq!(h.fake.requests().len(), sent, "nothing sent without an id");
+    assert!(h.world.lock().unwrap().rollbacks.is_empty());
+}
+
+#[tokio::test]
+async fn rollback_waits_out_a_rate_limit_but_never_repeats_after_a_500() {
+    let h = harness().await;
+    h.fake.push_faults([Fault::rate_limited("7")]);
+    h.client.rollback("app-1", "dep-h3", true).await.unwrap();
+    assert_eq!(*h.slept.lock().unwrap(), [Duration::from_secs(7)]);
+    assert_eq!(h.world.lock().unwrap().rollbacks.len(), 1);
+
+    // After a 500 DigitalOcean may have started the rollback: a second
+    // request could start another one, so the error goes to the caller.
+    h.fake.push_faults([Fault::status(
+        500,
+        "Server was unable to give you a response.",
+    )]);
+    let sent = h.fake.requests().len();
+    let err = h
+        .client
+        .rollback("app-1", "dep-h3", true)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ApiError::Status {
+                status: 500,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert_error_text(&err, "digitalocean.rollback", Some(500));
+    assert_eq!(h.fake.requests().len(), sent + 1);
+
+    // Reading is safe to repeat.
+    h.fake
+        .push_faults([Fault::status(500, "x"), Fault::rate_limited("1")]);
+    let page = h.client.list_deployments("app-1", 1, 20).await.unwrap();
+    assert_eq!(page.deployments.len(), 5);
 }

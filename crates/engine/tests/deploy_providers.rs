@@ -1,6 +1,7 @@
 //! `deploy` and `rollback` through the other providers: a shell command
-//! (output streamed, secrets hidden, history kept by opsroom) and a GitHub
-//! Actions workflow dispatch against a fake GitHub.
+//! (output streamed, secrets hidden, history kept by opsroom), a GitHub
+//! Actions workflow dispatch against a fake GitHub, and a DigitalOcean App
+//! Platform app (its deployments and rollbacks) against a fake DigitalOcean.
 
 #[macro_use]
 mod support;
@@ -170,9 +171,8 @@ async fn github_actions_deploys_follow_the_workflow_run(store: DynStore) {
     );
 }
 
-async fn digitalocean_deploys_follow_the_app_deployment(store: DynStore) {
-    let fake = FakeDigitalOcean::start().await;
-    let toml = format!(
+fn digitalocean_toml(fake: &FakeDigitalOcean) -> String {
+    format!(
         r#"
 [secrets]
 digitalocean = "{secret}"
@@ -186,11 +186,16 @@ poll_interval_ms = 5
 "#,
         secret = secret_file(TOKEN),
         url = fake.url,
-    );
+    )
+}
+
+async fn digitalocean_deploys_follow_the_app_deployment(store: DynStore) {
+    let fake = FakeDigitalOcean::start().await;
+    let toml = digitalocean_toml(&fake);
     let done = run(&store, &toml, "deploy", "preview", json!({})).await;
     assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
     let log = done.log();
-    assert!(log.contains("live now: dep-old"), "{log}");
+    assert!(log.contains("live now: dep-old (c0ffee2)"), "{log}");
     for phase in [
         "PENDING_BUILD (1/3 steps)",
         "BUILDING",
@@ -209,13 +214,31 @@ poll_interval_ms = 5
     );
     done.assert_never_shows(TOKEN);
 
+    // Rolling back undoes that deploy: dep-old served before dep-1.
     let back = run(&store, &toml, "rollback", "preview", json!({})).await;
-    assert_eq!(back.run.status, RunStatus::Failed);
-    assert!(
-        back.error()
-            .contains("no successful deployment before the live one"),
-        "{}",
-        back.error()
+    assert_eq!(back.run.status, RunStatus::Succeeded, "{}", back.log());
+    assert_eq!(
+        fake.rollbacks(),
+        [json!({"deployment_id": "dep-old", "skip_pin": true})]
+    );
+    assert_eq!(
+        fake.active(),
+        "dep-2",
+        "the rollback's own deployment serves"
+    );
+    // `ref` may name the commit an earlier deployment was built from.
+    let named = run(
+        &store,
+        &toml,
+        "rollback",
+        "preview",
+        json!({"ref": "c0ffee1"}),
+    )
+    .await;
+    assert_eq!(named.run.status, RunStatus::Succeeded, "{}", named.log());
+    assert_eq!(
+        fake.rollbacks().last(),
+        Some(&json!({"deployment_id": "dep-older", "skip_pin": true}))
     );
 
     let wrong = toml
@@ -228,6 +251,85 @@ poll_interval_ms = 5
         "{}",
         missing.error()
     );
+}
+
+/// The live deployment is dep-old; before it dep-broken failed and
+/// dep-older served. A rollback skips the failed one, asks DigitalOcean to
+/// roll back to dep-older, follows the deployment that makes and verifies;
+/// DigitalOcean's refusals end the run with DigitalOcean's reason.
+async fn digitalocean_rollback_returns_to_the_app_deployment_before(store: DynStore) {
+    let fake = FakeDigitalOcean::start().await;
+    let toml = digitalocean_toml(&fake);
+    // A rate limit first: the request is sent again after Retry-After.
+    fake.refuse_next_rollback(429, "Too many requests", Some("0"));
+    let back = run(&store, &toml, "rollback", "preview", json!({})).await;
+    assert_eq!(back.run.status, RunStatus::Succeeded, "{}", back.log());
+    assert_eq!(
+        fake.rollbacks(),
+        [json!({"deployment_id": "dep-older", "skip_pin": true})],
+        "one rollback, to the deployment that served before the live one"
+    );
+    assert_eq!(fake.rollback_requests(), 2);
+    assert_eq!(fake.active(), "dep-1");
+    let log = back.log();
+    for line in [
+        "rolling back preview through digitalocean",
+        "live now: dep-old (c0ffee2); rolling back to dep-older (c0ffee1)",
+        "digitalocean deployment dep-1 rolls app app-1 back to dep-older (c0ffee1)",
+        "digitalocean app app-1 deployment dep-1: PENDING_BUILD (1/3 steps)",
+        "digitalocean app app-1 deployment dep-1: ACTIVE (3/3 steps)",
+        "dep-1 (c0ffee1) is live: https://shop.ondigitalocean.app",
+        "healthy after the rollback",
+    ] {
+        assert!(log.contains(line), "{line}: {log}");
+    }
+    assert_eq!(
+        back.artifact("deployment").content,
+        "https://shop.ondigitalocean.app"
+    );
+    let summary = &back.artifact("rollback-summary.md").content;
+    assert!(
+        summary.contains("| was live | [dep-old](https://shop.ondigitalocean.app) (c0ffee2) |")
+            && summary
+                .contains("| now live | [dep-1](https://shop.ondigitalocean.app) (c0ffee1) |"),
+        "{summary}"
+    );
+    back.assert_never_shows(TOKEN);
+
+    // Live now: dep-1; the one before it is dep-old. DigitalOcean refuses.
+    fake.refuse_next_rollback(
+        422,
+        "app is pinned to a rollback that was neither committed nor reverted",
+        None,
+    );
+    let refused = run(&store, &toml, "rollback", "preview", json!({})).await;
+    assert_eq!(refused.run.status, RunStatus::Failed, "{}", refused.log());
+    let error = refused.error();
+    for part in [
+        "digitalocean refused the rollback",
+        "digitalocean.rollback failed: HTTP 422",
+        "app is pinned to a rollback that was neither committed nor reverted",
+    ] {
+        assert!(error.contains(part), "{part}: {error}");
+    }
+    assert_eq!(fake.active(), "dep-1", "nothing changed");
+    refused.assert_never_shows(TOKEN);
+
+    // After a 500 DigitalOcean may have acted: the run fails rather than
+    // send a second rollback.
+    fake.refuse_next_rollback(500, "Server was unable to give you a response.", None);
+    let sent = fake.rollback_requests();
+    let broken = run(&store, &toml, "rollback", "preview", json!({})).await;
+    assert_eq!(broken.run.status, RunStatus::Failed, "{}", broken.log());
+    assert!(
+        broken
+            .error()
+            .contains("digitalocean.rollback failed: HTTP 500"),
+        "{}",
+        broken.error()
+    );
+    assert_eq!(fake.rollback_requests(), sent + 1);
+    assert_eq!(fake.rollbacks().len(), 1);
 }
 
 /// Migrations against the test PostgreSQL, in tables named for this test
@@ -317,9 +419,14 @@ table = "{ledger}"
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-on_sqlite!(
-    migrations_run_once_after_the_deployment_is_ready,
-    shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
-    github_actions_deploys_follow_the_workflow_run,
-    digitalocean_deploys_follow_the_app_deployment,
-);
+on_both_stores!(digitalocean_rollback_returns_to_the_app_deployment_before);
+
+mod sqlite_only {
+    use super::*;
+    on_sqlite!(
+        migrations_run_once_after_the_deployment_is_ready,
+        shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
+        github_actions_deploys_follow_the_workflow_run,
+        digitalocean_deploys_follow_the_app_deployment,
+    );
+}

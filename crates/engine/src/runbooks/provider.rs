@@ -6,10 +6,13 @@
 //! Tokens live only inside the adapters' clients (as [`Secret`]); every text
 //! written to a run goes through [`DeployProvider::redact`] first.
 
+mod digitalocean;
+
 use crate::config::DeployConfig;
 use crate::pipeline::{PhaseError, RunContext};
 use crate::Engine;
-use opsroom_adapters::digitalocean::{DeploymentPhase, DigitalOceanClient, DigitalOceanConfig};
+use digitalocean::DigitalOceanApp;
+use opsroom_adapters::digitalocean::{DigitalOceanClient, DigitalOceanConfig};
 use opsroom_adapters::follow::{FollowError, FollowOptions};
 use opsroom_adapters::github::{GitHubClient, GitHubConfig, RepoName};
 use opsroom_adapters::secret::redact_all;
@@ -68,12 +71,7 @@ enum Backend {
         inputs: serde_json::Map<String, Value>,
         follow: FollowOptions,
     },
-    DigitalOcean {
-        client: DigitalOceanClient,
-        app_id: String,
-        force_build: bool,
-        follow: FollowOptions,
-    },
+    DigitalOcean(DigitalOceanApp),
     Shell {
         argv: Vec<String>,
         env: Vec<(String, String)>,
@@ -227,12 +225,12 @@ impl DeployProvider {
                 if let Some(url) = base_url {
                     cfg.base_url.clone_from(url);
                 }
-                Backend::DigitalOcean {
+                Backend::DigitalOcean(DigitalOceanApp {
                     client: DigitalOceanClient::new(cfg).map_err(built)?,
                     app_id: app_id.clone(),
                     force_build: *force_build,
                     follow: follow_options(*timeout_ms, *poll_interval_ms),
-                }
+                })
             }
             DeployConfig::Shell {
                 argv,
@@ -275,7 +273,7 @@ impl DeployProvider {
         match self.backend {
             Backend::Vercel { .. } => "vercel",
             Backend::GitHub { .. } => "github_actions",
-            Backend::DigitalOcean { .. } => "digitalocean",
+            Backend::DigitalOcean(_) => "digitalocean",
             Backend::Shell { .. } => "shell",
         }
     }
@@ -292,7 +290,7 @@ impl DeployProvider {
                 default_ref.clone()
             }
             Backend::GitHub { branch, .. } => branch.clone(),
-            Backend::DigitalOcean { .. } => "the app spec's branch".into(),
+            Backend::DigitalOcean(_) => "the app spec's branch".into(),
         }
     }
 
@@ -307,9 +305,7 @@ impl DeployProvider {
                     .map_err(|e| api_failure(&self.credential, "reading the repository", &e))?;
                 Ok(self.history(ctx).await?.into_iter().next())
             }
-            Backend::DigitalOcean { client, app_id, .. } => {
-                self.active_app_deployment(client, app_id).await
-            }
+            Backend::DigitalOcean(app) => app.live(self).await,
             _ => Ok(self.history(ctx).await?.into_iter().next()),
         }
     }
@@ -373,12 +369,7 @@ impl DeployProvider {
                     })
                     .collect())
             }
-            // The adapter reads only the live deployment of an app.
-            Backend::DigitalOcean { client, app_id, .. } => Ok(self
-                .active_app_deployment(client, app_id)
-                .await?
-                .into_iter()
-                .collect()),
+            Backend::DigitalOcean(app) => app.history(self).await,
             Backend::Shell { .. } => recorded_history(ctx, &self.env, self.target.as_deref()).await,
         }
     }
@@ -503,45 +494,7 @@ impl DeployProvider {
                     git_ref: Some(git_ref.to_string()),
                 })
             }
-            Backend::DigitalOcean {
-                client,
-                app_id,
-                force_build,
-                follow,
-            } => {
-                let started = client
-                    .create_deployment(app_id, *force_build)
-                    .await
-                    .map_err(|e| {
-                        api_failure(&self.credential, "digitalocean refused the deployment", &e)
-                    })?;
-                self.log(
-                    ctx,
-                    format!("digitalocean deployment {} created", started.id),
-                );
-                let (tx, mut rx) = mpsc::channel(64);
-                let done = self
-                    .streamed(
-                        ctx,
-                        &mut rx,
-                        client.follow_deployment(app_id, &started.id, follow, Some(&tx)),
-                        String::clone,
-                    )
-                    .await
-                    .map_err(|e| follow_failure(&self.credential, &e))?;
-                if done.phase != DeploymentPhase::Active {
-                    return Err(PhaseError::permanent(format!(
-                        "digitalocean deployment {} ended {}",
-                        done.id, done.phase
-                    )));
-                }
-                let url = client.get_app(app_id).await.ok().and_then(|a| a.live_url);
-                Ok(Deployment {
-                    id: done.id,
-                    url,
-                    git_ref: None,
-                })
-            }
+            Backend::DigitalOcean(app) => app.deploy(self, ctx).await,
             Backend::Shell {
                 argv,
                 env,
@@ -587,7 +540,8 @@ impl DeployProvider {
     }
 
     /// Makes `to` (an earlier successful deployment) live again: Vercel's
-    /// instant rollback, or a redeploy of its ref elsewhere.
+    /// instant rollback, DigitalOcean's app rollback, or a redeploy of its
+    /// ref elsewhere.
     pub async fn restore(
         &self,
         ctx: &mut RunContext,
@@ -617,9 +571,7 @@ impl DeployProvider {
             Backend::GitHub { ref_input: None, .. } => Err(PhaseError::permanent(
                 "cannot redeploy an earlier ref: set ref_input in the env's deploy table to the workflow input that takes the ref",
             )),
-            Backend::DigitalOcean { .. } => Err(PhaseError::permanent(
-                "rolling back a DigitalOcean app to an earlier deployment is not supported yet; use the app's Deployments page in the DigitalOcean console",
-            )),
+            Backend::DigitalOcean(app) => app.restore(self, ctx, to).await,
             Backend::GitHub { .. } | Backend::Shell { .. } => {
                 let git_ref = to.git_ref.as_deref().ok_or_else(|| {
                     PhaseError::permanent(format!("deployment {} has no recorded ref to redeploy", to.id))
@@ -627,22 +579,6 @@ impl DeployProvider {
                 self.deploy(ctx, git_ref).await
             }
         }
-    }
-
-    async fn active_app_deployment(
-        &self,
-        client: &DigitalOceanClient,
-        app_id: &str,
-    ) -> Result<Option<Deployment>, PhaseError> {
-        let app = client
-            .get_app(app_id)
-            .await
-            .map_err(|e| api_failure(&self.credential, "reading the app", &e))?;
-        Ok(app.active_deployment.map(|d| Deployment {
-            id: d.id,
-            url: app.live_url.clone(),
-            git_ref: None,
-        }))
     }
 
     fn log(&self, ctx: &mut RunContext, message: String) {

@@ -1,7 +1,7 @@
 //! `rollback`: finds the last successful deployment before the live one
 //! (or the one the `ref` param names), makes it live again through the
-//! env's provider (Vercel's instant rollback, or a redeploy of its ref) and
-//! verifies the env's health.
+//! env's provider (Vercel's instant rollback, DigitalOcean's app rollback,
+//! or a redeploy of its ref) and verifies the env's health.
 
 use super::deploy_checks::{check_health, check_target, failures, human_duration};
 use super::provider::{record_deployed, DeployProvider, Deployment};

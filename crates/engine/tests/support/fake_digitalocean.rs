@@ -1,22 +1,56 @@
 //! A fake DigitalOcean App Platform API: one app (`app-1`) whose live
-//! deployment is `dep-old`; a new deployment moves PENDING_BUILD →
-//! BUILDING → DEPLOYING → ACTIVE over four polls and then serves.
+//! deployment is `dep-old`; before it came `dep-broken` (failed) and
+//! `dep-older` (served). A new deployment, or the deployment a rollback
+//! makes, moves PENDING_BUILD → BUILDING → DEPLOYING → ACTIVE over four
+//! polls and then serves; the one it replaces turns SUPERSEDED, as on
+//! DigitalOcean. The deployments list is paged like the real one.
 
 use super::{authorized, serve};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+
+/// One deployment of `app-1`.
+#[derive(Debug)]
+pub struct FakeDeployment {
+    pub id: String,
+    /// The commit its service was built from.
+    pub commit: String,
+    /// How often it was read.
+    pub polls: u32,
+    /// Whether it ever served the app.
+    pub went_live: bool,
+    /// Whether it failed.
+    pub failed: bool,
+}
+
+/// What the fake answers to a rollback request instead of carrying it out.
+#[derive(Debug, Clone)]
+pub struct RollbackFault {
+    pub status: u16,
+    pub message: String,
+    pub retry_after: Option<&'static str>,
+}
 
 /// What the fake holds.
 #[derive(Debug)]
 pub struct DoWorld {
     pub active: String,
-    /// Deployment id and how often it was read.
-    pub deployments: Vec<(String, u32)>,
+    /// Oldest first.
+    pub deployments: Vec<FakeDeployment>,
+    /// How many deployments the fake made (they are named `dep-N`).
+    pub created: u32,
+    /// The body of every rollback request, refused ones included.
+    pub rollback_requests: Vec<Value>,
+    /// The bodies of the rollbacks carried out.
+    pub rollbacks: Vec<Value>,
+    /// Answers for the next rollback requests, used one per request.
+    pub rollback_faults: VecDeque<RollbackFault>,
 }
 
 type Shared = Arc<Mutex<DoWorld>>;
@@ -28,28 +62,77 @@ pub struct FakeDigitalOcean {
     pub world: Shared,
 }
 
-fn deny(headers: &HeaderMap) -> Option<Response> {
-    (!authorized(headers)).then(|| {
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"id": "unauthorized", "message": "Unable to authenticate you"})),
-        )
-            .into_response()
-    })
+fn error(status: u16, message: &str) -> Response {
+    let id = match status {
+        401 => "unauthorized",
+        404 => "not_found",
+        422 => "unprocessable_entity",
+        429 => "too_many_requests",
+        _ => "server_error",
+    };
+    (
+        StatusCode::from_u16(status).unwrap(),
+        Json(json!({"id": id, "message": message})),
+    )
+        .into_response()
 }
 
-fn phase(polls: u32) -> &'static str {
+fn deny(headers: &HeaderMap) -> Option<Response> {
+    (!authorized(headers)).then(|| error(401, "Unable to authenticate you"))
+}
+
+fn not_found() -> Response {
+    error(404, "The resource you were accessing could not be found.")
+}
+
+fn building_phase(polls: u32) -> &'static str {
     match polls {
         0 | 1 => "PENDING_BUILD",
         2 => "BUILDING",
-        3 => "DEPLOYING",
-        _ => "ACTIVE",
+        _ => "DEPLOYING",
     }
 }
 
-fn deployment(id: &str, phase: &str) -> Value {
-    json!({"id": id, "phase": phase, "cause": "manual",
-           "progress": {"success_steps": 1, "total_steps": 3, "error_steps": 0}})
+impl DoWorld {
+    fn phase(&self, d: &FakeDeployment) -> &'static str {
+        if d.id == self.active {
+            "ACTIVE"
+        } else if d.went_live {
+            "SUPERSEDED"
+        } else if d.failed {
+            "ERROR"
+        } else {
+            building_phase(d.polls)
+        }
+    }
+
+    fn json(&self, index: usize) -> Value {
+        let d = &self.deployments[index];
+        let phase = self.phase(d);
+        let done = if d.went_live { 3 } else { 1 };
+        json!({"id": d.id, "phase": phase, "cause": "manual",
+            "created_at": format!("2026-01-01T00:{index:02}:00Z"),
+            "services": [{"name": "web", "source_commit_hash": d.commit}],
+            "progress": {"success_steps": done, "total_steps": 3, "error_steps": u32::from(d.failed)}})
+    }
+
+    fn index(&self, id: &str) -> Option<usize> {
+        self.deployments.iter().position(|d| d.id == id)
+    }
+
+    /// Starts a deployment of `commit`; returns its index.
+    fn start(&mut self, commit: Option<String>) -> usize {
+        self.created += 1;
+        let n = self.created;
+        self.deployments.push(FakeDeployment {
+            id: format!("dep-{n}"),
+            commit: commit.unwrap_or_else(|| format!("feed{n:03}")),
+            polls: 0,
+            went_live: false,
+            failed: false,
+        });
+        self.deployments.len() - 1
+    }
 }
 
 async fn app(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
@@ -57,16 +140,13 @@ async fn app(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>
         return r;
     }
     if id != "app-1" {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"id": "not_found", "message": "The resource you were accessing could not be found."})),
-        )
-            .into_response();
+        return not_found();
     }
-    let active = w.lock().unwrap().active.clone();
+    let world = w.lock().unwrap();
+    let active = world.index(&world.active).map(|i| world.json(i));
     Json(json!({"app": {"id": id, "spec": {"name": "shop"},
         "live_url": "https://shop.ondigitalocean.app",
-        "active_deployment": deployment(&active, "ACTIVE")}}))
+        "active_deployment": active}}))
     .into_response()
 }
 
@@ -75,9 +155,46 @@ async fn create(State(w): State<Shared>, headers: HeaderMap) -> Response {
         return r;
     }
     let mut world = w.lock().unwrap();
-    let id = format!("dep-{}", world.deployments.len() + 1);
-    world.deployments.push((id.clone(), 0));
-    Json(json!({"deployment": deployment(&id, "PENDING_BUILD")})).into_response()
+    let index = world.start(None);
+    Json(json!({"deployment": world.json(index)})).into_response()
+}
+
+/// Newest first, `per_page` at a time, `links.pages.next` while more remain.
+async fn list(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    if app != "app-1" {
+        return not_found();
+    }
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let per_page: usize = q
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(20)
+        .max(1);
+    let world = w.lock().unwrap();
+    let total = world.deployments.len();
+    let newest_first: Vec<Value> = (0..total).rev().map(|i| world.json(i)).collect();
+    let shown: Vec<Value> = newest_first
+        .into_iter()
+        .skip((page.max(1) - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let mut pages = json!({});
+    if page * per_page < total {
+        pages["next"] = json!(format!(
+            "https://api.digitalocean.com/v2/apps/app-1/deployments?page={}&per_page={per_page}",
+            page + 1
+        ));
+    }
+    Json(json!({"deployments": shown, "links": {"pages": pages}, "meta": {"total": total}}))
+        .into_response()
 }
 
 async fn get_deployment(
@@ -89,32 +206,92 @@ async fn get_deployment(
         return r;
     }
     let mut world = w.lock().unwrap();
-    let Some((_, polls)) = world.deployments.iter_mut().find(|(d, _)| *d == id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"id": "not_found", "message": "no such deployment"})),
-        )
-            .into_response();
+    let Some(index) = world.index(&id) else {
+        return error(404, "no such deployment");
     };
-    *polls += 1;
-    let phase = phase(*polls);
-    if phase == "ACTIVE" {
-        world.active = id.clone();
+    let d = &mut world.deployments[index];
+    d.polls += 1;
+    if !d.went_live && !d.failed && d.polls >= 4 {
+        d.went_live = true;
+        world.active = id;
     }
-    Json(json!({"deployment": deployment(&id, phase)})).into_response()
+    Json(json!({"deployment": world.json(index)})).into_response()
+}
+
+/// Carries out a rollback to a deployment that served before, unless a
+/// fault was queued; DigitalOcean refuses the live one and any that never
+/// served with 422.
+async fn rollback(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path(app): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    if app != "app-1" {
+        return not_found();
+    }
+    let mut world = w.lock().unwrap();
+    world.rollback_requests.push(body.clone());
+    if let Some(fault) = world.rollback_faults.pop_front() {
+        let mut response = error(fault.status, &fault.message);
+        if let Some(after) = fault.retry_after {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from_static(after));
+        }
+        return response;
+    }
+    let target = body["deployment_id"].as_str().unwrap_or_default();
+    let Some(index) = world.index(target) else {
+        return error(404, &format!("deployment {target:?} not found"));
+    };
+    if target == world.active {
+        return error(422, "cannot roll back to the currently active deployment");
+    }
+    if !world.deployments[index].went_live {
+        return error(
+            422,
+            &format!(
+                "deployment {target} did not complete successfully and cannot be rolled back to"
+            ),
+        );
+    }
+    let commit = world.deployments[index].commit.clone();
+    let started = world.start(Some(commit));
+    world.rollbacks.push(body);
+    Json(json!({"deployment": world.json(started)})).into_response()
 }
 
 impl FakeDigitalOcean {
     /// Starts the fake.
     pub async fn start() -> FakeDigitalOcean {
+        let seeded = |id: &str, commit: &str, went_live: bool| FakeDeployment {
+            id: id.into(),
+            commit: commit.into(),
+            polls: 0,
+            went_live,
+            failed: !went_live,
+        };
         let world = Arc::new(Mutex::new(DoWorld {
             active: "dep-old".into(),
-            deployments: Vec::new(),
+            deployments: vec![
+                seeded("dep-older", "c0ffee1", true),
+                seeded("dep-broken", "bad0000", false),
+                seeded("dep-old", "c0ffee2", true),
+            ],
+            created: 0,
+            rollback_requests: Vec::new(),
+            rollbacks: Vec::new(),
+            rollback_faults: VecDeque::new(),
         }));
         let app_routes = Router::new()
             .route("/v2/apps/{id}", get(app))
-            .route("/v2/apps/{id}/deployments", post(create))
+            .route("/v2/apps/{id}/deployments", post(create).get(list))
             .route("/v2/apps/{app}/deployments/{id}", get(get_deployment))
+            .route("/v2/apps/{id}/rollback", post(rollback))
             .with_state(world.clone());
         FakeDigitalOcean {
             url: serve(app_routes).await,
@@ -125,5 +302,33 @@ impl FakeDigitalOcean {
     /// The live deployment.
     pub fn active(&self) -> String {
         self.world.lock().unwrap().active.clone()
+    }
+
+    /// The bodies of the rollbacks carried out.
+    pub fn rollbacks(&self) -> Vec<Value> {
+        self.world.lock().unwrap().rollbacks.clone()
+    }
+
+    /// How many rollback requests arrived, refused ones included.
+    pub fn rollback_requests(&self) -> usize {
+        self.world.lock().unwrap().rollback_requests.len()
+    }
+
+    /// Answers the next rollback request with `status` instead of doing it.
+    pub fn refuse_next_rollback(
+        &self,
+        status: u16,
+        message: &str,
+        retry_after: Option<&'static str>,
+    ) {
+        self.world
+            .lock()
+            .unwrap()
+            .rollback_faults
+            .push_back(RollbackFault {
+                status,
+                message: message.into(),
+                retry_after,
+            });
     }
 }
