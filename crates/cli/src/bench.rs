@@ -46,6 +46,26 @@ pub struct BenchArgs {
     /// Background load (runs/s) while measuring latency under load.
     #[arg(long, default_value_t = 1000)]
     pub load_rate: u32,
+    /// Time budget of each latency measurement, in seconds (at least one
+    /// sample is always taken).
+    #[arg(long, default_value_t = 30)]
+    pub latency_secs: u64,
+    /// Which measurements to take, comma separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "api,bulk,e2e,latency"
+    )]
+    pub only: Vec<Measure>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Measure {
+    Api,
+    Bulk,
+    E2e,
+    Latency,
 }
 
 struct Server {
@@ -241,40 +261,67 @@ async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64
     }
 }
 
-/// p50 and p99 in ms, and how many samples saw no event within 5 s
-/// (counted as 5 s).
+/// Latency samples: p50 and p99 in ms, how many samples were taken within
+/// the time budget and how many saw no event within 5 s (counted as 5 s).
+struct Latencies {
+    sorted: Vec<f64>,
+    timeouts: usize,
+    wanted: usize,
+}
+
+impl std::fmt::Display for Latencies {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "p50 {:.1} ms, p99 {:.1} ms",
+            percentile(&self.sorted, 0.5),
+            percentile(&self.sorted, 0.99)
+        )?;
+        if self.sorted.len() < self.wanted {
+            write!(
+                f,
+                " ({} of {} samples taken within the time budget)",
+                self.sorted.len(),
+                self.wanted
+            )?;
+        }
+        if self.timeouts > 0 {
+            write!(f, " ({} samples saw nothing within 5 s)", self.timeouts)?;
+        }
+        Ok(())
+    }
+}
+
 async fn latencies(
     http: &reqwest::Client,
     url: &str,
     samples: usize,
-) -> CliResult<(f64, f64, usize)> {
-    let mut v = Vec::with_capacity(samples);
+    budget: Duration,
+) -> Latencies {
+    let started = Instant::now();
+    let mut sorted = Vec::with_capacity(samples);
     let mut timeouts = 0;
-    for _ in 0..samples {
+    while sorted.len() < samples && (sorted.is_empty() || started.elapsed() < budget) {
         match first_event_latency(http, url).await {
-            Ok(ms) => v.push(ms),
+            Ok(ms) => sorted.push(ms),
             Err(_) => {
                 timeouts += 1;
-                v.push(5_000.0);
+                sorted.push(5_000.0);
             }
         }
     }
-    v.sort_by(|a, b| a.total_cmp(b));
-    Ok((percentile(&v, 0.5), percentile(&v, 0.99), timeouts))
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    Latencies {
+        sorted,
+        timeouts,
+        wanted: samples,
+    }
 }
 
 async fn wait_drained(store: &DynStore, total: usize) -> CliResult<Duration> {
     let t = Instant::now();
     loop {
-        let counts = store
-            .runs_count_by_status()
-            .await
-            .map_err(|e| CliError::server(e.to_string()))?;
-        let done: i64 = counts
-            .iter()
-            .filter(|(s, _)| s == "succeeded" || s == "failed")
-            .map(|(_, n)| n)
-            .sum();
+        let done = finished(store).await?;
         if done as usize >= total {
             return Ok(t.elapsed());
         }
@@ -299,14 +346,19 @@ async fn metric(http: &reqwest::Client, url: &str, name: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()
-        .map_err(|e| CliError::server(e.to_string()))?;
-    println!("\n## {kind}\n");
+/// One line of the report, printed as soon as it is measured.
+fn row(what: &str, result: String) {
+    use std::io::Write;
+    println!("| {what} | {result} |");
+    let _ = std::io::stdout().flush();
+}
 
-    // 1. Enqueue through the API, one run per request, 32 clients.
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::server(e.to_string())
+}
+
+/// Enqueue through the API, one run per request, 32 clients.
+async fn measure_api(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> CliResult<()> {
     let db = scratch(kind, &args.postgres_url, 1).await?;
     db.store().await?;
     let server = Server::start(&db.url, 0, 1).await?;
@@ -326,13 +378,25 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
         }));
     }
     for task in tasks {
-        task.await.map_err(|e| CliError::server(e.to_string()))??;
+        task.await.map_err(failed)??;
     }
-    let api_rate = (per_client * 32) as f64 / t.elapsed().as_secs_f64();
+    let rate = (per_client * 32) as f64 / t.elapsed().as_secs_f64();
+    let busy_rss = server.rss_mb();
     server.stop().await;
     db.drop().await;
+    row(
+        "enqueue through the API, 1 run per request, 32 clients",
+        format!("{rate:.0} runs/s"),
+    );
+    row(
+        "server RSS idle / after the API enqueue",
+        format!("{idle_rss:.1} MB / {busy_rss:.1} MB"),
+    );
+    Ok(())
+}
 
-    // 2. Enqueue in batches of 1,000 (one transaction each).
+/// Enqueue in batches of 1,000 (one transaction each), straight into the store.
+async fn measure_bulk(kind: &str, args: &BenchArgs) -> CliResult<()> {
     let db = scratch(kind, &args.postgres_url, 2).await?;
     let store = db.store().await?;
     let t = Instant::now();
@@ -342,21 +406,25 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
         store
             .runs_insert_batch((0..n).map(|_| noop(args.events)).collect())
             .await
-            .map_err(|e| CliError::server(e.to_string()))?;
+            .map_err(failed)?;
         left -= n;
     }
-    let bulk_rate = args.bulk_runs as f64 / t.elapsed().as_secs_f64();
+    let rate = args.bulk_runs as f64 / t.elapsed().as_secs_f64();
     drop(store);
     db.drop().await;
+    row("enqueue in batches of 1,000", format!("{rate:.0} runs/s"));
+    Ok(())
+}
 
-    // 3. End to end: queued no-op runs drained by the server's workers.
+/// End to end: queued no-op runs drained by the server's workers.
+async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> CliResult<()> {
     let db = scratch(kind, &args.postgres_url, 3).await?;
     let store = db.store().await?;
     for chunk in (0..args.runs).collect::<Vec<_>>().chunks(1000) {
         store
             .runs_insert_batch(chunk.iter().map(|_| noop(args.events)).collect())
             .await
-            .map_err(|e| CliError::server(e.to_string()))?;
+            .map_err(failed)?;
     }
     let server = Server::start(&db.url, args.workers, args.concurrency).await?;
     let peak = Arc::new(std::sync::Mutex::new(0f64));
@@ -375,12 +443,13 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
             }
         })
     };
-    let took = wait_drained(&store, args.runs).await?;
+    let took = wait_drained(&store, args.runs).await;
     sampling.store(false, Ordering::Relaxed);
     let _ = sampler.await;
-    let e2e_rate = args.runs as f64 / took.as_secs_f64();
-    let claims = metric(&http, &server.url, "opsroom_claim_duration_seconds_count").await;
-    let claim_secs = metric(&http, &server.url, "opsroom_claim_duration_seconds_sum").await;
+    let took = took?;
+    let rate = args.runs as f64 / took.as_secs_f64();
+    let claims = metric(http, &server.url, "opsroom_claim_duration_seconds_count").await;
+    let claim_secs = metric(http, &server.url, "opsroom_claim_duration_seconds_sum").await;
     let sample = store
         .run_list(opsroom_store::RunListParams {
             workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
@@ -388,12 +457,46 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
             ..Default::default()
         })
         .await
-        .map_err(|e| CliError::server(e.to_string()))?;
+        .map_err(failed)?;
     let events_per_run = sample.first().map(|r| r.last_seq).unwrap_or(0);
-    let load_rss = *peak.lock().unwrap();
+    server.stop().await;
+    drop(store);
+    db.drop().await;
+    row(
+        &format!(
+            "end to end, {} no-op runs, {} workers × {} concurrent, {events_per_run} events per run",
+            args.runs, args.workers, args.concurrency
+        ),
+        format!(
+            "{rate:.0} runs/s ({:.0} events/s)",
+            rate * events_per_run as f64
+        ),
+    );
+    row(
+        "where the time goes: claims",
+        format!(
+            "{claims:.0} claim statements, {:.2} ms each on average, {:.1} runs per claim",
+            claim_secs / claims * 1000.0,
+            args.runs as f64 / claims
+        ),
+    );
+    row(
+        "server RSS peak while draining",
+        format!("{:.1} MB", *peak.lock().unwrap()),
+    );
+    Ok(())
+}
 
-    // 4. Enqueue → first SSE event, idle, then with 1,000 runs/s of background load.
-    let (idle_p50, idle_p99, idle_timeouts) = latencies(&http, &server.url, args.samples).await?;
+/// Enqueue → first SSE event, idle, then under a background load of
+/// `--load-rate` runs/s through the API.
+async fn measure_latency(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> CliResult<()> {
+    let db = scratch(kind, &args.postgres_url, 4).await?;
+    let store = db.store().await?;
+    let server = Server::start(&db.url, args.workers, args.concurrency).await?;
+    let budget = Duration::from_secs(args.latency_secs);
+    let idle = latencies(http, &server.url, args.samples, budget).await;
+    row("enqueue → first SSE event, idle", idle.to_string());
+
     let loading = Arc::new(AtomicBool::new(true));
     let load = {
         let http = http.clone();
@@ -424,47 +527,77 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
             sent
         })
     };
-    let load_started = Instant::now();
-    let (load_p50, load_p99, load_timeouts) = latencies(&http, &server.url, args.samples).await?;
+    // Let the load settle before sampling.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let done_before = finished(&store).await?;
+    let started = Instant::now();
+    let peak = Arc::new(std::sync::Mutex::new(0f64));
+    let pid = server.child.id().unwrap_or(0);
+    let under_load = {
+        let peak = peak.clone();
+        let sample = latencies(http, &server.url, args.samples, budget);
+        let watch = async move {
+            loop {
+                if let Some(mb) = rss_of(pid) {
+                    let mut p = peak.lock().unwrap();
+                    *p = p.max(mb);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::select! {
+            l = sample => l,
+            _ = watch => unreachable!("the RSS watch never ends"),
+        }
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let drained = (finished(&store).await? - done_before) as f64 / secs;
     loading.store(false, Ordering::Relaxed);
     let sent = load.await.unwrap_or(0);
-    let offered = sent as f64 / load_started.elapsed().as_secs_f64();
+    let backlog = metric(http, &server.url, "opsroom_queue_depth").await;
     server.stop().await;
     drop(store);
     db.drop().await;
+    row(
+        &format!(
+            "enqueue → first SSE event, under load ({} runs/s offered through the API, {drained:.0} runs/s finished while sampling, {backlog:.0} queued at the end)",
+            (sent as f64 / (secs + 1.0)).round()
+        ),
+        under_load.to_string(),
+    );
+    row(
+        "server RSS peak under load",
+        format!("{:.1} MB", *peak.lock().unwrap()),
+    );
+    Ok(())
+}
 
+async fn finished(store: &DynStore) -> CliResult<i64> {
+    let counts = store.runs_count_by_status().await.map_err(failed)?;
+    Ok(counts
+        .iter()
+        .filter(|(s, _)| s == "succeeded" || s == "failed")
+        .map(|(_, n)| n)
+        .sum())
+}
+
+async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(failed)?;
+    println!("\n## {kind}\n");
     println!("| measurement | result |");
     println!("|---|---|");
-    println!("| enqueue through the API, 1 run per request, 32 clients | {api_rate:.0} runs/s |");
-    println!("| enqueue in batches of 1,000 | {bulk_rate:.0} runs/s |");
-    println!(
-        "| end to end, {} no-op runs, {} workers × {} concurrent, {events_per_run} events per run | {e2e_rate:.0} runs/s ({:.0} events/s) |",
-        args.runs,
-        args.workers,
-        args.concurrency,
-        e2e_rate * events_per_run as f64
-    );
-    println!(
-        "| where the time goes: claims | {claims:.0} claim statements, {:.2} ms each on average, {:.1} runs per claim |",
-        claim_secs / claims * 1000.0,
-        args.runs as f64 / claims
-    );
-    let late = |n: usize| {
-        if n > 0 {
-            format!(" ({n} samples saw nothing within 5 s)")
-        } else {
-            String::new()
+    for m in &args.only {
+        match m {
+            Measure::Api => measure_api(kind, args, &http).await?,
+            Measure::Bulk => measure_bulk(kind, args).await?,
+            Measure::E2e => measure_e2e(kind, args, &http).await?,
+            Measure::Latency => measure_latency(kind, args, &http).await?,
         }
-    };
-    println!(
-        "| enqueue → first SSE event, idle | p50 {idle_p50:.1} ms, p99 {idle_p99:.1} ms{} |",
-        late(idle_timeouts)
-    );
-    println!(
-        "| enqueue → first SSE event, under {offered:.0} runs/s offered | p50 {load_p50:.1} ms, p99 {load_p99:.1} ms{} |",
-        late(load_timeouts)
-    );
-    println!("| server RSS idle / peak under load | {idle_rss:.1} MB / {load_rss:.1} MB |");
+    }
     Ok(())
 }
 

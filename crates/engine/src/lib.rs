@@ -2,6 +2,7 @@
 //! rescue of runs whose worker died, and the runbooks' implementations.
 
 pub mod clock;
+pub mod completions;
 pub mod config;
 pub mod custom;
 pub mod metrics;
@@ -26,6 +27,8 @@ pub struct Engine {
     pub config: Arc<OpsConfig>,
     pub catalog: Arc<Catalog>,
     pub metrics: Arc<metrics::EngineMetrics>,
+    /// Where attempts end, batched across this process's runs.
+    pub completions: Arc<completions::Completions>,
 }
 
 impl Engine {
@@ -36,6 +39,7 @@ impl Engine {
             config: Arc::new(config),
             catalog: Arc::new(Catalog::builtin()),
             metrics: Arc::default(),
+            completions: Arc::default(),
         }
     }
 

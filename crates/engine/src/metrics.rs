@@ -11,6 +11,8 @@ pub struct EngineMetrics {
     claimed_runs: AtomicU64,
     completed_runs: AtomicU64,
     lost_leases: AtomicU64,
+    completion_writes: AtomicU64,
+    completion_micros: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -21,6 +23,9 @@ pub struct MetricsSnapshot {
     pub claimed_runs: u64,
     pub completed_runs: u64,
     pub lost_leases: u64,
+    /// Transactions that ended attempts (several attempts each when busy).
+    pub completion_writes: u64,
+    pub completion_seconds: f64,
 }
 
 impl EngineMetrics {
@@ -29,6 +34,12 @@ impl EngineMetrics {
         self.claim_micros
             .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
         self.claimed_runs.fetch_add(runs as u64, Ordering::Relaxed);
+    }
+
+    pub fn record_completion_write(&self, took: Duration) {
+        self.completion_writes.fetch_add(1, Ordering::Relaxed);
+        self.completion_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
     }
 
     pub fn record_completed(&self) {
@@ -46,6 +57,8 @@ impl EngineMetrics {
             claimed_runs: self.claimed_runs.load(Ordering::Relaxed),
             completed_runs: self.completed_runs.load(Ordering::Relaxed),
             lost_leases: self.lost_leases.load(Ordering::Relaxed),
+            completion_writes: self.completion_writes.load(Ordering::Relaxed),
+            completion_seconds: self.completion_micros.load(Ordering::Relaxed) as f64 / 1e6,
         }
     }
 }

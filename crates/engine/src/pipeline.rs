@@ -3,6 +3,7 @@
 //! written in batches (the first at once, then at most every
 //! [`FLUSH_INTERVAL`]); the last batch is written with the final status.
 
+use crate::completions::Completions;
 use crate::runbooks;
 use crate::Engine;
 use chrono::{DateTime, Utc};
@@ -496,10 +497,9 @@ async fn complete(
         message,
         json!({"kind": "run_end", "status": if retry { "queued" } else { status.as_str() }, "duration_ms": ms as i64}),
     );
-    let result = ctx
-        .engine
-        .store
-        .run_complete(RunCompleteParams {
+    let result = Completions::complete(
+        &ctx.engine,
+        RunCompleteParams {
             run_id: ctx.run.id,
             fence: ctx.run.fence(),
             status,
@@ -508,8 +508,9 @@ async fn complete(
             events: std::mem::take(&mut ctx.buffer),
             phases: ctx.phases_json(),
             now,
-        })
-        .await;
+        },
+    )
+    .await;
     match result {
         Ok(run) => Outcome::Completed(Box::new(run)),
         Err(StoreError::LeaseLost { .. }) => Outcome::LeaseLost,
@@ -529,10 +530,9 @@ async fn release(ctx: &mut RunContext, worker_id: &str) -> Outcome {
         format!("worker {worker_id} is shutting down; run released back to the queue"),
         json!({"kind": "released"}),
     );
-    let result = ctx
-        .engine
-        .store
-        .run_complete(RunCompleteParams {
+    let result = Completions::complete(
+        &ctx.engine,
+        RunCompleteParams {
             run_id: ctx.run.id,
             fence: ctx.run.fence(),
             status: RunStatus::Failed,
@@ -541,8 +541,9 @@ async fn release(ctx: &mut RunContext, worker_id: &str) -> Outcome {
             events: std::mem::take(&mut ctx.buffer),
             phases: ctx.phases_json(),
             now,
-        })
-        .await;
+        },
+    )
+    .await;
     match result {
         Ok(_) => Outcome::Released,
         Err(_) => Outcome::LeaseLost,

@@ -245,17 +245,26 @@ impl WorkerPool {
         let mut poll = tokio::time::interval(self.options.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut claim_now = true;
+        // Whether the last claim filled every free slot, so more runs wait.
+        let mut backlog = false;
         while !*shutdown.borrow() {
             if claim_now {
+                claim_now = false;
                 let free = self.options.concurrency.saturating_sub(set.len());
-                let runs = self.claim(free).await;
-                // A full batch suggests more is waiting: claim again right away.
-                claim_now = free > 0 && runs.len() == free;
-                for run in runs {
-                    self.spawn_run(&mut set, run);
-                }
-                if claim_now {
-                    continue;
+                // With a backlog, claiming each slot as it frees up costs a
+                // claim per run; waiting for a quarter of the slots lets one
+                // claim take several. Runs wait in the queue either way.
+                let min_batch = if backlog {
+                    (self.options.concurrency / 4).max(1)
+                } else {
+                    1
+                };
+                if free >= min_batch {
+                    let runs = self.claim(free).await;
+                    backlog = runs.len() == free;
+                    for run in runs {
+                        self.spawn_run(&mut set, run);
+                    }
                 }
             }
             tokio::select! {

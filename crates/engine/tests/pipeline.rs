@@ -403,4 +403,67 @@ on_both_stores!(
     shutdown_releases_runs_after_the_grace_period,
     healthcheck_reports_each_probe,
     unknown_env_fails_validation,
+    runs_ending_together_share_a_transaction,
 );
+
+/// Twenty runs end at once: they are written in a few transactions, not
+/// twenty, and the one whose lease is stale fails alone.
+async fn runs_ending_together_share_a_transaction(store: DynStore) {
+    use opsroom_engine::completions::Completions;
+    let (engine, _) = engine(&store, OpsConfig::default());
+    for _ in 0..20 {
+        enqueue(&engine, "noop", None, json!({}), 1).await;
+    }
+    let claimed = store
+        .run_claim(RunClaimParams {
+            worker_id: "w".into(),
+            limit: 20,
+            now: engine.clock.now(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 20);
+    let ends = claimed.iter().enumerate().map(|(i, r)| {
+        Completions::complete(
+            &engine,
+            RunCompleteParams {
+                run_id: r.id,
+                fence: if i == 7 {
+                    Fence { lease: r.lease + 1 }
+                } else {
+                    r.fence()
+                },
+                status: RunStatus::Succeeded,
+                error: None,
+                retry_at: None,
+                events: vec![NewEvent::new(
+                    engine.clock.now(),
+                    opsroom_core::EventLevel::Info,
+                    None,
+                    format!("run {} done", r.id),
+                )],
+                phases: None,
+                now: engine.clock.now(),
+            },
+        )
+    });
+    let results = futures_util::future::join_all(ends).await;
+    for (i, (r, result)) in claimed.iter().zip(&results).enumerate() {
+        if i == 7 {
+            assert!(
+                matches!(result, Err(StoreError::LeaseLost { run_id }) if *run_id == r.id),
+                "{result:?}"
+            );
+            continue;
+        }
+        let done = result.as_ref().unwrap();
+        assert_eq!((done.id, done.status), (r.id, RunStatus::Succeeded));
+        let evs = events(&store, r.id).await;
+        assert_eq!(evs.last().unwrap().message, format!("run {} done", r.id));
+    }
+    let writes = engine.metrics.snapshot().completion_writes;
+    assert!(
+        (1..10).contains(&writes),
+        "20 runs ending together took {writes} transactions"
+    );
+}

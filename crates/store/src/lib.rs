@@ -95,8 +95,23 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the seq of the last event written.
     async fn events_append(&self, params: EventsAppendParams) -> StoreResult<i64>;
 
-    /// Ends an attempt: final status, or back to queued for a retry at `retry_at`.
-    async fn run_complete(&self, params: RunCompleteParams) -> StoreResult<Run>;
+    /// Ends attempts, many in one transaction: final status, or back to
+    /// queued for a retry at `retry_at`. Each item has its own result: a lost
+    /// lease or a bad status fails only that item; the outer error means
+    /// nothing was written.
+    async fn runs_complete(
+        &self,
+        params: Vec<RunCompleteParams>,
+    ) -> StoreResult<Vec<StoreResult<Run>>>;
+
+    /// Ends one attempt; see [`Store::runs_complete`].
+    async fn run_complete(&self, params: RunCompleteParams) -> StoreResult<Run> {
+        let run_id = params.run_id;
+        self.runs_complete(vec![params])
+            .await?
+            .pop()
+            .unwrap_or(Err(StoreError::LeaseLost { run_id }))
+    }
 
     /// Cancels a run: at once when it is not running, otherwise by asking its
     /// worker to stop (the worker ends it as cancelled).

@@ -3,7 +3,7 @@
 //! LISTEN/NOTIFY with one listener connection per process.
 
 use crate::rules::{
-    attempt_started_event, batch_audit, check_batch, created_event, Action, Rescue,
+    attempt_started_event, batch_audit, check_batch, completion, created_event, Action, Rescue,
 };
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
@@ -261,6 +261,21 @@ impl EventColumns {
             data: events.iter().map(|e| e.data.clone()).collect(),
         }
     }
+}
+
+/// The per-run columns of a batch completion, bound as arrays.
+#[derive(Default)]
+struct CompleteColumns {
+    id: Vec<i64>,
+    lease: Vec<i64>,
+    status: Vec<&'static str>,
+    finished_at: Vec<Option<DateTime<Utc>>>,
+    run_after: Vec<Option<DateTime<Utc>>>,
+    error: Vec<Option<String>>,
+    n: Vec<i64>,
+    phases: Vec<Option<Value>>,
+    event_run: Vec<i64>,
+    event_ord: Vec<i64>,
 }
 
 /// The INSERT half of "update the run, then write its events" statements:
@@ -593,51 +608,82 @@ impl Store for PgStore {
         }
     }
 
-    async fn run_complete(&self, p: RunCompleteParams) -> StoreResult<Run> {
-        let (status, finished_at) = match (p.status, p.retry_at) {
-            (RunStatus::Failed, Some(_)) => (RunStatus::Queued, None),
-            (s, _) if s.is_final() => (s, Some(p.now)),
-            (s, _) => {
-                return Err(StoreError::Conflict(format!(
-                    "cannot complete a run as {s}"
-                )))
+    async fn runs_complete(
+        &self,
+        mut params: Vec<RunCompleteParams>,
+    ) -> StoreResult<Vec<StoreResult<Run>>> {
+        // Rows are locked in id order, as heartbeats lock them, so two
+        // writers of the same runs never deadlock.
+        let mut order: Vec<usize> = (0..params.len()).collect();
+        order.sort_by_key(|&i| params[i].run_id);
+        let mut results: Vec<Option<StoreResult<Run>>> = params.iter().map(|_| None).collect();
+        let mut d = CompleteColumns::default();
+        let mut events = Vec::new();
+        for i in order {
+            let p = &mut params[i];
+            let (status, finished_at) = match completion(p) {
+                Ok(decided) => decided,
+                Err(e) => {
+                    results[i] = Some(Err(e));
+                    continue;
+                }
+            };
+            d.id.push(p.run_id);
+            d.lease.push(p.fence.lease);
+            d.status.push(status.as_str());
+            d.finished_at.push(finished_at);
+            d.run_after.push(p.retry_at);
+            d.error.push(p.error.take());
+            d.n.push(p.events.len() as i64);
+            d.phases.push(p.phases.take());
+            for (ord, e) in std::mem::take(&mut p.events).into_iter().enumerate() {
+                d.event_run.push(p.run_id);
+                d.event_ord.push(ord as i64 + 1);
+                events.push(e);
             }
-        };
-        let n = p.events.len() as i64;
-        let cols = EventColumns::from(&p.events);
-        let sql = format!(
-            "WITH u AS (UPDATE runs SET status = $2, finished_at = $3, run_after = COALESCE($4, run_after), error = $5, \
-               last_seq = last_seq + $6, phases = COALESCE($7, phases), \
-               worker_id = CASE WHEN $2 = 'queued' THEN NULL ELSE worker_id END, updated_by = COALESCE(worker_id, 'system') \
-               WHERE id = $1 AND lease = $8 AND status = 'running' \
-               RETURNING {RUN_COLUMNS}, last_seq - $6 AS base), \
-             ins AS ({}) SELECT {RUN_COLUMNS} FROM u",
-            insert_events_from_u(9)
-        );
-        let q = sqlx::query(&sql)
-            .bind(p.run_id)
-            .bind(status.as_str())
-            .bind(finished_at)
-            .bind(p.retry_at)
-            .bind(&p.error)
-            .bind(n)
-            .bind(&p.phases)
-            .bind(p.fence.lease)
-            .bind(cols.ts)
-            .bind(cols.level)
-            .bind(cols.phase)
-            .bind(cols.message)
-            .bind(cols.data);
-        let row = q
-            .fetch_optional(&self.pool)
-            .await
-            .doing("completing a run")?;
-        let Some(row) = row else {
-            return Err(StoreError::LeaseLost { run_id: p.run_id });
-        };
-        self.notify(Wakeup::Run(p.run_id));
-        self.notify(Wakeup::RunsAvailable);
-        run_from_row(&row)
+        }
+        if !d.id.is_empty() {
+            let cols = EventColumns::from(&events);
+            let sql = format!(
+                "WITH d AS (SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::timestamptz[],                    $5::timestamptz[], $6::text[], $7::bigint[], $8::jsonb[])                    AS d(id, lease, status, finished_at, run_after, error, n, phases)),                  u AS (UPDATE runs SET status = d.status, finished_at = d.finished_at,                    run_after = COALESCE(d.run_after, runs.run_after), error = d.error,                    last_seq = runs.last_seq + d.n, phases = COALESCE(d.phases, runs.phases),                    worker_id = CASE WHEN d.status = 'queued' THEN NULL ELSE runs.worker_id END,                    updated_by = COALESCE(runs.worker_id, 'system')                    FROM d WHERE runs.id = d.id AND runs.lease = d.lease AND runs.status = 'running'                    RETURNING {}, runs.last_seq - d.n AS base),                  ins AS (INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data)                    SELECT u.id, u.base + e.ord, u.workspace_id, e.ts, e.level, e.phase, e.message, e.data                    FROM UNNEST($9::bigint[], $10::bigint[], $11::timestamptz[], $12::text[], $13::text[],                      $14::text[], $15::jsonb[]) AS e(run_id, ord, ts, level, phase, message, data)                    JOIN u ON u.id = e.run_id)                  SELECT {RUN_COLUMNS} FROM u",
+                prefixed_run_columns("runs")
+            );
+            let rows = sqlx::query(&sql)
+                .bind(&d.id)
+                .bind(&d.lease)
+                .bind(&d.status)
+                .bind(&d.finished_at)
+                .bind(&d.run_after)
+                .bind(&d.error)
+                .bind(&d.n)
+                .bind(&d.phases)
+                .bind(&d.event_run)
+                .bind(&d.event_ord)
+                .bind(cols.ts)
+                .bind(cols.level)
+                .bind(cols.phase)
+                .bind(cols.message)
+                .bind(cols.data)
+                .fetch_all(&self.pool)
+                .await
+                .doing("completing runs")?;
+            let mut done = std::collections::HashMap::with_capacity(rows.len());
+            for row in &rows {
+                let run = run_from_row(row)?;
+                self.notify(Wakeup::Run(run.id));
+                done.insert(run.id, run);
+            }
+            self.notify(Wakeup::RunsAvailable);
+            for (p, result) in params.iter().zip(results.iter_mut()) {
+                if result.is_none() {
+                    *result = Some(
+                        done.remove(&p.run_id)
+                            .ok_or(StoreError::LeaseLost { run_id: p.run_id }),
+                    );
+                }
+            }
+        }
+        Ok(results.into_iter().flatten().collect())
     }
 
     async fn run_cancel(&self, p: RunActionParams) -> StoreResult<Run> {
@@ -777,7 +823,8 @@ impl Store for PgStore {
         .await
         .doing("recording a worker heartbeat")?;
         let rows = sqlx::query(
-            "UPDATE runs SET heartbeat_at = $2 WHERE worker_id = $1 AND status = 'running' RETURNING id, cancel_requested",
+            "UPDATE runs SET heartbeat_at = $2 WHERE id IN (SELECT id FROM runs WHERE worker_id = $1 AND status = 'running' \
+               ORDER BY id FOR UPDATE) RETURNING id, cancel_requested",
         )
         .bind(&p.worker_id)
         .bind(p.now)

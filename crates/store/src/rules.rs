@@ -22,6 +22,19 @@ pub(crate) fn created_event(p: &RunInsertParams, status: RunStatus) -> NewEvent 
         .with_data(json!({"kind": "created", "status": status}))
 }
 
+/// The status an attempt ends in and its finish time: a failure with a
+/// retry time goes back to the queue; anything else must be final.
+pub(crate) fn completion(p: &RunCompleteParams) -> StoreResult<(RunStatus, Option<DateTime<Utc>>)> {
+    match (p.status, p.retry_at) {
+        (RunStatus::Failed, Some(_)) => Ok((RunStatus::Queued, None)),
+        (s, _) if s.is_final() => Ok((s, Some(p.now))),
+        (s, _) => Err(StoreError::Conflict(format!(
+            "cannot complete run {} as {s}",
+            p.run_id
+        ))),
+    }
+}
+
 /// A control-plane action on a run (cancel, approve, reject).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Action {

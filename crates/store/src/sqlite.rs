@@ -4,7 +4,7 @@
 //! small pool in WAL mode. Times are stored as unix microseconds.
 
 use crate::rules::{
-    attempt_started_event, batch_audit, check_batch, created_event, Action, Rescue,
+    attempt_started_event, batch_audit, check_batch, completion, created_event, Action, Rescue,
 };
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
@@ -453,51 +453,59 @@ impl Store for SqliteStore {
         Ok(last_seq)
     }
 
-    async fn run_complete(&self, p: RunCompleteParams) -> StoreResult<Run> {
-        let (status, finished_at) = match (p.status, p.retry_at) {
-            (RunStatus::Failed, Some(_)) => (RunStatus::Queued, None),
-            (s, _) if s.is_final() => (s, Some(us(p.now))),
-            (s, _) => {
-                return Err(StoreError::Conflict(format!(
-                    "cannot complete a run as {s}"
-                )))
-            }
-        };
-        let n = p.events.len() as i64;
+    async fn runs_complete(
+        &self,
+        params: Vec<RunCompleteParams>,
+    ) -> StoreResult<Vec<StoreResult<Run>>> {
         let mut tx = self.writer.begin().await.doing("starting a transaction")?;
-        let row = sqlx::query(&format!(
-            "UPDATE runs SET status = ?2, finished_at = ?3, run_after = COALESCE(?4, run_after), error = ?5, \
-               last_seq = last_seq + ?6, phases = COALESCE(?7, phases), \
-               worker_id = CASE WHEN ?2 = 'queued' THEN NULL ELSE worker_id END, updated_by = COALESCE(worker_id, 'system') \
-             WHERE id = ?1 AND lease = ?8 AND status = 'running' RETURNING {RUN_COLUMNS}"
-        ))
-        .bind(p.run_id)
-        .bind(status.as_str())
-        .bind(finished_at)
-        .bind(p.retry_at.map(us))
-        .bind(&p.error)
-        .bind(n)
-        .bind(p.phases.as_ref().map(|v| v.to_string()))
-        .bind(p.fence.lease)
-        .fetch_optional(&mut *tx)
-        .await
-        .doing("completing a run")?;
-        let Some(row) = row else {
-            return Err(StoreError::LeaseLost { run_id: p.run_id });
-        };
-        let run = run_from_row(&row)?;
-        insert_events(
-            &mut tx,
-            &run.workspace_id,
-            run.id,
-            run.last_seq - n,
-            &p.events,
-        )
-        .await?;
-        tx.commit().await.doing("committing a run's end")?;
-        self.wakeups.send(Wakeup::Run(p.run_id));
+        let mut results = Vec::with_capacity(params.len());
+        for p in &params {
+            let (status, finished_at) = match completion(p) {
+                Ok(decided) => decided,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            let n = p.events.len() as i64;
+            let row = sqlx::query(&format!(
+                "UPDATE runs SET status = ?2, finished_at = ?3, run_after = COALESCE(?4, run_after), error = ?5, \
+                   last_seq = last_seq + ?6, phases = COALESCE(?7, phases), \
+                   worker_id = CASE WHEN ?2 = 'queued' THEN NULL ELSE worker_id END, updated_by = COALESCE(worker_id, 'system') \
+                 WHERE id = ?1 AND lease = ?8 AND status = 'running' RETURNING {RUN_COLUMNS}"
+            ))
+            .bind(p.run_id)
+            .bind(status.as_str())
+            .bind(finished_at.map(us))
+            .bind(p.retry_at.map(us))
+            .bind(&p.error)
+            .bind(n)
+            .bind(p.phases.as_ref().map(|v| v.to_string()))
+            .bind(p.fence.lease)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("completing a run")?;
+            let Some(row) = row else {
+                results.push(Err(StoreError::LeaseLost { run_id: p.run_id }));
+                continue;
+            };
+            let run = run_from_row(&row)?;
+            insert_events(
+                &mut tx,
+                &run.workspace_id,
+                run.id,
+                run.last_seq - n,
+                &p.events,
+            )
+            .await?;
+            results.push(Ok(run));
+        }
+        tx.commit().await.doing("committing runs' ends")?;
+        for run in results.iter().flatten() {
+            self.wakeups.send(Wakeup::Run(run.id));
+        }
         self.wakeups.send(Wakeup::RunsAvailable);
-        Ok(run)
+        Ok(results)
     }
 
     async fn run_cancel(&self, p: RunActionParams) -> StoreResult<Run> {

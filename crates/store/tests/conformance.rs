@@ -574,7 +574,120 @@ conformance!(
     artifacts_and_workers,
     migrations_are_idempotent,
     batches_insert_in_order_with_events,
+    completions_in_one_batch_succeed_or_fail_each_on_their_own,
 );
+
+/// Four running runs end in one call: a success with several events, a
+/// retry, one whose lease is stale and one asked to end as `running`. Only
+/// the last two fail, each with its own error, and nothing of them is written.
+async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynStore) {
+    for _ in 0..4 {
+        insert(&store, run("noop")).await;
+    }
+    let mut p = run("noop");
+    p.max_attempts = 2;
+    let retried = insert(&store, p).await;
+    let claimed = claim(&store, "w", 5, t0()).await;
+    assert_eq!(claimed.len(), 5);
+    let end = |r: &Run, status: RunStatus, events: usize| RunCompleteParams {
+        run_id: r.id,
+        fence: r.fence(),
+        status,
+        error: (status == RunStatus::Failed).then(|| "boom".to_string()),
+        retry_at: None,
+        events: (0..events)
+            .map(|i| {
+                NewEvent::new(
+                    t0(),
+                    EventLevel::Info,
+                    Some(Phase::Summarize),
+                    format!("end {i}"),
+                )
+            })
+            .collect(),
+        phases: Some(json!([{"phase": "summarize", "status": "succeeded"}])),
+        now: t0(),
+    };
+    let by_id: HashMap<i64, &Run> = claimed.iter().map(|r| (r.id, r)).collect();
+    let ok = by_id[&claimed[0].id];
+    let stale = by_id[&claimed[1].id];
+    let bad = by_id[&claimed[2].id];
+    let failed = by_id[&claimed[3].id];
+    let retry = by_id[&retried.id];
+    let mut stale_end = end(stale, RunStatus::Succeeded, 2);
+    stale_end.fence = Fence {
+        lease: stale.lease - 1,
+    };
+    let mut retry_end = end(retry, RunStatus::Failed, 1);
+    retry_end.retry_at = Some(t0() + Duration::seconds(2));
+    // Given in descending id order: results come back in the order given.
+    let results = store
+        .runs_complete(vec![
+            retry_end,
+            end(failed, RunStatus::Failed, 1),
+            end(bad, RunStatus::Running, 1),
+            stale_end,
+            end(ok, RunStatus::Succeeded, 3),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    let requeued = results[0].as_ref().unwrap();
+    assert_eq!(
+        (requeued.id, requeued.status),
+        (retry.id, RunStatus::Queued)
+    );
+    assert_eq!(requeued.run_after, t0() + Duration::seconds(2));
+    assert_eq!(requeued.worker_id, None);
+    let f = results[1].as_ref().unwrap();
+    assert_eq!(
+        (f.id, f.status, f.error.as_deref()),
+        (failed.id, RunStatus::Failed, Some("boom"))
+    );
+    assert!(
+        matches!(results[2], Err(StoreError::Conflict(_))),
+        "{:?}",
+        results[2]
+    );
+    assert!(
+        matches!(results[3], Err(StoreError::LeaseLost { run_id }) if run_id == stale.id),
+        "{:?}",
+        results[3]
+    );
+    let done = results[4].as_ref().unwrap();
+    assert_eq!(
+        (done.id, done.status, done.last_seq),
+        (ok.id, RunStatus::Succeeded, 5)
+    );
+    assert_eq!(done.finished_at, Some(t0()));
+    assert_eq!(
+        done.phases,
+        json!([{"phase": "summarize", "status": "succeeded"}])
+    );
+
+    let events = store.events_list(ok.id, 0, 100).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.seq, e.message.as_str()))
+            .skip(2)
+            .collect::<Vec<_>>(),
+        vec![(3, "end 0"), (4, "end 1"), (5, "end 2")]
+    );
+    for untouched in [stale, bad] {
+        let now = store
+            .run_get(DEFAULT_WORKSPACE, untouched.id)
+            .await
+            .unwrap();
+        assert_eq!((now.status, now.last_seq), (RunStatus::Running, 2));
+        assert_eq!(
+            store.events_list(untouched.id, 0, 100).await.unwrap().len(),
+            2
+        );
+    }
+    assert_eq!(store.events_list(retry.id, 0, 100).await.unwrap().len(), 3);
+    assert!(store.runs_complete(Vec::new()).await.unwrap().is_empty());
+}
 
 async fn batches_insert_in_order_with_events(store: DynStore) {
     let session = store
