@@ -53,6 +53,12 @@ impl Run {
     pub fn fence(&self) -> Fence {
         Fence { lease: self.lease }
     }
+
+    /// Whether this run, just ended or requeued, may let queued runs be
+    /// claimed: it is back in the queue, or it held a lane or an env lock.
+    pub fn frees_queued_runs(&self) -> bool {
+        self.status == RunStatus::Queued || self.lane_key.is_some() || self.lock_key.is_some()
+    }
 }
 
 /// Proof that a writer holds a run's current lease.

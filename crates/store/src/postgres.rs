@@ -2,9 +2,7 @@
 //! single statements (data-modifying CTEs) where it can, and wakeups through
 //! LISTEN/NOTIFY with one listener connection per process.
 
-use crate::rules::{
-    attempt_started_event, batch_audit, check_batch, completion, created_event, Action, Rescue,
-};
+use crate::rules::{batch_audit, check_batch, completion, created_event, Action, Rescue};
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
 use chrono::{DateTime, Utc};
@@ -19,6 +17,7 @@ use tokio::sync::mpsc;
 const CHANNEL: &str = "opsroom";
 /// NOTIFY payloads must stay under 8000 bytes.
 const MAX_PAYLOAD: usize = 7900;
+static NEXT_ORIGIN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 const MIGRATIONS: &[(&str, &str)] = &[(
     "0001_init",
@@ -62,14 +61,28 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // No ping before every query: it doubled the round trips. A
+            // connection that died while idle fails one query and is dropped.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .doing("connecting to PostgreSQL")?;
         let wakeups = Wakeups::new();
         let (notify_tx, notify_rx) = mpsc::unbounded_channel();
+        // Tags this store's notifications: its own come back through LISTEN
+        // too, and were already delivered in-process.
+        let origin = format!(
+            "{:x}{:x}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos()
+                ^ NEXT_ORIGIN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let tasks = vec![
-            tokio::spawn(listen_loop(pool.clone(), wakeups.clone())),
-            tokio::spawn(notify_loop(pool.clone(), notify_rx)),
+            tokio::spawn(listen_loop(pool.clone(), wakeups.clone(), origin.clone())),
+            tokio::spawn(notify_loop(pool.clone(), notify_rx, origin)),
         ];
         Ok(PgStore {
             pool,
@@ -313,22 +326,27 @@ impl Store for PgStore {
 
     async fn run_insert(&self, p: RunInsertParams) -> StoreResult<(Run, bool)> {
         let lane_key = p.lane_key();
-        let mut tx = self.pool.begin().await.doing("starting a transaction")?;
-        if let Some(key) = &lane_key {
-            // Enqueues in one lane commit in id order, so lane order is enqueue order.
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
-                .bind(key)
-                .execute(&mut *tx)
-                .await
-                .doing("locking a lane")?;
-        }
+        // Without a lane the insert is one statement: no transaction needed.
+        let mut tx = match &lane_key {
+            Some(key) => {
+                let mut tx = self.pool.begin().await.doing("starting a transaction")?;
+                // Enqueues in one lane commit in id order, so lane order is enqueue order.
+                sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .doing("locking a lane")?;
+                Some(tx)
+            }
+            None => None,
+        };
         let status = if p.needs_approval {
             RunStatus::AwaitingApproval
         } else {
             RunStatus::Queued
         };
         let created = created_event(&p, status);
-        let row = sqlx::query(&format!(
+        let sql = format!(
             "WITH r AS (INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority, \
                max_attempts, run_after, session_id, lane, lane_key, lock_key, idempotency_key, created_by, created_at, \
                timeout_secs, last_seq, updated_by) \
@@ -340,47 +358,52 @@ impl Store for PgStore {
              a AS (INSERT INTO audit_log (workspace_id, ts, actor, action, subject, details) \
                SELECT workspace_id, created_at, created_by, 'run.create', 'run:' || id, $23 FROM r) \
              SELECT {RUN_COLUMNS} FROM r"
-        ))
-        .bind(&p.workspace_id)
-        .bind(&p.runbook)
-        .bind(&p.env)
-        .bind(&p.target)
-        .bind(&p.params)
-        .bind(&p.text)
-        .bind(&p.plan)
-        .bind(&p.risk)
-        .bind(status.as_str())
-        .bind(p.priority)
-        .bind(p.max_attempts)
-        .bind(p.run_after.unwrap_or(p.now))
-        .bind(p.session_id)
-        .bind(&p.lane)
-        .bind(&lane_key)
-        .bind(&p.lock_key)
-        .bind(&p.idempotency_key)
-        .bind(&p.actor)
-        .bind(p.now)
-        .bind(p.timeout_secs)
-        .bind(&created.message)
-        .bind(&created.data)
-        .bind(json!({"runbook": p.runbook, "env": p.env, "target": p.target}))
-        .fetch_optional(&mut *tx)
-        .await
+        );
+        let q = sqlx::query(&sql)
+            .bind(&p.workspace_id)
+            .bind(&p.runbook)
+            .bind(&p.env)
+            .bind(&p.target)
+            .bind(&p.params)
+            .bind(&p.text)
+            .bind(&p.plan)
+            .bind(&p.risk)
+            .bind(status.as_str())
+            .bind(p.priority)
+            .bind(p.max_attempts)
+            .bind(p.run_after.unwrap_or(p.now))
+            .bind(p.session_id)
+            .bind(&p.lane)
+            .bind(&lane_key)
+            .bind(&p.lock_key)
+            .bind(&p.idempotency_key)
+            .bind(&p.actor)
+            .bind(p.now)
+            .bind(p.timeout_secs)
+            .bind(&created.message)
+            .bind(&created.data)
+            .bind(json!({"runbook": p.runbook, "env": p.env, "target": p.target}));
+        let row = match &mut tx {
+            Some(tx) => q.fetch_optional(&mut **tx).await,
+            None => q.fetch_optional(&self.pool).await,
+        }
         .doing("inserting a run")?;
+        if let Some(tx) = tx {
+            tx.commit().await.doing("committing a new run")?;
+        }
         let Some(row) = row else {
-            // The idempotency key exists: hand back that run.
+            // The idempotency key exists (ON CONFLICT waited for its insert
+            // to commit): hand back that run.
             let row = sqlx::query(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE workspace_id = $1 AND idempotency_key = $2"
             ))
             .bind(&p.workspace_id)
             .bind(&p.idempotency_key)
-            .fetch_one(&mut *tx)
+            .fetch_one(&self.pool)
             .await
             .doing("reading the run of an idempotency key")?;
-            tx.commit().await.doing("committing")?;
             return Ok((run_from_row(&row)?, false));
         };
-        tx.commit().await.doing("committing a new run")?;
         let run = run_from_row(&row)?;
         self.notify(Wakeup::Run(run.id));
         if status == RunStatus::Queued {
@@ -525,49 +548,33 @@ impl Store for PgStore {
     }
 
     async fn run_claim(&self, p: RunClaimParams) -> StoreResult<Vec<Run>> {
+        // One statement, so one round trip and one commit: the attempt's
+        // first event is built here as `rules::attempt_started_event` builds
+        // it for SQLite (the conformance suite holds the two to the same text).
         let sql = format!(
             "WITH cand AS ( \
                SELECT r.id FROM runs r WHERE r.status = 'queued' AND r.run_after <= $1 \
                AND {KEYS_FREE} \
-               ORDER BY r.priority DESC, r.id LIMIT $2 FOR UPDATE SKIP LOCKED) \
-             UPDATE runs SET status = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = $3, \
+               ORDER BY r.priority DESC, r.id LIMIT $2 FOR UPDATE SKIP LOCKED), \
+             u AS (UPDATE runs SET status = 'running', attempt = attempt + 1, lease = lease + 1, worker_id = $3, \
                heartbeat_at = $1, started_at = COALESCE(started_at, $1), updated_by = $3, last_seq = last_seq + 1 \
-             FROM cand WHERE runs.id = cand.id RETURNING {}",
+               FROM cand WHERE runs.id = cand.id RETURNING {}), \
+             ins AS (INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data) \
+               SELECT id, last_seq, workspace_id, $1, 'info', NULL, \
+                 'attempt ' || attempt || ' of ' || max_attempts || ' started on worker ' || $3, \
+                 jsonb_build_object('kind', 'attempt_start', 'attempt', attempt, 'worker_id', $3::text) FROM u) \
+             SELECT {RUN_COLUMNS} FROM u",
             prefixed_run_columns("runs")
         );
         let rows = sqlx::query(&sql)
             .bind(p.now)
             .bind(p.limit)
-            .bind(&p.worker_id);
-        let mut tx = self.pool.begin().await.doing("starting a claim")?;
-        let rows = rows.fetch_all(&mut *tx).await.doing("claiming runs")?;
+            .bind(&p.worker_id)
+            .fetch_all(&self.pool)
+            .await
+            .doing("claiming runs")?;
         let mut runs: Vec<Run> = rows.iter().map(run_from_row).collect::<StoreResult<_>>()?;
-        if runs.is_empty() {
-            return Ok(runs);
-        }
         runs.sort_by_key(|r| (-r.priority, r.id));
-        let events: Vec<NewEvent> = runs
-            .iter()
-            .map(|r| attempt_started_event(r, &p.worker_id, p.now))
-            .collect();
-        let cols = EventColumns::from(&events);
-        sqlx::query(
-            "INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data) \
-             SELECT id, seq, ws, ts, lvl, ph, msg, dat FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], \
-               $4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::jsonb[]) AS t(id, seq, ws, ts, lvl, ph, msg, dat)",
-        )
-        .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.last_seq).collect::<Vec<_>>())
-        .bind(runs.iter().map(|r| r.workspace_id.clone()).collect::<Vec<_>>())
-        .bind(cols.ts)
-        .bind(cols.level)
-        .bind(cols.phase)
-        .bind(cols.message)
-        .bind(cols.data)
-        .execute(&mut *tx)
-        .await
-        .doing("writing attempt events")?;
-        tx.commit().await.doing("committing a claim")?;
         for r in &runs {
             self.notify(Wakeup::Run(r.id));
         }
@@ -668,12 +675,16 @@ impl Store for PgStore {
                 .await
                 .doing("completing runs")?;
             let mut done = std::collections::HashMap::with_capacity(rows.len());
+            let mut frees = false;
             for row in &rows {
                 let run = run_from_row(row)?;
                 self.notify(Wakeup::Run(run.id));
+                frees |= run.frees_queued_runs();
                 done.insert(run.id, run);
             }
-            self.notify(Wakeup::RunsAvailable);
+            if frees {
+                self.notify(Wakeup::RunsAvailable);
+            }
             for (p, result) in params.iter().zip(results.iter_mut()) {
                 if result.is_none() {
                     *result = Some(
@@ -1012,7 +1023,7 @@ fn session_from_row(r: &PgRow) -> Session {
 }
 
 /// Receives NOTIFYs from every process and fans them out in this one.
-async fn listen_loop(pool: PgPool, wakeups: Wakeups) {
+async fn listen_loop(pool: PgPool, wakeups: Wakeups, origin: String) {
     loop {
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(l) => l,
@@ -1032,7 +1043,7 @@ async fn listen_loop(pool: PgPool, wakeups: Wakeups) {
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => {
-                    for w in decode_payload(n.payload()) {
+                    for w in decode_payload(&origin, n.payload()) {
                         wakeups.send(w);
                     }
                 }
@@ -1051,10 +1062,10 @@ async fn listen_loop(pool: PgPool, wakeups: Wakeups) {
 
 /// Sends this process's wakeups to the others, coalescing whatever piled up
 /// since the last NOTIFY into as few payloads as fit.
-async fn notify_loop(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Wakeup>) {
+async fn notify_loop(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Wakeup>, origin: String) {
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 4096).await > 0 {
-        for payload in encode_payloads(&batch) {
+        for payload in encode_payloads(&origin, &batch) {
             if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
                 .bind(&payload)
@@ -1068,9 +1079,9 @@ async fn notify_loop(pool: PgPool, mut rx: mpsc::UnboundedReceiver<Wakeup>) {
     }
 }
 
-/// Payload format: `q` (runs available), `*` (everything), or comma
-/// separated run ids; several parts joined by `;`.
-fn encode_payloads(batch: &[Wakeup]) -> Vec<String> {
+/// Payload format: the sender's origin tag, `:`, then `q` (runs
+/// available), `*` (everything) or run ids, comma separated.
+fn encode_payloads(origin: &str, batch: &[Wakeup]) -> Vec<String> {
     let mut ids: Vec<i64> = batch
         .iter()
         .filter_map(|w| match w {
@@ -1080,30 +1091,40 @@ fn encode_payloads(batch: &[Wakeup]) -> Vec<String> {
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut payloads = Vec::new();
-    let mut current = String::new();
-    if batch.contains(&Wakeup::RunsAvailable) {
-        current.push('q');
+    let mut parts: Vec<String> = Vec::new();
+    if batch.contains(&Wakeup::Everything) {
+        parts.push("*".into());
     }
-    for id in ids {
-        let part = id.to_string();
+    if batch.contains(&Wakeup::RunsAvailable) {
+        parts.push("q".into());
+    }
+    parts.extend(ids.iter().map(i64::to_string));
+    let head = format!("{origin}:");
+    let mut payloads = Vec::new();
+    let mut current = head.clone();
+    for part in parts {
         if current.len() + part.len() + 1 > MAX_PAYLOAD {
-            payloads.push(std::mem::take(&mut current));
+            payloads.push(std::mem::replace(&mut current, head.clone()));
         }
-        if !current.is_empty() {
+        if current.len() > head.len() {
             current.push(',');
         }
         current.push_str(&part);
     }
-    if !current.is_empty() {
+    if current.len() > head.len() {
         payloads.push(current);
     }
     payloads
 }
 
-fn decode_payload(payload: &str) -> Vec<Wakeup> {
-    payload
-        .split(',')
+/// The wakeups in another store's payload; nothing for this store's own.
+fn decode_payload(origin: &str, payload: &str) -> Vec<Wakeup> {
+    let body = match payload.split_once(':') {
+        Some((from, _)) if from == origin => return Vec::new(),
+        Some((_, body)) => body,
+        None => payload,
+    };
+    body.split(',')
         .filter_map(|part| match part {
             "q" => Some(Wakeup::RunsAvailable),
             "*" => Some(Wakeup::Everything),
@@ -1121,10 +1142,13 @@ mod tests {
         let mut batch: Vec<Wakeup> = (0..5000).map(Wakeup::Run).collect();
         batch.push(Wakeup::RunsAvailable);
         batch.push(Wakeup::Run(7));
-        let payloads = encode_payloads(&batch);
+        let payloads = encode_payloads("a1", &batch);
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() <= MAX_PAYLOAD));
-        let decoded: Vec<Wakeup> = payloads.iter().flat_map(|p| decode_payload(p)).collect();
+        let decoded: Vec<Wakeup> = payloads
+            .iter()
+            .flat_map(|p| decode_payload("b2", p))
+            .collect();
         assert_eq!(
             decoded
                 .iter()
@@ -1133,5 +1157,13 @@ mod tests {
             5000
         );
         assert!(decoded.contains(&Wakeup::RunsAvailable));
+        assert!(
+            payloads.iter().all(|p| decode_payload("a1", p).is_empty()),
+            "a store ignores its own notifications"
+        );
+        assert_eq!(
+            decode_payload("b2", &encode_payloads("a1", &[Wakeup::Everything])[0]),
+            vec![Wakeup::Everything]
+        );
     }
 }

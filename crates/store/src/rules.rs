@@ -217,6 +217,7 @@ pub(crate) fn batch_audit(runs: &[Run]) -> Option<(String, String, String, Value
 
 /// The first event of an attempt, written by the claim itself (so a live
 /// stream sees the run start as soon as it is claimed, at no extra commit).
+/// (PostgreSQL builds the same event in SQL inside its claim statement.)
 pub(crate) fn attempt_started_event(run: &Run, worker_id: &str, now: DateTime<Utc>) -> NewEvent {
     NewEvent::new(
         now,

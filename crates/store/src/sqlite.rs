@@ -67,13 +67,16 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        // A local file's connections do not go stale: no ping before each use.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await
             .doing("opening the SQLite database")?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
+            .test_before_acquire(false)
             .connect_with(options.read_only(false))
             .await
             .doing("opening the SQLite database for reading")?;
@@ -184,52 +187,72 @@ async fn apply_migration(pool: &SqlitePool, name: &str, sql: &str) -> StoreResul
 }
 
 /// Inserts one run and its `created` event.
-async fn insert_run(conn: &mut sqlx::SqliteConnection, p: &RunInsertParams) -> StoreResult<Run> {
-    let status = if p.needs_approval {
-        RunStatus::AwaitingApproval
-    } else {
-        RunStatus::Queued
+/// Inserts runs with their `created` events, in order: one multi-row
+/// statement per thousand runs (SQLite allows 32,766 variables per
+/// statement; a run takes 22).
+async fn insert_runs(
+    conn: &mut sqlx::SqliteConnection,
+    params: &[RunInsertParams],
+) -> StoreResult<Vec<Run>> {
+    let status = |p: &RunInsertParams| {
+        if p.needs_approval {
+            RunStatus::AwaitingApproval
+        } else {
+            RunStatus::Queued
+        }
     };
-    let row = sqlx::query(&format!(
-        "INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority, \
-           max_attempts, run_after, session_id, lane, lane_key, lock_key, idempotency_key, created_by, created_at, \
-           timeout_secs, last_seq, updated_by) \
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?) RETURNING {RUN_COLUMNS}"
-    ))
-    .bind(&p.workspace_id)
-    .bind(&p.runbook)
-    .bind(&p.env)
-    .bind(&p.target)
-    .bind(p.params.to_string())
-    .bind(&p.text)
-    .bind(p.plan.to_string())
-    .bind(&p.risk)
-    .bind(status.as_str())
-    .bind(p.priority)
-    .bind(p.max_attempts)
-    .bind(us(p.run_after.unwrap_or(p.now)))
-    .bind(p.session_id)
-    .bind(&p.lane)
-    .bind(p.lane_key())
-    .bind(&p.lock_key)
-    .bind(&p.idempotency_key)
-    .bind(&p.actor)
-    .bind(us(p.now))
-    .bind(p.timeout_secs)
-    .bind(&p.actor)
-    .fetch_one(&mut *conn)
-    .await
-    .doing("inserting a run")?;
-    let run = run_from_row(&row)?;
-    insert_events(
-        &mut *conn,
-        &run.workspace_id,
-        run.id,
-        0,
-        &[created_event(p, status)],
-    )
-    .await?;
-    Ok(run)
+    let mut runs = Vec::with_capacity(params.len());
+    for chunk in params.chunks(1000) {
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority, \
+               max_attempts, run_after, session_id, lane, lane_key, lock_key, idempotency_key, created_by, created_at, \
+               timeout_secs, last_seq, updated_by) ",
+        );
+        qb.push_values(chunk, |mut b, p| {
+            b.push_bind(&p.workspace_id)
+                .push_bind(&p.runbook)
+                .push_bind(&p.env)
+                .push_bind(&p.target)
+                .push_bind(p.params.to_string())
+                .push_bind(&p.text)
+                .push_bind(p.plan.to_string())
+                .push_bind(&p.risk)
+                .push_bind(status(p).as_str())
+                .push_bind(p.priority)
+                .push_bind(p.max_attempts)
+                .push_bind(us(p.run_after.unwrap_or(p.now)))
+                .push_bind(p.session_id)
+                .push_bind(&p.lane)
+                .push_bind(p.lane_key())
+                .push_bind(&p.lock_key)
+                .push_bind(&p.idempotency_key)
+                .push_bind(&p.actor)
+                .push_bind(us(p.now))
+                .push_bind(p.timeout_secs)
+                .push_bind(1i64)
+                .push_bind(&p.actor);
+        });
+        qb.push(format!(" RETURNING {RUN_COLUMNS}"));
+        let rows = qb
+            .build()
+            .fetch_all(&mut *conn)
+            .await
+            .doing("inserting runs")?;
+        // Ids are assigned in insertion order; RETURNING's order is not promised.
+        let mut inserted: Vec<Run> = rows.iter().map(run_from_row).collect::<StoreResult<_>>()?;
+        inserted.sort_by_key(|r| r.id);
+        let events: Vec<NewEvent> = chunk.iter().map(|p| created_event(p, status(p))).collect();
+        insert_event_rows(
+            &mut *conn,
+            inserted
+                .iter()
+                .zip(&events)
+                .map(|(r, e)| (r.id, 1, r.workspace_id.as_str(), e)),
+        )
+        .await?;
+        runs.extend(inserted);
+    }
+    Ok(runs)
 }
 
 async fn insert_audit(
@@ -262,16 +285,32 @@ async fn insert_events(
     base: i64,
     events: &[NewEvent],
 ) -> StoreResult<()> {
+    insert_event_rows(
+        conn,
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (run_id, base + i as i64 + 1, workspace_id, e)),
+    )
+    .await
+}
+
+/// Writes events given as (run id, seq, workspace, event), several
+/// thousand per statement.
+async fn insert_event_rows<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    rows: impl Iterator<Item = (i64, i64, &'a str, &'a NewEvent)>,
+) -> StoreResult<()> {
     // SQLite allows 32766 variables per statement; 8 per event.
-    for (chunk_no, chunk) in events.chunks(4000).enumerate() {
-        let offset = base + (chunk_no * 4000) as i64;
+    let rows: Vec<_> = rows.collect();
+    for chunk in rows.chunks(4000) {
         let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data) ",
         );
-        qb.push_values(chunk.iter().enumerate(), |mut b, (i, e)| {
-            b.push_bind(run_id)
-                .push_bind(offset + i as i64 + 1)
-                .push_bind(workspace_id)
+        qb.push_values(chunk, |mut b, (run_id, seq, workspace_id, e)| {
+            b.push_bind(*run_id)
+                .push_bind(*seq)
+                .push_bind(*workspace_id)
                 .push_bind(us(e.ts))
                 .push_bind(e.level.as_str())
                 .push_bind(e.phase.map(|p| p.as_str()))
@@ -321,7 +360,9 @@ impl Store for SqliteStore {
                 return Ok((run_from_row(&row)?, false));
             }
         }
-        let run = insert_run(&mut tx, &p).await?;
+        let run = insert_runs(&mut tx, std::slice::from_ref(&p))
+            .await?
+            .remove(0);
         let details = json!({"runbook": p.runbook, "env": p.env, "target": p.target});
         let subject = format!("run:{}", run.id);
         insert_audit(
@@ -345,10 +386,7 @@ impl Store for SqliteStore {
     async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>> {
         check_batch(&params)?;
         let mut tx = self.writer.begin().await.doing("starting a transaction")?;
-        let mut runs = Vec::with_capacity(params.len());
-        for p in &params {
-            runs.push(insert_run(&mut tx, p).await?);
-        }
+        let runs = insert_runs(&mut tx, &params).await?;
         if let Some((ws, actor, subject, details)) = batch_audit(&runs) {
             insert_audit(
                 &mut tx,
@@ -504,7 +542,9 @@ impl Store for SqliteStore {
         for run in results.iter().flatten() {
             self.wakeups.send(Wakeup::Run(run.id));
         }
-        self.wakeups.send(Wakeup::RunsAvailable);
+        if results.iter().flatten().any(Run::frees_queued_runs) {
+            self.wakeups.send(Wakeup::RunsAvailable);
+        }
         Ok(results)
     }
 

@@ -432,8 +432,13 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
         (1..=28).collect::<Vec<_>>()
     );
-    assert_eq!(all[1].data["kind"], "attempt_start");
-    assert_eq!(all[1].data["worker_id"], "w");
+    // Both backends write the same first event of an attempt.
+    assert_eq!(all[1].message, "attempt 1 of 1 started on worker w");
+    assert_eq!(
+        all[1].data,
+        json!({"kind": "attempt_start", "attempt": 1, "worker_id": "w"})
+    );
+    assert_eq!((all[1].level, all[1].phase), (EventLevel::Info, None));
     assert_eq!(all[6].data, json!({"i": 4}));
     assert_eq!(all[6].phase, Some(Phase::Action));
     let after = store.events_list(r.id, 20, 3).await.unwrap();
@@ -699,7 +704,8 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
         })
         .await
         .unwrap();
-    let params: Vec<RunInsertParams> = (0..250)
+    // More runs than one SQLite statement takes, so chunks must keep order.
+    let params: Vec<RunInsertParams> = (0..3200)
         .map(|i| {
             let mut p = run("noop");
             p.params = json!({"events": i});
@@ -711,7 +717,7 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
         })
         .collect();
     let runs = store.runs_insert_batch(params).await.unwrap();
-    assert_eq!(runs.len(), 250);
+    assert_eq!(runs.len(), 3200);
     for (i, r) in runs.iter().enumerate() {
         assert_eq!(r.params, json!({"events": i}), "batch keeps input order");
         assert_eq!(r.status, RunStatus::Queued);
@@ -720,8 +726,8 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
         assert_eq!(evs[0].data["kind"], "created");
     }
     // Lane order holds for batch-inserted runs too.
-    let first = claim(&store, "w", 500, t0()).await;
-    assert_eq!(first.len(), 126, "125 free runs + the head of lane A");
+    let first = claim(&store, "w", 5000, t0()).await;
+    assert_eq!(first.len(), 1601, "1,600 free runs + the head of lane A");
     let mut p = run("noop");
     p.idempotency_key = Some("k".into());
     assert!(matches!(
@@ -730,5 +736,5 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
     ));
     let audit = store.audit_list(DEFAULT_WORKSPACE, 5).await.unwrap();
     assert_eq!(audit[0].action, "run.create_batch");
-    assert_eq!(audit[0].details["count"], 250);
+    assert_eq!(audit[0].details["count"], 3200);
 }
