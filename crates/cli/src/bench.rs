@@ -261,6 +261,9 @@ async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64
     }
 }
 
+/// The pause between two latency samples.
+const SAMPLE_GAP: Duration = Duration::from_millis(25);
+
 /// Latency samples: p50 and p99 in ms, how many samples were taken within
 /// the time budget and how many saw no event within 5 s (counted as 5 s).
 struct Latencies {
@@ -302,6 +305,11 @@ async fn latencies(
     let mut sorted = Vec::with_capacity(samples);
     let mut timeouts = 0;
     while sorted.len() < samples && (sorted.is_empty() || started.elapsed() < budget) {
+        if !sorted.is_empty() {
+            // Spread the samples, so the loaded ones span several seconds
+            // of load and the idle ones find the previous run finished.
+            tokio::time::sleep(SAMPLE_GAP).await;
+        }
         match first_event_latency(http, url).await {
             Ok(ms) => sorted.push(ms),
             Err(_) => {

@@ -189,3 +189,76 @@ async fn unreachable_server_and_bad_config_say_what_is_wrong() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `opsroom bench` at tiny sizes on both stores: every measurement prints
+/// its row, and the scratch schema and files are gone afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_prints_every_measurement_on_both_stores() {
+    let pg = opsroom_store::testing::test_database_url();
+    let out = opsroom(
+        &[
+            "bench",
+            "--store",
+            "both",
+            "--postgres-url",
+            &pg,
+            "--runs",
+            "40",
+            "--api-runs",
+            "32",
+            "--bulk-runs",
+            "1500",
+            "--samples",
+            "3",
+            "--load-rate",
+            "100",
+        ],
+        None,
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for store in ["## sqlite", "## postgres"] {
+        assert!(stdout.contains(store), "{store} missing:\n{stdout}");
+    }
+    for row in [
+        "| enqueue through the API, 1 run per request, 32 clients | ",
+        "| enqueue in batches of 1,000 | ",
+        "| end to end, 40 no-op runs, 2 workers × 32 concurrent, 14 events per run | ",
+        "| enqueue → first SSE event, idle | p50 ",
+        "| enqueue → first SSE event, under load (",
+        "| server RSS peak under load | ",
+    ] {
+        assert_eq!(
+            stdout.matches(row).count(),
+            2,
+            "{row} not once per store:\n{stdout}"
+        );
+    }
+    assert!(
+        !stdout.contains("saw nothing within 5 s"),
+        "every latency sample saw its event:\n{stdout}"
+    );
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&pg).await.unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'opsroom_bench_%'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "bench schemas are dropped");
+
+    let bad = opsroom(&["bench", "--store", "mysql"], None).await;
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("--store must be sqlite, postgres or both, got `mysql`"),
+        "{}",
+        text(&bad.stderr)
+    );
+}
