@@ -114,17 +114,7 @@ impl Server {
     }
 
     fn rss_mb(&self) -> f64 {
-        let pid = self.child.id().unwrap_or(0);
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-            .map(|kb| kb / 1024.0)
-            .unwrap_or(f64::NAN)
+        rss_of(self.child.id().unwrap_or(0)).unwrap_or(f64::NAN)
     }
 
     async fn stop(mut self) {
@@ -453,25 +443,9 @@ async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> Cl
     }
     db.analyze().await?;
     let server = Server::start(&db.url, args.workers, args.concurrency).await?;
-    let peak = Arc::new(std::sync::Mutex::new(0f64));
-    let sampling = Arc::new(AtomicBool::new(true));
-    let pid = server.child.id().unwrap_or(0);
-    let sampler = {
-        let peak = peak.clone();
-        let sampling = sampling.clone();
-        tokio::spawn(async move {
-            while sampling.load(Ordering::Relaxed) {
-                if let Some(mb) = rss_of(pid) {
-                    let mut p = peak.lock().unwrap();
-                    *p = p.max(mb);
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-    };
+    let rss = RssWatch::start(&server);
     let took = wait_drained(&store, args.runs).await;
-    sampling.store(false, Ordering::Relaxed);
-    let _ = sampler.await;
+    let peak = rss.peak().await;
     let took = took?;
     let rate = args.runs as f64 / took.as_secs_f64();
     let claims = metric(http, &server.url, "opsroom_claim_duration_seconds_count").await;
@@ -506,10 +480,7 @@ async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> Cl
             args.runs as f64 / claims
         ),
     );
-    row(
-        "server RSS peak while draining",
-        format!("{:.1} MB", *peak.lock().unwrap()),
-    );
+    row("server RSS peak while draining", format!("{peak:.1} MB"));
     Ok(())
 }
 
@@ -557,25 +528,9 @@ async fn measure_latency(kind: &str, args: &BenchArgs, http: &reqwest::Client) -
     tokio::time::sleep(Duration::from_secs(1)).await;
     let done_before = finished(&store).await?;
     let started = Instant::now();
-    let peak = Arc::new(std::sync::Mutex::new(0f64));
-    let pid = server.child.id().unwrap_or(0);
-    let under_load = {
-        let peak = peak.clone();
-        let sample = latencies(http, &server.url, args.samples, budget);
-        let watch = async move {
-            loop {
-                if let Some(mb) = rss_of(pid) {
-                    let mut p = peak.lock().unwrap();
-                    *p = p.max(mb);
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        tokio::select! {
-            l = sample => l,
-            _ = watch => unreachable!("the RSS watch never ends"),
-        }
-    };
+    let rss = RssWatch::start(&server);
+    let under_load = latencies(http, &server.url, args.samples, budget).await;
+    let peak = rss.peak().await;
     let secs = started.elapsed().as_secs_f64();
     let drained = (finished(&store).await? - done_before) as f64 / secs;
     loading.store(false, Ordering::Relaxed);
@@ -591,10 +546,7 @@ async fn measure_latency(kind: &str, args: &BenchArgs, http: &reqwest::Client) -
         ),
         under_load.to_string(),
     );
-    row(
-        "server RSS peak under load",
-        format!("{:.1} MB", *peak.lock().unwrap()),
-    );
+    row("server RSS peak under load", format!("{peak:.1} MB"));
     Ok(())
 }
 
@@ -625,6 +577,36 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
         }
     }
     Ok(())
+}
+
+/// Samples a server's RSS every 50 ms until asked for the peak.
+struct RssWatch {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<f64>,
+}
+
+impl RssWatch {
+    fn start(server: &Server) -> RssWatch {
+        let pid = server.child.id().unwrap_or(0);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut peak = f64::NAN;
+            while !stopped.load(Ordering::Relaxed) {
+                if let Some(mb) = rss_of(pid) {
+                    peak = mb.max(peak);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            peak
+        });
+        RssWatch { stop, task }
+    }
+
+    async fn peak(self) -> f64 {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.unwrap_or(f64::NAN)
+    }
 }
 
 fn rss_of(pid: u32) -> Option<f64> {
