@@ -343,14 +343,14 @@ async fn rollback_to_a_named_ref_or_explain_what_exists(store: DynStore) {
     );
 }
 
-on_both_stores!(
+opsroom_store::on_both_stores!(
     deploys_through_vercel_and_verifies,
     a_second_deploy_waits_for_the_first
 );
 
 mod sqlite_only {
     use super::*;
-    on_sqlite!(
+    opsroom_store::on_sqlite!(
         a_deploy_the_provider_rejects_fails_with_its_reason,
         a_failed_build_fails_the_run_with_the_build_error,
         a_failed_verify_rolls_back_to_the_recorded_deployment,

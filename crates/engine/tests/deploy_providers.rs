@@ -419,11 +419,11 @@ table = "{ledger}"
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-on_both_stores!(digitalocean_rollback_returns_to_the_app_deployment_before);
+opsroom_store::on_both_stores!(digitalocean_rollback_returns_to_the_app_deployment_before);
 
 mod sqlite_only {
     use super::*;
-    on_sqlite!(
+    opsroom_store::on_sqlite!(
         migrations_run_once_after_the_deployment_is_ready,
         shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
         github_actions_deploys_follow_the_workflow_run,

@@ -5,7 +5,6 @@ use chrono::{Duration, TimeZone, Utc};
 use opsroom_core::{Phase, RunStatus};
 use opsroom_engine::config::OpsConfig;
 use opsroom_engine::{Clock, Engine, ManualClock, WorkerOptions, WorkerPool};
-use opsroom_store::testing::TestStore;
 use opsroom_store::*;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -381,20 +380,7 @@ async fn unknown_env_fails_validation(store: DynStore) {
         .contains("unknown env `mars`; configured: dev, preview, prod, staging"));
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { let t = super::TestStore::sqlite().await; super::$name(t.store.clone()).await; t.cleanup().await; }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { let t = super::TestStore::postgres().await; super::$name(t.store.clone()).await; t.cleanup().await; }
-        )* }
-    };
-}
-
-on_both_stores!(
+opsroom_store::on_both_stores!(
     five_phases_in_order,
     failed_phase_skips_to_summarize,
     retries_back_off_on_the_injected_clock,

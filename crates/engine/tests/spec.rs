@@ -272,7 +272,7 @@ async fn opens_a_pull_request_on_github(store: DynStore) {
     wrong.assert_never_shows("ghp_wrong_token_1");
 }
 
-on_sqlite!(
+opsroom_store::on_sqlite!(
     writes_four_documents_on_a_branch_and_pushes_it,
     bad_base_branch_or_missing_config_fail_clearly,
     opens_a_pull_request_on_github,

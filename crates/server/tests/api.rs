@@ -3,7 +3,6 @@
 
 use opsroom_engine::{WorkerOptions, WorkerPool};
 use opsroom_server::testing::{TestApp, TestAppOptions};
-use opsroom_store::testing::TestStore;
 use opsroom_store::DynStore;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -602,20 +601,7 @@ async fn shutdown_ends_open_streams(store: DynStore) {
     assert!(rest.is_ok(), "the open stream was closed by the shutdown");
 }
 
-macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { let t = super::TestStore::sqlite().await; super::$name(t.store.clone()).await; t.cleanup().await; }
-        )* }
-        mod postgres { $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { let t = super::TestStore::postgres().await; super::$name(t.store.clone()).await; t.cleanup().await; }
-        )* }
-    };
-}
-
-on_both_stores!(
+opsroom_store::on_both_stores!(
     check_prod_status_end_to_end,
     sse_sees_a_run_live_and_resumes_exactly,
     bad_input_gets_clear_errors_and_changes_nothing,

@@ -129,3 +129,36 @@ async fn sweep_old_schemas(admin: &mut PgConnection) {
         }
     }
 }
+
+/// Turns each named `async fn(DynStore)` of the calling module into two
+/// tests: `sqlite::NAME` on a fresh SQLite file and `postgres::NAME` on a
+/// fresh PostgreSQL schema, each cleaned up afterwards.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        $crate::on_sqlite!($($name),*);
+        mod postgres { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let t = $crate::testing::TestStore::postgres().await;
+                super::$name(t.store.clone()).await;
+                t.cleanup().await;
+            }
+        )* }
+    };
+}
+
+/// Like [`on_both_stores!`], on SQLite only: `sqlite::NAME`.
+#[macro_export]
+macro_rules! on_sqlite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let t = $crate::testing::TestStore::sqlite().await;
+                super::$name(t.store.clone()).await;
+                t.cleanup().await;
+            }
+        )* }
+    };
+}

@@ -4,7 +4,6 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use opsroom_core::{EventLevel, Phase, RunStatus};
-use opsroom_store::testing::TestStore;
 use opsroom_store::*;
 use serde_json::json;
 use std::collections::HashMap;
@@ -540,32 +539,7 @@ async fn migrations_are_idempotent(store: DynStore) {
     assert!(counts.is_empty());
 }
 
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let t = super::TestStore::sqlite().await;
-                    super::$name(t.store.clone()).await;
-                    t.cleanup().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let t = super::TestStore::postgres().await;
-                    super::$name(t.store.clone()).await;
-                    t.cleanup().await;
-                }
-            )*
-        }
-    };
-}
-
-conformance!(
+opsroom_store::on_both_stores!(
     claim_is_atomic_under_concurrency,
     idempotency_key_returns_the_same_run,
     lanes_run_in_enqueue_order_and_in_parallel,
