@@ -325,6 +325,10 @@ async fn rollback_returns_to_the_previous_successful_deployment(store: DynStore)
         summary.contains("dpl_old1") && summary.contains("dpl_old2"),
         "{summary}"
     );
+    assert!(
+        summary.contains("## Health after the rollback") && summary.contains("| web | ✅ ok |"),
+        "{summary}"
+    );
     done.assert_never_shows(TOKEN);
 }
 

@@ -3,7 +3,7 @@
 //! URLs) and, when verify fails and the env allows it, rolls back to the
 //! deployment that was live before. Writes a summary and a link artifact.
 
-use super::deploy_checks::{check_health, check_target, failures, human_duration};
+use super::deploy_checks::{check_health, check_target, failures, health_markdown, human_duration};
 use super::provider::{record_deployed, DeployProvider, Deployment};
 use crate::config::EnvConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
@@ -233,10 +233,7 @@ impl Deploy {
             "| ref | {} |\n",
             self.git_ref.as_deref().unwrap_or("-")
         ));
-        let link = |d: &Deployment| match &d.url {
-            Some(u) => format!("[{}]({u})", d.id),
-            None => d.id.clone(),
-        };
+        let link = Deployment::markdown_link;
         md.push_str(&format!(
             "| deployment | {} |\n",
             self.deployed
@@ -271,19 +268,7 @@ impl Deploy {
             };
             md.push_str(&format!("| rollback | {text} |\n"));
         }
-        if !self.health.is_empty() {
-            md.push_str(
-                "\n## Health after the deploy\n\n| check | result | detail |\n|---|---|---|\n",
-            );
-            for r in &self.health {
-                md.push_str(&format!(
-                    "| {} | {} | {} |\n",
-                    r.service,
-                    if r.ok { "✅ ok" } else { "❌ failed" },
-                    r.detail.replace('|', "\\|")
-                ));
-            }
-        }
+        md.push_str(&health_markdown("deploy", &self.health));
         match &self.provider {
             Some(p) => p.redact(&md),
             None => md,

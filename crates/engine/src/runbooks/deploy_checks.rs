@@ -104,6 +104,24 @@ pub fn check_target(engine: &Engine, run: &Run) -> Result<(String, EnvConfig), P
 }
 
 /// Milliseconds as `1.2 s` / `3 min 4 s` for summaries.
+/// The health results as a markdown section for a summary; empty if none.
+pub fn health_markdown(after: &str, results: &[ProbeResult]) -> String {
+    if results.is_empty() {
+        return String::new();
+    }
+    let mut md =
+        format!("\n## Health after the {after}\n\n| check | result | detail |\n|---|---|---|\n");
+    for r in results {
+        md.push_str(&format!(
+            "| {} | {} | {} |\n",
+            r.service,
+            if r.ok { "✅ ok" } else { "❌ failed" },
+            r.detail.replace('|', "\\|")
+        ));
+    }
+    md
+}
+
 pub fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     if secs >= 60 {

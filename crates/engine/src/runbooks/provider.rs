@@ -51,6 +51,14 @@ impl Deployment {
             None => self.id.clone(),
         }
     }
+
+    /// `[dpl_1](https://…)` for summaries; the bare id without a URL.
+    pub fn markdown_link(&self) -> String {
+        match &self.url {
+            Some(u) => format!("[{}]({u})", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 enum Backend {

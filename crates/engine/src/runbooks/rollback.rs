@@ -3,7 +3,7 @@
 //! env's provider (Vercel's instant rollback, DigitalOcean's app rollback,
 //! or a redeploy of its ref) and verifies the env's health.
 
-use super::deploy_checks::{check_health, check_target, failures, human_duration};
+use super::deploy_checks::{check_health, check_target, failures, health_markdown, human_duration};
 use super::provider::{record_deployed, DeployProvider, Deployment};
 use crate::config::EnvConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
@@ -174,9 +174,12 @@ impl Rollback {
             (Some(e), _) => format!("❌ {e}"),
             (None, None) => "not rolled back".to_string(),
         };
-        let link = |d: &Deployment| match &d.url {
-            Some(u) => format!("[{}]({u}) ({})", d.id, d.git_ref.as_deref().unwrap_or("-")),
-            None => format!("{} ({})", d.id, d.git_ref.as_deref().unwrap_or("-")),
+        let link = |d: &Deployment| {
+            format!(
+                "{} ({})",
+                d.markdown_link(),
+                d.git_ref.as_deref().unwrap_or("-")
+            )
         };
         let mut md = format!(
             "# Rollback of {} on {}\n\n{outcome}\n\n| | |\n|---|---|\n",
@@ -205,14 +208,7 @@ impl Rollback {
             "| duration | {} |\n",
             human_duration(self.started.elapsed())
         ));
-        for r in &self.health {
-            md.push_str(&format!(
-                "| health: {} | {} {} |\n",
-                r.service,
-                if r.ok { "✅" } else { "❌" },
-                r.detail.replace('|', "\\|")
-            ));
-        }
+        md.push_str(&health_markdown("rollback", &self.health));
         match &self.provider {
             Some(p) => p.redact(&md),
             None => md,
