@@ -41,6 +41,10 @@ impl Default for WorkerOptions {
 
 static NEXT_WORKER: AtomicU64 = AtomicU64::new(1);
 
+/// How long a free slot may wait for others to free up, so that a busy
+/// worker claims several runs at once; after that it claims alone.
+const BATCH_WAIT: Duration = Duration::from_millis(20);
+
 /// The machine's host name, for worker ids and the workers page.
 pub fn host_name() -> String {
     std::env::var("HOSTNAME")
@@ -247,24 +251,30 @@ impl WorkerPool {
         let mut claim_now = true;
         // Whether the last claim filled every free slot, so more runs wait.
         let mut backlog = false;
+        // When a slot left free to batch claims is claimed for anyway.
+        let mut batch_deadline: Option<tokio::time::Instant> = None;
         while !*shutdown.borrow() {
             if claim_now {
                 claim_now = false;
                 let free = self.options.concurrency.saturating_sub(set.len());
                 // With a backlog, claiming each slot as it frees up costs a
-                // claim per run; waiting for a quarter of the slots lets one
-                // claim take several. Runs wait in the queue either way.
+                // claim per run; waiting (briefly) for a quarter of the slots
+                // lets one claim take several. Runs wait in the queue either way.
                 let min_batch = if backlog {
                     (self.options.concurrency / 4).max(1)
                 } else {
                     1
                 };
-                if free >= min_batch {
+                let waited = batch_deadline.is_some_and(|t| tokio::time::Instant::now() >= t);
+                if free >= min_batch || (free > 0 && waited) {
+                    batch_deadline = None;
                     let runs = self.claim(free).await;
                     backlog = runs.len() == free;
                     for run in runs {
                         self.spawn_run(&mut set, run);
                     }
+                } else if free > 0 && batch_deadline.is_none() {
+                    batch_deadline = Some(tokio::time::Instant::now() + BATCH_WAIT);
                 }
             }
             tokio::select! {
@@ -279,6 +289,9 @@ impl WorkerPool {
                     if w.is_none() {
                         break;
                     }
+                }
+                _ = tokio::time::sleep_until(batch_deadline.unwrap_or_else(tokio::time::Instant::now)), if batch_deadline.is_some() => {
+                    claim_now = true;
                 }
                 _ = poll.tick() => claim_now = true,
                 _ = until_true(&mut shutdown) => {}

@@ -390,7 +390,55 @@ opsroom_store::on_both_stores!(
     healthcheck_reports_each_probe,
     unknown_env_fails_validation,
     runs_ending_together_share_a_transaction,
+    a_free_slot_is_not_held_back_for_a_batch,
 );
+
+/// A busy worker batches its claims, but a slot that frees up while the
+/// others hold long runs still takes the next queued run at once, not when
+/// a second slot frees up.
+async fn a_free_slot_is_not_held_back_for_a_batch(store: DynStore) {
+    let (engine, _) = engine(&store, OpsConfig::default());
+    let engine = engine.with_clock(Arc::new(opsroom_engine::SystemClock));
+    let short = enqueue(&engine, "noop", None, json!({}), 1).await;
+    let mut long = Vec::new();
+    for _ in 0..7 {
+        long.push(enqueue(&engine, "noop", None, json!({"sleep_ms": 20_000}), 1).await);
+    }
+    let next = enqueue(&engine, "noop", None, json!({}), 1).await;
+    let w = WorkerPool::new(
+        engine.clone(),
+        WorkerOptions {
+            concurrency: 8,
+            shutdown_grace: std::time::Duration::from_millis(100),
+            ..Default::default()
+        },
+    );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(w.run_until_stopped(stop_rx));
+    let status = |id| {
+        let store = store.clone();
+        async move { store.run_get(DEFAULT_WORKSPACE, id).await.unwrap().status }
+    };
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while status(next.id).await != RunStatus::Succeeded {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        waited.is_ok(),
+        "the run after the short one waited for a slot held by a 20 s run"
+    );
+    assert_eq!(status(short.id).await, RunStatus::Succeeded);
+    for r in &long {
+        assert_eq!(status(r.id).await, RunStatus::Running);
+    }
+    stop_tx.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), handle)
+        .await
+        .unwrap()
+        .unwrap();
+}
 
 /// Twenty runs end at once: they are written in a few transactions, not
 /// twenty, and the one whose lease is stale fails alone.
