@@ -1,8 +1,8 @@
-//! `deploy` and `rollback` end to end through the engine against a fake
-//! Vercel: the happy path (on SQLite and PostgreSQL), a rejected deploy, a
-//! failed build, a failed verify with and without automatic rollback, a
-//! wrong or missing token, a provider too slow for the timeout, a second
-//! deploy waiting for the first, and rollbacks.
+//! `deploy` and `rollback` end to end through the HTTP API of a real server
+//! against a fake Vercel: the happy path (on SQLite and PostgreSQL), a
+//! rejected deploy, a failed build, a failed verify with and without
+//! automatic rollback, a wrong or missing token, a provider too slow for
+//! the timeout, a second deploy waiting for the first, and rollbacks.
 
 #[macro_use]
 mod support;
@@ -11,7 +11,7 @@ use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
 use support::fake_vercel::FakeVercel;
-use support::{drain, engine, enqueue, secret_file, worker, Enqueue, Finished, TOKEN};
+use support::{run_through_api, secret_file, Api, Finished, NewRun, TOKEN};
 
 struct Setup<'a> {
     secret: String,
@@ -63,20 +63,17 @@ timeout_ms = {timeout}
     }
 }
 
+fn deploy_web(git_ref: &str) -> NewRun<'static> {
+    NewRun {
+        runbook: "deploy",
+        env: Some("staging"),
+        target: Some("web"),
+        params: json!({"ref": git_ref}),
+    }
+}
+
 async fn deploy(store: &DynStore, setup: &Setup<'_>, git_ref: &str) -> Finished {
-    let engine = engine(store, &setup.toml());
-    let run = enqueue(
-        &engine,
-        Enqueue {
-            runbook: "deploy",
-            env: Some("staging"),
-            target: Some("web"),
-            params: json!({"ref": git_ref}),
-        },
-    )
-    .await;
-    drain(&engine).await;
-    Finished::load(store, run.id).await
+    run_through_api(store, &setup.toml(), deploy_web(git_ref)).await
 }
 
 async fn deploys_through_vercel_and_verifies(store: DynStore) {
@@ -253,37 +250,51 @@ async fn a_slow_provider_times_out(store: DynStore) {
     );
 }
 
+/// Both deploys are asked for at once, on a server with room to run them
+/// together: the env lock keeps the second queued until the first ends.
 async fn a_second_deploy_waits_for_the_first(store: DynStore) {
     let fake = FakeVercel::start().await;
-    let engine = engine(&store, &Setup::new(&fake).toml());
-    let mut runs = Vec::new();
-    for git_ref in ["first", "second"] {
-        runs.push(
-            enqueue(
-                &engine,
-                Enqueue {
-                    runbook: "deploy",
-                    env: Some("staging"),
-                    target: Some("web"),
-                    params: json!({"ref": git_ref}),
-                },
-            )
-            .await,
-        );
-    }
-    let w = worker(&engine);
-    assert_eq!(w.run_batch().await, 1, "the env lock lets one deploy run");
-    let second = store
-        .run_get(opsroom_store::DEFAULT_WORKSPACE, runs[1].id)
-        .await
-        .unwrap();
-    assert_eq!(second.status, RunStatus::Queued, "the second waits");
-    assert_eq!(w.run_batch().await, 1);
-    let first = Finished::load(&store, runs[0].id).await;
-    let second = Finished::load(&store, runs[1].id).await;
+    // Two worker pools of four slots: only the env lock keeps them apart.
+    let api = Api::start(&store, &Setup::new(&fake).toml(), 2).await;
+    fake.hold("first");
+    let first = api.submit(deploy_web("first")).await;
+    let second = api.submit(deploy_web("second")).await;
+    // Asked for after both and free to run: once it has run, the workers
+    // have looked at the queue behind the first deploy.
+    let witness = api
+        .submit(NewRun {
+            runbook: "noop",
+            env: None,
+            target: None,
+            params: json!({}),
+        })
+        .await;
+    let (witness, body) = api.wait_until_final(witness).await;
+    assert_eq!(witness.status, RunStatus::Succeeded, "{body}");
+    let (running, body) = api.run(first).await;
+    assert_eq!(running.status, RunStatus::Running, "{body}");
+    let (waiting, body) = api.run(second).await;
+    assert_eq!(
+        waiting.status,
+        RunStatus::Queued,
+        "the env lock lets one deploy run; the second waits: {body}"
+    );
+    assert_eq!(waiting.lock_key.as_deref(), Some("staging/web"));
+    assert_eq!(fake.world.lock().unwrap().created, 1);
+
+    fake.release("first");
+    let first = Finished::load(&api, first).await;
+    let second = Finished::load(&api, second).await;
+    api.stop().await;
     assert_eq!(
         (first.run.status, second.run.status),
         (RunStatus::Succeeded, RunStatus::Succeeded)
+    );
+    assert!(
+        second.run.started_at >= first.run.finished_at,
+        "the second started at {:?}, after the first ended at {:?}",
+        second.run.started_at,
+        first.run.finished_at
     );
     assert!(
         second.log().contains("live now: dpl_new1 (first)"),
@@ -294,19 +305,13 @@ async fn a_second_deploy_waits_for_the_first(store: DynStore) {
 }
 
 async fn rollback(store: &DynStore, fake: &FakeVercel, params: serde_json::Value) -> Finished {
-    let engine = engine(store, &Setup::new(fake).toml());
-    let run = enqueue(
-        &engine,
-        Enqueue {
-            runbook: "rollback",
-            env: Some("staging"),
-            target: None,
-            params,
-        },
-    )
-    .await;
-    drain(&engine).await;
-    Finished::load(store, run.id).await
+    let run = NewRun {
+        runbook: "rollback",
+        env: Some("staging"),
+        target: None,
+        params,
+    };
+    run_through_api(store, &Setup::new(fake).toml(), run).await
 }
 
 async fn rollback_returns_to_the_previous_successful_deployment(store: DynStore) {

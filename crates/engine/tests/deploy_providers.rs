@@ -1,7 +1,8 @@
-//! `deploy` and `rollback` through the other providers: a shell command
-//! (output streamed, secrets hidden, history kept by opsroom), a GitHub
-//! Actions workflow dispatch against a fake GitHub, and a DigitalOcean App
-//! Platform app (its deployments and rollbacks) against a fake DigitalOcean.
+//! `deploy` and `rollback` through the HTTP API of a real server, with the
+//! other providers: a shell command (output streamed, secrets hidden,
+//! history kept by opsroom), a GitHub Actions workflow dispatch against a
+//! fake GitHub, and a DigitalOcean App Platform app (its deployments and
+//! rollbacks) against a fake DigitalOcean.
 
 #[macro_use]
 mod support;
@@ -11,7 +12,7 @@ use opsroom_store::DynStore;
 use serde_json::json;
 use support::fake_digitalocean::FakeDigitalOcean;
 use support::fake_github::FakeGitHub;
-use support::{drain, engine, enqueue, secret_file, temp_dir, Enqueue, Finished, TOKEN};
+use support::{run_through_api, secret_file, temp_dir, Finished, NewRun, TOKEN};
 
 /// A shell deploy that "serves" the deployed ref from a file, with a
 /// healthcheck that reads nothing but must see the file.
@@ -47,19 +48,13 @@ async fn run(
     env: &str,
     params: serde_json::Value,
 ) -> Finished {
-    let engine = engine(store, toml);
-    let run = enqueue(
-        &engine,
-        Enqueue {
-            runbook,
-            env: Some(env),
-            target: None,
-            params,
-        },
-    )
-    .await;
-    drain(&engine).await;
-    Finished::load(store, run.id).await
+    let run = NewRun {
+        runbook,
+        env: Some(env),
+        target: None,
+        params,
+    };
+    run_through_api(store, toml, run).await
 }
 
 async fn shell_deploys_stream_output_and_roll_back_to_the_previous_ref(store: DynStore) {

@@ -1,8 +1,10 @@
-//! `spec` end to end through the engine against a local bare git
-//! repository: four documents committed on `spec/<slug>` and pushed, the
-//! branch link and documents as artifacts; an existing branch, a missing
-//! base branch and a missing `[spec]` fail with clear messages. With
-//! `[spec.github]`, a pull request is opened through a fake GitHub.
+//! `spec` end to end through the HTTP API of a real server against a local
+//! bare git repository: four documents committed on `spec/<slug>` and
+//! pushed, the branch link and documents as artifacts; an existing branch,
+//! a missing base branch and a missing `[spec]` fail with clear messages.
+//! With `[spec.github]`, a pull request is opened through a fake GitHub.
+//! The server holds every spec run for approval (a write with no env);
+//! another person approves it.
 
 #[macro_use]
 mod support;
@@ -13,7 +15,7 @@ use opsroom_store::DynStore;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use support::fake_github::FakeGitHub;
-use support::{drain, engine, enqueue, secret_file, temp_dir, Enqueue, Finished, TOKEN};
+use support::{run_through_api, secret_file, temp_dir, Finished, NewRun, TOKEN};
 
 /// A bare repository with one commit on `main`; returns its `file://` URL.
 async fn bare_repo(root: &Path) -> String {
@@ -54,19 +56,13 @@ argv = ["true"]
 }
 
 async fn spec(store: &DynStore, config: &str, params: serde_json::Value) -> Finished {
-    let engine = engine(store, config);
-    let run = enqueue(
-        &engine,
-        Enqueue {
-            runbook: "spec",
-            env: None,
-            target: None,
-            params,
-        },
-    )
-    .await;
-    drain(&engine).await;
-    Finished::load(store, run.id).await
+    let run = NewRun {
+        runbook: "spec",
+        env: None,
+        target: None,
+        params,
+    };
+    run_through_api(store, config, run).await
 }
 
 async fn checkout(url: &str, branch: &str, dest: PathBuf) -> PathBuf {

@@ -3,9 +3,10 @@
 //! deployment was built from the ref `unhealthy`.
 //!
 //! Refs steer the fake: `rejected` is refused at creation (HTTP 400),
-//! `broken` ends in ERROR, `slow` builds forever; others go QUEUED →
-//! BUILDING → READY over three polls. It starts with two READY production
-//! deployments, `dpl_old1` (ref v1) and `dpl_old2` (ref v2, live).
+//! `broken` ends in ERROR, `slow` builds forever, a held ref builds until
+//! it is released; others go QUEUED → BUILDING → READY over three polls.
+//! It starts with two READY production deployments, `dpl_old1` (ref v1)
+//! and `dpl_old2` (ref v2, live).
 
 use super::{authorized, serve};
 use axum::extract::{Path, State};
@@ -38,6 +39,8 @@ pub struct VercelWorld {
     pub created: u32,
     /// Requests refused for a bad token.
     pub unauthorized: u32,
+    /// Refs that stay BUILDING until released.
+    pub held: Vec<String>,
 }
 
 /// A running fake; `url` is its base URL.
@@ -115,6 +118,7 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
         return r;
     }
     let mut world = w.lock().unwrap();
+    let held = world.held.clone();
     let Some(d) = world.deployments.iter_mut().find(|d| d.id == id) else {
         return error(404, "not_found", "The deployment was not found.");
     };
@@ -124,6 +128,7 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
         d.state = match (d.polls, d.git_ref.as_str()) {
             (1, _) => "QUEUED",
             (_, "slow") => "BUILDING",
+            (_, r) if held.iter().any(|h| h == r) => "BUILDING",
             (2, _) => "BUILDING",
             (_, "broken") => "ERROR",
             _ => "READY",
@@ -238,6 +243,16 @@ impl FakeVercel {
     /// The deployment serving the site now.
     pub fn live(&self) -> String {
         self.world.lock().unwrap().live.clone()
+    }
+
+    /// Keeps deployments of `git_ref` BUILDING until [`FakeVercel::release`].
+    pub fn hold(&self, git_ref: &str) {
+        self.world.lock().unwrap().held.push(git_ref.into());
+    }
+
+    /// Lets deployments of `git_ref` finish building.
+    pub fn release(&self, git_ref: &str) {
+        self.world.lock().unwrap().held.retain(|h| h != git_ref);
     }
 
     /// Ids rolled back to.

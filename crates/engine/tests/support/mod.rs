@@ -1,6 +1,6 @@
-//! Shared pieces of the deploy, rollback and spec tests: an engine on a
-//! test store with an injected clock, a worker, enqueueing, reading a run's
-//! events and artifacts, credentials in files, and fake providers.
+//! Shared pieces of the deploy, rollback and spec tests: a real opsroom
+//! server on port 0, runs asked for, approved and read back through its
+//! HTTP API, credentials in files, and fake providers.
 
 #![allow(dead_code)]
 
@@ -8,82 +8,244 @@ pub mod fake_digitalocean;
 pub mod fake_github;
 pub mod fake_vercel;
 
-use chrono::{TimeZone, Utc};
-use opsroom_engine::config::OpsConfig;
-use opsroom_engine::{Engine, ManualClock, WorkerOptions, WorkerPool};
-use opsroom_store::*;
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use opsroom_core::{EventLevel, Phase, RunStatus};
+use opsroom_engine::OpsConfig;
+use opsroom_server::testing::{TestApp, TestAppOptions};
+use opsroom_store::DynStore;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The token every fake provider accepts.
 pub const TOKEN: &str = "tok_SECRET_deploy_4f9a";
 
-/// An engine on `store` with `config` (opsroom.toml text).
-pub fn engine(store: &DynStore, config_toml: &str) -> Engine {
-    let config = OpsConfig::parse("test.toml", config_toml).expect("test config parses");
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-    ));
-    Engine::new(store.clone(), config).with_clock(clock)
+/// The admin token of the test servers; every request carries it.
+pub const ADMIN: &str = "admin-token-for-tests";
+
+/// Who asks for runs.
+pub const REQUESTER: &str = "alice";
+
+/// Who approves the runs the server holds for approval: not the requester.
+pub const APPROVER: &str = "bob";
+
+/// How long a run may take to end before a test gives up on it.
+const RUN_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How often a test asks whether a run has ended.
+const POLL_INTERVAL: Duration = Duration::from_millis(20);
+
+/// A run as `GET /api/v1/runs/{id}` shows it: the fields these tests read.
+#[derive(Debug, Deserialize)]
+pub struct Run {
+    pub id: i64,
+    pub status: RunStatus,
+    pub lock_key: Option<String>,
+    pub approved_by: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
 }
 
-/// A worker that runs up to four runs at once.
-pub fn worker(engine: &Engine) -> WorkerPool {
-    WorkerPool::new(
-        engine.clone(),
-        WorkerOptions {
-            concurrency: 4,
-            ..Default::default()
-        },
-    )
+/// An event as `GET /api/v1/runs/{id}/events` shows it.
+#[derive(Debug, Deserialize)]
+pub struct RunEvent {
+    pub seq: i64,
+    pub ts: DateTime<Utc>,
+    pub level: EventLevel,
+    pub phase: Option<Phase>,
+    pub message: String,
+    pub data: Value,
 }
 
-/// What to enqueue.
-pub struct Enqueue<'a> {
+/// An artifact as `GET /api/v1/runs/{id}/artifacts` shows it.
+#[derive(Debug, Deserialize)]
+pub struct Artifact {
+    /// link, diff, markdown, file, mermaid or json.
+    pub kind: String,
+    pub name: String,
+    pub content: String,
+}
+
+/// What to ask for: the body of `POST /api/v1/runs`.
+pub struct NewRun<'a> {
     pub runbook: &'a str,
     pub env: Option<&'a str>,
     pub target: Option<&'a str>,
     pub params: Value,
 }
 
-/// Enqueues a run as the server would: write runs hold the env lock.
-pub async fn enqueue(engine: &Engine, e: Enqueue<'_>) -> Run {
-    let mut p = RunInsertParams::new(e.runbook, engine.clock.now());
-    p.env = e.env.map(String::from);
-    p.target = e.target.map(String::from);
-    p.params = e.params;
-    p.risk = "write".into();
-    if e.runbook != "spec" {
-        p.lock_key = Some(format!(
-            "{}/{}",
-            e.env.unwrap_or("-"),
-            e.target.unwrap_or("*")
-        ));
+/// A real server on a test store, and a client for its API.
+pub struct Api {
+    app: TestApp,
+    client: reqwest::Client,
+}
+
+impl Api {
+    /// Starts a server on `store` configured by `config_toml` (opsroom.toml
+    /// text), with `workers` in-process worker pools of four slots each.
+    pub async fn start(store: &DynStore, config_toml: &str, workers: usize) -> Api {
+        let config = OpsConfig::parse("test.toml", config_toml).expect("test config parses");
+        let app = TestApp::spawn(
+            store.clone(),
+            TestAppOptions {
+                config: Some(config),
+                admin_token: Some(ADMIN.into()),
+                workers,
+            },
+        )
+        .await;
+        Api {
+            app,
+            client: reqwest::Client::new(),
+        }
     }
-    engine.store.run_insert(p).await.unwrap().0
+
+    /// POSTs `body` to `path` as `user`: the status and the JSON answer
+    /// (null when the answer is not JSON).
+    pub async fn post(&self, path: &str, user: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.app.url))
+            .bearer_auth(ADMIN)
+            .header("x-opsroom-user", user)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"));
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// GETs `path` and returns the answer as sent; fails unless it is a 200.
+    pub async fn get(&self, path: &str) -> String {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.app.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: reading the answer: {e}"));
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// Asks for a run as [`REQUESTER`] and returns its id. The server
+    /// decides risk, env lock and approval; a run it holds for approval is
+    /// approved by [`APPROVER`].
+    pub async fn submit(&self, run: NewRun<'_>) -> i64 {
+        let body = json!({
+            "runbook": run.runbook,
+            "env": run.env,
+            "target": run.target,
+            "params": run.params,
+        });
+        let (status, created) = self.post("/api/v1/runs", REQUESTER, body).await;
+        assert_eq!(status, 201, "POST /api/v1/runs: {created}");
+        let id = created["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("a created run has an id: {created}"));
+        if created["status"] == "awaiting_approval" {
+            let path = format!("/api/v1/runs/{id}/approve");
+            let (status, answer) = self.post(&path, APPROVER, json!({})).await;
+            assert_eq!(status, 200, "POST {path}: {answer}");
+        }
+        id
+    }
+
+    /// Run `id` as the API shows it now, and the answer it came in.
+    pub async fn run(&self, id: i64) -> (Run, String) {
+        let body = self.get(&format!("/api/v1/runs/{id}")).await;
+        (parse(&format!("run {id}"), &body), body)
+    }
+
+    /// Polls run `id` until its status is final; fails with the last answer
+    /// when that takes longer than [`RUN_DEADLINE`].
+    pub async fn wait_until_final(&self, id: i64) -> (Run, String) {
+        let deadline = Instant::now() + RUN_DEADLINE;
+        loop {
+            let (run, body) = self.run(id).await;
+            if run.status.is_final() {
+                return (run, body);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {id} is not final after {RUN_DEADLINE:?}: {body}"
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Stops the server and its workers and waits for them.
+    pub async fn stop(self) {
+        // No idle keep-alive connection left for the server to wait on.
+        drop(self.client);
+        self.app.stop().await;
+    }
 }
 
-/// Runs every claimable run to its end.
-pub async fn drain(engine: &Engine) {
-    let w = worker(engine);
-    while w.run_batch().await > 0 {}
+fn parse<T: DeserializeOwned>(what: &str, body: &str) -> T {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"))
 }
 
-/// A run, its events and artifacts, after it ended.
+/// One run on a fresh server on `store` configured by `config_toml`: asked
+/// for, approved when the server holds it, waited for and read back, all
+/// through the API.
+pub async fn run_through_api(store: &DynStore, config_toml: &str, run: NewRun<'_>) -> Finished {
+    let api = Api::start(store, config_toml, 1).await;
+    let id = api.submit(run).await;
+    let done = Finished::load(&api, id).await;
+    api.stop().await;
+    done
+}
+
+/// A run, its events and artifacts, after it ended, as the API shows them.
 pub struct Finished {
     pub run: Run,
     pub events: Vec<RunEvent>,
     pub artifacts: Vec<Artifact>,
+    /// Every answer these were read from, as sent.
+    bodies: Vec<String>,
 }
 
 impl Finished {
-    pub async fn load(store: &DynStore, id: i64) -> Finished {
+    /// Waits until run `id` is final, then reads it, its events (page by
+    /// page) and its artifacts through the API.
+    pub async fn load(api: &Api, id: i64) -> Finished {
+        let (run, body) = api.wait_until_final(id).await;
+        let mut bodies = vec![body];
+        let mut events: Vec<RunEvent> = Vec::new();
+        loop {
+            let after = events.last().map_or(0, |e| e.seq);
+            let body = api
+                .get(&format!("/api/v1/runs/{id}/events?after={after}"))
+                .await;
+            let page: Vec<RunEvent> = parse(&format!("events of run {id}"), &body);
+            bodies.push(body);
+            let Some(first) = page.first() else { break };
+            assert!(
+                first.seq > after,
+                "events?after={after} of run {id} starts at seq {}",
+                first.seq
+            );
+            events.extend(page);
+        }
+        let body = api.get(&format!("/api/v1/runs/{id}/artifacts")).await;
+        let artifacts = parse(&format!("artifacts of run {id}"), &body);
+        bodies.push(body);
         Finished {
-            run: store.run_get(DEFAULT_WORKSPACE, id).await.unwrap(),
-            events: store.events_list(id, 0, 100_000).await.unwrap(),
-            artifacts: store.artifacts_list(DEFAULT_WORKSPACE, id).await.unwrap(),
+            run,
+            events,
+            artifacts,
+            bodies,
         }
     }
 
@@ -112,7 +274,8 @@ impl Finished {
         self.run.error.as_deref().unwrap_or("")
     }
 
-    /// Fails when `secret` appears anywhere a user could see it.
+    /// Fails when `secret` appears anywhere a user could see it: in an
+    /// event, an artifact, or any answer of the API about the run.
     pub fn assert_never_shows(&self, secret: &str) {
         for e in &self.events {
             assert!(
@@ -130,8 +293,13 @@ impl Finished {
                 a.name
             );
         }
-        let run = serde_json::to_string(&self.run).unwrap();
-        assert!(!run.contains(secret), "the run leaks the token: {run}");
+        for body in &self.bodies {
+            assert!(
+                !body.contains(secret),
+                "an API answer about run {} leaks the token: {body}",
+                self.run.id
+            );
+        }
     }
 }
 
