@@ -203,10 +203,7 @@ pub fn resolve(
     let params = spec
         .validate_params(&params)
         .map_err(|e| ApiError::unprocessable("invalid_params", e.to_string()))?;
-    let needs_approval = spec.risk == Risk::Write
-        && env
-            .as_deref()
-            .is_none_or(|e| engine.config.requires_approval(e));
+    let needs_approval = needs_approval(engine, spec.risk, env.as_deref());
     let plan =
         serde_json::to_value(spec.plan(env.as_deref(), target.as_deref())).unwrap_or(Value::Null);
     Ok(Resolved {
@@ -219,4 +216,10 @@ pub fn resolve(
         needs_approval,
         confidence,
     })
+}
+
+/// Whether a run waits for approval: a write to an env whose policy says
+/// so, or a write with no env at all (no policy to lift the requirement).
+pub fn needs_approval(engine: &Engine, risk: Risk, env: Option<&str>) -> bool {
+    risk == Risk::Write && env.is_none_or(|e| engine.config.requires_approval(e))
 }

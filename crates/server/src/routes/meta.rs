@@ -8,7 +8,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use opsroom_core::{Risk, RunStatus};
+use opsroom_core::RunStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -56,11 +56,8 @@ async fn parse(
     let spec = engine.catalog.get(&parsed.intent);
     let plan = spec.map(|s| s.plan(parsed.env.as_deref(), parsed.target.as_deref()));
     let risk = spec.map(|s| s.risk);
-    let needs_approval = risk == Some(Risk::Write)
-        && parsed
-            .env
-            .as_deref()
-            .is_none_or(|e| engine.config.requires_approval(e));
+    let needs_approval =
+        risk.is_some_and(|r| crate::resolve::needs_approval(engine, r, parsed.env.as_deref()));
     let mut out = serde_json::to_value(&parsed).unwrap_or_default();
     if let Some(obj) = out.as_object_mut() {
         obj.insert(
