@@ -2,11 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use opsroom_core::{EventLevel, Phase, RunStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A run as stored.
-#[derive(Debug, Clone, Serialize)]
+/// A run as stored (and as the API shows it: clients deserialize it too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
     pub id: i64,
     pub workspace_id: String,
@@ -183,7 +183,7 @@ impl NewEvent {
 }
 
 /// A stored run event.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunEvent {
     pub run_id: i64,
     pub seq: i64,
@@ -239,7 +239,7 @@ pub struct RunsRescueParams {
     pub retry_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Artifact {
     pub id: i64,
     pub run_id: i64,

@@ -8,13 +8,12 @@ pub mod fake_digitalocean;
 pub mod fake_github;
 pub mod fake_vercel;
 
-use chrono::{DateTime, Utc};
-use opsroom_core::{EventLevel, Phase, RunStatus};
+use chrono::Utc;
 use opsroom_engine::OpsConfig;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::DynStore;
+pub use opsroom_store::{Artifact, Run, RunEvent};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -37,38 +36,6 @@ const RUN_DEADLINE: Duration = Duration::from_secs(30);
 
 /// How often a test asks whether a run has ended.
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
-
-/// A run as `GET /api/v1/runs/{id}` shows it: the fields these tests read.
-#[derive(Debug, Deserialize)]
-pub struct Run {
-    pub id: i64,
-    pub status: RunStatus,
-    pub lock_key: Option<String>,
-    pub approved_by: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub error: Option<String>,
-}
-
-/// An event as `GET /api/v1/runs/{id}/events` shows it.
-#[derive(Debug, Deserialize)]
-pub struct RunEvent {
-    pub seq: i64,
-    pub ts: DateTime<Utc>,
-    pub level: EventLevel,
-    pub phase: Option<Phase>,
-    pub message: String,
-    pub data: Value,
-}
-
-/// An artifact as `GET /api/v1/runs/{id}/artifacts` shows it.
-#[derive(Debug, Deserialize)]
-pub struct Artifact {
-    /// link, diff, markdown, file, mermaid or json.
-    pub kind: String,
-    pub name: String,
-    pub content: String,
-}
 
 /// What to ask for: the body of `POST /api/v1/runs`.
 pub struct NewRun<'a> {
