@@ -75,7 +75,7 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str, workers: usize, concurrency: usize) -> CliResult<Server> {
-        let exe = std::env::current_exe().map_err(|e| CliError::server(e.to_string()))?;
+        let exe = std::env::current_exe().map_err(failed)?;
         let mut child = Command::new(exe)
             .args([
                 "serve",
@@ -103,7 +103,7 @@ impl Server {
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
             .map_err(|_| CliError::server("opsroom serve did not start within 30 s"))?
-            .map_err(|e| CliError::server(e.to_string()))?
+            .map_err(failed)?
             .ok_or_else(|| CliError::server("opsroom serve exited at start"))?;
         let url = line
             .split_whitespace()
@@ -159,7 +159,7 @@ async fn scratch(kind: &str, pg: &str, n: usize) -> CliResult<Scratch> {
     sqlx::query(&format!("CREATE SCHEMA {tag}"))
         .execute(&mut conn)
         .await
-        .map_err(|e| CliError::server(e.to_string()))?;
+        .map_err(failed)?;
     let sep = if pg.contains('?') { '&' } else { '?' };
     Ok(Scratch {
         url: format!("{pg}{sep}options=-c%20search_path%3D{tag}"),
@@ -170,13 +170,8 @@ async fn scratch(kind: &str, pg: &str, n: usize) -> CliResult<Scratch> {
 
 impl Scratch {
     async fn store(&self) -> CliResult<DynStore> {
-        let store = opsroom_store::connect(&self.url)
-            .await
-            .map_err(|e| CliError::server(e.to_string()))?;
-        store
-            .migrate()
-            .await
-            .map_err(|e| CliError::server(e.to_string()))?;
+        let store = opsroom_store::connect(&self.url).await.map_err(failed)?;
+        store.migrate().await.map_err(failed)?;
         Ok(store)
     }
 
@@ -235,10 +230,10 @@ async fn post_run(http: &reqwest::Client, url: &str, events: u32) -> CliResult<i
         .json(&json!({"runbook": "noop", "params": {"events": events}}))
         .send()
         .await
-        .map_err(|e| CliError::server(e.to_string()))?
+        .map_err(failed)?
         .json()
         .await
-        .map_err(|e| CliError::server(e.to_string()))?;
+        .map_err(failed)?;
     r["id"]
         .as_i64()
         .ok_or_else(|| CliError::server(format!("no run id in {r}")))
@@ -253,13 +248,13 @@ async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64
         .header("last-event-id", "1")
         .send()
         .await
-        .map_err(|e| CliError::server(e.to_string()))?;
+        .map_err(failed)?;
     let mut buf = String::new();
     loop {
         let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk())
             .await
             .map_err(|_| CliError::server("no SSE event within 5 s"))?
-            .map_err(|e| CliError::server(e.to_string()))?
+            .map_err(failed)?
             .ok_or_else(|| CliError::server("SSE stream closed"))?;
         buf.push_str(&String::from_utf8_lossy(&chunk));
         if buf.contains("\nid:") || buf.starts_with("id:") {

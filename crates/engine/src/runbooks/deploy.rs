@@ -3,7 +3,9 @@
 //! URLs) and, when verify fails and the env allows it, rolls back to the
 //! deployment that was live before. Writes a summary and a link artifact.
 
-use super::deploy_checks::{check_health, check_target, failures, health_markdown, human_duration};
+use super::deploy_checks::{
+    check_health, check_target, failures, health_markdown, human_duration, note_failure,
+};
 use super::provider::{record_deployed, DeployProvider, Deployment};
 use crate::config::EnvConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
@@ -280,10 +282,7 @@ impl Deploy {
 impl Execution for Deploy {
     async fn phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
         let result = self.run_phase(phase, ctx).await;
-        if let Err(e) = &result {
-            self.error
-                .get_or_insert_with(|| format!("phase {phase} failed: {}", e.message));
-        }
+        note_failure(&mut self.error, phase, &result);
         result
     }
 

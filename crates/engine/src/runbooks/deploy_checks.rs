@@ -6,7 +6,7 @@ use crate::config::{EnvConfig, ProbeConfig};
 use crate::pipeline::{PhaseError, RunContext};
 use crate::probe::{probe, ProbeResult};
 use crate::Engine;
-use opsroom_core::EventLevel;
+use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
 use serde_json::json;
 use std::time::Duration;
@@ -106,6 +106,13 @@ pub fn check_target(engine: &Engine, run: &Run) -> Result<(String, EnvConfig), P
 }
 
 /// Milliseconds as `1.2 s` / `3 min 4 s` for summaries.
+/// Keeps a run's first failure for its summary.
+pub fn note_failure(error: &mut Option<String>, phase: Phase, result: &Result<(), PhaseError>) {
+    if let Err(e) = result {
+        error.get_or_insert_with(|| format!("phase {phase} failed: {}", e.message));
+    }
+}
+
 /// The health results as a markdown section for a summary; empty if none.
 pub fn health_markdown(after: &str, results: &[ProbeResult]) -> String {
     if results.is_empty() {

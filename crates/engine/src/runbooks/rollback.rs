@@ -3,7 +3,9 @@
 //! env's provider (Vercel's instant rollback, DigitalOcean's app rollback,
 //! or a redeploy of its ref) and verifies the env's health.
 
-use super::deploy_checks::{check_health, check_target, failures, health_markdown, human_duration};
+use super::deploy_checks::{
+    check_health, check_target, failures, health_markdown, human_duration, note_failure,
+};
 use super::provider::{record_deployed, DeployProvider, Deployment};
 use crate::config::EnvConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
@@ -220,10 +222,7 @@ impl Rollback {
 impl Execution for Rollback {
     async fn phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
         let result = self.run_phase(phase, ctx).await;
-        if let Err(e) = &result {
-            self.error
-                .get_or_insert_with(|| format!("phase {phase} failed: {}", e.message));
-        }
+        note_failure(&mut self.error, phase, &result);
         result
     }
 
