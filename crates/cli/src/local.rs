@@ -66,9 +66,15 @@ pub struct WorkerArgs {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // A log line that cannot be written (stderr is a closed pipe, e.g. after
+    // `opsroom serve 2>&1 | head -1`) is dropped. tracing-subscriber would
+    // otherwise report it with `eprintln!`, which panics on that same closed
+    // pipe and kills whichever task logged: the signal task, and with it
+    // shutdown.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -124,25 +130,36 @@ fn worker_options(args: &EngineArgs) -> CliResult<WorkerOptions> {
     })
 }
 
-/// Turns SIGINT/SIGTERM into a shutdown flag.
+/// Prints a line for the operator. A long-running process whose stdout was
+/// closed (piped into `head`) goes on without it: `println!` would panic.
+fn announce(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout(), "{line}");
+}
+
+/// Turns SIGINT/SIGTERM into a shutdown flag. The handlers are in place
+/// when this returns.
 fn shutdown_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::spawn(async move {
             tokio::select! {
-                _ = ctrl_c => {}
+                _ = int.recv() => {}
                 _ = term.recv() => {}
             }
-        }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
-        tracing::info!("shutting down");
+            let _ = tx.send(true);
+            tracing::info!("shutting down");
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
         let _ = tx.send(true);
+        tracing::info!("shutting down");
     });
     rx
 }
@@ -176,12 +193,15 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
     let engine = Engine::new(store, config).with_catalog(catalog);
     let app = Application::build(listener, engine, options);
-    println!(
+    // Signals are handled from before the server says it listens, so a
+    // SIGTERM sent as soon as that line appears still shuts down cleanly.
+    let shutdown = shutdown_signal();
+    announce(format_args!(
         "opsroom listening on {url} (store: {backend} {}, {} workers, config: {config_origin})",
         redact_url(&args.engine.db.database_url),
         args.workers
-    );
-    app.run_until_stopped(shutdown_signal())
+    ));
+    app.run_until_stopped(shutdown)
         .await
         .map_err(|e| CliError::server(format!("server failed: {e}")))?;
     Ok(ExitCode::SUCCESS)
@@ -201,7 +221,10 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
     let mut handles = Vec::new();
     for _ in 0..args.workers {
         let pool = WorkerPool::new(engine.clone(), options.clone());
-        println!("worker {} started (config: {config_origin})", pool.id());
+        announce(format_args!(
+            "worker {} started (config: {config_origin})",
+            pool.id()
+        ));
         handles.push(tokio::spawn(pool.run_until_stopped(shutdown.clone())));
     }
     for h in handles {

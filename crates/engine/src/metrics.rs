@@ -11,6 +11,7 @@ pub struct EngineMetrics {
     claimed_runs: AtomicU64,
     completed_runs: AtomicU64,
     lost_leases: AtomicU64,
+    abandoned_runs: AtomicU64,
     completion_writes: AtomicU64,
     completion_micros: AtomicU64,
 }
@@ -23,6 +24,8 @@ pub struct MetricsSnapshot {
     pub claimed_runs: u64,
     pub completed_runs: u64,
     pub lost_leases: u64,
+    /// Runs whose end could not be recorded, left to the rescuer.
+    pub abandoned_runs: u64,
     /// Transactions that ended attempts (several attempts each when busy).
     pub completion_writes: u64,
     pub completion_seconds: f64,
@@ -50,6 +53,10 @@ impl EngineMetrics {
         self.lost_leases.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn record_abandoned(&self) {
+        self.abandoned_runs.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> MetricsSnapshot {
         MetricsSnapshot {
             claims: self.claims.load(Ordering::Relaxed),
@@ -57,6 +64,7 @@ impl EngineMetrics {
             claimed_runs: self.claimed_runs.load(Ordering::Relaxed),
             completed_runs: self.completed_runs.load(Ordering::Relaxed),
             lost_leases: self.lost_leases.load(Ordering::Relaxed),
+            abandoned_runs: self.abandoned_runs.load(Ordering::Relaxed),
             completion_writes: self.completion_writes.load(Ordering::Relaxed),
             completion_seconds: self.completion_micros.load(Ordering::Relaxed) as f64 / 1e6,
         }

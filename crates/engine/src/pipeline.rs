@@ -21,6 +21,9 @@ use tokio::time::Instant;
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(25);
 /// Summarize gets this long even when the run's own time is up.
 const SUMMARIZE_BUDGET: Duration = Duration::from_secs(30);
+/// How long a worker keeps trying to record the end of an attempt while the
+/// store is unreachable (a restart of PostgreSQL, a dropped connection).
+const END_RETRY_BUDGET: Duration = Duration::from_secs(30);
 
 /// What the worker asks of a run in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +95,10 @@ pub enum Outcome {
     Released,
     /// Someone else owns the run now; nothing more was written.
     LeaseLost,
+    /// The end of the attempt could not be written at all. The worker stops
+    /// heartbeating the run, so it is rescued (requeued or failed with a
+    /// reason) once its lease lapses.
+    Abandoned,
 }
 
 /// The run being executed, and where its events and artifacts go.
@@ -161,7 +168,9 @@ impl RunContext {
         }
     }
 
-    /// Writes buffered events now. After a lost lease nothing is written again.
+    /// Writes buffered events now. After a lost lease nothing is written
+    /// again; after another failure the events stay buffered and go with the
+    /// next write (at the latest, the end of the attempt).
     pub async fn flush(&mut self) {
         if self.lease_lost || (self.buffer.is_empty() && !self.phases_dirty) {
             return;
@@ -172,15 +181,20 @@ impl RunContext {
             .events_append(EventsAppendParams {
                 run_id: self.run.id,
                 fence: Some(self.run.fence()),
-                events: std::mem::take(&mut self.buffer),
+                events: self.buffer.clone(),
                 phases: self.phases_json(),
             })
             .await;
         self.flushed_at = Some(Instant::now());
         match result {
-            Ok(_) => self.phases_dirty = false,
+            Ok(_) => {
+                self.buffer.clear();
+                self.phases_dirty = false;
+            }
             Err(StoreError::LeaseLost { .. }) => self.lease_lost = true,
-            Err(e) => tracing::error!(run = self.run.id, error = %e, "cannot write run events"),
+            Err(e) => {
+                tracing::warn!(run = self.run.id, error = %e, "cannot write run events yet; keeping them for the next write")
+            }
         }
     }
 
@@ -497,27 +511,66 @@ async fn complete(
         message,
         json!({"kind": "run_end", "status": if retry { "queued" } else { status.as_str() }, "duration_ms": ms as i64}),
     );
-    let result = Completions::complete(
-        &ctx.engine,
-        RunCompleteParams {
-            run_id: ctx.run.id,
-            fence: ctx.run.fence(),
-            status,
-            error,
-            retry_at,
-            events: std::mem::take(&mut ctx.buffer),
-            phases: ctx.phases_json(),
-            now,
-        },
-    )
-    .await;
-    match result {
+    let params = RunCompleteParams {
+        run_id: ctx.run.id,
+        fence: ctx.run.fence(),
+        status,
+        error,
+        retry_at,
+        events: std::mem::take(&mut ctx.buffer),
+        phases: ctx.phases_json(),
+        now,
+    };
+    match end_attempt(&ctx.engine, params).await {
         Ok(run) => Outcome::Completed(Box::new(run)),
-        Err(StoreError::LeaseLost { .. }) => Outcome::LeaseLost,
+        Err(outcome) => outcome,
+    }
+}
+
+/// Writes the end of an attempt. A store that is briefly unreachable is
+/// tried again, with backoff, for up to [`END_RETRY_BUDGET`]. If the write
+/// still fails (the store refuses the data, or stays down), the attempt is
+/// ended once more without its unwritten events, with an event saying they
+/// were lost; if even that fails, the run is abandoned to the rescuer.
+async fn end_attempt(engine: &Engine, params: RunCompleteParams) -> Result<Run, Outcome> {
+    let run_id = params.run_id;
+    let e = match complete_retrying(engine, params.clone()).await {
+        Ok(run) => return Ok(run),
+        Err(StoreError::LeaseLost { .. }) => return Err(Outcome::LeaseLost),
+        Err(e) => e,
+    };
+    tracing::error!(run = run_id, error = %e, "cannot record the end of the run with its last events; recording it without them");
+    let lost = params.events.len();
+    let mut without_events = params;
+    without_events.events = vec![NewEvent::new(
+        without_events.now,
+        EventLevel::Error,
+        None,
+        format!("{lost} events of this attempt could not be stored; the run's end is recorded without them"),
+    )
+    .with_data(json!({"kind": "events_lost", "count": lost}))];
+    match complete_retrying(engine, without_events).await {
+        Ok(run) => Ok(run),
+        Err(StoreError::LeaseLost { .. }) => Err(Outcome::LeaseLost),
         Err(e) => {
-            // The lease will lapse and the rescuer will take the run back.
-            tracing::error!(run = ctx.run.id, error = %e, "cannot complete run");
-            Outcome::LeaseLost
+            tracing::error!(run = run_id, error = %e, "cannot record the end of the run; leaving it to be rescued when its lease lapses");
+            Err(Outcome::Abandoned)
+        }
+    }
+}
+
+/// [`Completions::complete`], tried again while the error is transient.
+async fn complete_retrying(engine: &Engine, params: RunCompleteParams) -> Result<Run, StoreError> {
+    let give_up_at = Instant::now() + END_RETRY_BUDGET;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match Completions::complete(engine, params.clone()).await {
+            Err(e) if e.is_transient() && Instant::now() + pause < give_up_at => {
+                tracing::warn!(run = params.run_id, error = %e, retry_in_ms = pause.as_millis() as u64, "cannot record the end of the run yet");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
         }
     }
 }
@@ -530,23 +583,19 @@ async fn release(ctx: &mut RunContext, worker_id: &str) -> Outcome {
         format!("worker {worker_id} is shutting down; run released back to the queue"),
         json!({"kind": "released"}),
     );
-    let result = Completions::complete(
-        &ctx.engine,
-        RunCompleteParams {
-            run_id: ctx.run.id,
-            fence: ctx.run.fence(),
-            status: RunStatus::Failed,
-            error: None,
-            retry_at: Some(now),
-            events: std::mem::take(&mut ctx.buffer),
-            phases: ctx.phases_json(),
-            now,
-        },
-    )
-    .await;
-    match result {
+    let params = RunCompleteParams {
+        run_id: ctx.run.id,
+        fence: ctx.run.fence(),
+        status: RunStatus::Failed,
+        error: None,
+        retry_at: Some(now),
+        events: std::mem::take(&mut ctx.buffer),
+        phases: ctx.phases_json(),
+        now,
+    };
+    match end_attempt(&ctx.engine, params).await {
         Ok(_) => Outcome::Released,
-        Err(_) => Outcome::LeaseLost,
+        Err(outcome) => outcome,
     }
 }
 

@@ -150,9 +150,16 @@ impl WorkerPool {
             Outcome::Completed(_) => self.engine.metrics.record_completed(),
             Outcome::LeaseLost => self.engine.metrics.record_lost_lease(),
             Outcome::Released => {}
+            Outcome::Abandoned => self.engine.metrics.record_abandoned(),
         }
-        if let Outcome::LeaseLost = outcome {
-            tracing::warn!(worker = %self.id, run = id, "lost the lease on a run; another worker owns it now");
+        match outcome {
+            Outcome::LeaseLost => {
+                tracing::warn!(worker = %self.id, run = id, "lost the lease on a run; another worker owns it now")
+            }
+            Outcome::Abandoned => {
+                tracing::error!(worker = %self.id, run = id, "gave up on a run; it is rescued once its lease lapses")
+            }
+            _ => {}
         }
     }
 
@@ -173,10 +180,12 @@ impl WorkerPool {
         n
     }
 
-    /// One heartbeat: extend leases, pass on cancels, rescue dead workers' runs.
+    /// One heartbeat: extend the leases of the runs this worker is executing
+    /// (and no others), pass on cancels, rescue dead workers' runs.
     pub async fn heartbeat(&self, state: &str) {
         let now = self.engine.clock.now();
         let store = &self.engine.store;
+        let running: Vec<i64> = self.in_flight.lock().unwrap().keys().copied().collect();
         match store
             .worker_heartbeat(WorkerHeartbeatParams {
                 worker_id: self.id.clone(),
@@ -184,6 +193,7 @@ impl WorkerPool {
                 pid: std::process::id() as i64,
                 state: state.to_string(),
                 concurrency: self.options.concurrency as i32,
+                running,
                 now,
             })
             .await

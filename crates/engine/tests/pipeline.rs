@@ -501,3 +501,60 @@ async fn runs_ending_together_share_a_transaction(store: DynStore) {
         "20 runs ending together took {writes} transactions"
     );
 }
+
+/// A store that refuses to write a run's last events (here a trigger; in
+/// life, text the database cannot hold) must not leave the run `running`:
+/// the worker records the end of the attempt without those events, and says
+/// they were lost.
+async fn a_refused_completion_still_ends_the_run(t: &opsroom_store::testing::TestStore) {
+    t.execute(match t.backend() {
+        "postgres" => {
+            "CREATE FUNCTION refuse_run_end() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN IF NEW.message LIKE 'run succeeded%' THEN RAISE EXCEPTION 'refused by the test'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_run_end BEFORE INSERT ON run_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse_run_end();"
+        }
+        _ => {
+            "CREATE TRIGGER refuse_run_end BEFORE INSERT ON run_events \
+             WHEN NEW.message LIKE 'run succeeded%' \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+        }
+    })
+    .await;
+    let store = &t.store;
+    let (engine, _) = engine(store, OpsConfig::default());
+    let run = enqueue(&engine, "noop", None, json!({"events": 2}), 1).await;
+    assert_eq!(worker(&engine).run_batch().await, 1);
+    let done = store.run_get(DEFAULT_WORKSPACE, run.id).await.unwrap();
+    assert_eq!(
+        done.status,
+        RunStatus::Succeeded,
+        "the run ends with its real outcome"
+    );
+    let evs = events(store, run.id).await;
+    let lost = evs
+        .iter()
+        .find(|e| e.data["kind"] == "events_lost")
+        .expect("an event saying what was lost");
+    assert!(
+        lost.message.contains("could not be stored"),
+        "{}",
+        lost.message
+    );
+    assert!(!evs.iter().any(|e| e.message.starts_with("run succeeded")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_completion_still_ends_the_run_on_sqlite() {
+    let t = opsroom_store::testing::TestStore::sqlite().await;
+    a_refused_completion_still_ends_the_run(&t).await;
+    t.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_completion_still_ends_the_run_on_postgres() {
+    let t = opsroom_store::testing::TestStore::postgres().await;
+    a_refused_completion_still_ends_the_run(&t).await;
+    t.cleanup().await;
+}

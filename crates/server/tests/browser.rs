@@ -157,6 +157,7 @@ async fn command_bar_to_live_run() {
             pid: 1,
             state: "busy".into(),
             concurrency: 1,
+            running: vec![],
             now: chrono::Utc::now() - chrono::Duration::minutes(10),
         })
         .await

@@ -45,6 +45,42 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the same call may succeed if made again: the connection was
+    /// lost, the database is restarting, a pool or lock timed out, or a
+    /// transaction was chosen as a deadlock or serialization victim. An error
+    /// the database gave for the statement itself (bad data, a constraint) is
+    /// not transient: it would fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        let StoreError::Database { source, .. } = self else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                match code.parse::<u32>() {
+                    // SQLite's (extended) result codes: SQLITE_BUSY and
+                    // SQLITE_LOCKED in their low byte.
+                    Ok(n) if code.len() < 5 => matches!(n & 0xff, 5 | 6),
+                    // PostgreSQL's SQLSTATE: serialization failure, deadlock,
+                    // connection exceptions, shutdown, "cannot connect now".
+                    _ => {
+                        matches!(&*code, "40001" | "40P01")
+                            || code.starts_with("08")
+                            || code.starts_with("57P")
+                    }
+                }
+            }),
+            _ => false,
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Adds "what was being done" to sqlx errors.

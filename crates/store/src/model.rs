@@ -269,6 +269,11 @@ pub struct WorkerHeartbeatParams {
     /// idle, busy or stopped.
     pub state: String,
     pub concurrency: i32,
+    /// The runs this worker is executing right now. Only their leases are
+    /// extended: a run the worker claimed but lost track of (its claim's
+    /// answer never arrived, or it gave up completing it) is not kept alive
+    /// by the worker's other runs, and is rescued once its lease lapses.
+    pub running: Vec<i64>,
     pub now: DateTime<Utc>,
 }
 

@@ -835,10 +835,11 @@ impl Store for PgStore {
         .doing("recording a worker heartbeat")?;
         let rows = sqlx::query(
             "UPDATE runs SET heartbeat_at = $2 WHERE id IN (SELECT id FROM runs WHERE worker_id = $1 AND status = 'running' \
-               ORDER BY id FOR UPDATE) RETURNING id, cancel_requested",
+               AND id = ANY($3) ORDER BY id FOR UPDATE) RETURNING id, cancel_requested",
         )
         .bind(&p.worker_id)
         .bind(p.now)
+        .bind(&p.running)
         .fetch_all(&self.pool)
         .await
         .doing("extending run leases")?;

@@ -187,7 +187,7 @@ impl Rescue {
             run_after,
             error,
             event: NewEvent::new(p.now, level, None, message).with_data(
-                json!({"kind": "rescued", "worker_id": run.worker_id, "attempt": run.attempt}),
+                json!({"kind": "rescued", "worker_id": run.worker_id, "attempt": run.attempt, "status": status}),
             ),
         }
     }

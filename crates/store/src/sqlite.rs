@@ -687,10 +687,12 @@ impl Store for SqliteStore {
         .await
         .doing("recording a worker heartbeat")?;
         let rows = sqlx::query(
-            "UPDATE runs SET heartbeat_at = ?2 WHERE worker_id = ?1 AND status = 'running' RETURNING id, cancel_requested",
+            "UPDATE runs SET heartbeat_at = ?2 WHERE worker_id = ?1 AND status = 'running' \
+               AND id IN (SELECT value FROM json_each(?3)) RETURNING id, cancel_requested",
         )
         .bind(&p.worker_id)
         .bind(us(p.now))
+        .bind(json!(p.running).to_string())
         .fetch_all(&mut *tx)
         .await
         .doing("extending run leases")?;

@@ -88,6 +88,30 @@ impl TestStore {
         }
     }
 
+    /// Runs SQL (several statements allowed) on the test's database from a
+    /// connection of its own, e.g. to add a trigger that injects a fault.
+    pub async fn execute(&self, sql: &str) {
+        match &self.cleanup {
+            Cleanup::File(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect sqlite");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+            }
+            Cleanup::Schema(_) => {
+                let mut conn = PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect postgres");
+                sqlx::raw_sql(sql).execute(&mut conn).await.expect(sql);
+            }
+        }
+    }
+
+    /// Which backend this is: "postgres" or "sqlite".
+    pub fn backend(&self) -> &'static str {
+        self.store.backend()
+    }
+
     /// Removes the test's file or schema.
     pub async fn cleanup(self) {
         drop(self.store);

@@ -306,6 +306,7 @@ async fn cancel_stops_queued_at_once_and_running_through_the_worker(store: DynSt
             pid: 1,
             state: "busy".into(),
             concurrency: 1,
+            running: vec![r.id],
             now: t0(),
         })
         .await
@@ -395,6 +396,53 @@ async fn rescue_requeues_then_fails_runs_of_dead_workers(store: DynStore) {
         .iter()
         .any(|e| e.message.contains("worker dead-1 stopped heartbeating")
             && e.message.contains("requeued for attempt 2 of 2")));
+}
+
+/// A worker that lost track of one of its runs (it gave up completing it,
+/// or its claim's answer never arrived) keeps heartbeating its other runs;
+/// the forgotten one must still lapse and be rescued, not be kept alive by
+/// the worker's id.
+async fn heartbeats_keep_alive_only_the_runs_a_worker_executes(store: DynStore) {
+    let kept = insert(&store, run("noop")).await;
+    let forgotten = insert(&store, run("noop")).await;
+    let claimed = claim(&store, "w1", 2, t0()).await;
+    assert_eq!(ids(&claimed), vec![kept.id, forgotten.id]);
+    let later = t0() + Duration::seconds(25);
+    let cancel = store.run_cancel(action(forgotten.id, "ana")).await.unwrap();
+    assert!(cancel.cancel_requested);
+    let asked = store
+        .worker_heartbeat(WorkerHeartbeatParams {
+            worker_id: "w1".into(),
+            host: "h".into(),
+            pid: 1,
+            state: "busy".into(),
+            concurrency: 2,
+            running: vec![kept.id],
+            now: later,
+        })
+        .await
+        .unwrap();
+    assert!(
+        asked.is_empty(),
+        "a cancel of a run the worker does not execute is not reported: {asked:?}"
+    );
+    let now = t0() + Duration::seconds(31);
+    let rescued = store
+        .runs_rescue(RunsRescueParams {
+            stale_before: now - Duration::seconds(30),
+            now,
+            retry_at: now,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&rescued),
+        vec![forgotten.id],
+        "only the run without a heartbeat is rescued"
+    );
+    let still = store.run_get(DEFAULT_WORKSPACE, kept.id).await.unwrap();
+    assert_eq!(still.status, RunStatus::Running);
+    assert_eq!(still.worker_id.as_deref(), Some("w1"));
 }
 
 async fn events_are_contiguous_and_fenced(store: DynStore) {
@@ -506,6 +554,7 @@ async fn artifacts_and_workers(store: DynStore) {
             pid: 42,
             state: "busy".into(),
             concurrency: 4,
+            running: vec![r.id],
             now: t0(),
         })
         .await
@@ -548,6 +597,7 @@ opsroom_store::on_both_stores!(
     retries_back_off_and_fence_old_attempts,
     cancel_stops_queued_at_once_and_running_through_the_worker,
     rescue_requeues_then_fails_runs_of_dead_workers,
+    heartbeats_keep_alive_only_the_runs_a_worker_executes,
     events_are_contiguous_and_fenced,
     approvals_need_someone_else,
     artifacts_and_workers,

@@ -180,6 +180,8 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
     let _ = writeln!(out, "opsroom_runs_completed_total {}", m.completed_runs);
     let _ = writeln!(out, "# HELP opsroom_leases_lost_total Runs taken away from this process's workers.\n# TYPE opsroom_leases_lost_total counter");
     let _ = writeln!(out, "opsroom_leases_lost_total {}", m.lost_leases);
+    let _ = writeln!(out, "# HELP opsroom_runs_abandoned_total Runs whose end this process could not record, left to the rescuer.\n# TYPE opsroom_runs_abandoned_total counter");
+    let _ = writeln!(out, "opsroom_runs_abandoned_total {}", m.abandoned_runs);
     let _ = writeln!(out, "# HELP opsroom_completion_write_seconds Transactions that ended attempts (several at once when busy), and their time.\n# TYPE opsroom_completion_write_seconds summary");
     let _ = writeln!(
         out,
