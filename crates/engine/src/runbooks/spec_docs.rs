@@ -5,7 +5,8 @@
 //! phase with dependencies).
 
 use crate::config::{OpsConfig, SpecConfig};
-use std::fmt::Write as _;
+use minijinja::value::Serde;
+use serde::Serialize;
 
 /// What the documents are written from.
 pub struct SpecInput<'a> {
@@ -118,155 +119,82 @@ const DEFAULT_PRINCIPLES: &[&str] = &[
     "Simple over clever: the plainest design that meets the goals wins; complexity needs a written reason.",
 ];
 
+/// The document templates, rendered with [`minijinja`]. Prose lives in the
+/// templates; what depends on the feature (its concerns, the numbering of
+/// tasks) is worked out here.
+fn templates() -> &'static minijinja::Environment<'static> {
+    static ENV: std::sync::OnceLock<minijinja::Environment<'static>> = std::sync::OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = minijinja::Environment::new();
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .expect("the built-in spec templates parse");
+        }
+        env
+    })
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("header.md", include_str!("../../templates/spec/header.md")),
+    (
+        "constitution.md",
+        include_str!("../../templates/spec/constitution.md"),
+    ),
+    ("prd.md", include_str!("../../templates/spec/prd.md")),
+    ("plan.md", include_str!("../../templates/spec/plan.md")),
+    ("tasks.md", include_str!("../../templates/spec/tasks.md")),
+];
+
+/// The documents, in the order they are written, with the title of each.
+const DOCUMENTS: &[(&str, &str)] = &[
+    ("constitution.md", "Constitution"),
+    ("prd.md", "PRD"),
+    ("plan.md", "Plan"),
+    ("tasks.md", "Tasks"),
+];
+
+#[derive(Serialize)]
+struct ConcernView {
+    title: String,
+    goal: &'static str,
+    risk: &'static str,
+    mitigation: &'static str,
+}
+
+#[derive(Serialize)]
+struct PhaseTasks {
+    name: &'static str,
+    tasks: Vec<TaskView>,
+}
+
+#[derive(Serialize)]
+struct TaskView {
+    id: String,
+    text: String,
+    parallel: bool,
+    depends_on: Vec<String>,
+}
+
 impl SpecInput<'_> {
-    fn product(&self) -> &str {
-        self.spec.product.as_deref().unwrap_or("the product")
-    }
-
-    fn title(&self) -> String {
-        sentence_case(self.feature)
-    }
-
     /// The four documents, as (file name, markdown).
     pub fn documents(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("constitution.md", self.constitution()),
-            ("prd.md", self.prd()),
-            ("plan.md", self.plan()),
-            ("tasks.md", self.tasks()),
-        ]
-    }
-
-    fn header(&self, doc: &str) -> String {
-        format!(
-            "# {doc}: {}\n\n- Product: {}\n- Branch: `spec/{}` (into `{}`)\n- Date: {}\n- Status: draft, written by opsroom for review\n\n",
-            self.title(),
-            self.product(),
-            self.slug,
-            self.base_branch,
-            self.date
-        )
-    }
-
-    fn constitution(&self) -> String {
-        let mut md = self.header("Constitution");
-        md.push_str("The principles every decision about this feature is checked against. When a choice in the PRD, plan or tasks conflicts with one of them, the principle wins or the conflict is written down and approved.\n\n## Principles\n\n");
-        let principles: Vec<&str> = if self.spec.principles.is_empty() {
-            DEFAULT_PRINCIPLES.to_vec()
-        } else {
-            self.spec.principles.iter().map(String::as_str).collect()
-        };
-        for (i, p) in principles.iter().enumerate() {
-            let _ = writeln!(md, "{}. {p}", i + 1);
-        }
-        md.push_str("\n## Applied to this feature\n\n");
-        let _ = writeln!(
-            md,
-            "- {} is delivered in small, independently deployable increments (see plan.md).",
-            self.title()
-        );
-        for c in concerns(self.feature) {
-            let _ = writeln!(
-                md,
-                "- {} ({}): {}",
-                sentence_case(c.name),
-                c.risk.to_lowercase(),
-                c.goal
-            );
-        }
-        md.push_str("- Every release of it can be rolled back with `roll back <env>` in opsroom.\n\n## Governance\n\nChanges to this constitution need a pull request reviewed by the feature's owner and one approver.\n");
-        md
-    }
-
-    fn prd(&self) -> String {
-        let title = self.title();
         let feature = self.feature.trim();
-        let mut md = self.header("PRD");
-        md.push_str("## Problem\n\n");
-        let _ = writeln!(
-            md,
-            "Users of {} need {feature}. Today they cannot do this, or do it with workarounds that cost time and cause errors. {}\n",
-            self.product(),
-            self.spec.description.as_deref().unwrap_or("")
-        );
-        md.push_str("## Goals\n\n");
-        let _ = writeln!(
-            md,
-            "1. Users can use {feature} end to end without help or workarounds."
-        );
-        md.push_str("2. The feature is reliable: it works for every supported user and fails with a clear message.\n");
-        let mut n = 3;
-        for c in concerns(feature) {
-            let _ = writeln!(md, "{n}. {}", c.goal);
-            n += 1;
-        }
-        let _ = writeln!(
-            md,
-            "{n}. It ships without downtime and can be rolled back in minutes.\n"
-        );
-        md.push_str("## Non-goals\n\n");
-        let _ = writeln!(
-            md,
-            "- Redesigning parts of {} that {feature} does not touch.",
-            self.product()
-        );
-        md.push_str("- Migrating historical data beyond what the first release needs.\n- Features for later releases listed under Open questions.\n\n");
-        md.push_str("## User stories\n\n");
-        let stories = [
-            (
-                "user",
-                format!("use {feature}"),
-                "my work is done without a workaround",
-                vec![
-                    format!("Given a signed-in user, when they start {feature}, then it completes and they see a confirmation."),
-                    "Given invalid input, when the user submits it, then they see what is wrong and how to fix it; nothing is saved half-way.".to_string(),
-                ],
-            ),
-            (
-                "operator",
-                format!("watch and control {feature} in production"),
-                "problems are found and fixed before users report them",
-                vec![
-                    "Given the feature is live, when it fails, then an error with its cause is logged and counted in metrics.".to_string(),
-                    "Given a bad release, when the operator runs a rollback, then the previous version serves within five minutes.".to_string(),
-                ],
-            ),
-            (
-                "product owner",
-                format!("know whether {feature} works for users"),
-                "we decide what to improve next from facts",
-                vec!["Given the feature is live, when a week has passed, then the success measures below can be read from a dashboard.".to_string()],
-            ),
-        ];
-        for (i, (who, what, why, criteria)) in stories.iter().enumerate() {
-            let _ = writeln!(md, "### US{} — {}\n\nAs a {who}, I want to {what}, so that {why}.\n\nAcceptance criteria:\n", i + 1, sentence_case(what));
-            for c in criteria {
-                let _ = writeln!(md, "- [ ] {c}");
-            }
-            md.push('\n');
-        }
-        md.push_str("## Success measures\n\n| measure | target |\n|---|---|\n");
-        let _ = writeln!(
-            md,
-            "| share of attempts at {feature} that succeed | ≥ 99% |"
-        );
-        md.push_str("| time for a user to complete it (median) | under 1 minute |\n| support requests about it, first month | fewer than before |\n| errors in production per day | 0 unexplained |\n\n");
-        let _ = writeln!(md, "## Open questions\n\n- Which users get {title} first (flag rollout order)?\n- What are the limits (rate, size) for the first release?");
-        md
-    }
-
-    fn plan(&self) -> String {
-        let mut md = self.header("Plan");
-        md.push_str("## Technical context\n\n");
-        let _ = writeln!(
-            md,
-            "- Stack: {}",
-            self.spec
-                .stack
-                .as_deref()
-                .unwrap_or("the existing stack of the repository")
-        );
-        let envs: Vec<String> = self
+        let concerns = concerns(feature);
+        let principles: Vec<String> = if self.spec.principles.is_empty() {
+            DEFAULT_PRINCIPLES.iter().map(|p| p.to_string()).collect()
+        } else {
+            self.spec.principles.clone()
+        };
+        let environments: Vec<String> = self
             .config
             .environments
             .iter()
@@ -275,157 +203,164 @@ impl SpecInput<'_> {
                 None => name.clone(),
             })
             .collect();
-        let _ = writeln!(
-            md,
-            "- Environments: {}",
-            if envs.is_empty() {
-                "none configured yet".to_string()
-            } else {
-                envs.join(", ")
-            }
-        );
-        md.push_str("- Delivery: through opsroom (`deploy <service> to <env>`, `roll back <env>`), with health checks after every deploy.\n- Feature flag: the feature is off by default until phase 3.\n\n## Phases\n\n");
-        for (i, (name, what)) in self.phases().iter().enumerate() {
-            let _ = writeln!(md, "### Phase {} — {name}\n\n{what}\n", i + 1);
-        }
-        md.push_str("## Risks\n\n| risk | likelihood | impact | mitigation |\n|---|---|---|---|\n");
-        for c in concerns(self.feature) {
-            let _ = writeln!(md, "| {} | medium | high | {} |", c.risk, c.mitigation);
-        }
-        md.push_str("| Scope grows during the build | medium | medium | non-goals in prd.md are enforced in review |\n| The release degrades production | low | high | health checks after deploy, automatic rollback, flag off by default |\n");
-        md
-    }
-
-    fn phases(&self) -> [(&'static str, String); 4] {
-        let feature = self.feature.trim();
-        [
-            ("Foundations", format!("Data model, interfaces and the flag for {feature}; the threat model and test plan. Nothing user-visible.")),
-            ("Build", format!("The main path of {feature} behind the flag, with unit and integration tests for each acceptance criterion.")),
-            ("Hardening", "Error cases, observability (logs, metrics, health checks), performance and security review.".to_string()),
-            ("Release", "Deploy to staging, verify, enable the flag for a first group, then everyone; measure the success measures.".to_string()),
-        ]
-    }
-
-    fn tasks(&self) -> String {
-        let feature = self.feature.trim();
-        let mut md = self.header("Tasks");
-        md.push_str("Tasks by phase; a task starts when the tasks it depends on are done. `[P]` marks tasks that can run in parallel with their siblings.\n\n");
-        let mut phases: Vec<(&str, Vec<Task>)> = vec![
-            (
-                "Foundations",
-                vec![
-                    (
-                        format!("Write the data model and interfaces for {feature}"),
-                        vec![],
-                        false,
-                    ),
-                    (
-                        format!("Add the feature flag for {feature} (off by default)"),
-                        vec![],
-                        true,
-                    ),
-                    (
-                        "Write the test plan from the acceptance criteria in prd.md".to_string(),
-                        vec![1],
-                        true,
-                    ),
-                ],
-            ),
-            (
-                "Build",
-                vec![
-                    (
-                        format!("Implement the main path of {feature}"),
-                        vec![1, 2],
-                        false,
-                    ),
-                    (
-                        "Validation and clear error messages for bad input".to_string(),
-                        vec![4],
-                        true,
-                    ),
-                    (
-                        "Integration tests for every acceptance criterion".to_string(),
-                        vec![3, 4],
-                        false,
-                    ),
-                ],
-            ),
-            (
-                "Hardening",
-                vec![
-                    (
-                        "Logs, metrics and a health check for the feature".to_string(),
-                        vec![4],
-                        true,
-                    ),
-                    ("Security and performance review".to_string(), vec![6], true),
-                ],
-            ),
-            (
-                "Release",
-                vec![
-                    (
-                        "Deploy to staging and verify health".to_string(),
-                        vec![6, 7],
-                        false,
-                    ),
-                    (
-                        "Enable the flag for a first group; watch the success measures".to_string(),
-                        vec![9],
-                        false,
-                    ),
-                    (
-                        "Enable for everyone; write the release note".to_string(),
-                        vec![10],
-                        false,
-                    ),
-                ],
-            ),
-        ];
-        // Concern-specific tasks join Hardening, after the main path exists.
-        for c in concerns(feature) {
-            phases[2].1.push((c.task.to_string(), vec![4], true));
-        }
-        let mut n = 0;
-        let mut numbered = Vec::new();
-        for (phase, tasks) in &phases {
-            let mut lines = Vec::new();
-            for (task, deps, parallel) in tasks {
-                n += 1;
-                lines.push((n, task.clone(), deps.clone(), *parallel));
-            }
-            numbered.push((*phase, lines));
-        }
-        for (i, (phase, lines)) in numbered.iter().enumerate() {
-            let _ = writeln!(md, "## Phase {} — {phase}\n", i + 1);
-            for (id, task, deps, parallel) in lines {
-                let deps = if deps.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " (depends on {})",
-                        deps.iter()
-                            .map(|d| format!("T{d:03}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                let _ = writeln!(
-                    md,
-                    "- [ ] T{id:03}{} {task}{deps}",
-                    if *parallel { " [P]" } else { "" }
-                );
-            }
-            md.push('\n');
-        }
-        md
+        let context = minijinja::context! {
+            title => sentence_case(feature),
+            feature => feature.to_string(),
+            product => self.spec.product.clone().unwrap_or_else(|| "the product".into()),
+            slug => self.slug.to_string(),
+            base_branch => self.base_branch.to_string(),
+            date => self.date.clone(),
+            description => self.spec.description.as_deref().map(str::trim).filter(|d| !d.is_empty()).map(String::from),
+            stack => self.spec.stack.clone(),
+            principles => principles,
+            environments => environments,
+            concerns => Serde(concerns.iter().map(|c| ConcernView {
+                title: sentence_case(c.name),
+                goal: c.goal,
+                risk: c.risk,
+                mitigation: c.mitigation,
+            }).collect::<Vec<_>>()),
+            phases => Serde(task_phases(feature, &concerns)),
+        };
+        DOCUMENTS
+            .iter()
+            .map(|&(name, doc)| {
+                let md = templates()
+                    .get_template(name)
+                    .and_then(|t| t.render(minijinja::context! { doc => doc, ..context.clone() }))
+                    .unwrap_or_else(|e| panic!("the built-in template {name} renders: {e:#}"));
+                (name, md)
+            })
+            .collect()
     }
 }
 
-/// A task: what to do, the numbers of the tasks it depends on, and
-/// whether it can run in parallel with its siblings.
-type Task = (String, Vec<usize>, bool);
+/// The tasks by phase, numbered in order, each depending on tasks named by
+/// key; a concern's task joins Hardening, after the main path exists.
+fn task_phases(feature: &str, concerns: &[&Concern]) -> Vec<PhaseTasks> {
+    // (key, text, depends on (keys), can run in parallel with siblings)
+    type Task = (&'static str, String, &'static [&'static str], bool);
+    let mut phases: Vec<(&'static str, Vec<Task>)> = vec![
+        (
+            "Foundations",
+            vec![
+                (
+                    "model",
+                    format!("Write the data model and interfaces for {feature}"),
+                    &[],
+                    false,
+                ),
+                (
+                    "flag",
+                    format!("Add the feature flag for {feature} (off by default)"),
+                    &[],
+                    true,
+                ),
+                (
+                    "test-plan",
+                    "Write the test plan from the acceptance criteria in prd.md".into(),
+                    &["model"],
+                    true,
+                ),
+            ],
+        ),
+        (
+            "Build",
+            vec![
+                (
+                    "main-path",
+                    format!("Implement the main path of {feature}"),
+                    &["model", "flag"],
+                    false,
+                ),
+                (
+                    "validation",
+                    "Validation and clear error messages for bad input".into(),
+                    &["main-path"],
+                    true,
+                ),
+                (
+                    "integration",
+                    "Integration tests for every acceptance criterion".into(),
+                    &["test-plan", "main-path"],
+                    false,
+                ),
+            ],
+        ),
+        (
+            "Hardening",
+            vec![
+                (
+                    "observability",
+                    "Logs, metrics and a health check for the feature".into(),
+                    &["main-path"],
+                    true,
+                ),
+                (
+                    "review",
+                    "Security and performance review".into(),
+                    &["integration"],
+                    true,
+                ),
+            ],
+        ),
+        (
+            "Release",
+            vec![
+                (
+                    "staging",
+                    "Deploy to staging and verify health".into(),
+                    &["integration", "observability"],
+                    false,
+                ),
+                (
+                    "first-group",
+                    "Enable the flag for a first group; watch the success measures".into(),
+                    &["staging"],
+                    false,
+                ),
+                (
+                    "everyone",
+                    "Enable for everyone; write the release note".into(),
+                    &["first-group"],
+                    false,
+                ),
+            ],
+        ),
+    ];
+    for c in concerns {
+        phases[2]
+            .1
+            .push(("concern", c.task.to_string(), &["main-path"], true));
+    }
+    let mut ids = std::collections::HashMap::new();
+    let mut n = 0;
+    for (_, tasks) in &phases {
+        for (key, ..) in tasks {
+            n += 1;
+            ids.entry(*key).or_insert(format!("T{n:03}"));
+        }
+    }
+    let mut n = 0;
+    phases
+        .into_iter()
+        .map(|(name, tasks)| PhaseTasks {
+            name,
+            tasks: tasks
+                .into_iter()
+                .map(|(_, text, deps, parallel)| {
+                    n += 1;
+                    TaskView {
+                        id: format!("T{n:03}"),
+                        text,
+                        parallel,
+                        depends_on: deps.iter().map(|d| ids[d].clone()).collect(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
 
 /// The branch slug of a feature: lower-case words joined by `-`, at most
 /// 50 characters; empty when the feature has no letters or digits.
@@ -498,5 +433,47 @@ mod tests {
             "security concern detected"
         );
         assert!(get("tasks.md").contains("threat model"));
+        assert!(
+            !get("prd.md").contains("errors. \n"),
+            "no trailing space without a description"
+        );
+    }
+
+    /// Concerns add tasks to Hardening, which shifts the numbers of the
+    /// Release tasks; each still depends on the task before it.
+    #[test]
+    fn dependencies_follow_the_numbering() {
+        let spec = spec_config();
+        let config = OpsConfig::default();
+        for feature in ["plain thing", "payments dashboard export api with login"] {
+            let input = SpecInput {
+                feature,
+                slug: "x",
+                base_branch: "main",
+                spec: &spec,
+                config: &config,
+                date: "2026-01-01".into(),
+            };
+            let tasks = input.documents().remove(3).1;
+            let id_of = |text: &str| {
+                let line = tasks
+                    .lines()
+                    .find(|l| l.contains(text))
+                    .unwrap_or_else(|| panic!("{text} in {tasks}"));
+                line[6..10].to_string()
+            };
+            let line_of = |text: &str| tasks.lines().find(|l| l.contains(text)).unwrap();
+            let staging = id_of("Deploy to staging");
+            let first = id_of("Enable the flag for a first group");
+            assert!(
+                line_of("Enable the flag for a first group")
+                    .ends_with(&format!("(depends on {staging})")),
+                "{tasks}"
+            );
+            assert!(
+                line_of("Enable for everyone").ends_with(&format!("(depends on {first})")),
+                "{tasks}"
+            );
+        }
     }
 }
