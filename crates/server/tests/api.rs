@@ -473,6 +473,10 @@ async fn workers_metrics_and_openapi(store: DynStore) {
         "opsroom_runs{status=\"succeeded\"} 1",
         "opsroom_workers 1",
         "opsroom_claim_duration_seconds_count",
+        "# TYPE opsroom_runs_completed counter",
+        "opsroom_runs_abandoned_total 0",
+        "# TYPE opsroom_completion_write_duration_seconds histogram",
+        "# EOF",
     ] {
         assert!(
             metrics.contains(needle),

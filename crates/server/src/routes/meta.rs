@@ -11,7 +11,6 @@ use axum::{Json, Router};
 use opsroom_core::RunStatus;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::fmt::Write;
 
 /// Routes without authentication.
 pub fn open_router() -> Router<AppState> {
@@ -126,8 +125,11 @@ async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
     Ok(Json(Value::Array(list)))
 }
 
-/// Prometheus text format.
+/// The OpenMetrics text format: the store's view (queue depth, runs by
+/// status, live workers) read at scrape time, and this process's workers'
+/// claim and completion metrics.
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    use prometheus_client::metrics::{family::Family, gauge::Gauge};
     let engine = &state.engine;
     let counts = engine.store.runs_count_by_status().await?;
     let workers = engine.store.workers_list().await?;
@@ -138,8 +140,6 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
         .iter()
         .filter(|w| w.state != "stopped" && now - w.heartbeat_at <= timeout)
         .count();
-    let m = engine.metrics.snapshot();
-    let mut out = String::new();
     let count = |s: RunStatus| {
         counts
             .iter()
@@ -147,51 +147,36 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
             .map(|(_, n)| *n)
             .unwrap_or(0)
     };
-    let _ = writeln!(
-        out,
-        "# HELP opsroom_queue_depth Runs waiting to be claimed.\n# TYPE opsroom_queue_depth gauge"
+    let mut registry = prometheus_client::registry::Registry::default();
+    let queue_depth = Gauge::<i64>::default();
+    queue_depth.set(count(RunStatus::Queued));
+    registry.register(
+        "opsroom_queue_depth",
+        "Runs waiting to be claimed",
+        queue_depth,
     );
-    let _ = writeln!(out, "opsroom_queue_depth {}", count(RunStatus::Queued));
-    let _ = writeln!(
-        out,
-        "# HELP opsroom_runs Runs by status.\n# TYPE opsroom_runs gauge"
-    );
+    let runs = Family::<Vec<(&'static str, &'static str)>, Gauge>::default();
     for s in RunStatus::ALL {
-        let _ = writeln!(out, "opsroom_runs{{status=\"{s}\"}} {}", count(s));
+        runs.get_or_create(&vec![("status", s.as_str())])
+            .set(count(s));
     }
-    let _ = writeln!(
-        out,
-        "# HELP opsroom_workers Workers with a fresh heartbeat.\n# TYPE opsroom_workers gauge"
+    registry.register("opsroom_runs", "Runs by status", runs);
+    let live_workers = Gauge::<i64>::default();
+    live_workers.set(live as i64);
+    registry.register(
+        "opsroom_workers",
+        "Workers with a fresh heartbeat",
+        live_workers,
     );
-    let _ = writeln!(out, "opsroom_workers {live}");
-    let _ = writeln!(
+    engine.metrics.register(&mut registry);
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(&mut out, &registry)
+        .map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    Ok((
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         out,
-        "# HELP opsroom_claim_duration_seconds Time spent claiming runs by this process's workers.\n# TYPE opsroom_claim_duration_seconds summary"
-    );
-    let _ = writeln!(
-        out,
-        "opsroom_claim_duration_seconds_sum {:.6}",
-        m.claim_seconds
-    );
-    let _ = writeln!(out, "opsroom_claim_duration_seconds_count {}", m.claims);
-    let _ = writeln!(out, "# HELP opsroom_runs_claimed_total Runs claimed by this process.\n# TYPE opsroom_runs_claimed_total counter");
-    let _ = writeln!(out, "opsroom_runs_claimed_total {}", m.claimed_runs);
-    let _ = writeln!(out, "# HELP opsroom_runs_completed_total Attempts completed by this process.\n# TYPE opsroom_runs_completed_total counter");
-    let _ = writeln!(out, "opsroom_runs_completed_total {}", m.completed_runs);
-    let _ = writeln!(out, "# HELP opsroom_leases_lost_total Runs taken away from this process's workers.\n# TYPE opsroom_leases_lost_total counter");
-    let _ = writeln!(out, "opsroom_leases_lost_total {}", m.lost_leases);
-    let _ = writeln!(out, "# HELP opsroom_runs_abandoned_total Runs whose end this process could not record, left to the rescuer.\n# TYPE opsroom_runs_abandoned_total counter");
-    let _ = writeln!(out, "opsroom_runs_abandoned_total {}", m.abandoned_runs);
-    let _ = writeln!(out, "# HELP opsroom_completion_write_seconds Transactions that ended attempts (several at once when busy), and their time.\n# TYPE opsroom_completion_write_seconds summary");
-    let _ = writeln!(
-        out,
-        "opsroom_completion_write_seconds_sum {:.6}",
-        m.completion_seconds
-    );
-    let _ = writeln!(
-        out,
-        "opsroom_completion_write_seconds_count {}",
-        m.completion_writes
-    );
-    Ok(([(CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+    ))
 }
