@@ -2,7 +2,8 @@
 //!
 //! Endpoints used: `GET /v2/apps` and `GET /v2/apps/{id}/deployments` (paged
 //! with `page`/`per_page`, next page in `links.pages.next`),
-//! `GET /v2/apps/{id}`, `POST /v2/apps/{id}/deployments`,
+//! `GET /v2/apps/{id}`, `PUT /v2/apps/{id}` (a new spec),
+//! `POST /v2/apps/{id}/deployments`,
 //! `GET /v2/apps/{app_id}/deployments/{deployment_id}`,
 //! `POST /v2/apps/{id}/rollback`, `POST /v2/apps/{id}/rollback/commit`,
 //! `GET /v2/droplets/{id}`.
@@ -63,6 +64,9 @@ pub struct App {
     /// A deployment being rolled out.
     #[serde(default)]
     pub in_progress_deployment: Option<AppDeployment>,
+    /// A deployment waiting to be rolled out.
+    #[serde(default)]
+    pub pending_deployment: Option<AppDeployment>,
 }
 
 impl App {
@@ -70,6 +74,90 @@ impl App {
     pub fn name(&self) -> &str {
         self.spec.get("name").and_then(|n| n.as_str()).unwrap_or("")
     }
+
+    /// Where each component of the app's spec gets its code, in spec order.
+    pub fn component_sources(&self) -> Vec<ComponentSource> {
+        let mut out = Vec::new();
+        for list in COMPONENT_LISTS {
+            let Some(components) = self.spec.get(list).and_then(|c| c.as_array()) else {
+                continue;
+            };
+            for component in components {
+                let name = component["name"].as_str().unwrap_or_default().to_owned();
+                let git = GIT_SOURCES
+                    .iter()
+                    .find_map(|kind| component.get(*kind).map(|source| (*kind, source)));
+                let source = match git {
+                    Some((kind, source)) => ComponentSource {
+                        component: name,
+                        kind: kind.to_owned(),
+                        repo: source["repo"]
+                            .as_str()
+                            .or(source["repo_clone_url"].as_str())
+                            .map(str::to_owned),
+                        branch: source["branch"].as_str().map(str::to_owned),
+                    },
+                    None => ComponentSource {
+                        component: name,
+                        kind: if component.get("image").is_some() {
+                            "image".to_owned()
+                        } else {
+                            "none".to_owned()
+                        },
+                        repo: component["image"]["repository"].as_str().map(str::to_owned),
+                        branch: None,
+                    },
+                };
+                out.push(source);
+            }
+        }
+        out
+    }
+}
+
+/// The lists of components an app spec has.
+const COMPONENT_LISTS: [&str; 5] = ["services", "static_sites", "workers", "jobs", "functions"];
+
+/// The component sources that build from a git branch.
+const GIT_SOURCES: [&str; 4] = ["github", "gitlab", "bitbucket", "git"];
+
+/// Where one component of an app spec gets its code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComponentSource {
+    /// The component's name.
+    pub component: String,
+    /// `github`, `gitlab`, `bitbucket` or `git` (built from a branch),
+    /// `image` (a container image), or `none`.
+    pub kind: String,
+    /// The repository (`owner/name`, a clone URL, or an image repository).
+    pub repo: Option<String>,
+    /// The branch it builds, for git sources.
+    pub branch: Option<String>,
+}
+
+impl ComponentSource {
+    /// Whether it builds from a git branch.
+    pub fn is_git(&self) -> bool {
+        GIT_SOURCES.contains(&self.kind.as_str())
+    }
+}
+
+/// `spec` with every git-sourced component building `branch`.
+pub fn spec_with_branch(spec: &serde_json::Value, branch: &str) -> serde_json::Value {
+    let mut spec = spec.clone();
+    for list in COMPONENT_LISTS {
+        let Some(components) = spec.get_mut(list).and_then(|c| c.as_array_mut()) else {
+            continue;
+        };
+        for component in components {
+            for kind in GIT_SOURCES {
+                if let Some(source) = component.get_mut(kind).and_then(|s| s.as_object_mut()) {
+                    source.insert("branch".to_owned(), json!(branch));
+                }
+            }
+        }
+    }
+    spec
 }
 
 /// A deployment's phase.
@@ -405,6 +493,27 @@ impl DigitalOceanClient {
         Ok(self.api.json::<AppResponse>(call).await?.app)
     }
 
+    /// Replaces the app's spec (`PUT /v2/apps/{id}`) and returns the app as
+    /// updated. With `update_all_source_versions` every component's source
+    /// is read again (the newest commit of its branch); without it only new
+    /// sources are. App Platform rolls a changed spec out by itself; the
+    /// returned app names that deployment (`in_progress_deployment` or
+    /// `pending_deployment`) when it started one.
+    pub async fn update_app(
+        &self,
+        app_id: &str,
+        spec: &serde_json::Value,
+        update_all_source_versions: bool,
+    ) -> Result<App, ApiError> {
+        let call = Call::new(
+            "digitalocean.update_app",
+            reqwest::Method::PUT,
+            &["v2", "apps", app_id],
+        )
+        .json(json!({"spec": spec, "update_all_source_versions": update_all_source_versions}));
+        Ok(self.api.json::<AppResponse>(call).await?.app)
+    }
+
     /// Starts a deployment of the app's current spec
     /// (`POST /v2/apps/{id}/deployments`).
     pub async fn create_deployment(
@@ -556,6 +665,58 @@ mod tests {
         assert!(!live("SUPERSEDED", serde_json::Value::Null));
         assert!(!live("ERROR", steps(5, 1)));
         assert!(!live("CANCELED", steps(6, 0)));
+    }
+
+    #[test]
+    fn component_sources_and_branch_changes_cover_every_git_kind() {
+        let spec = serde_json::json!({"name": "shop",
+            "services": [{"name": "api", "gitlab": {"repo": "acme/shop", "branch": "main"}}],
+            "static_sites": [{"name": "web", "git": {"repo_clone_url": "https://git.example/shop.git", "branch": "main"}}],
+            "workers": [{"name": "queue", "image": {"registry_type": "DOCR", "repository": "queue", "tag": "v1"}}],
+            "jobs": [{"name": "migrate", "bitbucket": {"repo": "acme/shop", "branch": "dev"}}]});
+        let app = |spec| super::App {
+            id: "a".into(),
+            spec,
+            live_url: None,
+            active_deployment: None,
+            in_progress_deployment: None,
+            pending_deployment: None,
+        };
+        let sources = app(spec.clone()).component_sources();
+        let summary: Vec<(&str, &str, Option<&str>, bool)> = sources
+            .iter()
+            .map(|s| {
+                (
+                    s.component.as_str(),
+                    s.kind.as_str(),
+                    s.branch.as_deref(),
+                    s.is_git(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("api", "gitlab", Some("main"), true),
+                ("web", "git", Some("main"), true),
+                ("queue", "image", None, false),
+                ("migrate", "bitbucket", Some("dev"), true),
+            ]
+        );
+        assert_eq!(
+            sources[1].repo.as_deref(),
+            Some("https://git.example/shop.git")
+        );
+        let moved = super::spec_with_branch(&spec, "release-2");
+        let branches: Vec<Option<String>> = app(moved.clone())
+            .component_sources()
+            .into_iter()
+            .map(|s| s.branch)
+            .collect();
+        let release = Some("release-2".to_string());
+        assert_eq!(branches, [release.clone(), release.clone(), None, release]);
+        assert_eq!(moved["workers"], spec["workers"], "images are left alone");
+        assert_eq!(moved["services"][0]["gitlab"]["repo"], "acme/shop");
     }
 
     #[test]

@@ -211,6 +211,10 @@ pub struct WorkflowRun {
     /// What triggered it (`workflow_dispatch`, `push`, …).
     #[serde(default)]
     pub event: String,
+    /// The run's name as shown: the workflow's `run-name` with its
+    /// expressions filled in (or the commit message / workflow name).
+    #[serde(default)]
+    pub display_title: String,
     /// Web URL.
     #[serde(default)]
     pub html_url: String,
@@ -253,6 +257,42 @@ pub struct RunFilter {
 #[derive(Deserialize)]
 struct RunList {
     workflow_runs: Vec<WorkflowRun>,
+}
+
+/// The run a `workflow_dispatch` created, as GitHub names it when asked
+/// (`return_run_details`).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct DispatchedRun {
+    /// The workflow run id.
+    pub workflow_run_id: u64,
+    /// The run in the API.
+    #[serde(default)]
+    pub run_url: String,
+    /// The run on the web.
+    #[serde(default)]
+    pub html_url: String,
+}
+
+/// What GitHub answered to a workflow dispatch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// The dispatch started this run.
+    Run(DispatchedRun),
+    /// GitHub accepted the dispatch without saying which run it started
+    /// (`204 No Content`: a GitHub Enterprise Server that predates
+    /// `return_run_details`). Find the run with
+    /// [`GitHubClient::find_run_by_title`].
+    Unnamed,
+}
+
+/// Whether `title` holds `marker` as a word of its own (not as part of a
+/// longer one), words being split at anything but letters, digits, `-`, `_`
+/// and `.`.
+pub fn title_names(title: &str, marker: &str) -> bool {
+    !marker.is_empty()
+        && title
+            .split(|c: char| !(c.is_alphanumeric() || matches!(c, '-' | '_' | '.')))
+            .any(|word| word == marker)
 }
 
 /// A GitHub API client.
@@ -459,23 +499,58 @@ impl GitHubClient {
     }
 
     /// Triggers a `workflow_dispatch` run of a workflow (its file name such as
-    /// `deploy.yml`, or its id) on `git_ref`. GitHub answers 204 without the
-    /// run; use [`GitHubClient::find_dispatched_run`] to get it.
+    /// `deploy.yml`, or its id) on `git_ref`, asking GitHub to name the run
+    /// it starts (`return_run_details`: `200` with `workflow_run_id`).
+    /// A server that answers `204` without the run, or refuses the parameter
+    /// (older GitHub Enterprise Server: a 400/422 naming it; nothing was
+    /// dispatched then, so the dispatch is sent again without it), gives
+    /// [`Dispatch::Unnamed`].
     pub async fn dispatch_workflow(
         &self,
         repo: &RepoName,
         workflow: &str,
         git_ref: &str,
         inputs: &serde_json::Map<String, serde_json::Value>,
-    ) -> Result<(), ApiError> {
-        let call = repo_call(
-            "github.dispatch_workflow",
-            Method::POST,
-            repo,
-            &["actions", "workflows", workflow, "dispatches"],
-        )
-        .json(json!({"ref": git_ref, "inputs": inputs}));
-        self.api.no_content(call).await
+    ) -> Result<Dispatch, ApiError> {
+        let call = |details: bool| {
+            let mut body = json!({"ref": git_ref, "inputs": inputs});
+            if details {
+                body["return_run_details"] = json!(true);
+            }
+            repo_call(
+                "github.dispatch_workflow",
+                Method::POST,
+                repo,
+                &["actions", "workflows", workflow, "dispatches"],
+            )
+            .json(body)
+        };
+        let first = call(true);
+        let response = match self.api.send(&first).await {
+            Ok(response) => response,
+            Err(ApiError::Status {
+                status: 400 | 422,
+                message,
+                ..
+            }) if message.contains("return_run_details") => {
+                tracing::info!(%repo, workflow, "the server does not know return_run_details; dispatching without it");
+                let plain = call(false);
+                let response = self.api.send(&plain).await?;
+                self.api.read_body(&plain, response).await?;
+                return Ok(Dispatch::Unnamed);
+            }
+            Err(e) => return Err(e),
+        };
+        let status = response.status();
+        let body = self.api.read_body(&first, response).await?;
+        if status == reqwest::StatusCode::NO_CONTENT || body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Dispatch::Unnamed);
+        }
+        let run: DispatchedRun = serde_json::from_slice(&body).map_err(|e| ApiError::Decode {
+            call: "github.dispatch_workflow",
+            message: e.to_string(),
+        })?;
+        Ok(Dispatch::Run(run))
     }
 
     /// Runs of a workflow, newest first (first page).
@@ -520,31 +595,46 @@ impl GitHubClient {
         self.api.json(call).await
     }
 
-    /// Waits for the run a dispatch created: the newest `workflow_dispatch`
-    /// run on `branch` created at or after `dispatched_at` (give a time a few
-    /// seconds before the dispatch to allow for clock skew).
-    pub async fn find_dispatched_run(
+    /// Waits for the run a dispatch created when GitHub did not name it: the
+    /// `workflow_dispatch` run on `branch`, created at or after
+    /// `dispatched_after`, whose name ([`WorkflowRun::display_title`]) holds
+    /// `marker` as a word. The marker is a unique value the dispatch passed
+    /// in an input that the workflow's `run-name` shows, so it proves which
+    /// run is which even for dispatches in the same second. Two runs showing
+    /// the marker is an error, never a guess.
+    pub async fn find_run_by_title(
         &self,
         repo: &RepoName,
         workflow: &str,
         branch: &str,
-        dispatched_at: chrono::DateTime<chrono::Utc>,
+        dispatched_after: chrono::DateTime<chrono::Utc>,
+        marker: &str,
         options: &FollowOptions,
     ) -> Result<WorkflowRun, FollowError> {
-        let what = format!("github workflow {workflow} dispatch on {repo}@{branch}");
+        let what = format!("github workflow {workflow} run named {marker} on {repo}@{branch}");
         let filter = RunFilter {
             branch: Some(branch.to_owned()),
             event: Some("workflow_dispatch".to_owned()),
-            created_after: Some(dispatched_at),
-            per_page: Some(10),
+            created_after: Some(dispatched_after),
+            per_page: Some(100),
         };
         let found = follow_until_terminal(&what, options, None, || async {
             let runs = self.list_workflow_runs(repo, workflow, &filter).await?;
-            Ok(FoundRun(
-                runs.into_iter()
-                    .filter(|r| r.created_at >= dispatched_at)
-                    .max_by_key(|r| r.created_at),
-            ))
+            let mut named: Vec<WorkflowRun> = runs
+                .into_iter()
+                .filter(|r| title_names(&r.display_title, marker))
+                .collect();
+            if named.len() > 1 {
+                let ids: Vec<String> = named.iter().map(|r| r.id.to_string()).collect();
+                return Err(ApiError::Decode {
+                    call: "github.find_run_by_title",
+                    message: format!(
+                        "runs {} all show {marker} in their name; cannot tell which one this dispatch started",
+                        ids.join(", ")
+                    ),
+                });
+            }
+            Ok(FoundRun(named.pop()))
         })
         .await?;
         Ok(found.0.expect("terminal FoundRun holds a run"))

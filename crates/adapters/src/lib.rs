@@ -84,6 +84,9 @@ mod send_checks {
         assert_send(&shell::run(&shell::CommandSpec::new("true", [""; 0]), None));
         assert_send(&repo.push("origin", "main"));
         assert_send(&vercel.follow_deployment("d", opts, None));
+        let (log, _) = tokio::sync::mpsc::channel(1);
+        assert_send(&vercel.follow_deployment_with_build_log("d", opts, None, &log));
+        assert_send(&vercel.wait_for_production("p", "d", opts, None));
         assert_send(&vercel.runtime_logs("p", "d", &vercel::RuntimeLogWindow::default()));
         assert_send(&github.follow_workflow_run(&github::RepoName::new("o", "r"), 1, opts, None));
         assert_send(&digitalocean.follow_deployment("a", "d", opts, None));

@@ -3,8 +3,10 @@
 //!
 //! Endpoints used (all accept `teamId`):
 //! `POST /v13/deployments`, `GET /v13/deployments/{idOrUrl}`,
-//! `GET /v3/deployments/{idOrUrl}/events`, `GET /v6/deployments`
-//! (paged with `until` = `pagination.next`),
+//! `GET /v3/deployments/{idOrUrl}/events` (read again with `since` while
+//! a deployment builds), `GET /v6/deployments`
+//! (paged with `until` = `pagination.next`), `GET /v9/projects/{idOrName}`
+//! (`targets.production`: what production serves),
 //! `POST /v10/projects/{projectId}/promote/{deploymentId}`,
 //! `POST /v1/projects/{projectId}/rollback/{deploymentId}`,
 //! `GET /v1/projects/{projectId}/deployments/{deploymentId}/runtime-logs`
@@ -303,6 +305,10 @@ pub struct BuildEvent {
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    serial: Option<serde_json::Value>,
+    #[serde(default)]
     payload: Option<BuildEventPayload>,
 }
 
@@ -310,6 +316,10 @@ pub struct BuildEvent {
 struct BuildEventPayload {
     #[serde(default)]
     text: Option<String>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    serial: Option<serde_json::Value>,
 }
 
 impl BuildEvent {
@@ -320,6 +330,170 @@ impl BuildEvent {
             .and_then(|p| p.text.as_deref())
             .or(self.text.as_deref())
             .unwrap_or("")
+    }
+
+    /// Whether the line comes from the build's error stream (`stderr`, `fatal`).
+    pub fn is_error(&self) -> bool {
+        matches!(self.kind.as_str(), "stderr" | "fatal")
+    }
+
+    /// What tells this event apart from the others of its deployment: its
+    /// id or serial, else its time, type and text.
+    fn key(&self) -> String {
+        let payload = self.payload.as_ref();
+        payload
+            .and_then(|p| p.id.as_ref().or(p.serial.as_ref()))
+            .or(self.id.as_ref().or(self.serial.as_ref()))
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| format!("{}/{}/{}", self.created, self.kind, self.text()))
+    }
+}
+
+/// Where reading a deployment's build log got to, so each event is passed
+/// on once however often the log is read.
+#[derive(Debug, Default)]
+struct BuildLogCursor {
+    /// The newest `created` seen.
+    since: Option<i64>,
+    /// Keys of the events seen at exactly `since` (the next read starts there).
+    seen_at_since: Vec<String>,
+}
+
+impl BuildLogCursor {
+    /// The events of `batch` not passed on before, oldest first.
+    fn fresh(&mut self, mut batch: Vec<BuildEvent>) -> Vec<BuildEvent> {
+        batch.sort_by_key(|e| e.created);
+        let mut out = Vec::new();
+        for event in batch {
+            let key = event.key();
+            match self.since {
+                Some(since) if event.created < since => continue,
+                Some(since) if event.created == since => {
+                    if self.seen_at_since.contains(&key) {
+                        continue;
+                    }
+                    self.seen_at_since.push(key);
+                }
+                _ => {
+                    self.since = Some(event.created);
+                    self.seen_at_since = vec![key];
+                }
+            }
+            out.push(event);
+        }
+        out
+    }
+}
+
+/// A project (`GET /v9/projects/{idOrName}`), with what its production
+/// domains serve.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// The project id (`prj_…`).
+    pub id: String,
+    /// The project name.
+    #[serde(default)]
+    pub name: String,
+    /// The deployment each target serves (`targets.production`).
+    #[serde(default)]
+    pub targets: Option<ProjectTargets>,
+    /// The last rollback or promotion asked for, and how it went.
+    #[serde(default)]
+    pub last_alias_request: Option<LastAliasRequest>,
+}
+
+impl Project {
+    /// The deployment production serves now, if any.
+    pub fn production(&self) -> Option<&ProjectDeployment> {
+        self.targets.as_ref().and_then(|t| t.production.as_ref())
+    }
+
+    /// A rollback or promotion still moving the production domains, if any.
+    pub fn alias_request_in_progress(&self) -> Option<&LastAliasRequest> {
+        self.last_alias_request
+            .as_ref()
+            .filter(|r| matches!(r.job_status.as_str(), "pending" | "in-progress"))
+    }
+}
+
+/// The targets of a project.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ProjectTargets {
+    /// The deployment production domains point at.
+    #[serde(default)]
+    pub production: Option<ProjectDeployment>,
+}
+
+/// A deployment as a project names it (`targets.production`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectDeployment {
+    /// The deployment id (`dpl_…`).
+    pub id: String,
+    /// Its unique URL, without scheme.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Creation time, milliseconds since the epoch.
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    /// Lifecycle state.
+    #[serde(default)]
+    pub ready_state: Option<ReadyState>,
+    /// Domains pointing at it.
+    #[serde(default)]
+    pub alias: Vec<String>,
+    /// Git metadata (`githubCommitRef`, `githubCommitSha`, …).
+    #[serde(default)]
+    pub meta: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A rollback or promotion of a project's production domains
+/// (`lastAliasRequest`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastAliasRequest {
+    /// `rollback` or `promote`.
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    /// `pending`, `in-progress`, `succeeded`, `failed` or `skipped`.
+    #[serde(default)]
+    pub job_status: String,
+    /// The deployment production served before.
+    #[serde(default)]
+    pub from_deployment_id: Option<String>,
+    /// The deployment production is moved to.
+    #[serde(default)]
+    pub to_deployment_id: Option<String>,
+}
+
+/// Waiting for a project's production domains to serve one deployment.
+struct ProductionWait {
+    project: Project,
+    wanted: String,
+}
+
+impl Observed for ProductionWait {
+    fn status_label(&self) -> String {
+        let live = self
+            .project
+            .production()
+            .map_or("nothing", |d| d.id.as_str());
+        match &self.project.last_alias_request {
+            Some(r) if !r.job_status.is_empty() => {
+                format!("production serves {live} ({} {})", r.kind, r.job_status)
+            }
+            _ => format!("production serves {live}"),
+        }
+    }
+    fn is_terminal(&self) -> bool {
+        let serves = self.project.production().map(|d| d.id.as_str()) == Some(&self.wanted);
+        let given_up = self.project.last_alias_request.as_ref().is_some_and(|r| {
+            r.to_deployment_id.as_deref() == Some(&self.wanted)
+                && matches!(r.job_status.as_str(), "failed" | "skipped")
+        });
+        serves || given_up
     }
 }
 
@@ -420,12 +594,30 @@ impl VercelClient {
 
     /// The build log of a deployment, oldest first (`GET /v3/deployments/{id}/events`).
     pub async fn deployment_events(&self, id_or_url: &str) -> Result<Vec<BuildEvent>, ApiError> {
+        self.deployment_events_since(id_or_url, None).await
+    }
+
+    /// The build log of a deployment from time `since` (ms, included) on,
+    /// oldest first; the whole log without `since`.
+    pub async fn deployment_events_since(
+        &self,
+        id_or_url: &str,
+        since: Option<i64>,
+    ) -> Result<Vec<BuildEvent>, ApiError> {
         let call = Call::get(
             "vercel.deployment_events",
             &["v3", "deployments", id_or_url, "events"],
         )
         .query("direction", "forward")
-        .query("limit", -1);
+        .query("limit", -1)
+        .query_opt("since", since);
+        self.api.json(self.team(call)).await
+    }
+
+    /// Reads a project with the deployment its production domains serve
+    /// (`GET /v9/projects/{idOrName}`).
+    pub async fn get_project(&self, id_or_name: &str) -> Result<Project, ApiError> {
+        let call = Call::get("vercel.get_project", &["v9", "projects", id_or_name]);
         self.api.json(self.team(call)).await
     }
 
@@ -563,5 +755,78 @@ impl VercelClient {
     ) -> Result<Deployment, FollowError> {
         let what = format!("vercel deployment {id}");
         follow_until_terminal(&what, options, progress, || self.get_deployment(id)).await
+    }
+
+    /// [`Self::follow_deployment`], also sending each new line of the
+    /// deployment's build log to `build_log` as it is written, the last ones
+    /// (read once the deployment settled) included. The build log is read
+    /// beside the status: a failure to read it is reported on `progress` and
+    /// does not stop the following.
+    pub async fn follow_deployment_with_build_log(
+        &self,
+        id: &str,
+        options: &FollowOptions,
+        progress: Option<&mpsc::Sender<String>>,
+        build_log: &mpsc::Sender<BuildEvent>,
+    ) -> Result<Deployment, FollowError> {
+        let cursor = std::sync::Mutex::new(BuildLogCursor::default());
+        let pass_on = || async {
+            let since = cursor.lock().unwrap_or_else(|e| e.into_inner()).since;
+            match self.deployment_events_since(id, since).await {
+                Ok(batch) => {
+                    let fresh = cursor
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .fresh(batch);
+                    for event in fresh {
+                        let _ = build_log.send(event).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(deployment = id, error = %e, "cannot read the build log");
+                    if let Some(tx) = progress {
+                        let _ = tx
+                            .send(format!(
+                                "vercel deployment {id}: build log not readable ({e})"
+                            ))
+                            .await;
+                    }
+                }
+            }
+        };
+        let what = format!("vercel deployment {id}");
+        let done = follow_until_terminal(&what, options, progress, || async {
+            let current = self.get_deployment(id).await;
+            if current.is_ok() {
+                pass_on().await;
+            }
+            current
+        })
+        .await?;
+        // Lines written between the last read and the final state.
+        pass_on().await;
+        Ok(done)
+    }
+
+    /// Polls the project until its production domains serve `deployment_id`
+    /// (after a promotion or rollback, which Vercel carries out in the
+    /// background), or until Vercel reports that request failed. Returns the
+    /// project as last read; the caller checks what it serves.
+    pub async fn wait_for_production(
+        &self,
+        project: &str,
+        deployment_id: &str,
+        options: &FollowOptions,
+        progress: Option<&mpsc::Sender<String>>,
+    ) -> Result<Project, FollowError> {
+        let what = format!("vercel project {project}");
+        let wait = follow_until_terminal(&what, options, progress, || async {
+            Ok(ProductionWait {
+                project: self.get_project(project).await?,
+                wanted: deployment_id.to_owned(),
+            })
+        })
+        .await?;
+        Ok(wait.project)
     }
 }

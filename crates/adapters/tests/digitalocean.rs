@@ -11,7 +11,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::{assert_error_text, test_http, Fake, Fault, TOKEN};
-use opsroom_adapters::digitalocean::{DeploymentPhase, DigitalOceanClient, DigitalOceanConfig};
+use opsroom_adapters::digitalocean::{
+    spec_with_branch, ComponentSource, DeploymentPhase, DigitalOceanClient, DigitalOceanConfig,
+};
 use opsroom_adapters::follow::FollowOptions;
 use opsroom_adapters::{ApiError, Secret};
 use serde_json::{json, Value};
@@ -36,6 +38,8 @@ struct World {
     rollbacks: Vec<Value>,
     /// Whether the app is pinned to an uncommitted rollback.
     pinned: bool,
+    /// Bodies of the spec updates.
+    spec_updates: Vec<Value>,
 }
 
 /// `app-1`'s deployment history, newest first: id, phase, steps done of 6.
@@ -104,6 +108,29 @@ async fn get_app(State(s): State<AppState>, Path(id): Path<String>) -> Response 
             .fake
             .error(404, "The resource you were accessing could not be found."),
     }
+}
+
+/// `PUT /v2/apps/{id}`: the new spec is kept and rolled out at once, as
+/// App Platform does for a changed spec.
+async fn update_app(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if id != "app-1" {
+        return s
+            .fake
+            .error(404, "The resource you were accessing could not be found.");
+    }
+    if body["spec"]["name"].as_str().is_none() {
+        return s.fake.error(400, "spec.name is required");
+    }
+    let mut w = s.world.lock().unwrap();
+    w.spec_updates.push(body.clone());
+    Json(json!({"app": {"id": id, "spec": body["spec"],
+        "active_deployment": {"id": "dep-1-0", "phase": "ACTIVE"},
+        "in_progress_deployment": {"id": "dep-spec", "phase": "PENDING_BUILD"}}}))
+    .into_response()
 }
 
 async fn create_deployment(
@@ -283,7 +310,7 @@ async fn harness() -> Harness {
     };
     let routes = Router::new()
         .route("/v2/apps", get(list_apps))
-        .route("/v2/apps/{id}", get(get_app))
+        .route("/v2/apps/{id}", get(get_app).put(update_app))
         .route(
             "/v2/apps/{id}/deployments",
             post(create_deployment).get(list_deployments),
@@ -334,6 +361,45 @@ async fn lists_apps_across_pages_against_the_configured_host() {
             "page=3&per_page=2"
         ]
     );
+}
+
+#[tokio::test]
+async fn updates_the_app_spec_and_names_the_deployment_it_started() {
+    let h = harness().await;
+    let spec = json!({"name": "web-1", "services": [{"name": "web",
+        "github": {"repo": "acme/web", "branch": "main", "deploy_on_push": true}}]});
+    let branched = spec_with_branch(&spec, "release-2");
+    let app = h.client.update_app("app-1", &branched, true).await.unwrap();
+    assert_eq!(app.in_progress_deployment.as_ref().unwrap().id, "dep-spec");
+    assert_eq!(
+        app.component_sources(),
+        [ComponentSource {
+            component: "web".to_owned(),
+            kind: "github".to_owned(),
+            repo: Some("acme/web".to_owned()),
+            branch: Some("release-2".to_owned()),
+        }]
+    );
+    let sent = h.world.lock().unwrap().spec_updates.clone();
+    assert_eq!(
+        sent,
+        [
+            json!({"spec": {"name": "web-1", "services": [{"name": "web",
+            "github": {"repo": "acme/web", "branch": "release-2", "deploy_on_push": true}}]},
+            "update_all_source_versions": true})
+        ]
+    );
+    let put = &h.fake.requests()[0];
+    assert_eq!(
+        (put.method.as_str(), put.path.as_str()),
+        ("PUT", "/v2/apps/app-1")
+    );
+    let err = h
+        .client
+        .update_app("app-9", &spec, false)
+        .await
+        .unwrap_err();
+    assert_error_text(&err, "digitalocean.update_app", Some(404));
 }
 
 #[tokio::test]

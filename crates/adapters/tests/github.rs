@@ -15,7 +15,8 @@ use base64::Engine as _;
 use common::{assert_error_text, empty, test_http, Fake, Fault, TOKEN};
 use opsroom_adapters::follow::FollowOptions;
 use opsroom_adapters::github::{
-    CommitAuthor, FileChange, GitHubClient, GitHubConfig, NewPullRequest, RepoName,
+    title_names, CommitAuthor, Dispatch, FileChange, GitHubClient, GitHubConfig, NewPullRequest,
+    RepoName,
 };
 use opsroom_adapters::{ApiError, Secret};
 use serde_json::{json, Value};
@@ -38,6 +39,20 @@ struct World {
     pulls: Vec<Value>,
     runs: Vec<(Value, u32)>,
     seq: u32,
+    /// How the fake answers `return_run_details`.
+    run_details: RunDetails,
+}
+
+/// What a dispatch asking for `return_run_details` gets.
+#[derive(Default, Clone, Copy, PartialEq)]
+enum RunDetails {
+    /// 200 with the run (github.com).
+    #[default]
+    Given,
+    /// 204 without it (a server that ignores the parameter).
+    Ignored,
+    /// 422 naming it (a server that refuses unknown parameters).
+    Refused,
 }
 
 impl World {
@@ -206,17 +221,36 @@ async fn dispatch(
         return s.fake.error(404, "Not Found");
     }
     let mut w = s.world.lock().unwrap();
+    let asks = body["return_run_details"] == true;
+    if asks && w.run_details == RunDetails::Refused {
+        return s.fake.error(
+            422,
+            "Invalid request.\n\n\"return_run_details\" is not a permitted key.",
+        );
+    }
     let git_ref = body["ref"].as_str().unwrap_or_default().to_owned();
     let Some(sha) = w.refs.get(&git_ref).cloned() else {
         return s.fake.error(422, &format!("No ref found for: {git_ref}"));
     };
     let id = 9000 + w.runs.len() as u64;
-    let run = json!({"id": id, "name": "Deploy", "status": "queued", "conclusion": null,
+    // The workflow's `run-name: Deploy ${{ inputs.opsroom_run }}`.
+    let title = format!(
+        "Deploy {}",
+        body["inputs"]["opsroom_run"].as_str().unwrap_or("")
+    );
+    let run = json!({"id": id, "name": "Deploy", "display_title": title.trim_end(),
+        "status": "queued", "conclusion": null,
         "head_branch": git_ref, "head_sha": sha, "event": "workflow_dispatch",
         "html_url": format!("https://github.com/acme/web/actions/runs/{id}"),
         "created_at": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         "inputs": body["inputs"]});
     w.runs.push((run, 0));
+    if asks && w.run_details == RunDetails::Given {
+        return Json(json!({"workflow_run_id": id,
+            "run_url": format!("https://api.github.com/repos/acme/web/actions/runs/{id}"),
+            "html_url": format!("https://github.com/acme/web/actions/runs/{id}")}))
+        .into_response();
+    }
     empty(204)
 }
 
@@ -624,27 +658,30 @@ async fn pull_request_validation_errors_carry_details() {
 }
 
 #[tokio::test]
-async fn dispatches_workflow_finds_the_run_and_follows_it() {
+async fn dispatches_workflow_gets_its_run_and_follows_it() {
     let h = harness().await;
-    let before = chrono::Utc::now() - chrono::Duration::seconds(5);
     let mut inputs = serde_json::Map::new();
     inputs.insert("environment".to_owned(), json!("staging"));
-    h.client
+    let dispatched = h
+        .client
         .dispatch_workflow(&web(), "deploy.yml", "main", &inputs)
         .await
         .unwrap();
+    let Dispatch::Run(run) = dispatched else {
+        panic!("github.com names the run: {dispatched:?}")
+    };
+    assert_eq!(run.workflow_run_id, 9000);
+    assert_eq!(
+        run.html_url,
+        "https://github.com/acme/web/actions/runs/9000"
+    );
+    let sent = h.fake.requests();
+    assert_eq!(sent.len(), 1);
     let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
-    let run = h
-        .client
-        .find_dispatched_run(&web(), "deploy.yml", "main", before, &opts)
-        .await
-        .unwrap();
-    assert_eq!(run.id, 9000);
-    assert_eq!(run.event, "workflow_dispatch");
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let done = h
         .client
-        .follow_workflow_run(&web(), run.id, &opts, Some(&tx))
+        .follow_workflow_run(&web(), run.workflow_run_id, &opts, Some(&tx))
         .await
         .unwrap();
     assert!(done.succeeded());
@@ -663,18 +700,102 @@ async fn dispatches_workflow_finds_the_run_and_follows_it() {
     );
     let w = h.world.lock().unwrap();
     assert_eq!(w.runs[0].0["inputs"]["environment"], "staging");
-    let list = h
-        .fake
-        .requests()
-        .into_iter()
-        .find(|r| r.path.ends_with("/runs"))
-        .unwrap();
-    assert!(
-        list.query.contains("event=workflow_dispatch"),
-        "{}",
-        list.query
-    );
-    assert!(list.query.contains("branch=main"), "{}", list.query);
+}
+
+/// Two dispatches in the same second each get their own run.
+#[tokio::test]
+async fn dispatches_in_one_second_get_their_own_runs() {
+    let h = harness().await;
+    let mut ids = Vec::new();
+    for env in ["staging", "preview"] {
+        let mut inputs = serde_json::Map::new();
+        inputs.insert("environment".to_owned(), json!(env));
+        match h
+            .client
+            .dispatch_workflow(&web(), "deploy.yml", "main", &inputs)
+            .await
+            .unwrap()
+        {
+            Dispatch::Run(run) => ids.push(run.workflow_run_id),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(ids, [9000, 9001]);
+}
+
+/// A server that answers 204, or refuses `return_run_details` (the
+/// dispatch is then sent once more without it), leaves the run unnamed;
+/// it is found by the marker its name shows, never by being the newest.
+#[tokio::test]
+async fn an_unnamed_run_is_found_by_the_marker_in_its_name() {
+    for details in [RunDetails::Ignored, RunDetails::Refused] {
+        let h = harness().await;
+        h.world.lock().unwrap().run_details = details;
+        let before = chrono::Utc::now() - chrono::Duration::seconds(5);
+        for marker in ["opsroom-41-1-aa", "opsroom-42-1-bb"] {
+            let mut inputs = serde_json::Map::new();
+            inputs.insert("opsroom_run".to_owned(), json!(marker));
+            let dispatched = h
+                .client
+                .dispatch_workflow(&web(), "deploy.yml", "main", &inputs)
+                .await
+                .unwrap();
+            assert_eq!(dispatched, Dispatch::Unnamed);
+        }
+        let bodies = h.fake.requests().len();
+        assert_eq!(
+            bodies,
+            if details == RunDetails::Refused { 4 } else { 2 },
+            "a refused parameter costs one more request"
+        );
+        let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
+        // The older of the two runs, though the newer one is the newest.
+        let run = h
+            .client
+            .find_run_by_title(
+                &web(),
+                "deploy.yml",
+                "main",
+                before,
+                "opsroom-41-1-aa",
+                &opts,
+            )
+            .await
+            .unwrap();
+        assert_eq!(run.id, 9000);
+        assert_eq!(run.display_title, "Deploy opsroom-41-1-aa");
+        let list = h
+            .fake
+            .requests()
+            .into_iter()
+            .find(|r| r.path.ends_with("/runs"))
+            .unwrap();
+        assert!(
+            list.query.contains("event=workflow_dispatch") && list.query.contains("branch=main"),
+            "{}",
+            list.query
+        );
+        // A marker no run shows is waited for, then given up on.
+        let short = FollowOptions::new(Duration::from_millis(1), Duration::from_millis(30));
+        let err = h
+            .client
+            .find_run_by_title(&web(), "deploy.yml", "main", before, "opsroom-41-1", &short)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("not finished after"), "{err}");
+    }
+}
+
+#[test]
+fn a_marker_is_matched_as_a_whole_word() {
+    assert!(title_names("Deploy opsroom-41-1-aa", "opsroom-41-1-aa"));
+    assert!(title_names(
+        "deploy (opsroom-41-1-aa) to prod",
+        "opsroom-41-1-aa"
+    ));
+    assert!(!title_names("Deploy opsroom-41-1-aa", "opsroom-41-1"));
+    assert!(!title_names("Deploy opsroom-41-1-aab", "opsroom-41-1-aa"));
+    assert!(!title_names("Deploy", ""));
 }
 
 #[tokio::test]

@@ -35,6 +35,10 @@ struct World {
     /// id -> (deployment json, polls so far)
     deployments: HashMap<String, (Value, u32)>,
     promoted: Vec<(String, String)>,
+    /// The deployment production serves.
+    production: String,
+    /// A promotion Vercel is still carrying out: (deployment, project reads left).
+    promoting: Option<(String, u32)>,
     rolled_back: Vec<(String, String, Option<String>)>,
     next_id: u32,
 }
@@ -99,12 +103,20 @@ async fn events(
         return s.fake.error(404, "The deployment was not found.");
     }
     assert_eq!(q.get("direction").map(String::as_str), Some("forward"));
-    Json(json!([
-        {"type": "command", "created": 1, "payload": {"text": "npm run build", "deploymentId": id}},
-        {"type": "stdout", "created": 2, "payload": {"text": "compiled successfully", "deploymentId": id}},
+    let since: i64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let all = json!([
+        {"type": "command", "created": 1, "payload": {"text": "npm run build", "deploymentId": id, "id": "e1"}},
+        {"type": "stdout", "created": 2, "payload": {"text": "compiled successfully", "deploymentId": id, "id": "e2"}},
         {"type": "stderr", "created": 3, "text": "warning: legacy event shape"}
-    ]))
-    .into_response()
+    ]);
+    let shown: Vec<Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["created"].as_i64().unwrap() >= since)
+        .cloned()
+        .collect();
+    Json(shown).into_response()
 }
 
 /// Seven deployments, created at 7000, 6000, ... 1000; paged by `until`.
@@ -133,6 +145,8 @@ async fn list(State(_s): State<AppState>, Query(q): Query<HashMap<String, String
     Json(json!({"deployments": page, "pagination": {"count": page.len(), "next": next, "prev": 8000}})).into_response()
 }
 
+/// Vercel carries a promotion out in the background: production moves to
+/// the promoted deployment on the second read of the project after it.
 async fn promote(
     State(s): State<AppState>,
     Path((project, dep)): Path<(String, String)>,
@@ -141,8 +155,34 @@ async fn promote(
     if !w.deployments.contains_key(&dep) {
         return s.fake.error(404, "Deployment not found");
     }
-    w.promoted.push((project, dep));
+    w.promoted.push((project, dep.clone()));
+    w.promoting = Some((dep, 2));
     empty(201)
+}
+
+async fn project(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    if id != "prj_1" && id != "web" {
+        return s.fake.error(404, "Project not found");
+    }
+    let mut w = s.world.lock().unwrap();
+    let mut request = json!(null);
+    if let Some((dep, reads_left)) = w.promoting.take() {
+        let status = if reads_left <= 1 {
+            w.production.clone_from(&dep);
+            "succeeded"
+        } else {
+            w.promoting = Some((dep.clone(), reads_left - 1));
+            "in-progress"
+        };
+        request = json!({"type": "promote", "jobStatus": status, "requestedAt": 1,
+            "fromDeploymentId": "dpl_old7", "toDeploymentId": dep});
+    }
+    let production = json!({"id": w.production, "url": format!("{}.vercel.app", w.production),
+        "createdAt": 7000, "readyState": "READY", "alias": ["web.example.com"],
+        "meta": {"githubCommitRef": "main", "githubCommitSha": "sha7"}});
+    Json(json!({"id": "prj_1", "name": "web", "accountId": "team_1",
+        "targets": {"production": production}, "lastAliasRequest": request}))
+    .into_response()
 }
 
 async fn rollback(
@@ -181,7 +221,10 @@ struct Harness {
 
 async fn harness() -> Harness {
     let fake = Fake::new(vercel_error);
-    let world = Arc::new(Mutex::new(World::default()));
+    let world = Arc::new(Mutex::new(World {
+        production: "dpl_old7".to_owned(),
+        ..World::default()
+    }));
     let state = AppState {
         fake: fake.clone(),
         world: world.clone(),
@@ -191,6 +234,7 @@ async fn harness() -> Harness {
         .route("/v13/deployments/{id}", get(get_one))
         .route("/v3/deployments/{id}/events", get(events))
         .route("/v6/deployments", get(list))
+        .route("/v9/projects/{project}", get(project))
         .route("/v10/projects/{project}/promote/{dep}", post(promote))
         .route("/v1/projects/{project}/rollback/{dep}", post(rollback))
         .route(
@@ -309,6 +353,158 @@ async fn build_events_read_both_event_shapes() {
         ]
     );
     assert_eq!(events[2].kind, "stderr");
+}
+
+#[tokio::test]
+async fn follows_a_deployment_passing_each_build_line_on_once() {
+    let h = harness().await;
+    let dep = h
+        .client
+        .create_deployment(&deploy_request("main"))
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (log_tx, mut log_rx) = tokio::sync::mpsc::channel(16);
+    let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
+    let done = h
+        .client
+        .follow_deployment_with_build_log(&dep.id, &opts, Some(&tx), &log_tx)
+        .await
+        .unwrap();
+    assert_eq!(done.ready_state, ReadyState::Ready);
+    drop((tx, log_tx));
+    let mut lines = Vec::new();
+    while let Some(event) = log_rx.recv().await {
+        lines.push((
+            event.kind.clone(),
+            event.text().to_owned(),
+            event.is_error(),
+        ));
+    }
+    assert_eq!(
+        lines,
+        [
+            ("command".to_owned(), "npm run build".to_owned(), false),
+            (
+                "stdout".to_owned(),
+                "compiled successfully".to_owned(),
+                false
+            ),
+            (
+                "stderr".to_owned(),
+                "warning: legacy event shape".to_owned(),
+                true
+            ),
+        ]
+    );
+    let mut statuses = Vec::new();
+    while let Some(m) = rx.recv().await {
+        statuses.push(m);
+    }
+    assert_eq!(statuses.len(), 3, "{statuses:?}");
+    // Read at every poll and once more at the end; after the first read,
+    // from the newest line seen on.
+    let reads: Vec<String> = h
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/events"))
+        .map(|r| r.query.clone())
+        .collect();
+    assert_eq!(reads.len(), 4, "{reads:?}");
+    assert!(!reads[0].contains("since="), "{reads:?}");
+    assert!(
+        reads[1..].iter().all(|q| q.contains("since=3")),
+        "{reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_build_log_does_not_stop_following() {
+    let h = harness().await;
+    let dep = h
+        .client
+        .create_deployment(&deploy_request("main"))
+        .await
+        .unwrap();
+    // The first poll reads the deployment, then its log: a 403 for the log.
+    h.fake.push_faults([
+        Fault::Delay(Duration::ZERO),
+        Fault::status(403, "no logs for you"),
+    ]);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let (log_tx, _log_rx) = tokio::sync::mpsc::channel(16);
+    let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
+    let follow = h
+        .client
+        .follow_deployment_with_build_log(&dep.id, &opts, Some(&tx), &log_tx);
+    let done = follow.await.unwrap();
+    assert_eq!(done.ready_state, ReadyState::Ready);
+    drop(tx);
+    let mut statuses = Vec::new();
+    while let Some(m) = rx.recv().await {
+        statuses.push(m);
+    }
+    assert!(
+        statuses
+            .iter()
+            .any(|m| m.contains("build log not readable") && m.contains("HTTP 403")),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn reads_what_production_serves_and_waits_for_a_promotion() {
+    let h = harness().await;
+    let project = h.client.get_project("web").await.unwrap();
+    assert_eq!(project.id, "prj_1");
+    let live = project.production().unwrap();
+    assert_eq!(live.id, "dpl_old7");
+    assert_eq!(live.created_at, Some(7000));
+    assert_eq!(live.meta["githubCommitRef"], "main");
+    assert!(project.alias_request_in_progress().is_none());
+
+    let dep = h
+        .client
+        .create_deployment(&deploy_request("main"))
+        .await
+        .unwrap();
+    h.client.promote("prj_1", &dep.id).await.unwrap();
+    let moving = h.client.get_project("prj_1").await.unwrap();
+    let request = moving.alias_request_in_progress().unwrap();
+    assert_eq!(
+        (request.kind.as_str(), request.to_deployment_id.as_deref()),
+        ("promote", Some(dep.id.as_str()))
+    );
+    assert_eq!(moving.production().unwrap().id, "dpl_old7");
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(16);
+    let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
+    let served = h
+        .client
+        .wait_for_production("prj_1", &dep.id, &opts, Some(&tx))
+        .await
+        .unwrap();
+    assert_eq!(served.production().unwrap().id, dep.id);
+    drop(tx);
+    let mut seen = Vec::new();
+    while let Some(m) = rx.recv().await {
+        seen.push(m);
+    }
+    assert_eq!(
+        seen,
+        [format!(
+            "vercel project prj_1: production serves {} (promote succeeded)",
+            dep.id
+        )]
+    );
+    let read = h
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v9/projects/web")
+        .unwrap();
+    assert_eq!(read.query, "teamId=team_1");
 }
 
 #[tokio::test]

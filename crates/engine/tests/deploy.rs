@@ -1,8 +1,9 @@
 //! `deploy` and `rollback` end to end through the HTTP API of a real server
 //! against a fake Vercel: the happy path (on SQLite and PostgreSQL), a
-//! rejected deploy, a failed build, a failed verify with and without
-//! automatic rollback, a wrong or missing token, a provider too slow for
-//! the timeout, a second deploy waiting for the first, and rollbacks.
+//! rejected deploy, a failed build (its build log streamed), a failed
+//! verify with and without automatic rollback, a wrong or missing token, a
+//! provider too slow for the timeout, a second deploy waiting for the
+//! first, and rollbacks, which start from what production serves.
 
 #[macro_use]
 mod support;
@@ -99,7 +100,12 @@ async fn deploys_through_vercel_and_verifies(store: DynStore) {
     };
     assert!(position("QUEUED") < position("BUILDING") && position("BUILDING") < position("READY"));
     assert!(log.contains("web: ok"), "{log}");
+    assert!(
+        log.contains("Build Completed in /vercel/output"),
+        "the build log is streamed: {log}"
+    );
     assert_eq!(fake.live(), "dpl_new1");
+    assert!(fake.promotions().is_empty(), "Vercel put it live by itself");
     let summary = &done.artifact("deploy-summary.md").content;
     for want in [
         "release-42",
@@ -139,6 +145,9 @@ async fn a_deploy_the_provider_rejects_fails_with_its_reason(store: DynStore) {
     done.assert_never_shows(TOKEN);
 }
 
+/// The build's log is streamed as run events while it builds, each line
+/// once however often it is read, so a failed build shows its failing
+/// lines; the run's error quotes them beside Vercel's `errorMessage`.
 async fn a_failed_build_fails_the_run_with_the_build_error(store: DynStore) {
     let fake = FakeVercel::start().await;
     let done = deploy(&store, &Setup::new(&fake), "broken").await;
@@ -148,6 +157,37 @@ async fn a_failed_build_fails_the_run_with_the_build_error(store: DynStore) {
         "{}",
         done.error()
     );
+    let build_log: Vec<(&str, &str)> = done
+        .events
+        .iter()
+        .filter(|e| e.data["kind"] == "build_log")
+        .map(|e| (e.data["stream"].as_str().unwrap_or(""), e.message.as_str()))
+        .collect();
+    assert_eq!(
+        build_log,
+        [
+            ("command", "Cloning github.com/acme/web (Branch: broken)"),
+            ("stdout", "Running \"npm run build\""),
+            ("stderr", "Error: Cannot find module 'left-pad'"),
+            ("stderr", "Error: Command \"npm run build\" exited with 1"),
+        ],
+        "{}",
+        done.log()
+    );
+    let failing = done
+        .events
+        .iter()
+        .find(|e| e.message == "Error: Cannot find module 'left-pad'")
+        .unwrap();
+    assert_eq!(failing.level, opsroom_core::EventLevel::Warn);
+    assert_eq!(failing.data["deployment"], "dpl_new1");
+    assert!(
+        done.error()
+            .contains("last build lines: Error: Cannot find module 'left-pad'"),
+        "{}",
+        done.error()
+    );
+    done.assert_never_shows(TOKEN);
 }
 
 async fn a_failed_verify_rolls_back_to_the_recorded_deployment(store: DynStore) {
@@ -336,6 +376,104 @@ async fn rollback_returns_to_the_previous_successful_deployment(store: DynStore)
     done.assert_never_shows(TOKEN);
 }
 
+/// A and B deployed, then rolled back: production serves A again, and
+/// Vercel no longer points production at new deployments by itself. A
+/// failing deploy C is promoted (so verify checks C, not A) and its
+/// automatic rollback returns to A, what production served, not to B, the
+/// newest READY deployment the operator had rolled away from.
+async fn a_failed_deploy_after_a_rollback_returns_to_what_production_served(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let setup = Setup::new(&fake);
+    for git_ref in ["a", "b"] {
+        let done = deploy(&store, &setup, git_ref).await;
+        assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    }
+    assert_eq!(fake.live(), "dpl_new2");
+    let back = rollback(&store, &fake, json!({})).await;
+    assert_eq!(back.run.status, RunStatus::Succeeded, "{}", back.log());
+    assert!(
+        back.log()
+            .contains("live now: dpl_new2 (b); rolling back to dpl_new1 (a)"),
+        "{}",
+        back.log()
+    );
+    assert_eq!(fake.live(), "dpl_new1", "production serves A again");
+
+    let c = deploy(&store, &setup, "unhealthy").await;
+    assert_eq!(c.run.status, RunStatus::Failed, "{}", c.log());
+    let log = c.log();
+    assert!(log.contains("live now: dpl_new1 (a)"), "{log}");
+    assert_eq!(
+        fake.promotions(),
+        ["dpl_new3"],
+        "C is put live so verify checks it: {log}"
+    );
+    assert!(
+        log.contains(
+            "rolling back to dpl_new1 (a) because environments.staging.rollback_on_failure = true"
+        ),
+        "{log}"
+    );
+    assert!(log.contains("healthy again after the rollback"), "{log}");
+    assert_eq!(fake.rollbacks(), ["dpl_new1", "dpl_new1"]);
+    assert_eq!(fake.live(), "dpl_new1");
+    assert!(
+        c.error().contains("rolled back to dpl_new1 (a)"),
+        "{}",
+        c.error()
+    );
+    c.assert_never_shows(TOKEN);
+}
+
+/// Each rollback steps back from what production serves: after A, B and
+/// a rollback to A, the next rollback goes to the deployment before A, not
+/// to A again (which would change nothing and report success) nor to B. A
+/// rollback to what is live already is refused, by ref or by id.
+async fn rollbacks_in_a_row_step_back_from_what_production_serves(store: DynStore) {
+    let fake = FakeVercel::start().await;
+    let setup = Setup::new(&fake);
+    for git_ref in ["a", "b"] {
+        let done = deploy(&store, &setup, git_ref).await;
+        assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    }
+    let first = rollback(&store, &fake, json!({})).await;
+    assert_eq!(first.run.status, RunStatus::Succeeded, "{}", first.log());
+    assert_eq!(fake.live(), "dpl_new1");
+
+    let second = rollback(&store, &fake, json!({})).await;
+    assert_eq!(second.run.status, RunStatus::Succeeded, "{}", second.log());
+    assert!(
+        second
+            .log()
+            .contains("live now: dpl_new1 (a); rolling back to dpl_old2 (v2)"),
+        "{}",
+        second.log()
+    );
+    assert_eq!(fake.rollbacks(), ["dpl_new1", "dpl_old2"]);
+    assert_eq!(fake.live(), "dpl_old2");
+
+    for wanted in ["v2", "dpl_old2"] {
+        let refused = rollback(&store, &fake, json!({"ref": wanted})).await;
+        assert_eq!(refused.run.status, RunStatus::Failed, "{}", refused.log());
+        assert!(
+            refused.error().contains("phase preflight failed")
+                && refused.error().contains(
+                    "dpl_old2 (v2) is what staging serves now; there is nothing to roll back to"
+                ),
+            "{wanted}: {}",
+            refused.error()
+        );
+        assert!(
+            refused.artifact("rollback-summary.md").content.contains(
+                "| was live | [dpl_old2](https://web-dpl_old2.vercel.app) (v2) |\n| now live | - |"
+            ),
+            "{}",
+            refused.artifact("rollback-summary.md").content
+        );
+    }
+    assert_eq!(fake.rollbacks().len(), 2, "nothing was sent to Vercel");
+}
+
 async fn rollback_to_a_named_ref_or_explain_what_exists(store: DynStore) {
     let fake = FakeVercel::start().await;
     let done = rollback(&store, &fake, json!({"ref": "v1"})).await;
@@ -353,7 +491,8 @@ async fn rollback_to_a_named_ref_or_explain_what_exists(store: DynStore) {
 
 opsroom_store::on_both_stores!(
     deploys_through_vercel_and_verifies,
-    a_second_deploy_waits_for_the_first
+    a_second_deploy_waits_for_the_first,
+    a_failed_deploy_after_a_rollback_returns_to_what_production_served
 );
 
 mod sqlite_only {
@@ -368,6 +507,7 @@ mod sqlite_only {
         a_slow_provider_times_out,
         rollback_returns_to_the_previous_successful_deployment,
         rollback_to_a_named_ref_or_explain_what_exists,
+        rollbacks_in_a_row_step_back_from_what_production_serves,
         an_unknown_target_fails_validation_naming_the_known_ones,
     );
 }

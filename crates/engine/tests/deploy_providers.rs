@@ -1,8 +1,9 @@
 //! `deploy` and `rollback` through the HTTP API of a real server, with the
 //! other providers: a shell command (output streamed, secrets hidden,
 //! history kept by opsroom), a GitHub Actions workflow dispatch against a
-//! fake GitHub, and a DigitalOcean App Platform app (its deployments and
-//! rollbacks) against a fake DigitalOcean.
+//! fake GitHub (each deploy following the run its own dispatch started),
+//! and a DigitalOcean App Platform app (its deployments, the branch a run
+//! names, and rollbacks) against a fake DigitalOcean.
 
 #[macro_use]
 mod support;
@@ -12,7 +13,7 @@ use opsroom_store::DynStore;
 use serde_json::json;
 use support::fake_digitalocean::FakeDigitalOcean;
 use support::fake_github::FakeGitHub;
-use support::{run_through_api, secret_file, temp_dir, Finished, NewRun, TOKEN};
+use support::{run_through_api, secret_file, temp_dir, Api, Finished, NewRun, TOKEN};
 
 /// A shell deploy that "serves" the deployed ref from a file, with a
 /// healthcheck that reads nothing but must see the file.
@@ -163,6 +164,157 @@ async fn github_actions_deploys_follow_the_workflow_run(store: DynStore) {
             .contains("no successful deployment before the live one"),
         "{}",
         back.error()
+    );
+}
+
+/// Two envs deploying with the same workflow (its `environment` input
+/// tells them apart), with or without a correlation input.
+fn github_two_envs_toml(fake: &FakeGitHub, correlation_input: bool) -> String {
+    let correlation = if correlation_input {
+        "correlation_input = \"opsroom_run\""
+    } else {
+        ""
+    };
+    let mut toml = format!("[secrets]\ngithub = \"{}\"\n", secret_file(TOKEN));
+    for env in ["staging", "preview"] {
+        toml.push_str(&format!(
+            r#"
+[environments.{env}.deploy]
+provider = "github_actions"
+repo = "acme/web"
+workflow = "deploy.yml"
+ref_input = "ref"
+inputs = {{ environment = "{env}" }}
+{correlation}
+token_secret = "github"
+base_url = "{url}"
+poll_interval_ms = 5
+timeout_ms = 10000
+"#,
+            url = fake.url,
+        ));
+    }
+    toml
+}
+
+/// Deploys `staging` and `preview` at once through one server and returns
+/// their finished runs.
+async fn deploy_both(store: &DynStore, toml: &str) -> [Finished; 2] {
+    let api = Api::start(store, toml, 1).await;
+    let mut ids = Vec::new();
+    for (env, git_ref) in [("staging", "v1"), ("preview", "v2")] {
+        let run = NewRun {
+            runbook: "deploy",
+            env: Some(env),
+            target: None,
+            params: json!({ "ref": git_ref }),
+        };
+        ids.push(api.submit(run).await);
+    }
+    let staging = Finished::load(&api, ids[0]).await;
+    let preview = Finished::load(&api, ids[1]).await;
+    api.stop().await;
+    [staging, preview]
+}
+
+/// Each deploy followed the run whose inputs are its own.
+fn assert_each_followed_its_own_run(fake: &FakeGitHub, done: &[Finished; 2]) {
+    let mut followed = Vec::new();
+    for (finished, env, git_ref) in [(&done[0], "staging", "v1"), (&done[1], "preview", "v2")] {
+        assert_eq!(
+            finished.run.status,
+            RunStatus::Succeeded,
+            "{env}: {}",
+            finished.log()
+        );
+        let url = &finished.artifact("deployment").content;
+        let id: u64 = url.rsplit('/').next().unwrap().parse().unwrap();
+        let inputs = fake.run_inputs(id);
+        assert_eq!(
+            (inputs["environment"].as_str(), inputs["ref"].as_str()),
+            (Some(env), Some(git_ref)),
+            "{env} followed run {id}: {}",
+            finished.log()
+        );
+        assert!(
+            finished.log().contains(&format!(
+                "github workflow run {id} of acme/web: completed/success"
+            )),
+            "{}",
+            finished.log()
+        );
+        followed.push(id);
+    }
+    assert_ne!(followed[0], followed[1]);
+}
+
+/// Two dispatches of one workflow in the same second (GitHub stamps runs
+/// to the second) whose runs the runs list shows only once both exist:
+/// each deploy follows the run GitHub says its dispatch started.
+async fn two_dispatches_of_one_workflow_each_follow_their_own_run(store: DynStore) {
+    let fake = FakeGitHub::start().await;
+    fake.list_runs_after(2);
+    let done = deploy_both(&store, &github_two_envs_toml(&fake, false)).await;
+    assert_each_followed_its_own_run(&fake, &done);
+    assert_eq!(
+        fake.world.lock().unwrap().run_searches,
+        0,
+        "no run is searched for when GitHub names it"
+    );
+    for finished in &done {
+        finished.assert_never_shows(TOKEN);
+    }
+}
+
+/// A GitHub that answers dispatches with 204 and never names the run: the
+/// run is found by the unique value the dispatch passed in the correlation
+/// input, which the workflow's run-name shows; without that input the
+/// deploy fails saying how to add it, instead of guessing.
+async fn where_github_does_not_name_the_run_its_name_proves_which_it_is(store: DynStore) {
+    let fake = FakeGitHub::start().await;
+    fake.without_run_details();
+    fake.list_runs_after(2);
+    let done = deploy_both(&store, &github_two_envs_toml(&fake, true)).await;
+    assert_each_followed_its_own_run(&fake, &done);
+    assert!(fake.world.lock().unwrap().run_searches >= 2);
+    for finished in &done {
+        let url = &finished.artifact("deployment").content;
+        let id: u64 = url.rsplit('/').next().unwrap().parse().unwrap();
+        let marker = fake.run_inputs(id)["opsroom_run"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            marker.starts_with(&format!("opsroom-{}-", finished.run.id)),
+            "{marker}"
+        );
+        assert!(
+            finished
+                .log()
+                .contains(&format!("looking for the one named {marker}")),
+            "{}",
+            finished.log()
+        );
+    }
+
+    let fake = FakeGitHub::start().await;
+    fake.without_run_details();
+    let toml = github_two_envs_toml(&fake, false);
+    let blind = run(&store, &toml, "deploy", "staging", json!({"ref": "v3"})).await;
+    assert_eq!(blind.run.status, RunStatus::Failed, "{}", blind.log());
+    for part in [
+        "did not say which run it started",
+        "opsroom does not guess",
+        "run-name: deploy ${{ inputs.opsroom_run }}",
+        "correlation_input = \"opsroom_run\" in [environments.staging.deploy]",
+    ] {
+        assert!(blind.error().contains(part), "{part}: {}", blind.error());
+    }
+    assert_eq!(fake.dispatched_inputs().len(), 1, "dispatched once");
+    assert_eq!(
+        fake.world.lock().unwrap().run_searches,
+        0,
+        "no run was guessed"
     );
 }
 
@@ -327,6 +479,128 @@ async fn digitalocean_rollback_returns_to_the_app_deployment_before(store: DynSt
     assert_eq!(fake.rollbacks().len(), 1);
 }
 
+/// A deploy of a ref points the app spec's git source at that branch
+/// (the rest of the spec kept) and the summary reports the commit that
+/// went out; a ref App Platform cannot build is refused before anything
+/// changes, and the summary says it was not deployed.
+async fn digitalocean_deploys_the_named_branch_or_refuses_the_ref(store: DynStore) {
+    let fake = FakeDigitalOcean::start().await;
+    let toml = digitalocean_toml(&fake);
+    let done = run(
+        &store,
+        &toml,
+        "deploy",
+        "preview",
+        json!({"ref": "release-2"}),
+    )
+    .await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    let updates = fake.spec_updates();
+    assert_eq!(updates.len(), 1, "{}", done.log());
+    assert_eq!(updates[0]["update_all_source_versions"], true);
+    assert_eq!(
+        updates[0]["spec"]["services"][0],
+        json!({"name": "web", "http_port": 8080,
+            "github": {"repo": "acme/shop", "branch": "release-2", "deploy_on_push": true}})
+    );
+    assert_eq!(updates[0]["spec"]["region"], "ams");
+    assert_eq!(fake.active(), "dep-1");
+    assert_eq!(fake.commit_of("dep-1").as_deref(), Some("beef002"));
+    assert!(
+        done.log()
+            .contains("app spec of app-1 now builds branch release-2 (was main)"),
+        "{}",
+        done.log()
+    );
+    let summary = &done.artifact("deploy-summary.md").content;
+    assert!(summary.contains("| ref | beef002 |"), "{summary}");
+    done.assert_never_shows(TOKEN);
+
+    // The branch the spec builds already: deployed as it is.
+    let again = run(
+        &store,
+        &toml,
+        "deploy",
+        "preview",
+        json!({"ref": "release-2"}),
+    )
+    .await;
+    assert_eq!(again.run.status, RunStatus::Succeeded, "{}", again.log());
+    assert!(
+        again
+            .log()
+            .contains("the app spec already builds branch release-2"),
+        "{}",
+        again.log()
+    );
+    assert_eq!(fake.spec_updates().len(), 1);
+
+    // A commit: App Platform builds branches, not commits.
+    let created = fake.created();
+    let commit = run(
+        &store,
+        &toml,
+        "deploy",
+        "preview",
+        json!({"ref": "9a4df0b"}),
+    )
+    .await;
+    assert_eq!(commit.run.status, RunStatus::Failed, "{}", commit.log());
+    assert!(
+        commit
+            .error()
+            .contains("cannot deploy ref 9a4df0b to digitalocean app app-1")
+            && commit.error().contains("cannot deploy one commit"),
+        "{}",
+        commit.error()
+    );
+    assert_eq!(fake.created(), created, "nothing was deployed");
+    assert_eq!(fake.spec_updates().len(), 1, "the spec did not change");
+    let summary = &commit.artifact("deploy-summary.md").content;
+    assert!(
+        summary.contains("| ref | 9a4df0b (not deployed) |"),
+        "{summary}"
+    );
+
+    // An app built from images has no branch to change.
+    fake.set_spec(json!({"name": "shop", "services": [{"name": "api",
+        "image": {"registry_type": "DOCR", "repository": "shop-api", "tag": "v3"}}]}));
+    let image = run(&store, &toml, "deploy", "preview", json!({"ref": "main"})).await;
+    assert_eq!(image.run.status, RunStatus::Failed, "{}", image.log());
+    assert!(
+        image.error().contains(
+            "no component of its spec builds from a git branch (components: api (image))"
+        ),
+        "{}",
+        image.error()
+    );
+    assert_eq!(fake.created(), created);
+}
+
+/// Where App Platform rolls a new spec out by itself, that deployment is
+/// the one followed: no second deployment is started.
+async fn digitalocean_follows_the_deployment_a_spec_update_started(store: DynStore) {
+    let fake = FakeDigitalOcean::start().await;
+    fake.spec_update_deploys();
+    let toml = digitalocean_toml(&fake);
+    let done = run(
+        &store,
+        &toml,
+        "deploy",
+        "preview",
+        json!({"ref": "release-2"}),
+    )
+    .await;
+    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
+    assert_eq!(fake.created(), 1, "{}", done.log());
+    assert_eq!(fake.active(), "dep-1");
+    assert!(
+        done.log().contains("dep-1 (beef002) is live"),
+        "{}",
+        done.log()
+    );
+}
+
 /// Migrations against the test PostgreSQL, in tables named for this test
 /// alone (dropped at the end).
 async fn migrations_run_once_after_the_deployment_is_ready(store: DynStore) {
@@ -414,7 +688,11 @@ table = "{ledger}"
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-opsroom_store::on_both_stores!(digitalocean_rollback_returns_to_the_app_deployment_before);
+opsroom_store::on_both_stores!(
+    digitalocean_rollback_returns_to_the_app_deployment_before,
+    two_dispatches_of_one_workflow_each_follow_their_own_run,
+    digitalocean_deploys_the_named_branch_or_refuses_the_ref
+);
 
 mod sqlite_only {
     use super::*;
@@ -423,5 +701,7 @@ mod sqlite_only {
         shell_deploys_stream_output_and_roll_back_to_the_previous_ref,
         github_actions_deploys_follow_the_workflow_run,
         digitalocean_deploys_follow_the_app_deployment,
+        where_github_does_not_name_the_run_its_name_proves_which_it_is,
+        digitalocean_follows_the_deployment_a_spec_update_started,
     );
 }

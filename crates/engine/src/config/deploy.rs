@@ -167,6 +167,13 @@ pub enum DeployConfig {
         /// Other inputs passed on every dispatch.
         #[serde(default)]
         inputs: BTreeMap<String, String>,
+        /// Workflow input that receives a value unique to each dispatch,
+        /// which the workflow shows in its `run-name`. Needed only where
+        /// GitHub does not name the run a dispatch started (GitHub
+        /// Enterprise Server before `return_run_details`): the run is then
+        /// told apart by that value in its name.
+        #[serde(default)]
+        correlation_input: Option<String>,
         /// `[secrets]` entry holding the GitHub token.
         token_secret: String,
         #[serde(default)]
@@ -278,12 +285,29 @@ impl DeployConfig {
                     return Err("project: expected the Vercel project id or name".into());
                 }
             }
-            DeployConfig::GithubActions { repo, workflow, .. } => {
+            DeployConfig::GithubActions {
+                repo,
+                workflow,
+                ref_input,
+                inputs,
+                correlation_input,
+                ..
+            } => {
                 check_repo(repo)?;
                 if workflow.is_empty() {
                     return Err(
                         "workflow: expected the workflow file name (deploy.yml) or id".into(),
                     );
+                }
+                if let Some(name) = correlation_input {
+                    if name.is_empty()
+                        || ref_input.as_ref() == Some(name)
+                        || inputs.contains_key(name)
+                    {
+                        return Err(format!(
+                            "correlation_input: expected the name of a workflow input of its own (not ref_input nor one of inputs), got {name:?}"
+                        ));
+                    }
                 }
             }
             DeployConfig::Digitalocean { app_id, .. } if app_id.is_empty() => {
@@ -581,6 +605,10 @@ mod tests {
                 "environments.prod.migrations.database_url_secret: credential `db` is not declared",
             ),
             ("[spec]\nremote = \"file:///x\"\ndir = \"../up\"\n", "spec.dir"),
+            (
+                "[secrets]\ng = \"env:G\"\n[environments.prod.deploy]\nprovider = \"github_actions\"\nrepo = \"acme/web\"\nworkflow = \"deploy.yml\"\nref_input = \"ref\"\ncorrelation_input = \"ref\"\ntoken_secret = \"g\"\n",
+                "environments.prod.deploy.correlation_input: expected the name of a workflow input of its own",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).unwrap_err();

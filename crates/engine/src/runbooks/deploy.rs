@@ -231,10 +231,13 @@ impl Deploy {
         let mut md = format!("# Deploy of {what} to {}\n\n{outcome}\n\n", self.env);
         md.push_str("| | |\n|---|---|\n");
         md.push_str(&format!("| provider | {provider} |\n"));
-        md.push_str(&format!(
-            "| ref | {} |\n",
-            self.git_ref.as_deref().unwrap_or("-")
-        ));
+        // Only what the provider reports as deployed counts as deployed.
+        let git_ref = match (&self.deployed, &self.git_ref) {
+            (Some(d), _) => d.git_ref.clone().unwrap_or_else(|| "-".into()),
+            (None, Some(wanted)) => format!("{wanted} (not deployed)"),
+            (None, None) => "-".into(),
+        };
+        md.push_str(&format!("| ref | {git_ref} |\n"));
         let link = Deployment::markdown_link;
         md.push_str(&format!(
             "| deployment | {} |\n",
@@ -357,7 +360,7 @@ impl Deploy {
                     format!("starting a {} deployment of {git_ref}", provider.name()),
                 );
                 ctx.flush().await;
-                let deployed = provider.deploy(ctx, &git_ref).await?;
+                let deployed = provider.deploy(ctx, self.requested_ref.as_deref()).await?;
                 record_deployed(ctx, provider.name(), &deployed);
                 self.deployed = Some(deployed);
                 if self.run_migrations {

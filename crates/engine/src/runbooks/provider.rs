@@ -7,19 +7,20 @@
 //! written to a run goes through [`DeployProvider::redact`] first.
 
 mod digitalocean;
+mod github;
+mod vercel;
 
 use crate::config::DeployConfig;
 use crate::pipeline::{PhaseError, RunContext};
 use crate::Engine;
 use digitalocean::DigitalOceanApp;
+use github::GitHubWorkflow;
 use opsroom_adapters::digitalocean::{DigitalOceanClient, DigitalOceanConfig};
 use opsroom_adapters::follow::{FollowError, FollowOptions};
 use opsroom_adapters::github::{GitHubClient, GitHubConfig, RepoName};
 use opsroom_adapters::secret::redact_all;
 use opsroom_adapters::shell::{self, CommandSpec, OutputLine, ShellError};
-use opsroom_adapters::vercel::{
-    CreateDeployment, GitSource, ListDeployments, ReadyState, VercelClient, VercelConfig,
-};
+use opsroom_adapters::vercel::{VercelClient, VercelConfig};
 use opsroom_adapters::{ApiError, Secret};
 use opsroom_core::{EventLevel, RunStatus};
 use opsroom_store::{Run, RunListParams};
@@ -28,6 +29,7 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use vercel::VercelProject;
 
 /// One deployment as opsroom records it (in events, artifacts, history).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -62,23 +64,8 @@ impl Deployment {
 }
 
 enum Backend {
-    Vercel {
-        client: VercelClient,
-        project: String,
-        repo: RepoName,
-        default_ref: String,
-        target: Option<String>,
-        follow: FollowOptions,
-    },
-    GitHub {
-        client: GitHubClient,
-        repo: RepoName,
-        workflow: String,
-        branch: String,
-        ref_input: Option<String>,
-        inputs: serde_json::Map<String, Value>,
-        follow: FollowOptions,
-    },
+    Vercel(VercelProject),
+    GitHub(GitHubWorkflow),
     DigitalOcean(DigitalOceanApp),
     Shell {
         argv: Vec<String>,
@@ -174,7 +161,7 @@ impl DeployProvider {
                 if let Some(url) = base_url {
                     cfg.base_url.clone_from(url);
                 }
-                Backend::Vercel {
+                Backend::Vercel(VercelProject {
                     client: VercelClient::new(cfg).map_err(built)?,
                     project: project.clone(),
                     repo: RepoName::parse(repo).ok_or_else(|| {
@@ -183,7 +170,7 @@ impl DeployProvider {
                     default_ref: default_ref.clone(),
                     target: target.clone(),
                     follow: follow_options(*timeout_ms, *poll_interval_ms),
-                }
+                })
             }
             DeployConfig::GithubActions {
                 repo,
@@ -191,6 +178,7 @@ impl DeployProvider {
                 branch,
                 ref_input,
                 inputs,
+                correlation_input,
                 token_secret,
                 base_url,
                 timeout_ms,
@@ -203,7 +191,7 @@ impl DeployProvider {
                 if let Some(url) = base_url {
                     cfg.base_url.clone_from(url);
                 }
-                Backend::GitHub {
+                Backend::GitHub(GitHubWorkflow {
                     client: GitHubClient::new(cfg).map_err(built)?,
                     repo: RepoName::parse(repo).ok_or_else(|| {
                         PhaseError::permanent(format!("repo {repo:?} is not owner/name"))
@@ -215,8 +203,9 @@ impl DeployProvider {
                         .iter()
                         .map(|(k, v)| (k.clone(), Value::from(v.clone())))
                         .collect(),
+                    correlation_input: correlation_input.clone(),
                     follow: follow_options(*timeout_ms, *poll_interval_ms),
-                }
+                })
             }
             DeployConfig::Digitalocean {
                 app_id,
@@ -279,8 +268,8 @@ impl DeployProvider {
     /// The provider's name, as in the config.
     pub fn name(&self) -> &'static str {
         match self.backend {
-            Backend::Vercel { .. } => "vercel",
-            Backend::GitHub { .. } => "github_actions",
+            Backend::Vercel(_) => "vercel",
+            Backend::GitHub(_) => "github_actions",
             Backend::DigitalOcean(_) => "digitalocean",
             Backend::Shell { .. } => "shell",
         }
@@ -294,69 +283,44 @@ impl DeployProvider {
     /// The ref deployed when a run names none.
     pub fn default_ref(&self) -> String {
         match &self.backend {
-            Backend::Vercel { default_ref, .. } | Backend::Shell { default_ref, .. } => {
-                default_ref.clone()
-            }
-            Backend::GitHub { branch, .. } => branch.clone(),
+            Backend::Vercel(project) => project.default_ref.clone(),
+            Backend::Shell { default_ref, .. } => default_ref.clone(),
+            Backend::GitHub(w) => w.branch.clone(),
             Backend::DigitalOcean(_) => "the app spec's branch".into(),
         }
     }
 
-    /// What is live now (`None`: nothing deployed yet). Also proves the
-    /// provider is reachable and the credential works.
+    /// What is live now (`None`: nothing deployed yet), as the provider
+    /// says where it can (Vercel's production target, DigitalOcean's active
+    /// deployment), else as opsroom recorded it. Also proves the provider is
+    /// reachable and the credential works.
     pub async fn current(&self, ctx: &RunContext) -> Result<Option<Deployment>, PhaseError> {
         match &self.backend {
-            Backend::GitHub { client, repo, .. } => {
-                client
-                    .get_repo(repo)
+            Backend::Vercel(project) => project.live(self).await,
+            Backend::GitHub(w) => {
+                w.client
+                    .get_repo(&w.repo)
                     .await
                     .map_err(|e| api_failure(&self.credential, "reading the repository", &e))?;
                 Ok(self.history(ctx).await?.into_iter().next())
             }
             Backend::DigitalOcean(app) => app.live(self).await,
-            _ => Ok(self.history(ctx).await?.into_iter().next()),
+            Backend::Shell { .. } => Ok(self.history(ctx).await?.into_iter().next()),
         }
     }
 
-    /// Deployments that succeeded, newest first (the live one first).
+    /// Deployments that succeeded, newest first. The live one (see
+    /// [`DeployProvider::current`]) is among them, not always first: on
+    /// Vercel, deployments rolled away from are newer than the live one.
     pub async fn history(&self, ctx: &RunContext) -> Result<Vec<Deployment>, PhaseError> {
         match &self.backend {
-            Backend::Vercel {
-                client,
-                project,
-                target,
-                ..
-            } => {
-                let query = ListDeployments {
-                    project_id: Some(project.clone()),
-                    target: target.clone(),
-                    state: Some("READY".into()),
-                    limit: Some(20),
-                    until: None,
-                };
-                let list = client
-                    .list_all_deployments(&query, 20)
-                    .await
-                    .map_err(|e| api_failure(&self.credential, "listing deployments", &e))?;
-                Ok(list
-                    .into_iter()
-                    .filter(|d| d.status().is_none_or(|s| *s == ReadyState::Ready))
-                    .map(|d| Deployment {
-                        git_ref: ["githubCommitRef", "githubCommitSha"]
-                            .iter()
-                            .find_map(|k| d.meta.get(*k).and_then(Value::as_str))
-                            .map(String::from),
-                        url: d.url.map(|u| format!("https://{u}")),
-                        id: d.uid,
-                    })
-                    .collect())
-            }
-            Backend::GitHub {
+            Backend::Vercel(project) => project.history(self).await,
+            Backend::GitHub(GitHubWorkflow {
                 client,
                 repo,
                 workflow,
                 ..
-            } => {
+            }) => {
                 // opsroom's own record knows which ref each run deployed;
                 // the provider's runs are the fallback for older history.
                 let recorded = recorded_history(ctx, &self.env, self.target.as_deref()).await?;
@@ -382,127 +346,21 @@ impl DeployProvider {
         }
     }
 
-    /// Starts a deployment of `git_ref` and follows it until it is ready,
-    /// failed or timed out, writing each status change as an event.
+    /// Starts a deployment of `git_ref` (the provider's default when
+    /// `None`) and follows it until it is ready, failed or timed out,
+    /// writing each status change as an event. The deployment returned says
+    /// what was really deployed.
     pub async fn deploy(
         &self,
         ctx: &mut RunContext,
-        git_ref: &str,
+        git_ref: Option<&str>,
     ) -> Result<Deployment, PhaseError> {
+        let default_ref = self.default_ref();
+        let wanted = git_ref.unwrap_or(&default_ref);
         match &self.backend {
-            Backend::Vercel {
-                client,
-                project,
-                repo,
-                target,
-                follow,
-                ..
-            } => {
-                let started = client
-                    .create_deployment(&CreateDeployment {
-                        name: project.clone(),
-                        project: Some(project.clone()),
-                        target: target.clone(),
-                        git_source: GitSource::GitHub {
-                            org: repo.owner.clone(),
-                            repo: repo.name.clone(),
-                            git_ref: git_ref.to_string(),
-                            sha: None,
-                        },
-                    })
-                    .await
-                    .map_err(|e| {
-                        api_failure(&self.credential, "vercel refused the deployment", &e)
-                    })?;
-                self.log(ctx, format!("vercel deployment {} created", started.id));
-                let (tx, mut rx) = mpsc::channel(64);
-                let done = self
-                    .streamed(
-                        ctx,
-                        &mut rx,
-                        client.follow_deployment(&started.id, follow, Some(&tx)),
-                        String::clone,
-                    )
-                    .await
-                    .map_err(|e| follow_failure(&self.credential, &e))?;
-                if done.ready_state != ReadyState::Ready {
-                    return Err(PhaseError::permanent(format!(
-                        "vercel deployment {} ended {}",
-                        done.id,
-                        self.redact(&done.status_text())
-                    )));
-                }
-                Ok(Deployment {
-                    url: done
-                        .url
-                        .map(|u| format!("https://{u}"))
-                        .or(done.inspector_url),
-                    id: done.id,
-                    git_ref: Some(git_ref.to_string()),
-                })
-            }
-            Backend::GitHub {
-                client,
-                repo,
-                workflow,
-                branch,
-                ref_input,
-                inputs,
-                follow,
-            } => {
-                let mut inputs = inputs.clone();
-                if let Some(name) = ref_input {
-                    inputs.insert(name.clone(), Value::from(git_ref));
-                } else if git_ref != branch {
-                    return Err(PhaseError::permanent(format!(
-                        "cannot deploy ref {git_ref}: set ref_input in the env's deploy table to the workflow input that takes the ref (the workflow runs on {branch})"
-                    )));
-                }
-                // GitHub's clock, not ours, stamps the run: allow for skew.
-                let dispatched_at = chrono::Utc::now() - chrono::Duration::seconds(10);
-                client
-                    .dispatch_workflow(repo, workflow, branch, &inputs)
-                    .await
-                    .map_err(|e| {
-                        api_failure(&self.credential, "github refused the workflow dispatch", &e)
-                    })?;
-                self.log(
-                    ctx,
-                    format!("github workflow {workflow} dispatched on {repo}@{branch}"),
-                );
-                let run = client
-                    .find_dispatched_run(repo, workflow, branch, dispatched_at, follow)
-                    .await
-                    .map_err(|e| follow_failure(&self.credential, &e))?;
-                self.log(
-                    ctx,
-                    format!("workflow run {} started: {}", run.id, run.html_url),
-                );
-                let (tx, mut rx) = mpsc::channel(64);
-                let done = self
-                    .streamed(
-                        ctx,
-                        &mut rx,
-                        client.follow_workflow_run(repo, run.id, follow, Some(&tx)),
-                        String::clone,
-                    )
-                    .await
-                    .map_err(|e| follow_failure(&self.credential, &e))?;
-                if !done.succeeded() {
-                    return Err(PhaseError::permanent(format!(
-                        "github workflow run {} ended {}: {}",
-                        done.id,
-                        done.conclusion.as_deref().unwrap_or(&done.status),
-                        done.html_url
-                    )));
-                }
-                Ok(Deployment {
-                    id: done.id.to_string(),
-                    url: Some(done.html_url),
-                    git_ref: Some(git_ref.to_string()),
-                })
-            }
-            Backend::DigitalOcean(app) => app.deploy(self, ctx).await,
+            Backend::Vercel(project) => project.deploy(self, ctx, wanted).await,
+            Backend::GitHub(w) => w.deploy(self, ctx, wanted).await,
+            Backend::DigitalOcean(app) => app.deploy(self, ctx, git_ref).await,
             Backend::Shell {
                 argv,
                 env,
@@ -511,6 +369,7 @@ impl DeployProvider {
                 timeout,
                 ..
             } => {
+                let git_ref = wanted;
                 let fill = |s: &str| {
                     s.replace("{ref}", git_ref)
                         .replace("{env}", &self.env)
@@ -556,35 +415,16 @@ impl DeployProvider {
         to: &Deployment,
     ) -> Result<Deployment, PhaseError> {
         match &self.backend {
-            Backend::Vercel {
-                client, project, ..
-            } => {
-                client
-                    .rollback(project, &to.id, Some("opsroom rollback"))
-                    .await
-                    .map_err(|e| api_failure(&self.credential, "vercel refused the rollback", &e))?;
-                self.log(ctx, format!("vercel rolled {project} back to {}", to.label()));
-                let live = client
-                    .get_deployment(&to.id)
-                    .await
-                    .map_err(|e| api_failure(&self.credential, "reading the restored deployment", &e))?;
-                if live.ready_state != ReadyState::Ready {
-                    return Err(PhaseError::permanent(format!(
-                        "deployment {} is {} after the rollback",
-                        to.id, live.ready_state
-                    )));
-                }
-                Ok(to.clone())
-            }
-            Backend::GitHub { ref_input: None, .. } => Err(PhaseError::permanent(
+            Backend::Vercel(project) => project.restore(self, ctx, to).await,
+            Backend::GitHub(GitHubWorkflow { ref_input: None, .. }) => Err(PhaseError::permanent(
                 "cannot redeploy an earlier ref: set ref_input in the env's deploy table to the workflow input that takes the ref",
             )),
             Backend::DigitalOcean(app) => app.restore(self, ctx, to).await,
-            Backend::GitHub { .. } | Backend::Shell { .. } => {
+            Backend::GitHub(_) | Backend::Shell { .. } => {
                 let git_ref = to.git_ref.as_deref().ok_or_else(|| {
                     PhaseError::permanent(format!("deployment {} has no recorded ref to redeploy", to.id))
                 })?;
-                self.deploy(ctx, git_ref).await
+                self.deploy(ctx, Some(git_ref)).await
             }
         }
     }
@@ -622,20 +462,6 @@ impl DeployProvider {
                     return out;
                 }
             }
-        }
-    }
-}
-
-/// The `ended ERROR (reason)` part of a Vercel failure.
-trait StatusText {
-    fn status_text(&self) -> String;
-}
-
-impl StatusText for opsroom_adapters::vercel::Deployment {
-    fn status_text(&self) -> String {
-        match &self.error_message {
-            Some(m) => format!("{}: {m}", self.ready_state),
-            None => self.ready_state.to_string(),
         }
     }
 }

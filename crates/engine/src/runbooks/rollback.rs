@@ -1,5 +1,6 @@
 //! `rollback`: finds the last successful deployment before the live one
-//! (or the one the `ref` param names), makes it live again through the
+//! (the provider says which is live where it can), or the one the `ref`
+//! param names, refusing the live one itself; makes it live again through the
 //! env's provider (Vercel's instant rollback, DigitalOcean's app rollback,
 //! or a redeploy of its ref) and verifies the env's health.
 
@@ -64,30 +65,70 @@ impl Rollback {
             .ok_or_else(|| PhaseError::permanent("the provider was not set up in validate"))
     }
 
-    /// The deployment to return to: the one `ref` names, or the newest
-    /// successful one before the live one.
-    fn choose(&self, history: &[Deployment]) -> Result<Deployment, PhaseError> {
-        let earlier = history.get(1..).unwrap_or_default();
+    /// The deployment to return to: the one `ref` names (by id, or by the
+    /// ref it was built from), or the newest successful one created before
+    /// the one live now. Never the live one: that is refused, so a rollback
+    /// never reports success for changing nothing.
+    fn choose(
+        &self,
+        live: Option<&Deployment>,
+        history: &[Deployment],
+    ) -> Result<Deployment, PhaseError> {
+        let is_live = |d: &Deployment| live.is_some_and(|l| l.id == d.id);
+        let already_live = |l: &Deployment| {
+            PhaseError::permanent(format!(
+                "{} is what {} serves now; there is nothing to roll back to. Name an earlier deployment with ref, or leave ref out to return to the one before it",
+                l.label(),
+                self.env
+            ))
+        };
         let found = match &self.wanted {
-            Some(w) => earlier
-                .iter()
-                .find(|d| d.id == *w || d.git_ref.as_deref() == Some(w.as_str())),
-            None => earlier.first(),
+            Some(w) => {
+                if let Some(l) = live.filter(|l| l.id == *w) {
+                    return Err(already_live(l));
+                }
+                let others = || history.iter().filter(|d| !is_live(d));
+                let found = others()
+                    .find(|d| d.id == *w)
+                    .or_else(|| others().find(|d| d.git_ref.as_deref() == Some(w.as_str())));
+                if found.is_none() {
+                    if let Some(l) = live.filter(|l| l.git_ref.as_deref() == Some(w.as_str())) {
+                        return Err(already_live(l));
+                    }
+                }
+                found
+            }
+            None => {
+                let earlier: &[Deployment] = match live {
+                    None => history,
+                    Some(l) => match history.iter().position(|d| d.id == l.id) {
+                        Some(i) => &history[i + 1..],
+                        None => &[],
+                    },
+                };
+                earlier.first()
+            }
         };
         found.cloned().ok_or_else(|| {
             let seen = history
                 .iter()
-                .map(Deployment::label)
+                .map(|d| {
+                    if is_live(d) {
+                        format!("{} (live)", d.label())
+                    } else {
+                        d.label()
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
+            let seen = if seen.is_empty() { "none".to_string() } else { seen };
             PhaseError::permanent(match &self.wanted {
                 Some(w) => format!(
-                    "no earlier successful deployment matches `{w}`; successful deployments, newest first: {}",
-                    if seen.is_empty() { "none".to_string() } else { seen }
+                    "no earlier successful deployment matches `{w}`; successful deployments, newest first: {seen}"
                 ),
                 None => format!(
-                    "no successful deployment before the live one to roll back to (found: {})",
-                    if seen.is_empty() { "none".to_string() } else { seen }
+                    "no successful deployment before the live one {} to roll back to (found: {seen})",
+                    live.map(Deployment::label).unwrap_or_else(|| "-".into())
                 ),
             })
         })
@@ -116,9 +157,11 @@ impl Rollback {
                         format!("env lock {key} is held by this run"),
                     );
                 }
-                let history = self.provider()?.history(ctx).await?;
-                self.current = history.first().cloned();
-                let to = self.choose(&history)?;
+                let provider = self.provider()?;
+                let live = provider.current(ctx).await?;
+                let history = provider.history(ctx).await?;
+                self.current = live;
+                let to = self.choose(self.current.as_ref(), &history)?;
                 ctx.log_data(
                     EventLevel::Info,
                     format!(

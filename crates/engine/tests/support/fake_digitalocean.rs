@@ -4,6 +4,13 @@
 //! makes, moves PENDING_BUILD → BUILDING → DEPLOYING → ACTIVE over four
 //! polls and then serves; the one it replaces turns SUPERSEDED, as on
 //! DigitalOcean. The deployments list is paged like the real one.
+//!
+//! The app's spec has one service built from the GitHub repository
+//! `acme/shop`, branch `main`; `PUT /v2/apps/{id}` replaces the spec (a
+//! branch that does not exist is refused with 400), and each deployment
+//! builds the head commit of the spec's branch at that time. App Platform
+//! may roll a new spec out by itself: [`FakeDigitalOcean::spec_update_deploys`]
+//! makes the fake do so.
 
 use super::{authorized, serve};
 use axum::extract::{Path, Query, State};
@@ -51,6 +58,25 @@ pub struct DoWorld {
     pub rollbacks: Vec<Value>,
     /// Answers for the next rollback requests, used one per request.
     pub rollback_faults: VecDeque<RollbackFault>,
+    /// The app spec.
+    pub spec: Value,
+    /// The bodies of the spec updates.
+    pub spec_updates: Vec<Value>,
+    /// Whether a spec update starts a deployment by itself.
+    pub spec_update_deploys: bool,
+}
+
+/// The branches of `acme/shop` and their head commits.
+const BRANCHES: [(&str, &str); 2] = [("main", "c0ffee3"), ("release-2", "beef002")];
+
+fn head_of(branch: &str) -> Option<&'static str> {
+    BRANCHES.iter().find(|(b, _)| *b == branch).map(|(_, c)| *c)
+}
+
+fn default_spec() -> Value {
+    json!({"name": "shop", "region": "ams",
+        "services": [{"name": "web", "http_port": 8080,
+            "github": {"repo": "acme/shop", "branch": "main", "deploy_on_push": true}}]})
 }
 
 type Shared = Arc<Mutex<DoWorld>>;
@@ -120,13 +146,23 @@ impl DoWorld {
         self.deployments.iter().position(|d| d.id == id)
     }
 
-    /// Starts a deployment of `commit`; returns its index.
+    /// The head commit of the branch the spec's service builds.
+    fn spec_head(&self) -> String {
+        let branch = self.spec["services"][0]["github"]["branch"]
+            .as_str()
+            .unwrap_or("main");
+        head_of(branch).unwrap_or("0000000").to_string()
+    }
+
+    /// Starts a deployment of `commit` (the spec's branch head by default);
+    /// returns its index.
     fn start(&mut self, commit: Option<String>) -> usize {
         self.created += 1;
         let n = self.created;
+        let commit = commit.unwrap_or_else(|| self.spec_head());
         self.deployments.push(FakeDeployment {
             id: format!("dep-{n}"),
-            commit: commit.unwrap_or_else(|| format!("feed{n:03}")),
+            commit,
             polls: 0,
             went_live: false,
             failed: false,
@@ -143,11 +179,52 @@ async fn app(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>
         return not_found();
     }
     let world = w.lock().unwrap();
-    let active = world.index(&world.active).map(|i| world.json(i));
-    Json(json!({"app": {"id": id, "spec": {"name": "shop"},
-        "live_url": "https://shop.ondigitalocean.app",
-        "active_deployment": active}}))
-    .into_response()
+    Json(json!({"app": world.app_json(None)})).into_response()
+}
+
+impl DoWorld {
+    /// The app as the API shows it, with `in_progress` as its deployment
+    /// being rolled out.
+    fn app_json(&self, in_progress: Option<usize>) -> Value {
+        let active = self.index(&self.active).map(|i| self.json(i));
+        let mut app = json!({"id": "app-1", "spec": self.spec,
+            "live_url": "https://shop.ondigitalocean.app",
+            "active_deployment": active});
+        if let Some(i) = in_progress {
+            app["in_progress_deployment"] = self.json(i);
+        }
+        app
+    }
+}
+
+/// `PUT /v2/apps/{id}`: replaces the spec; its service's branch must exist.
+async fn update_app(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if let Some(r) = deny(&headers) {
+        return r;
+    }
+    if id != "app-1" {
+        return not_found();
+    }
+    let spec = body["spec"].clone();
+    if spec["name"] != "shop" {
+        return error(400, "spec.name: the app's name cannot change");
+    }
+    let branch = spec["services"][0]["github"]["branch"]
+        .as_str()
+        .unwrap_or_default();
+    if head_of(branch).is_none() {
+        return error(400, &format!("branch {branch} not found in acme/shop"));
+    }
+    let mut world = w.lock().unwrap();
+    world.spec_updates.push(body);
+    world.spec = spec;
+    let started = world.spec_update_deploys.then(|| world.start(None));
+    Json(json!({"app": world.app_json(started)})).into_response()
 }
 
 async fn create(State(w): State<Shared>, headers: HeaderMap) -> Response {
@@ -286,9 +363,12 @@ impl FakeDigitalOcean {
             rollback_requests: Vec::new(),
             rollbacks: Vec::new(),
             rollback_faults: VecDeque::new(),
+            spec: default_spec(),
+            spec_updates: Vec::new(),
+            spec_update_deploys: false,
         }));
         let app_routes = Router::new()
-            .route("/v2/apps/{id}", get(app))
+            .route("/v2/apps/{id}", get(app).put(update_app))
             .route("/v2/apps/{id}/deployments", post(create).get(list))
             .route("/v2/apps/{app}/deployments/{id}", get(get_deployment))
             .route("/v2/apps/{id}/rollback", post(rollback))
@@ -302,6 +382,33 @@ impl FakeDigitalOcean {
     /// The live deployment.
     pub fn active(&self) -> String {
         self.world.lock().unwrap().active.clone()
+    }
+
+    /// The bodies of the spec updates.
+    pub fn spec_updates(&self) -> Vec<Value> {
+        self.world.lock().unwrap().spec_updates.clone()
+    }
+
+    /// Makes a spec update start a deployment by itself.
+    pub fn spec_update_deploys(&self) {
+        self.world.lock().unwrap().spec_update_deploys = true;
+    }
+
+    /// Replaces the app's spec.
+    pub fn set_spec(&self, spec: Value) {
+        self.world.lock().unwrap().spec = spec;
+    }
+
+    /// How many deployments were started (rollbacks included).
+    pub fn created(&self) -> u32 {
+        self.world.lock().unwrap().created
+    }
+
+    /// The commit deployment `id` was built from.
+    pub fn commit_of(&self, id: &str) -> Option<String> {
+        let world = self.world.lock().unwrap();
+        let found = world.deployments.iter().find(|d| d.id == id);
+        found.map(|d| d.commit.clone())
     }
 
     /// The bodies of the rollbacks carried out.

@@ -2,14 +2,23 @@
 //! (one run moves queued → in_progress → completed: success, or failure
 //! when the `ref` input is `broken`), and the git data and pull request
 //! endpoints the spec runbook uses (branch `main` exists at `sha-main`).
+//!
+//! `deploy.yml` declares the inputs `ref`, `environment` and `opsroom_run`
+//! (others are refused with 422, as GitHub does) and has
+//! `run-name: deploy ${{ inputs.opsroom_run }}`. A dispatch asking for
+//! `return_run_details` gets 200 with the run's id and URLs, unless the
+//! fake plays a GitHub Enterprise Server that predates them (204). Run
+//! times have GitHub's one-second resolution, and the runs list can lag
+//! behind dispatches, as GitHub's does.
 
 use super::{authorized, serve};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// One workflow run of the fake.
@@ -26,6 +35,13 @@ pub struct FakeRun {
 #[derive(Default, Debug)]
 pub struct GitHubWorld {
     pub runs: Vec<FakeRun>,
+    /// Answer dispatches with 204 even when asked for the run's details.
+    pub without_run_details: bool,
+    /// The runs list shows nothing until this many dispatches arrived.
+    pub list_after: usize,
+    /// How often the runs list was searched for a dispatch's run (read
+    /// with `event=workflow_dispatch`).
+    pub run_searches: u32,
     /// Branch name and the commit it points at.
     pub branches: Vec<(String, String)>,
     /// Paths of every tree made.
@@ -66,8 +82,12 @@ fn status_of(run: &FakeRun) -> (&'static str, Option<&'static str>) {
 
 fn run_json(run: &FakeRun) -> Value {
     let (status, conclusion) = status_of(run);
+    let title = match run.inputs["opsroom_run"].as_str() {
+        Some(marker) => format!("deploy {marker}"),
+        None => "deploy ".to_string(),
+    };
     json!({
-        "id": run.id, "name": "deploy", "status": status, "conclusion": conclusion,
+        "id": run.id, "name": "deploy", "display_title": title, "status": status, "conclusion": conclusion,
         "head_branch": run.branch, "head_sha": format!("sha-{}", run.inputs["ref"].as_str().unwrap_or("")),
         "event": "workflow_dispatch",
         "html_url": format!("https://github.com/acme/web/actions/runs/{}", run.id),
@@ -98,24 +118,62 @@ async fn dispatch(
     if workflow != "deploy.yml" {
         return (StatusCode::NOT_FOUND, Json(json!({"message": "Not Found"}))).into_response();
     }
+    let declared = ["ref", "environment", "opsroom_run"];
+    let unexpected: Vec<&String> = body["inputs"]
+        .as_object()
+        .map(|inputs| {
+            inputs
+                .keys()
+                .filter(|k| !declared.contains(&k.as_str()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !unexpected.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"message": format!("Unexpected inputs provided: {unexpected:?}")})),
+        )
+            .into_response();
+    }
     let mut world = w.lock().unwrap();
     let id = 500 + world.runs.len() as u64;
+    // GitHub stamps runs to the second.
+    let now = chrono::Utc::now().timestamp();
     world.runs.push(FakeRun {
         id,
         inputs: body["inputs"].clone(),
         branch: body["ref"].as_str().unwrap_or("").to_string(),
         polls: 0,
-        created_at: chrono::Utc::now(),
+        created_at: chrono::DateTime::from_timestamp(now, 0).unwrap(),
     });
+    if body["return_run_details"] == true && !world.without_run_details {
+        return Json(json!({
+            "workflow_run_id": id,
+            "run_url": format!("https://api.github.com/repos/acme/web/actions/runs/{id}"),
+            "html_url": format!("https://github.com/acme/web/actions/runs/{id}"),
+        }))
+        .into_response();
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn list_runs(State(w): State<Shared>, headers: HeaderMap) -> Response {
+async fn list_runs(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = deny(&headers) {
         return r;
     }
-    let world = w.lock().unwrap();
-    let runs: Vec<Value> = world.runs.iter().rev().map(run_json).collect();
+    let mut world = w.lock().unwrap();
+    if q.get("event").map(String::as_str) == Some("workflow_dispatch") {
+        world.run_searches += 1;
+    }
+    let runs: Vec<Value> = if world.runs.len() < world.list_after {
+        Vec::new()
+    } else {
+        world.runs.iter().rev().map(run_json).collect()
+    };
     Json(json!({"total_count": runs.len(), "workflow_runs": runs})).into_response()
 }
 
@@ -286,6 +344,24 @@ impl FakeGitHub {
             url: serve(app).await,
             world,
         }
+    }
+
+    /// Plays a GitHub Enterprise Server that answers dispatches with 204
+    /// and never names the run.
+    pub fn without_run_details(&self) {
+        self.world.lock().unwrap().without_run_details = true;
+    }
+
+    /// Lists no run until `dispatches` dispatches arrived.
+    pub fn list_runs_after(&self, dispatches: usize) {
+        self.world.lock().unwrap().list_after = dispatches;
+    }
+
+    /// The inputs of run `id`.
+    pub fn run_inputs(&self, id: u64) -> Value {
+        let world = self.world.lock().unwrap();
+        let run = world.runs.iter().find(|r| r.id == id);
+        run.map(|r| r.inputs.clone()).unwrap_or(Value::Null)
     }
 
     /// The inputs of every dispatch, in order.

@@ -7,14 +7,22 @@
 //! it is released; others go QUEUED → BUILDING → READY over three polls.
 //! It starts with two READY production deployments, `dpl_old1` (ref v1)
 //! and `dpl_old2` (ref v2, live).
+//!
+//! Production is modelled as Vercel runs it: the project's
+//! `targets.production` names the deployment its domains serve. A new
+//! production deployment takes them once READY, except after an instant
+//! rollback: from then on Vercel leaves production where the rollback put
+//! it until a deployment is promoted. Each build writes its log (read at
+//! `/v3/deployments/{id}/events`, `since` honoured) a line per poll.
 
 use super::{authorized, serve};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// One deployment the fake knows.
@@ -25,6 +33,24 @@ pub struct FakeDeployment {
     pub state: &'static str,
     pub polls: u32,
     pub created: i64,
+    /// Whether production ever served it (only those can be rolled back to).
+    pub served: bool,
+    /// Its build log: (created, type, text).
+    pub log: Vec<(i64, &'static str, String)>,
+}
+
+impl FakeDeployment {
+    fn seeded(id: &str, git_ref: &str, created: i64) -> Self {
+        FakeDeployment {
+            id: id.into(),
+            git_ref: git_ref.into(),
+            state: "READY",
+            polls: 0,
+            created,
+            served: true,
+            log: Vec::new(),
+        }
+    }
 }
 
 /// What the fake holds and saw.
@@ -35,6 +61,15 @@ pub struct VercelWorld {
     pub live: String,
     /// Deployment ids the project was rolled back to, in order.
     pub rollbacks: Vec<String>,
+    /// Deployment ids promoted, in order.
+    pub promotions: Vec<String>,
+    /// Whether a new READY production deployment takes production by
+    /// itself (off after a rollback, on again after a promotion).
+    pub auto_assign: bool,
+    /// The last rollback or promotion: (type, from, to).
+    pub last_alias_request: Option<(&'static str, String, String)>,
+    /// Build log lines written so far (their `created` times).
+    pub log_clock: i64,
     /// How many create calls were accepted.
     pub created: u32,
     /// Requests refused for a bad token.
@@ -108,6 +143,8 @@ async fn create(State(w): State<Shared>, headers: HeaderMap, Json(body): Json<Va
         state: "QUEUED",
         polls: 0,
         created: 10_000 + world.created as i64,
+        served: false,
+        log: Vec::new(),
     };
     world.deployments.push(d.clone());
     Json(to_json(&d)).into_response()
@@ -119,6 +156,9 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
     }
     let mut world = w.lock().unwrap();
     let held = world.held.clone();
+    let auto_assign = world.auto_assign;
+    world.log_clock += 1;
+    let at = world.log_clock;
     let Some(d) = world.deployments.iter_mut().find(|d| d.id == id) else {
         return error(404, "not_found", "The deployment was not found.");
     };
@@ -133,25 +173,54 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
             (_, "broken") => "ERROR",
             _ => "READY",
         };
+        let line = match d.state {
+            "QUEUED" => (
+                "command",
+                format!("Cloning github.com/acme/web (Branch: {})", d.git_ref),
+            ),
+            "BUILDING" => ("stdout", "Running \"npm run build\"".to_string()),
+            "ERROR" => ("stderr", "Error: Cannot find module 'left-pad'".to_string()),
+            _ => ("stdout", "Build Completed in /vercel/output".to_string()),
+        };
+        d.log.push((at, line.0, line.1));
+        if d.state == "ERROR" {
+            d.log.push((
+                at,
+                "stderr",
+                "Error: Command \"npm run build\" exited with 1".to_string(),
+            ));
+        }
         became_ready = d.state == "READY";
+        if became_ready && auto_assign {
+            d.served = true;
+        }
     }
     let d = d.clone();
-    if became_ready {
-        // A new production deployment takes the traffic once ready.
+    if became_ready && auto_assign {
+        // A new production deployment takes the traffic once ready, unless
+        // a rollback turned that off.
         world.live = d.id.clone();
     }
     Json(to_json(&d)).into_response()
 }
 
-async fn list(State(w): State<Shared>, headers: HeaderMap) -> Response {
+async fn list(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = deny(&w, &headers) {
         return r;
     }
+    let until: i64 = q
+        .get("until")
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(i64::MAX);
     let world = w.lock().unwrap();
     let mut ready: Vec<&FakeDeployment> = world
         .deployments
         .iter()
-        .filter(|d| d.state == "READY")
+        .filter(|d| d.state == "READY" && d.created < until)
         .collect();
     ready.sort_by_key(|d| std::cmp::Reverse(d.created));
     let items: Vec<Value> = ready
@@ -166,29 +235,138 @@ async fn list(State(w): State<Shared>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
-async fn rollback(
+fn known_project(project: &str) -> bool {
+    project == "web" || project == "prj_web"
+}
+
+/// `GET /v9/projects/{idOrName}`: `targets.production` is the deployment
+/// production serves; `lastAliasRequest` the last rollback or promotion.
+async fn project(
     State(w): State<Shared>,
     headers: HeaderMap,
-    Path((_project, id)): Path<(String, String)>,
+    Path(project): Path<String>,
 ) -> Response {
     if let Some(r) = deny(&w, &headers) {
         return r;
+    }
+    if !known_project(&project) {
+        return error(404, "not_found", "Project not found");
+    }
+    let world = w.lock().unwrap();
+    let production = world
+        .deployments
+        .iter()
+        .find(|d| d.id == world.live)
+        .map(|d| {
+            let mut v = to_json(d);
+            v["meta"] = json!({"githubCommitRef": d.git_ref});
+            v
+        });
+    let last = world.last_alias_request.as_ref().map(|(kind, from, to)| {
+        json!({"type": kind, "jobStatus": "succeeded", "fromDeploymentId": from,
+               "toDeploymentId": to, "requestedAt": 1})
+    });
+    Json(
+        json!({"id": "prj_web", "name": "web", "accountId": "team_acme",
+        "targets": {"production": production}, "lastAliasRequest": last}),
+    )
+    .into_response()
+}
+
+async fn rollback(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = deny(&w, &headers) {
+        return r;
+    }
+    if !known_project(&project) {
+        return error(404, "not_found", "Project not found");
     }
     let mut world = w.lock().unwrap();
     if !world
         .deployments
         .iter()
-        .any(|d| d.id == id && d.state == "READY")
+        .any(|d| d.id == id && d.state == "READY" && d.served)
     {
         return error(
             400,
             "bad_request",
-            "Only READY deployments can be rolled back to",
+            "Only deployments that served production can be rolled back to",
         );
     }
-    world.live = id.clone();
+    if world.live == id {
+        return error(
+            409,
+            "conflict",
+            "The deployment is already the current production deployment",
+        );
+    }
+    let from = std::mem::replace(&mut world.live, id.clone());
+    world.auto_assign = false;
+    world.last_alias_request = Some(("rollback", from, id.clone()));
     world.rollbacks.push(id);
     StatusCode::CREATED.into_response()
+}
+
+/// `POST /v10/projects/{projectId}/promote/{deploymentId}`: production
+/// serves it, and new deployments take production by themselves again.
+async fn promote(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+) -> Response {
+    if let Some(r) = deny(&w, &headers) {
+        return r;
+    }
+    if !known_project(&project) {
+        return error(404, "not_found", "Project not found");
+    }
+    let mut world = w.lock().unwrap();
+    let Some(d) = world
+        .deployments
+        .iter_mut()
+        .find(|d| d.id == id && d.state == "READY")
+    else {
+        return error(400, "bad_request", "Only READY deployments can be promoted");
+    };
+    d.served = true;
+    let from = std::mem::replace(&mut world.live, id.clone());
+    world.auto_assign = true;
+    world.last_alias_request = Some(("promote", from, id.clone()));
+    world.promotions.push(id);
+    StatusCode::CREATED.into_response()
+}
+
+/// `GET /v3/deployments/{id}/events`: the build log, oldest first, from
+/// `since` (included) on.
+async fn events(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = deny(&w, &headers) {
+        return r;
+    }
+    let since: i64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let world = w.lock().unwrap();
+    let Some(d) = world.deployments.iter().find(|d| d.id == id) else {
+        return error(404, "not_found", "The deployment was not found.");
+    };
+    let events: Vec<Value> = d
+        .log
+        .iter()
+        .enumerate()
+        .filter(|(_, (created, _, _))| *created >= since)
+        .map(|(n, (created, kind, text))| {
+            json!({"type": kind, "created": created,
+                   "payload": {"deploymentId": d.id, "id": format!("evt_{}_{n}", d.id),
+                               "date": created, "serial": format!("{created}-{n}"), "text": text}})
+        })
+        .collect();
+    Json(events).into_response()
 }
 
 async fn healthz(State(w): State<Shared>) -> Response {
@@ -209,28 +387,20 @@ impl FakeVercel {
     pub async fn start() -> FakeVercel {
         let world = Arc::new(Mutex::new(VercelWorld {
             deployments: vec![
-                FakeDeployment {
-                    id: "dpl_old1".into(),
-                    git_ref: "v1".into(),
-                    state: "READY",
-                    polls: 0,
-                    created: 1000,
-                },
-                FakeDeployment {
-                    id: "dpl_old2".into(),
-                    git_ref: "v2".into(),
-                    state: "READY",
-                    polls: 0,
-                    created: 2000,
-                },
+                FakeDeployment::seeded("dpl_old1", "v1", 1000),
+                FakeDeployment::seeded("dpl_old2", "v2", 2000),
             ],
             live: "dpl_old2".into(),
+            auto_assign: true,
             ..Default::default()
         }));
         let app = Router::new()
             .route("/v13/deployments", post(create))
             .route("/v13/deployments/{id}", get(get_one))
             .route("/v6/deployments", get(list))
+            .route("/v3/deployments/{id}/events", get(events))
+            .route("/v9/projects/{project}", get(project))
+            .route("/v10/projects/{project}/promote/{id}", post(promote))
             .route("/v1/projects/{project}/rollback/{id}", post(rollback))
             .route("/healthz", get(healthz))
             .with_state(world.clone());
@@ -258,5 +428,10 @@ impl FakeVercel {
     /// Ids rolled back to.
     pub fn rollbacks(&self) -> Vec<String> {
         self.world.lock().unwrap().rollbacks.clone()
+    }
+
+    /// Ids promoted.
+    pub fn promotions(&self) -> Vec<String> {
+        self.world.lock().unwrap().promotions.clone()
     }
 }

@@ -1,11 +1,14 @@
 //! A DigitalOcean App Platform app as a deploy provider: a deployment of the
-//! app's spec, the app's deployments that went live, and DigitalOcean's own
+//! app's spec (pointed at the branch a run names, when its sources are git
+//! branches), the app's deployments that went live, and DigitalOcean's own
 //! rollback to one of them. Each is followed phase by phase, every phase
 //! change written as a run event at once.
 
 use super::{api_failure, follow_failure, DeployProvider, Deployment};
 use crate::pipeline::{PhaseError, RunContext};
-use opsroom_adapters::digitalocean::{AppDeployment, DeploymentPhase, DigitalOceanClient};
+use opsroom_adapters::digitalocean::{
+    spec_with_branch, AppDeployment, ComponentSource, DeploymentPhase, DigitalOceanClient,
+};
 use opsroom_adapters::follow::FollowOptions;
 use tokio::sync::mpsc;
 
@@ -62,17 +65,22 @@ impl DigitalOceanApp {
         Ok(history)
     }
 
-    /// Deploys the app's current spec and follows it to `ACTIVE`.
+    /// Deploys the app and follows it to `ACTIVE`. Without `git_ref` the
+    /// app's spec goes out as it is. With one, every git-sourced component
+    /// is pointed at that branch first (the spec is updated, so later
+    /// deploys without a ref deploy it too); a ref App Platform cannot
+    /// build (a commit, or an app without git sources) is refused before
+    /// anything changes.
     pub(super) async fn deploy(
         &self,
         p: &DeployProvider,
         ctx: &mut RunContext,
+        git_ref: Option<&str>,
     ) -> Result<Deployment, PhaseError> {
-        let started = self
-            .client
-            .create_deployment(&self.app_id, self.force_build)
-            .await
-            .map_err(|e| api_failure(&p.credential, "digitalocean refused the deployment", &e))?;
+        let started = match git_ref {
+            None => self.create_deployment(p).await?,
+            Some(branch) => self.deploy_branch(p, ctx, branch).await?,
+        };
         p.log(
             ctx,
             format!("digitalocean deployment {} created", started.id),
@@ -81,6 +89,98 @@ impl DigitalOceanApp {
             .follow_to_active(p, ctx, &started.id, "deployment")
             .await?;
         Ok(recorded(done, self.live_url().await))
+    }
+
+    async fn create_deployment(&self, p: &DeployProvider) -> Result<AppDeployment, PhaseError> {
+        self.client
+            .create_deployment(&self.app_id, self.force_build)
+            .await
+            .map_err(|e| api_failure(&p.credential, "digitalocean refused the deployment", &e))
+    }
+
+    /// Points the app's git sources at `branch` and starts the deployment
+    /// of it: the one App Platform started for the new spec, or a new one.
+    async fn deploy_branch(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        branch: &str,
+    ) -> Result<AppDeployment, PhaseError> {
+        let refuse = |why: String| {
+            PhaseError::permanent(format!(
+                "cannot deploy ref {branch} to digitalocean app {}: {why}",
+                self.app_id
+            ))
+        };
+        if looks_like_commit(branch) {
+            return Err(refuse(
+                "App Platform builds the newest commit of a branch named in the app spec and cannot deploy one commit; name a branch (or push a branch at that commit), or leave ref out to deploy the spec's branch".into(),
+            ));
+        }
+        let app = self
+            .client
+            .get_app(&self.app_id)
+            .await
+            .map_err(|e| api_failure(&p.credential, "reading the app", &e))?;
+        let sources = app.component_sources();
+        let git: Vec<&ComponentSource> = sources.iter().filter(|s| s.is_git()).collect();
+        if git.is_empty() {
+            let kinds: Vec<String> = sources
+                .iter()
+                .map(|s| format!("{} ({})", s.component, s.kind))
+                .collect();
+            return Err(refuse(format!(
+                "no component of its spec builds from a git branch (components: {}), so there is no branch to change; leave ref out to deploy the spec as it is",
+                if kinds.is_empty() { "none".into() } else { kinds.join(", ") }
+            )));
+        }
+        let mut repos: Vec<&str> = git.iter().filter_map(|s| s.repo.as_deref()).collect();
+        repos.sort_unstable();
+        repos.dedup();
+        if repos.len() > 1 {
+            return Err(refuse(format!(
+                "its components build from {} repositories ({}); one ref cannot name a branch in each of them",
+                repos.len(),
+                repos.join(", ")
+            )));
+        }
+        if git.iter().all(|s| s.branch.as_deref() == Some(branch)) {
+            p.log(ctx, format!("the app spec already builds branch {branch}"));
+            return self.create_deployment(p).await;
+        }
+        let was: Vec<&str> = git.iter().filter_map(|s| s.branch.as_deref()).collect();
+        let before: Vec<String> = [&app.in_progress_deployment, &app.pending_deployment]
+            .into_iter()
+            .flatten()
+            .map(|d| d.id.clone())
+            .collect();
+        let updated = self
+            .client
+            .update_app(&self.app_id, &spec_with_branch(&app.spec, branch), true)
+            .await
+            .map_err(|e| {
+                api_failure(
+                    &p.credential,
+                    "digitalocean refused the app spec update",
+                    &e,
+                )
+            })?;
+        p.log(
+            ctx,
+            format!(
+                "app spec of {} now builds branch {branch} (was {}); later deploys without a ref deploy {branch} too",
+                self.app_id,
+                if was.is_empty() { "unset".to_string() } else { was.join(", ") }
+            ),
+        );
+        let rolled_out = [updated.in_progress_deployment, updated.pending_deployment]
+            .into_iter()
+            .flatten()
+            .find(|d| !before.contains(&d.id));
+        match rolled_out {
+            Some(started) => Ok(started),
+            None => self.create_deployment(p).await,
+        }
     }
 
     /// Rolls the app back to `to` (a deployment that went live before) and
@@ -155,6 +255,14 @@ impl DigitalOceanApp {
             .ok()
             .and_then(|a| a.live_url)
     }
+}
+
+/// Whether `git_ref` is a commit id (7 to 40 hex digits, a digit among
+/// them) rather than a branch name.
+fn looks_like_commit(git_ref: &str) -> bool {
+    (7..=40).contains(&git_ref.len())
+        && git_ref.chars().all(|c| c.is_ascii_hexdigit())
+        && git_ref.chars().any(|c| c.is_ascii_digit())
 }
 
 /// How opsroom records an app deployment: its id, the commit it was built
