@@ -116,6 +116,14 @@ impl DoWorld {
             "progress": {"success_steps": done, "total_steps": 3, "error_steps": u32::from(d.failed)}})
     }
 
+    /// The newest deployment still on its way (neither live nor failed),
+    /// which DigitalOcean shows as the app's `in_progress_deployment`.
+    fn in_progress(&self) -> Option<usize> {
+        self.deployments
+            .iter()
+            .rposition(|d| d.id != self.active && !d.went_live && !d.failed)
+    }
+
     fn index(&self, id: &str) -> Option<usize> {
         self.deployments.iter().position(|d| d.id == id)
     }
@@ -144,10 +152,13 @@ async fn app(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>
     }
     let world = w.lock().unwrap();
     let active = world.index(&world.active).map(|i| world.json(i));
-    Json(json!({"app": {"id": id, "spec": {"name": "shop"},
+    let mut app = json!({"id": id, "spec": {"name": "shop"},
         "live_url": "https://shop.ondigitalocean.app",
-        "active_deployment": active}}))
-    .into_response()
+        "active_deployment": active});
+    if let Some(i) = world.in_progress() {
+        app["in_progress_deployment"] = world.json(i);
+    }
+    Json(json!({ "app": app })).into_response()
 }
 
 async fn create(State(w): State<Shared>, headers: HeaderMap) -> Response {

@@ -9,12 +9,13 @@
 //! and `dpl_old2` (ref v2, live).
 
 use super::{authorized, serve};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// One deployment the fake knows.
@@ -143,23 +144,32 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
     Json(to_json(&d)).into_response()
 }
 
-async fn list(State(w): State<Shared>, headers: HeaderMap) -> Response {
+/// Newest first; only the states `state` names (comma-separated) when given.
+async fn list(
+    State(w): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     if let Some(r) = deny(&w, &headers) {
         return r;
     }
     let world = w.lock().unwrap();
-    let mut ready: Vec<&FakeDeployment> = world
+    let wanted = |state: &str| {
+        q.get("state")
+            .is_none_or(|states| states.split(',').any(|s| s == state))
+    };
+    let mut shown: Vec<&FakeDeployment> = world
         .deployments
         .iter()
-        .filter(|d| d.state == "READY")
+        .filter(|d| wanted(d.state))
         .collect();
-    ready.sort_by_key(|d| std::cmp::Reverse(d.created));
-    let items: Vec<Value> = ready
+    shown.sort_by_key(|d| std::cmp::Reverse(d.created));
+    let items: Vec<Value> = shown
         .iter()
         .map(|d| {
             json!({"uid": d.id, "name": "web", "url": format!("web-{}.vercel.app", d.id),
-                   "created": d.created, "readyState": "READY", "target": "production",
-                   "meta": {"githubCommitRef": d.git_ref}})
+                   "created": d.created, "readyState": d.state, "state": d.state,
+                   "target": "production", "meta": {"githubCommitRef": d.git_ref}})
         })
         .collect();
     Json(json!({"deployments": items, "pagination": {"count": items.len(), "next": null}}))
