@@ -139,10 +139,7 @@ pub(super) fn check(
 }
 
 /// The value of a required setting, or the error `why` gives.
-fn required<'a>(
-    value: &'a Option<String>,
-    why: impl FnOnce() -> String,
-) -> Result<&'a str, String> {
+fn required(value: &Option<String>, why: impl FnOnce() -> String) -> Result<&str, String> {
     value
         .as_deref()
         .filter(|v| !v.trim().is_empty())
@@ -276,6 +273,39 @@ mod tests {
             let err = parse(&text).unwrap_err();
             assert!(err.contains(want), "{text}\n=> {err}\nwanted {want}");
         }
+    }
+
+    #[test]
+    fn the_readme_example_has_each_provider_kind() {
+        let readme = include_str!("../../../../README.md");
+        let example = readme
+            .split("## Configuring environments, providers and credentials")
+            .nth(1)
+            .and_then(|s| s.split("```toml").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("the README's configuration section has a toml example");
+        let c = parse(example).unwrap();
+        let probe = |env: &str, service: &str| {
+            let (_, env) = c.env(env).unwrap();
+            env.services
+                .iter()
+                .find(|s| s.name == service)
+                .unwrap_or_else(|| panic!("no service {service}"))
+                .probe
+                .clone()
+        };
+        assert!(matches!(
+            probe("prod", "vercel"),
+            ProbeConfig::Vercel { project: Some(p), token_secret: Some(t), .. } if p == "web" && t == "vercel"
+        ));
+        assert!(matches!(
+            probe("prod", "backend"),
+            ProbeConfig::Supabase { project_ref: Some(_), services, .. } if services.len() == 4
+        ));
+        assert!(matches!(
+            probe("preview", "app"),
+            ProbeConfig::Digitalocean { app_id: Some(a), .. } if a == "6a7b5c4d-app"
+        ));
     }
 
     #[test]
