@@ -80,6 +80,11 @@ impl Service {
             Service::Storage => "storage",
         }
     }
+
+    /// The service the API calls `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Service> {
+        Service::ALL.into_iter().find(|s| s.as_str() == name)
+    }
 }
 
 /// A project (`GET /v1/projects/{ref}`).
@@ -239,6 +244,19 @@ pub fn direct_database_url(project_ref: &str, password: &Secret) -> Result<Secre
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn services_are_found_by_their_api_names() {
+        for service in Service::ALL {
+            assert_eq!(Service::from_name(service.as_str()), Some(service));
+        }
+        assert_eq!(Service::from_name("graphql"), None);
+        assert_eq!(
+            Service::from_name("DB"),
+            None,
+            "the API's names are lower case"
+        );
+    }
 
     #[test]
     fn direct_url_encodes_password() {

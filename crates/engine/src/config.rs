@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::Path;
 
 mod deploy;
+mod probes;
 pub use deploy::{
     DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
     SpecGitHubConfig,
@@ -98,13 +99,55 @@ pub struct EnvConfig {
     pub migrations: Option<MigrationsConfig>,
 }
 
-/// A service the healthcheck probes. (Unknown keys are refused by the
-/// probe's own table: serde cannot deny them through `flatten`.)
-#[derive(Debug, Clone, Deserialize)]
+/// A service the healthcheck probes: its `name`, and the rest of its table
+/// says how (`kind` and that kind's keys; unknown keys are refused).
+#[derive(Debug, Clone)]
 pub struct ServiceConfig {
     pub name: String,
-    #[serde(flatten)]
     pub probe: ProbeConfig,
+}
+
+/// Read by hand rather than through `#[serde(flatten)]`, so that a missing
+/// or unknown `kind` is named as such, with the service and the known kinds.
+impl<'de> Deserialize<'de> for ServiceConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(deserializer)?;
+        let known = || ProbeConfig::KINDS.join(", ");
+        let name = match table.remove("name") {
+            Some(toml::Value::String(name)) => name,
+            Some(_) => return Err(D::Error::custom("name: expected a string")),
+            None => {
+                return Err(D::Error::custom(
+                    "missing field `name` (the service's name)",
+                ))
+            }
+        };
+        match table.get("kind") {
+            Some(toml::Value::String(kind)) if ProbeConfig::KINDS.contains(&kind.as_str()) => {}
+            Some(toml::Value::String(kind)) => {
+                return Err(D::Error::custom(format!(
+                    "service `{name}`: kind: unknown kind `{kind}`; known kinds: {}",
+                    known()
+                )))
+            }
+            Some(_) => {
+                return Err(D::Error::custom(format!(
+                    "service `{name}`: kind: expected a string, one of: {}",
+                    known()
+                )))
+            }
+            None => {
+                return Err(D::Error::custom(format!(
+                    "service `{name}`: missing field `kind`; known kinds: {}",
+                    known()
+                )))
+            }
+        }
+        let probe = ProbeConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| D::Error::custom(format!("service `{name}`: {}", e.message())))?;
+        Ok(ServiceConfig { name, probe })
+    }
 }
 
 /// How to probe a service.
@@ -140,6 +183,87 @@ pub enum ProbeConfig {
     },
     /// opsroom's own database.
     OpsroomDb,
+    /// A Vercel project: the state of its latest deployment to `target`
+    /// (READY is healthy; ERROR or CANCELED is not; one still building is
+    /// degraded). Settings left out come from the env's
+    /// `provider = "vercel"` deploy table.
+    Vercel {
+        /// The project id or name.
+        #[serde(default)]
+        project: Option<String>,
+        /// The team the project belongs to (`teamId`), if any.
+        #[serde(default)]
+        team_id: Option<String>,
+        /// The Vercel target whose deployments are read (default: the
+        /// deploy table's `target`, else `production`).
+        #[serde(default)]
+        target: Option<String>,
+        /// `[secrets]` entry holding the Vercel token.
+        #[serde(default)]
+        token_secret: Option<String>,
+        #[serde(default)]
+        base_url: Option<String>,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// A DigitalOcean App Platform app: its active deployment and phase,
+    /// and any deployment in progress (degraded while one rolls out).
+    /// Settings left out come from the env's `provider = "digitalocean"`
+    /// deploy table.
+    Digitalocean {
+        /// The app id.
+        #[serde(default)]
+        app_id: Option<String>,
+        /// `[secrets]` entry holding the DigitalOcean token.
+        #[serde(default)]
+        token_secret: Option<String>,
+        #[serde(default)]
+        base_url: Option<String>,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+    },
+    /// A Supabase project: its status and the health of its services,
+    /// through the Management API.
+    Supabase {
+        /// The project ref (the id in the dashboard's URL).
+        #[serde(default)]
+        project_ref: Option<String>,
+        /// Services whose health is asked for (`auth`, `db`, `pooler`,
+        /// `realtime`, `rest`, `storage`); all of them when empty.
+        #[serde(default)]
+        services: Vec<String>,
+        /// `[secrets]` entry holding a personal access token (`sbp_…`).
+        #[serde(default)]
+        token_secret: Option<String>,
+        #[serde(default)]
+        base_url: Option<String>,
+        #[serde(default = "default_timeout_ms")]
+        timeout_ms: u64,
+    },
+}
+
+impl ProbeConfig {
+    /// The kinds a service may have, as written in the config.
+    pub const KINDS: [&'static str; 6] = [
+        "http",
+        "postgres",
+        "opsroom_db",
+        "vercel",
+        "digitalocean",
+        "supabase",
+    ];
+
+    /// The kind as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProbeConfig::Http { .. } => "http",
+            ProbeConfig::Postgres { .. } => "postgres",
+            ProbeConfig::OpsroomDb => "opsroom_db",
+            ProbeConfig::Vercel { .. } => "vercel",
+            ProbeConfig::Digitalocean { .. } => "digitalocean",
+            ProbeConfig::Supabase { .. } => "supabase",
+        }
+    }
 }
 
 /// Debug never shows URLs (they may carry passwords).
@@ -149,6 +273,9 @@ impl fmt::Debug for ProbeConfig {
             ProbeConfig::Http { .. } => f.write_str("Http { .. }"),
             ProbeConfig::Postgres { .. } => f.write_str("Postgres { .. }"),
             ProbeConfig::OpsroomDb => f.write_str("OpsroomDb"),
+            ProbeConfig::Vercel { .. } => f.write_str("Vercel { .. }"),
+            ProbeConfig::Digitalocean { .. } => f.write_str("Digitalocean { .. }"),
+            ProbeConfig::Supabase { .. } => f.write_str("Supabase { .. }"),
         }
     }
 }
@@ -196,8 +323,11 @@ impl OpsConfig {
             path: origin.to_string(),
             message,
         };
-        let config: OpsConfig =
+        let mut config: OpsConfig =
             toml::from_str(text).map_err(|e| invalid(e.to_string().trim().replace('\n', " ")))?;
+        for env in config.environments.values_mut() {
+            probes::inherit_from_deploy(env);
+        }
         for (name, env) in &config.environments {
             if name.is_empty()
                 || !name
@@ -231,6 +361,9 @@ impl OpsConfig {
                     }
                     _ => {}
                 }
+                probes::check(name, &svc.probe, &config.secrets).map_err(|e| {
+                    invalid(format!("environments.{name}.services.{}.{e}", svc.name))
+                })?;
             }
         }
         for (name, db) in &config.databases {

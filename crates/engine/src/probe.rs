@@ -1,8 +1,12 @@
 //! Probes of one service: HTTP(S) (status, latency, expected body, TLS days
-//! left), PostgreSQL (connect, `select 1`, latency) and opsroom's own store.
+//! left), PostgreSQL (connect, `select 1`, latency), opsroom's own store,
+//! and a provider's own view of it (Vercel, DigitalOcean, Supabase; see
+//! [`providers`]).
+
+mod providers;
 
 use crate::config::ProbeConfig;
-use opsroom_store::DynStore;
+use crate::Engine;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -12,7 +16,14 @@ pub struct ProbeResult {
     pub service: String,
     pub kind: &'static str,
     pub ok: bool,
+    /// Passing, but not fully: a deployment is still rolling out, a
+    /// service is coming up. A degraded probe does not fail the run.
+    pub degraded: bool,
     pub latency_ms: u64,
+    /// The provider's own word for the state (`READY`, `ACTIVE`,
+    /// `ACTIVE_HEALTHY`, …), for provider kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,9 +32,11 @@ pub struct ProbeResult {
     pub detail: String,
 }
 
-/// Probes one service.
-pub async fn probe(service: &str, config: &ProbeConfig, store: &DynStore) -> ProbeResult {
+/// Probes one service. The engine gives opsroom's own store and the
+/// credentials (`[secrets]`) provider kinds read their token from.
+pub async fn probe(service: &str, config: &ProbeConfig, engine: &Engine) -> ProbeResult {
     let started = Instant::now();
+    let store = &engine.store;
     let (kind, outcome) = match config {
         ProbeConfig::Http {
             url,
@@ -69,12 +82,20 @@ pub async fn probe(service: &str, config: &ProbeConfig, store: &DynStore) -> Pro
             };
             ("opsroom_db", outcome)
         }
+        ProbeConfig::Vercel { .. }
+        | ProbeConfig::Digitalocean { .. }
+        | ProbeConfig::Supabase { .. } => (
+            config.kind(),
+            providers::probe(config, &engine.config).await,
+        ),
     };
     ProbeResult {
         service: service.to_string(),
         kind,
         ok: outcome.ok,
+        degraded: outcome.degraded,
         latency_ms: started.elapsed().as_millis() as u64,
+        state: outcome.state,
         status: outcome.status,
         tls_days_left: outcome.tls_days_left,
         detail: outcome.detail,
@@ -83,6 +104,8 @@ pub async fn probe(service: &str, config: &ProbeConfig, store: &DynStore) -> Pro
 
 struct Outcome {
     ok: bool,
+    degraded: bool,
+    state: Option<String>,
     status: Option<u16>,
     tls_days_left: Option<i64>,
     detail: String,
@@ -92,6 +115,8 @@ impl Outcome {
     fn ok(detail: String) -> Self {
         Outcome {
             ok: true,
+            degraded: false,
+            state: None,
             status: None,
             tls_days_left: None,
             detail,
@@ -101,10 +126,21 @@ impl Outcome {
     fn failed(detail: String) -> Self {
         Outcome {
             ok: false,
-            status: None,
-            tls_days_left: None,
-            detail,
+            ..Outcome::ok(detail)
         }
+    }
+
+    /// Passing, with something to watch.
+    fn degraded(detail: String) -> Self {
+        Outcome {
+            degraded: true,
+            ..Outcome::ok(detail)
+        }
+    }
+
+    fn with_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
     }
 }
 
@@ -181,7 +217,7 @@ async fn probe_http(p: HttpProbe<'_>) -> Outcome {
         ok: problems.is_empty(),
         status: Some(status),
         tls_days_left,
-        detail,
+        ..Outcome::ok(detail)
     }
 }
 

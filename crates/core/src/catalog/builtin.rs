@@ -132,7 +132,7 @@ fn healthcheck() -> RunbookSpec {
         phases: [
             steps(&["check environment {env} is configured"]),
             steps(&["list services of {env}"]),
-            steps(&["probe each service of {env} (HTTP status, latency, TLS expiry; PostgreSQL connect + select 1)"]),
+            steps(&["probe each service of {env} (HTTP status, latency, TLS expiry; PostgreSQL connect + select 1; Vercel, DigitalOcean and Supabase status through their APIs)"]),
             steps(&["every probe passed"]),
             steps(&["write report artifact"]),
         ],

@@ -14,7 +14,7 @@ use std::time::Duration;
 /// Probes the env's services and smoke URLs, writing one event each;
 /// returns every result (the caller decides what a failure means).
 pub async fn check_health(ctx: &mut RunContext, env: &EnvConfig) -> Vec<ProbeResult> {
-    let store = ctx.engine().store.clone();
+    let engine = ctx.engine().clone();
     let mut checks: Vec<(String, ProbeConfig)> = env
         .services
         .iter()
@@ -34,7 +34,8 @@ pub async fn check_health(ctx: &mut RunContext, env: &EnvConfig) -> Vec<ProbeRes
         ));
     }
     let results =
-        futures_util::future::join_all(checks.iter().map(|(name, p)| probe(name, p, &store))).await;
+        futures_util::future::join_all(checks.iter().map(|(name, p)| probe(name, p, &engine)))
+            .await;
     for r in &results {
         let (level, verdict) = if r.ok {
             (EventLevel::Info, "ok")

@@ -1,5 +1,6 @@
 //! `healthcheck`: probes every service of an environment. Read-only; fails
-//! when a probe fails; writes a report artifact with a table.
+//! when a probe fails (a degraded one, such as a deployment still rolling
+//! out, is a warning); writes a report artifact with a table.
 
 use crate::config::ServiceConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
@@ -58,20 +59,19 @@ impl Execution for Healthcheck {
                 Ok(())
             }
             Phase::Action => {
-                let store = ctx.engine().store.clone();
+                let engine = ctx.engine().clone();
                 let probes = self
                     .services
                     .iter()
-                    .map(|s| probe(&s.name, &s.probe, &store));
+                    .map(|s| probe(&s.name, &s.probe, &engine));
                 // Concurrently; results keep the configured order.
                 self.results = futures_util::future::join_all(probes).await;
                 for r in &self.results {
-                    let level = if r.ok {
-                        EventLevel::Info
-                    } else {
-                        EventLevel::Error
+                    let (level, verdict) = match (r.ok, r.degraded) {
+                        (true, false) => (EventLevel::Info, "ok"),
+                        (true, true) => (EventLevel::Warn, "degraded"),
+                        (false, _) => (EventLevel::Error, "FAILED"),
                     };
-                    let verdict = if r.ok { "ok" } else { "FAILED" };
                     ctx.log_data(
                         level,
                         format!(
@@ -86,9 +86,20 @@ impl Execution for Healthcheck {
             Phase::Verify => {
                 let failed: Vec<_> = self.results.iter().filter(|r| !r.ok).collect();
                 if failed.is_empty() {
+                    let degraded: Vec<_> = self
+                        .results
+                        .iter()
+                        .filter(|r| r.degraded)
+                        .map(|r| r.service.as_str())
+                        .collect();
+                    let note = if degraded.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({} degraded: {})", degraded.len(), degraded.join(", "))
+                    };
                     ctx.log(
                         EventLevel::Info,
-                        format!("all {} probes passed", self.results.len()),
+                        format!("all {} probes passed{note}", self.results.len()),
                     );
                     Ok(())
                 } else {
@@ -125,8 +136,12 @@ impl Execution for Healthcheck {
 
 fn report_markdown(env: &str, results: &[ProbeResult]) -> String {
     let passed = results.iter().filter(|r| r.ok).count();
+    let degraded = match results.iter().filter(|r| r.degraded).count() {
+        0 => String::new(),
+        n => format!(" ({n} degraded)"),
+    };
     let mut md = format!(
-        "# Healthcheck of {env}\n\n{passed} of {} services healthy.\n\n| service | kind | result | latency | HTTP | TLS days left | detail |\n|---|---|---|---|---|---|---|\n",
+        "# Healthcheck of {env}\n\n{passed} of {} services healthy{degraded}.\n\n| service | kind | result | latency | HTTP | TLS days left | detail |\n|---|---|---|---|---|---|---|\n",
         results.len()
     );
     for r in results {
@@ -134,7 +149,11 @@ fn report_markdown(env: &str, results: &[ProbeResult]) -> String {
             "| {} | {} | {} | {} ms | {} | {} | {} |\n",
             r.service,
             r.kind,
-            if r.ok { "✅ ok" } else { "❌ failed" },
+            match (r.ok, r.degraded) {
+                (true, false) => "✅ ok",
+                (true, true) => "⚠️ degraded",
+                (false, _) => "❌ failed",
+            },
             r.latency_ms,
             r.status
                 .map(|s| s.to_string())

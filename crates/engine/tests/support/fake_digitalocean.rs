@@ -142,6 +142,14 @@ impl DoWorld {
             "progress": {"success_steps": done, "total_steps": 3, "error_steps": u32::from(d.failed)}})
     }
 
+    /// The newest deployment still on its way (neither live nor failed),
+    /// which DigitalOcean shows as the app's `in_progress_deployment`.
+    fn in_progress(&self) -> Option<usize> {
+        self.deployments
+            .iter()
+            .rposition(|d| d.id != self.active && !d.went_live && !d.failed)
+    }
+
     fn index(&self, id: &str) -> Option<usize> {
         self.deployments.iter().position(|d| d.id == id)
     }
@@ -179,7 +187,7 @@ async fn app(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>
         return not_found();
     }
     let world = w.lock().unwrap();
-    Json(json!({"app": world.app_json(None)})).into_response()
+    Json(json!({"app": world.app_json(world.in_progress())})).into_response()
 }
 
 impl DoWorld {

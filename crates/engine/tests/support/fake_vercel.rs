@@ -204,6 +204,8 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
     Json(to_json(&d)).into_response()
 }
 
+/// Newest first; only the states `state` names (comma-separated) when
+/// given, and only those created before `until`.
 async fn list(
     State(w): State<Shared>,
     headers: HeaderMap,
@@ -217,18 +219,22 @@ async fn list(
         .and_then(|u| u.parse().ok())
         .unwrap_or(i64::MAX);
     let world = w.lock().unwrap();
-    let mut ready: Vec<&FakeDeployment> = world
+    let wanted = |state: &str| {
+        q.get("state")
+            .is_none_or(|states| states.split(',').any(|s| s == state))
+    };
+    let mut shown: Vec<&FakeDeployment> = world
         .deployments
         .iter()
-        .filter(|d| d.state == "READY" && d.created < until)
+        .filter(|d| wanted(d.state) && d.created < until)
         .collect();
-    ready.sort_by_key(|d| std::cmp::Reverse(d.created));
-    let items: Vec<Value> = ready
+    shown.sort_by_key(|d| std::cmp::Reverse(d.created));
+    let items: Vec<Value> = shown
         .iter()
         .map(|d| {
             json!({"uid": d.id, "name": "web", "url": format!("web-{}.vercel.app", d.id),
-                   "created": d.created, "readyState": "READY", "target": "production",
-                   "meta": {"githubCommitRef": d.git_ref}})
+                   "created": d.created, "readyState": d.state, "state": d.state,
+                   "target": "production", "meta": {"githubCommitRef": d.git_ref}})
         })
         .collect();
     Json(json!({"deployments": items, "pagination": {"count": items.len(), "next": null}}))

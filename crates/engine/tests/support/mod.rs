@@ -6,6 +6,7 @@
 
 pub mod fake_digitalocean;
 pub mod fake_github;
+pub mod fake_supabase;
 pub mod fake_vercel;
 
 use chrono::Utc;
