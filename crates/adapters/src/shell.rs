@@ -1,6 +1,7 @@
 //! Running a local program: an argument list (never a shell string), env
-//! vars, working directory, timeout (the process group is killed), stdout and
-//! stderr streamed line by line with secrets redacted, and the exit code.
+//! vars (on top of opsroom's environment, or of a clean one), working
+//! directory, timeout (the process group is killed), stdout and stderr
+//! streamed line by line with secrets redacted, and the exit code.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,13 +10,17 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::mpsc;
 
-use crate::secret::{redact_all, Secret};
+use crate::secret::{Redactor, Secret};
 
 /// Output kept in [`CommandOutput`] per stream; lines past it are still
 /// streamed, just not kept.
 const MAX_CAPTURE_BYTES: usize = 1024 * 1024;
 /// How long to wait for output to drain after the program exited.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// The only variables of opsroom's own environment a program started with
+/// [`CommandSpec::clean_env`] gets: enough to find programs, a home folder
+/// and a locale, and none of opsroom's credentials.
+pub const INHERITED_VARS: [&str; 3] = ["PATH", "HOME", "LANG"];
 
 /// Which output stream a line came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,7 +49,8 @@ pub struct CommandSpec {
     pub args: Vec<String>,
     /// Variables added to (or replacing in) the environment.
     pub env: Vec<(String, String)>,
-    /// Start from an empty environment instead of opsroom's.
+    /// Start from a clean environment ([`INHERITED_VARS`] only) instead of
+    /// all of opsroom's.
     pub clear_env: bool,
     /// Working directory; opsroom's when `None`.
     pub cwd: Option<PathBuf>,
@@ -78,6 +84,14 @@ impl CommandSpec {
         self
     }
 
+    /// Starts the program from a clean environment: [`INHERITED_VARS`] and
+    /// the variables added with [`CommandSpec::env`], nothing else of
+    /// opsroom's (its admin token, database URL and credentials stay out).
+    pub fn clean_env(mut self) -> Self {
+        self.clear_env = true;
+        self
+    }
+
     /// Sets the working directory.
     pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cwd = Some(dir.into());
@@ -102,7 +116,7 @@ impl CommandSpec {
             text.push(' ');
             text.push_str(arg);
         }
-        redact_all(&text, &self.redact)
+        Redactor::new(&self.redact).redact(&text)
     }
 }
 
@@ -236,6 +250,11 @@ pub async fn run(
         .process_group(0);
     if spec.clear_env {
         cmd.env_clear();
+        for var in INHERITED_VARS {
+            if let Some(value) = std::env::var_os(var) {
+                cmd.env(var, value);
+            }
+        }
     }
     cmd.envs(spec.env.iter().map(|(k, v)| (k, v)));
     if let Some(cwd) = &spec.cwd {
@@ -251,17 +270,18 @@ pub async fn run(
     })?;
     let mut group = GroupKill(child.id());
     tracing::debug!(command = %command, pid = ?child.id(), "started program");
+    let redactor = Redactor::new(&spec.redact);
 
     let out_task = tokio::spawn(pump(
         child.stdout.take().expect("stdout is piped"),
         Stream::Stdout,
-        spec.redact.clone(),
+        redactor.clone(),
         lines.cloned(),
     ));
     let err_task = tokio::spawn(pump(
         child.stderr.take().expect("stderr is piped"),
         Stream::Stderr,
-        spec.redact.clone(),
+        redactor,
         lines.cloned(),
     ));
 
@@ -337,7 +357,7 @@ pub async fn run_checked(
 async fn pump<R: AsyncRead + Unpin>(
     reader: R,
     stream: Stream,
-    redact: Vec<Secret>,
+    redactor: Redactor,
     lines: Option<mpsc::Sender<OutputLine>>,
 ) -> (String, bool) {
     let mut reader = BufReader::new(reader);
@@ -353,7 +373,7 @@ async fn pump<R: AsyncRead + Unpin>(
         while matches!(buf.last(), Some(b'\n' | b'\r')) {
             buf.pop();
         }
-        let line = redact_all(&String::from_utf8_lossy(&buf), &redact);
+        let line = redactor.redact(&String::from_utf8_lossy(&buf));
         if kept.len() + line.len() < MAX_CAPTURE_BYTES {
             kept.push_str(&line);
             kept.push('\n');

@@ -95,6 +95,63 @@ async fn secrets_are_redacted_in_streamed_and_kept_output() {
 }
 
 #[tokio::test]
+async fn a_clean_environment_keeps_only_path_home_lang_and_the_added_variables() {
+    // Set once, before any program of this test starts; no other test reads it.
+    std::env::set_var("OPSROOM_SHELL_TEST_INHERITED", "must-not-leak");
+    let out = run_checked(
+        &CommandSpec::new("env", [""; 0])
+            .clean_env()
+            .env("GREETING", "hello"),
+        None,
+    )
+    .await
+    .unwrap();
+    let names: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(name, _)| name))
+        .collect();
+    assert!(names.contains(&"GREETING"), "{names:?}");
+    assert!(names.contains(&"PATH"), "{names:?}");
+    assert!(
+        names
+            .iter()
+            .all(|n| *n == "GREETING" || opsroom_adapters::shell::INHERITED_VARS.contains(n)),
+        "{names:?}"
+    );
+    assert!(!out.stdout.contains("must-not-leak"));
+
+    let inherited = run_checked(&CommandSpec::new("env", [""; 0]), None)
+        .await
+        .unwrap();
+    assert!(
+        inherited.stdout.contains("must-not-leak"),
+        "without clean_env the program gets opsroom's environment"
+    );
+}
+
+#[tokio::test]
+async fn encoded_secrets_are_redacted_in_output() {
+    let secret = "s3cr3t-Value/42+x";
+    let script = "printf '%s' \"$API_TOKEN\" | base64; printf 'user:%s' \"$API_TOKEN\" | base64; \
+                  printf 'q=s3cr3t-Value%%2F42%%2Bx\\n'";
+    let spec = sh(script)
+        .clean_env()
+        .env("API_TOKEN", secret)
+        .redact(Secret::new(secret));
+    let out = run_checked(&spec, None).await.unwrap();
+    assert_eq!(out.stdout.lines().count(), 3, "{}", out.stdout);
+    for line in out.stdout.lines() {
+        assert!(line.contains("***"), "{line}");
+    }
+    assert!(
+        !out.stdout.contains("czNjcjN0LVZhbHVlLzQyK3g"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[tokio::test]
 async fn lines_arrive_while_the_program_runs_and_timeout_kills_the_group() {
     let dir = common::temp_dir("shell-timeout");
     let pids = dir.join("pids");

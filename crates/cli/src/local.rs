@@ -110,6 +110,16 @@ fn load_config(path: &Option<PathBuf>, self_url: &str) -> CliResult<(OpsConfig, 
     }
 }
 
+/// This process's own credentials, which no run may show: the admin token
+/// and a PostgreSQL URL (with its password). A SQLite path is no secret.
+fn process_secrets(database_url: &str, admin_token: Option<String>) -> Vec<String> {
+    let mut values: Vec<String> = admin_token.into_iter().filter(|t| !t.is_empty()).collect();
+    if !database_url.starts_with("sqlite://") {
+        values.push(database_url.to_string());
+    }
+    values
+}
+
 fn worker_options(args: &EngineArgs) -> CliResult<WorkerOptions> {
     if args.concurrency == 0 || args.concurrency > 1024 {
         return Err(CliError::input("--concurrency must be from 1 to 1024"));
@@ -191,7 +201,12 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     let store = open_store(&args.engine.db.database_url).await?;
     let backend = store.backend();
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
-    let engine = Engine::new(store, config).with_catalog(catalog);
+    let engine = Engine::new(store, config)
+        .with_catalog(catalog)
+        .with_process_secrets(process_secrets(
+            &args.engine.db.database_url,
+            args.admin_token.clone(),
+        ));
     let app = Application::build(listener, engine, options);
     // Signals are handled from before the server says it listens, so a
     // SIGTERM sent as soon as that line appears still shuts down cleanly.
@@ -216,7 +231,12 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
     let (config, config_origin) = load_config(&args.engine.config, &args.server)?;
     let store = open_store(&args.engine.db.database_url).await?;
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
-    let engine = Engine::new(store, config).with_catalog(catalog);
+    // A worker does not use the admin token, but it may share the server's
+    // environment: its runs must not show it either.
+    let admin_token = std::env::var("OPSROOM_ADMIN_TOKEN").ok();
+    let engine = Engine::new(store, config)
+        .with_catalog(catalog)
+        .with_process_secrets(process_secrets(&args.engine.db.database_url, admin_token));
     let shutdown = shutdown_signal();
     let mut handles = Vec::new();
     for _ in 0..args.workers {

@@ -5,7 +5,7 @@ mod action;
 mod builtin;
 mod custom;
 
-pub use action::StepAction;
+pub use action::{secret_name, StepAction};
 pub use custom::{load_custom_dir_entries, parse_custom_runbook, CustomRunbookError};
 
 use crate::parser::Lexicon;

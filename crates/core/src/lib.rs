@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod parser;
+pub mod redact;
 pub mod run;
 
 pub use catalog::{Catalog, Risk, RunbookSpec, StepAction};

@@ -84,6 +84,36 @@ fn shell_steps_refuse_command_strings_and_shells() {
 }
 
 #[test]
+fn shell_steps_declare_their_variables() {
+    let spec = parse_custom_runbook(
+        "env.toml",
+        &format!(
+            "{HEAD}[[steps.action]]\nshell = {{ argv = [\"notify\"], env = {{ TOKEN = \"secret:status\", REGION = \"{{env}}\" }} }}\n"
+        ),
+    )
+    .unwrap();
+    match &spec.actions.as_ref().unwrap()[2][0] {
+        StepAction::Shell { env, .. } => {
+            assert_eq!(env["TOKEN"], "secret:status");
+            assert_eq!(env["REGION"], "{env}");
+        }
+        other => panic!("expected a shell action, got {other:?}"),
+    }
+    let cases = [
+        ("{ \"1X\" = \"a\" }", "env variable name `1X`"),
+        ("{ OPSROOM_ADMIN_TOKEN = \"a\" }", "the run's own"),
+        ("{ T = \"secret:\" }", "`secret:` needs the name"),
+        ("{ T = \"{nope}\" }", "placeholder `{nope}`"),
+    ];
+    for (env, expected) in cases {
+        let err = error_of(&format!(
+            "{HEAD}[[steps.action]]\nshell = {{ argv = [\"notify\"], env = {env} }}\n"
+        ));
+        assert!(err.contains(expected), "expected `{expected}` in `{err}`");
+    }
+}
+
+#[test]
 fn semantic_errors_say_what_is_wrong() {
     let cases = [
         (

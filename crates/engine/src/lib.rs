@@ -8,6 +8,7 @@ pub mod custom;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;
+pub mod redaction;
 pub mod runbooks;
 pub mod worker;
 
@@ -15,6 +16,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::OpsConfig;
 pub use worker::{WorkerOptions, WorkerPool};
 
+use opsroom_adapters::secret::Redactor;
+use opsroom_adapters::Secret;
 use opsroom_core::Catalog;
 use opsroom_store::DynStore;
 use std::sync::Arc;
@@ -29,11 +32,15 @@ pub struct Engine {
     pub metrics: Arc<metrics::EngineMetrics>,
     /// Where attempts end, batched across this process's runs.
     pub completions: Arc<completions::Completions>,
+    /// Hides every credential the engine knows of from what runs write
+    /// (see [`redaction`]).
+    pub redactor: Arc<Redactor>,
 }
 
 impl Engine {
     pub fn new(store: DynStore, config: OpsConfig) -> Engine {
         Engine {
+            redactor: Arc::new(redaction::config_redactor(&config)),
             store,
             clock: Arc::new(SystemClock),
             config: Arc::new(config),
@@ -45,6 +52,19 @@ impl Engine {
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {
         self.clock = clock;
+        self
+    }
+
+    /// Hides this process's own credentials (its admin token, its database
+    /// URL and so its password) from what runs write, besides the config's.
+    pub fn with_process_secrets<S: AsRef<str>>(
+        mut self,
+        values: impl IntoIterator<Item = S>,
+    ) -> Engine {
+        let redactor = Arc::make_mut(&mut self.redactor);
+        for value in values {
+            redactor.add(&Secret::new(value.as_ref()));
+        }
         self
     }
 

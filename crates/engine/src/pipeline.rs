@@ -2,17 +2,24 @@
 //! runbook writes its events and artifacts through. Events are buffered and
 //! written in batches (the first at once, then at most every
 //! [`FLUSH_INTERVAL`]); the last batch is written with the final status.
+//!
+//! Every text a run keeps passes through the context's [`Redactor`] on its
+//! way in: event messages and data, artifacts, and phase errors (so the
+//! run's error, its phases and its summary too). Runbooks need not redact.
 
 use crate::completions::Completions;
 use crate::runbooks;
 use crate::Engine;
 use chrono::{DateTime, Utc};
+use opsroom_adapters::secret::Redactor;
+use opsroom_adapters::Secret;
 use opsroom_core::{EventLevel, Phase, RunStatus};
 use opsroom_store::{
     ArtifactInsertParams, EventsAppendParams, NewEvent, Run, RunCompleteParams, StoreError,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -111,11 +118,14 @@ pub struct RunContext {
     phases: Vec<PhaseRecord>,
     phases_dirty: bool,
     lease_lost: bool,
+    /// The engine's redactor, plus the secrets this run read.
+    redactor: Arc<Redactor>,
 }
 
 impl RunContext {
     fn new(engine: Engine, run: Run) -> Self {
         RunContext {
+            redactor: engine.redactor.clone(),
             engine,
             run,
             phase: None,
@@ -153,9 +163,33 @@ impl RunContext {
         self.log_data(level, message, Value::Null);
     }
 
+    /// Records an event with structured data; secrets in either are hidden.
     pub fn log_data(&mut self, level: EventLevel, message: impl Into<String>, data: Value) {
+        let mut data = data;
+        self.redactor.redact_json(&mut data);
+        let message = self.redactor.redact(&message.into());
         let event = NewEvent::new(self.now(), level, self.phase, message).with_data(data);
         self.buffer.push(event);
+    }
+
+    /// Hides `secret` from everything this run writes from now on (a
+    /// credential the run read after it started, e.g. for a program's
+    /// environment).
+    pub fn add_secret(&mut self, secret: &Secret) {
+        Arc::make_mut(&mut self.redactor).add(secret);
+    }
+
+    /// `text` as this run may show it: known secrets and URL credentials hidden.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    /// The same failure with its message redacted.
+    fn redacted(&self, e: PhaseError) -> PhaseError {
+        PhaseError {
+            message: self.redact(&e.message),
+            retryable: e.retryable,
+        }
     }
 
     /// Writes buffered events if the last write is older than [`FLUSH_INTERVAL`].
@@ -215,8 +249,8 @@ impl RunContext {
                 run_id: self.run.id,
                 fence: Some(self.run.fence()),
                 kind: kind.to_string(),
-                name: name.to_string(),
-                content,
+                name: self.redact(name),
+                content: self.redact(&content),
                 now: self.now(),
             })
             .await;
@@ -346,7 +380,7 @@ pub async fn execute_run(
     let mut execution = match runbooks::start(&engine, &ctx.run) {
         Ok(e) => Some(e),
         Err(e) => {
-            failure = Some((Phase::Validate, e));
+            failure = Some((Phase::Validate, ctx.redacted(e)));
             None
         }
     };
@@ -397,6 +431,7 @@ pub async fn execute_run(
         match result {
             PhaseResult::Done(Ok(())) => ctx.end(phase, "succeeded", None, t),
             PhaseResult::Done(Err(e)) => {
+                let e = ctx.redacted(e);
                 ctx.end(phase, "failed", Some(e.message.clone()), t);
                 failure = Some((phase, e));
             }
@@ -458,7 +493,8 @@ pub async fn execute_run(
             ctx.artifact("markdown", "summary.md", md).await
         }
         other => other,
-    };
+    }
+    .map_err(|e| ctx.redacted(e));
     match &summary_result {
         Ok(()) => ctx.end(Phase::Summarize, "succeeded", None, t),
         Err(e) => ctx.end(Phase::Summarize, "failed", Some(e.message.clone()), t),

@@ -180,7 +180,12 @@ async fn probe_http(p: HttpProbe<'_>) -> Outcome {
         Err(e) if e.is_timeout() => {
             return Outcome::failed(format!("no answer within {} ms", p.timeout.as_millis()))
         }
-        Err(e) => return Outcome::failed(format!("request failed: {}", error_chain(&e))),
+        Err(e) => {
+            return Outcome::failed(format!(
+                "request failed: {}",
+                opsroom_adapters::http::request_error_text(e)
+            ))
+        }
     };
     let status = response.status().as_u16();
     let tls_days_left = response
@@ -227,17 +232,6 @@ pub fn cert_days_left(der: &[u8]) -> Option<i64> {
     let not_after = cert.validity().not_after.timestamp();
     let now = chrono::Utc::now().timestamp();
     Some((not_after - now).div_euclid(86_400))
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }
 
 async fn probe_postgres(url: &str, timeout: Duration) -> Outcome {

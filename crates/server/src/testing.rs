@@ -1,8 +1,11 @@
 //! A real server on port 0 for tests, with in-process workers.
 
 use crate::{Application, ServerOptions};
+use opsroom_core::Catalog;
+use opsroom_engine::custom::catalog_from_dir;
 use opsroom_engine::{Engine, OpsConfig, WorkerOptions};
 use opsroom_store::DynStore;
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -21,6 +24,10 @@ pub struct TestAppOptions {
     pub config: Option<OpsConfig>,
     pub admin_token: Option<String>,
     pub workers: usize,
+    /// The database URL the CLI would have been given; the store itself is
+    /// passed to [`TestApp::spawn`], this is only hidden from runs (with the
+    /// admin token), as `opsroom serve` hides its own.
+    pub database_url: Option<String>,
 }
 
 impl Default for TestAppOptions {
@@ -29,6 +36,7 @@ impl Default for TestAppOptions {
             config: None,
             admin_token: None,
             workers: 1,
+            database_url: None,
         }
     }
 }
@@ -38,7 +46,7 @@ impl TestApp {
     pub async fn spawn(store: DynStore, options: TestAppOptions) -> TestApp {
         let server_options = ServerOptions {
             bind: "127.0.0.1:0".into(),
-            admin_token: options.admin_token,
+            admin_token: options.admin_token.clone(),
             workers: options.workers,
             worker: WorkerOptions {
                 concurrency: 4,
@@ -52,7 +60,18 @@ impl TestApp {
             .expect("bind port 0");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
         let config = options.config.unwrap_or_else(|| OpsConfig::demo(&url));
-        let engine = Engine::new(store, config);
+        // The custom runbooks of the config's folder, as `opsroom serve` loads them.
+        let catalog = match &config.runbooks_dir {
+            Some(dir) => {
+                let (catalog, errors) = catalog_from_dir(Path::new(dir));
+                assert!(errors.is_empty(), "custom runbooks of {dir}: {errors:?}");
+                catalog
+            }
+            None => Catalog::builtin(),
+        };
+        let engine = Engine::new(store, config)
+            .with_catalog(catalog)
+            .with_process_secrets(options.admin_token.iter().chain(&options.database_url));
         let app = Application::build(listener, engine.clone(), server_options);
         let (shutdown, rx) = watch::channel(false);
         let handle = tokio::spawn(app.run_until_stopped(rx));

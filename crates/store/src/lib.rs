@@ -11,6 +11,9 @@ pub mod testing;
 mod wakeups;
 
 pub use model::*;
+/// A URL with its credentials hidden, for logs and errors (one implementation
+/// for every crate).
+pub use opsroom_core::redact::redact_url;
 pub use wakeups::{Wakeup, WakeupReceiver, Wakeups};
 
 use async_trait::async_trait;
@@ -201,36 +204,5 @@ pub async fn connect(url: &str) -> StoreResult<DynStore> {
             "`{}` is neither postgres://… nor sqlite://PATH",
             redact_url(url)
         )))
-    }
-}
-
-/// A database URL with its password replaced, for logs and errors.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn passwords_are_redacted_from_urls() {
-        assert_eq!(
-            super::redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
-        assert_eq!(super::redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -236,7 +236,7 @@ impl ApiClient {
                     }
                     return Err(ApiError::Transport {
                         call: call.name,
-                        message: self.token.redact(&error_chain(&e)),
+                        message: self.token.redact(&request_error_text(e)),
                         attempts: attempt,
                     });
                 }
@@ -313,14 +313,20 @@ impl ApiClient {
         } else {
             ApiError::Transport {
                 call: call.name,
-                message: self.token.redact(&error_chain(&e)),
+                message: self.token.redact(&request_error_text(e)),
                 attempts: 1,
             }
         }
     }
 }
 
-/// The error and its sources on one line (reqwest hides the cause otherwise).
+/// What went wrong with a request, on one line: the error and its causes
+/// (reqwest hides the cause otherwise), without the request's URL (its query
+/// or userinfo may hold a credential; callers name the URL redacted, if at all).
+pub fn request_error_text(e: reqwest::Error) -> String {
+    error_chain(&e.without_url())
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();

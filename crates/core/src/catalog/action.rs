@@ -1,6 +1,7 @@
 //! Adapter actions: what a custom runbook step does, as data the engine executes.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One executable step of a custom runbook. Strings may hold placeholders
 /// (`{env}`, `{target}` and `{param}` for any declared parameter) that the
@@ -19,9 +20,16 @@ pub enum StepAction {
         body: Option<String>,
     },
     /// A program run directly (never through a shell): `argv[0]` is the
-    /// program, the rest its arguments, each passed as one argument.
+    /// program, the rest its arguments, each passed as one argument. It
+    /// starts from a clean environment: `PATH`, `HOME` and `LANG`, the
+    /// run's own `OPSROOM_*` variables, and `env`.
     Shell {
         argv: Vec<String>,
+        /// Variables the program gets. A value `"secret:NAME"` is the value
+        /// of the `[secrets]` entry NAME, read when the step runs; any other
+        /// value is text that may hold placeholders.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        env: BTreeMap<String, String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         cwd: Option<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +51,12 @@ pub enum StepAction {
     },
 }
 
+/// The `[secrets]` entry a step's variable names (`"secret:NAME"`), if it
+/// names one.
+pub fn secret_name(value: &str) -> Option<&str> {
+    value.strip_prefix("secret:")
+}
+
 fn default_poll_status() -> u16 {
     200
 }
@@ -60,9 +74,14 @@ impl StepAction {
                 out.extend(body.as_deref());
                 out
             }
-            StepAction::Shell { argv, cwd, .. } => {
+            StepAction::Shell { argv, cwd, env, .. } => {
                 let mut out: Vec<&str> = argv.iter().map(String::as_str).collect();
                 out.extend(cwd.as_deref());
+                out.extend(
+                    env.values()
+                        .filter(|v| secret_name(v).is_none())
+                        .map(String::as_str),
+                );
                 out
             }
             StepAction::Sql { database, query } => vec![database.as_str(), query.as_str()],

@@ -18,13 +18,19 @@
 //! [[steps.action]]
 //! title = "restart {target}"
 //! shell = { argv = ["systemctl", "restart", "{target}"] }
+//!
+//! [[steps.action]]
+//! title = "tell the status page"
+//! # Programs start from a clean environment (PATH, HOME, LANG, the run's
+//! # OPSROOM_* variables): give them what they need, credentials by name.
+//! shell = { argv = ["notify-status", "{target}"], env = { STATUS_TOKEN = "secret:status_page", REGION = "{env}" } }
 //! ```
 
 use super::{check_kind, Cue, ParamKind, ParamSpec, Risk, RunbookSpec, StepAction};
 use crate::run::Phase;
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 use toml::Spanned;
 
@@ -140,6 +146,8 @@ struct RawShell {
     /// Accepted only to explain why it is refused.
     command: Option<String>,
     cwd: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
     timeout_seconds: Option<u64>,
 }
 
@@ -479,8 +487,10 @@ impl Checker<'_> {
                     "`{program} -c` runs a string through a shell; call the program directly with its arguments in argv"
                 )));
             }
+            check_env(&sh.env).map_err(fail)?;
             return Ok(StepAction::Shell {
                 argv,
+                env: sh.env.clone(),
                 cwd: sh.cwd.clone(),
                 timeout_seconds: sh.timeout_seconds,
             });
@@ -525,6 +535,31 @@ fn check_url(url: &str) -> Result<(), String> {
     } else {
         Err(format!("url `{url}` must start with http:// or https://"))
     }
+}
+
+/// A shell step's variables: names a program can read, none of the run's
+/// own `OPSROOM_*` ones, and `secret:` values that name an entry.
+fn check_env(env: &BTreeMap<String, String>) -> Result<(), String> {
+    for (name, value) in env {
+        let well_formed = name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !well_formed {
+            return Err(format!(
+                "env variable name `{name}` must be letters, digits and `_`, not starting with a digit"
+            ));
+        }
+        if name.starts_with("OPSROOM_") {
+            return Err(format!(
+                "env variable `{name}`: names starting with OPSROOM_ are the run's own (OPSROOM_RUN_ID, OPSROOM_ENV, OPSROOM_TARGET, OPSROOM_PARAM_<NAME>)"
+            ));
+        }
+        if super::action::secret_name(value).is_some_and(|n| n.trim().is_empty()) {
+            return Err(format!(
+                "env variable `{name}`: `secret:` needs the name of a [secrets] entry, e.g. \"secret:api_token\""
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_status(code: u16) -> Result<(), String> {

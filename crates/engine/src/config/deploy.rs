@@ -200,7 +200,9 @@ pub enum DeployConfig {
         poll_interval_ms: u64,
     },
     /// A local program. `{ref}`, `{env}` and `{target}` in `argv` are
-    /// replaced; a non-zero exit fails the deploy.
+    /// replaced; a non-zero exit fails the deploy. It starts from a clean
+    /// environment: PATH, HOME, LANG, `OPSROOM_ENV`, `OPSROOM_REF`, `env`
+    /// and `secret_env`, none of opsroom's own variables.
     Shell {
         /// The program and its arguments (no shell involved).
         argv: Vec<String>,

@@ -17,6 +17,7 @@ mod steps;
 
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
+use opsroom_core::catalog::secret_name;
 use opsroom_core::{EventLevel, Phase, RunbookSpec, StepAction};
 use opsroom_store::Run;
 use serde_json::{json, Map, Value};
@@ -71,6 +72,7 @@ impl CustomRunbook {
                     .unwrap_or_else(|| action.describe());
                 let action = vars
                     .fill_action(action)
+                    .and_then(|a| declared_secrets(engine, &a).map(|()| a))
                     .map_err(|m| PhaseError::permanent(format!("{phase} step \"{title}\": {m}")))?;
                 phases[p].push(Step { title, action });
             }
@@ -169,8 +171,9 @@ impl Vars {
         }
     }
 
-    /// Variables every shell step gets: `OPSROOM_RUN_ID`, `OPSROOM_RUNBOOK`,
-    /// `OPSROOM_ENV`, `OPSROOM_TARGET` and `OPSROOM_PARAM_<NAME>`.
+    /// Variables every shell step gets (besides PATH, HOME, LANG and its
+    /// own): `OPSROOM_RUN_ID`, `OPSROOM_RUNBOOK`, `OPSROOM_ENV`,
+    /// `OPSROOM_TARGET` and `OPSROOM_PARAM_<NAME>`.
     fn env_vars(&self) -> Vec<(String, String)> {
         let mut out = vec![
             ("OPSROOM_RUN_ID".to_string(), self.run_id.to_string()),
@@ -243,6 +246,7 @@ impl Vars {
             },
             StepAction::Shell {
                 argv,
+                env,
                 cwd,
                 timeout_seconds,
             } => StepAction::Shell {
@@ -251,6 +255,16 @@ impl Vars {
                     .enumerate()
                     .map(|(i, a)| self.fill(a, if i == 0 { Fill::Raw } else { Fill::Argument }))
                     .collect::<Result<_, _>>()?,
+                env: env
+                    .iter()
+                    .map(|(k, v)| {
+                        let value = match secret_name(v) {
+                            Some(_) => v.clone(),
+                            None => raw(v)?,
+                        };
+                        Ok((k.clone(), value))
+                    })
+                    .collect::<Result<_, String>>()?,
                 cwd: cwd.as_deref().map(raw).transpose()?,
                 timeout_seconds: *timeout_seconds,
             },
@@ -272,6 +286,22 @@ impl Vars {
             },
         })
     }
+}
+
+/// Fails when a program step's variable names a credential that `[secrets]`
+/// does not declare (before anything runs, rather than half-way).
+fn declared_secrets(engine: &Engine, action: &StepAction) -> Result<(), String> {
+    if let StepAction::Shell { env, .. } = action {
+        for (name, value) in env {
+            if let Some(key) = secret_name(value) {
+                if !engine.config.secrets.contains_key(key) {
+                    let e = crate::config::SecretError::NotDeclared(key.to_string());
+                    return Err(format!("env variable {name}: {e}"));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn missing(name: &str) -> String {

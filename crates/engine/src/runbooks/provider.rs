@@ -376,7 +376,8 @@ impl DeployProvider {
                         .replace("{target}", self.target.as_deref().unwrap_or(""))
                 };
                 let mut spec = CommandSpec::new(fill(&argv[0]), argv[1..].iter().map(|a| fill(a)))
-                    .timeout(*timeout);
+                    .timeout(*timeout)
+                    .clean_env();
                 spec.env.clone_from(env);
                 spec.env.push(("OPSROOM_ENV".into(), self.env.clone()));
                 spec.env.push(("OPSROOM_REF".into(), git_ref.to_string()));

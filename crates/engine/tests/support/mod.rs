@@ -56,13 +56,27 @@ impl Api {
     /// Starts a server on `store` configured by `config_toml` (opsroom.toml
     /// text), with `workers` in-process worker pools of four slots each.
     pub async fn start(store: &DynStore, config_toml: &str, workers: usize) -> Api {
+        Api::start_with(
+            store,
+            config_toml,
+            TestAppOptions {
+                workers,
+                ..TestAppOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Like [`Api::start`], with more of the server's options (the config
+    /// and the admin token are set here).
+    pub async fn start_with(store: &DynStore, config_toml: &str, options: TestAppOptions) -> Api {
         let config = OpsConfig::parse("test.toml", config_toml).expect("test config parses");
         let app = TestApp::spawn(
             store.clone(),
             TestAppOptions {
                 config: Some(config),
                 admin_token: Some(ADMIN.into()),
-                workers,
+                ..options
             },
         )
         .await;

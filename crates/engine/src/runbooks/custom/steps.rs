@@ -7,9 +7,11 @@ use crate::Engine;
 use opsroom_adapters::postgres::{PgConfig, Postgres};
 use opsroom_adapters::shell::{self, CommandSpec, ShellError, Stream};
 use opsroom_adapters::Secret;
+use opsroom_core::catalog::secret_name;
+use opsroom_core::redact::redact_url;
 use opsroom_core::{EventLevel, StepAction};
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -82,11 +84,19 @@ impl StepRunner {
             }
             StepAction::Shell {
                 argv,
+                env,
                 cwd,
                 timeout_seconds,
             } => {
-                self.shell(title, argv, cwd.as_deref(), *timeout_seconds, ctx)
-                    .await
+                let program = Program {
+                    argv,
+                    env,
+                    cwd: cwd.as_deref(),
+                    timeout: timeout_seconds
+                        .map(Duration::from_secs)
+                        .unwrap_or(SHELL_TIMEOUT),
+                };
+                self.shell(title, program, ctx).await
             }
             StepAction::Sql { database, query } => self.sql(database, query, ctx).await,
             StepAction::Wait { seconds } => {
@@ -113,7 +123,7 @@ impl StepRunner {
         body: Option<&str>,
         ctx: &mut RunContext,
     ) -> Result<(), PhaseError> {
-        let shown = display_url(url);
+        let shown = redact_url(url);
         let method = reqwest::Method::from_bytes(method.as_bytes())
             .map_err(|_| PhaseError::permanent(format!("`{method}` is not an HTTP method")))?;
         let mut request = self.http.request(method.clone(), url);
@@ -171,7 +181,7 @@ impl StepRunner {
         timeout_seconds: u64,
         ctx: &mut RunContext,
     ) -> Result<(), PhaseError> {
-        let shown = display_url(url);
+        let shown = redact_url(url);
         let interval = Duration::from_secs(interval_seconds.max(1));
         let deadline = Instant::now() + Duration::from_secs(timeout_seconds);
         let mut attempt = 0;
@@ -207,32 +217,41 @@ impl StepRunner {
         }
     }
 
+    /// Runs a program from a clean environment: PATH, HOME and LANG, the
+    /// run's variables and the step's own, whose secrets the run hides from
+    /// then on.
     async fn shell(
         &self,
         title: &str,
-        argv: &[String],
-        cwd: Option<&str>,
-        timeout_seconds: Option<u64>,
+        step: Program<'_>,
         ctx: &mut RunContext,
     ) -> Result<(), PhaseError> {
-        let (program, args) = argv
+        let (program, args) = step
+            .argv
             .split_first()
             .ok_or_else(|| PhaseError::permanent("the step has no program to run"))?;
-        let mut spec = CommandSpec::new(program.clone(), args.iter().cloned()).timeout(
-            timeout_seconds
-                .map(Duration::from_secs)
-                .unwrap_or(SHELL_TIMEOUT),
-        );
+        let mut spec = CommandSpec::new(program.clone(), args.iter().cloned())
+            .timeout(step.timeout)
+            .clean_env();
         for (k, v) in &self.env_vars {
             spec = spec.env(k.clone(), v.clone());
         }
-        if let Some(dir) = cwd {
-            spec = spec.cwd(dir);
+        for (name, value) in step.env {
+            let value = match secret_name(value) {
+                Some(key) => {
+                    let secret = self
+                        .config
+                        .secret(key)
+                        .map_err(|e| PhaseError::permanent(format!("env variable {name}: {e}")))?;
+                    ctx.add_secret(&secret);
+                    secret.expose().to_owned()
+                }
+                None => value.clone(),
+            };
+            spec = spec.env(name.clone(), value);
         }
-        for db in self.config.databases.values() {
-            if let Ok(url) = db.resolve_url() {
-                spec = spec.redact(Secret::new(url));
-            }
+        if let Some(dir) = step.cwd {
+            spec = spec.cwd(dir);
         }
         let (tx, mut lines) = mpsc::channel(256);
         let program_run = async move { shell::run_checked(&spec, Some(&tx)).await };
@@ -334,30 +353,10 @@ impl StepRunner {
     }
 }
 
-/// A URL without its `user:password@` part, for events and errors.
-fn display_url(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut u) => {
-            if !u.username().is_empty() || u.password().is_some() {
-                let _ = u.set_username("");
-                let _ = u.set_password(None);
-            }
-            u.to_string()
-        }
-        Err(_) => url.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::display_url;
-
-    #[test]
-    fn urls_are_shown_without_credentials() {
-        assert_eq!(
-            display_url("https://user:pw@example.test/x"),
-            "https://example.test/x"
-        );
-        assert_eq!(display_url("http://h:1/a?b=c"), "http://h:1/a?b=c");
-    }
+/// A program step, placeholders filled.
+struct Program<'a> {
+    argv: &'a [String],
+    env: &'a BTreeMap<String, String>,
+    cwd: Option<&'a str>,
+    timeout: Duration,
 }
