@@ -7,28 +7,13 @@ use chrono::Utc;
 use opsroom_core::RunStatus;
 use opsroom_store::testing::TestStore;
 use opsroom_store::*;
+
+mod common;
+use common::{all_runs, spawn_worker, terminate};
 use serde_json::json;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
-
-fn spawn_worker(url: &str, extra: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_opsroom"))
-        .args(["worker", "--database-url", url])
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start opsroom worker")
-}
-
-fn terminate(child: &mut Child) {
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _ = child.wait();
-}
 
 /// Waits (checking, not sleeping blindly) until `done` says so or the deadline passes.
 async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut done: F)
@@ -82,7 +67,13 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
         task.await.unwrap();
     }
     let mut workers: Vec<Child> = (0..3)
-        .map(|_| spawn_worker(&t.url, &["--concurrency", "8", "--heartbeat-timeout", "30"]))
+        .map(|_| {
+            spawn_worker(
+                &t.url,
+                "warn",
+                &["--concurrency", "8", "--heartbeat-timeout", "30"],
+            )
+        })
         .collect();
     let started = Instant::now();
     wait_until("all runs to finish", Duration::from_secs(300), || {
@@ -97,24 +88,7 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
     for w in &mut workers {
         terminate(w);
     }
-    let mut runs = Vec::new();
-    let mut before = None;
-    loop {
-        let page = store
-            .run_list(RunListParams {
-                workspace_id: DEFAULT_WORKSPACE.into(),
-                before,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        before = page.last().map(|r| r.id);
-        runs.extend(page);
-    }
+    let runs = all_runs(&store).await;
     assert_eq!(runs.len(), 3000);
     eprintln!("3 worker processes drained 3000 runs in {took:?}");
     let mut by_worker: HashMap<String, usize> = HashMap::new();
@@ -196,7 +170,11 @@ async fn a_killed_worker_loses_no_event_and_its_runs_are_rescued() {
     };
     let once = enqueue(1).await;
     let twice = enqueue(2).await;
-    let mut victim = spawn_worker(&t.url, &["--concurrency", "4", "--heartbeat-timeout", "2"]);
+    let mut victim = spawn_worker(
+        &t.url,
+        "warn",
+        &["--concurrency", "4", "--heartbeat-timeout", "2"],
+    );
     wait_until(
         "both runs to sleep in their action phase",
         Duration::from_secs(30),
@@ -220,7 +198,11 @@ async fn a_killed_worker_loses_no_event_and_its_runs_are_rescued() {
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
     let killed_at = Utc::now();
-    let mut rescuer = spawn_worker(&t.url, &["--concurrency", "4", "--heartbeat-timeout", "2"]);
+    let mut rescuer = spawn_worker(
+        &t.url,
+        "warn",
+        &["--concurrency", "4", "--heartbeat-timeout", "2"],
+    );
     wait_until("both runs to end", Duration::from_secs(60), || {
         let store = store.clone();
         async move {

@@ -10,10 +10,13 @@
 
 use chrono::Utc;
 use opsroom_store::*;
+
+mod common;
+use common::{all_runs, spawn_worker, terminate};
 use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 2000;
@@ -155,31 +158,6 @@ fn server_binaries() -> PathBuf {
         .expect("no PostgreSQL with initdb in /usr/lib/postgresql")
 }
 
-fn spawn_worker(url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_opsroom"))
-        .args([
-            "worker",
-            "--database-url",
-            url,
-            "--concurrency",
-            "8",
-            "--heartbeat-timeout",
-            "3",
-        ])
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start opsroom worker")
-}
-
-fn terminate(child: &mut Child) {
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let _ = child.wait();
-}
-
 /// How many runs are final; `None` while the database cannot answer.
 async fn finished(store: &DynStore) -> Option<usize> {
     let counts = store.runs_count_by_status().await.ok()?;
@@ -225,7 +203,11 @@ async fn runs_survive_two_postgres_restarts_across_two_worker_processes() {
     let inserted = store.runs_insert_batch(batch).await.unwrap();
     assert_eq!(inserted.len(), RUNS);
 
-    let mut workers = [spawn_worker(&url), spawn_worker(&url)];
+    let flags = ["--concurrency", "8", "--heartbeat-timeout", "3"];
+    let mut workers = [
+        spawn_worker(&url, "error", &flags),
+        spawn_worker(&url, "error", &flags),
+    ];
     let started = Instant::now();
     for share in [3, 2] {
         let n = wait_for_finished(&store, RUNS / share, Duration::from_secs(300)).await;
@@ -244,24 +226,7 @@ async fn runs_survive_two_postgres_restarts_across_two_worker_processes() {
         terminate(w);
     }
 
-    let mut runs = Vec::new();
-    let mut before = None;
-    loop {
-        let page = store
-            .run_list(RunListParams {
-                workspace_id: DEFAULT_WORKSPACE.into(),
-                before,
-                limit: 1000,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        before = page.last().map(|r| r.id);
-        runs.extend(page);
-    }
+    let runs = all_runs(&store).await;
     assert_eq!(runs.len(), RUNS);
     let mut statuses: HashMap<String, usize> = HashMap::new();
     let mut retried = 0;
