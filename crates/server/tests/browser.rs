@@ -54,7 +54,7 @@ async fn command_bar_to_live_run() {
     assert_eq!(steps, json!(5), "the card shows the five phases' steps");
     b.screenshot("card").await;
 
-    b.find("[data-action=run]").await.click().await.unwrap();
+    b.click("[data-action=run]").await;
     b.wait(
         "final status",
         "const r = document.querySelector('.run-live'); return r && ['succeeded','failed'].includes(r.dataset.status) && document.querySelector('.artifacts h3')",
@@ -197,7 +197,7 @@ async fn runboard_lanes_progress_live() {
     let server = Server::start().await;
     let mut b = Browser::start("runboard", BrowserOptions::default()).await;
     b.goto(&server.url("/runboard")).await;
-    b.find("#new-session").await.click().await.unwrap();
+    b.click("#new-session").await;
     let session = b
         .wait(
             "session page",
@@ -307,7 +307,7 @@ async fn history_filters_and_pages() {
     )
     .await;
     b.screenshot("all").await;
-    b.find("#older").await.click().await.unwrap();
+    b.click("#older").await;
     b.wait(
         "second page",
         "return location.search.includes('before=') && document.querySelectorAll('tr[data-run]').length === 4",
@@ -365,7 +365,7 @@ async fn history_filters_and_pages() {
     )
     .await;
     b.screenshot("failed-run").await;
-    b.find("[data-action=retry]").await.click().await.unwrap();
+    b.click("[data-action=retry]").await;
     let retried = b
         .wait(
             "retried run page",
@@ -487,7 +487,7 @@ async fn log_viewer_keeps_50000_lines_responsive() {
         "return document.querySelector('#run-view').runView && document.querySelector('[data-action=popout]')",
     )
     .await;
-    b.find("[data-action=popout]").await.click().await.unwrap();
+    b.click("[data-action=popout]").await;
     let mode = b
         .wait(
             "log popped out",
@@ -510,7 +510,7 @@ async fn log_viewer_keeps_50000_lines_responsive() {
             vec![],
         )
         .await;
-        b.find("[data-action=popout]").await.click().await.unwrap();
+        b.click("[data-action=popout]").await;
         b.wait(
             "floating log",
             "return document.querySelector('.popped') && document.querySelector('body > .logview.floating')",
@@ -560,7 +560,7 @@ async fn log_viewer_keeps_50000_lines_responsive() {
     );
     b.screenshot("50k").await;
     // Cancel from the run view.
-    b.find("[data-action=cancel]").await.click().await.unwrap();
+    b.click("[data-action=cancel]").await;
     b.wait(
         "cancelled",
         "return document.querySelector('#run-view').dataset.status === 'cancelled' && document.querySelector('[data-action=retry]')",

@@ -249,6 +249,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("no element {css}: {e}"))
     }
 
+    /// Clicks what `css` finds, finding it again while the page redraws it
+    /// between the find and the click (a live page re-renders often).
+    pub async fn click(&self, css: &str) {
+        let end = Instant::now() + DEADLINE;
+        loop {
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(element) => element.click().await.map(|_| ()),
+                Err(e) => Err(e),
+            };
+            match clicked {
+                Ok(()) => return,
+                Err(e) if Instant::now() > end => panic!("cannot click {css}: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
     /// Saves a screenshot as target/screenshots/<test>-<n>-<label>.png.
     pub async fn screenshot(&mut self, label: &str) -> PathBuf {
         self.shots += 1;
