@@ -20,6 +20,8 @@ pub enum ApiError {
     Unauthorized,
     /// 404
     NotFound(String),
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed(String),
     /// 409: the action does not fit the current state.
     Conflict(String),
     /// 422: well-formed but not understood or not allowed; `extra` carries
@@ -73,6 +75,12 @@ impl IntoResponse for ApiError {
                 Value::Null,
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, Value::Null),
+            ApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                m,
+                Value::Null,
+            ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, Value::Null),
             ApiError::Unprocessable {
                 code,
@@ -115,20 +123,69 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "the body must be a JSON object, such as {\"text\": \"check prod status\"}",
             ));
         }
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let at = if path == "." {
-                    String::new()
+        body_from_value(value).map(ApiJson)
+    }
+}
+
+/// A checked JSON body as `T`: no NUL anywhere, and errors name the field.
+fn body_from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    refuse_nul_in_body(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
+        ApiError::bad_request(
+            "invalid_body",
+            format!("invalid request body{at}: {}", e.into_inner()),
+        )
+    })
+}
+
+/// PostgreSQL text cannot hold NUL (U+0000), so no store can keep it: the
+/// API refuses it in every string it accepts, naming where it is.
+fn nul_error(code: &'static str, what: String) -> ApiError {
+    ApiError::bad_request(
+        code,
+        format!(
+            "{what} contains a NUL character (\\u0000), which opsroom does not accept: remove it"
+        ),
+    )
+}
+
+fn refuse_nul_in_body(value: &Value) -> Result<(), ApiError> {
+    match nul_path(value, "") {
+        Some(what) => Err(nul_error("invalid_body", what)),
+        None => Ok(()),
+    }
+}
+
+/// Where the first NUL in `value` is: "`params.note`", or "a key of `params`".
+fn nul_path(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(format!("`{path}`")),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(if path.is_empty() {
+                    "a field name of the body".to_string()
                 } else {
-                    format!(" at `{path}`")
-                };
-                ApiError::bad_request(
-                    "invalid_body",
-                    format!("invalid request body{at}: {}", e.into_inner()),
-                )
-            })
+                    format!("a key of `{path}`")
+                });
+            }
+            let inner = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            nul_path(v, &inner)
+        }),
+        _ => None,
     }
 }
 
@@ -149,6 +206,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(axum::extract::Query(pairs)) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        {
+            for (name, value) in pairs {
+                if name.contains('\0') {
+                    return Err(nul_error("invalid_query", "a query parameter name".into()));
+                }
+                if value.contains('\0') {
+                    return Err(nul_error(
+                        "invalid_query",
+                        format!("query parameter `{name}`"),
+                    ));
+                }
+            }
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(r @ QueryRejection::FailedToDeserializeQueryString(_)) => {
@@ -193,8 +265,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
-        serde_json::from_slice(&bytes)
-            .map(|v| OptionalJson(Some(v)))
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}"))
+        })?;
+        body_from_value(value).map(|v| OptionalJson(Some(v)))
     }
 }
