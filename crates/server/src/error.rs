@@ -117,18 +117,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Ok(Json(v)) => v,
             Err(rejection) => return Err(json_rejection(rejection)),
         };
-        if !value.is_object() {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "the body must be a JSON object, such as {\"text\": \"check prod status\"}",
-            ));
-        }
         body_from_value(value).map(ApiJson)
     }
 }
 
-/// A checked JSON body as `T`: no NUL anywhere, and errors name the field.
+/// A checked JSON body as `T`: an object (serde would happily take
+/// `["x"]` for a struct), no NUL anywhere, and errors name the field.
 fn body_from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object ({\"name\": value, …}) with the fields listed in /api/openapi.json",
+        ));
+    }
     refuse_nul_in_body(&value)?;
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -146,18 +147,14 @@ fn body_from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
 
 /// PostgreSQL text cannot hold NUL (U+0000), so no store can keep it: the
 /// API refuses it in every string it accepts, naming where it is.
-fn nul_error(code: &'static str, what: String) -> ApiError {
-    ApiError::bad_request(
-        code,
-        format!(
-            "{what} contains a NUL character (\\u0000), which opsroom does not accept: remove it"
-        ),
-    )
+fn nul_message(what: &str) -> String {
+    format!("{what} contains a NUL character (U+0000), which opsroom does not accept: remove it")
 }
 
+/// A NUL in a well-formed body is refused like other content rules (422).
 fn refuse_nul_in_body(value: &Value) -> Result<(), ApiError> {
     match nul_path(value, "") {
-        Some(what) => Err(nul_error("invalid_body", what)),
+        Some(what) => Err(ApiError::unprocessable("nul_character", nul_message(&what))),
         None => Ok(()),
     }
 }
@@ -210,15 +207,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
         {
             for (name, value) in pairs {
-                if name.contains('\0') {
-                    return Err(nul_error("invalid_query", "a query parameter name".into()));
-                }
-                if value.contains('\0') {
-                    return Err(nul_error(
-                        "invalid_query",
-                        format!("query parameter `{name}`"),
-                    ));
-                }
+                let what = if name.contains('\0') {
+                    "a query parameter name".to_string()
+                } else if value.contains('\0') {
+                    format!("query parameter `{name}`")
+                } else {
+                    continue;
+                };
+                return Err(ApiError::bad_request("invalid_query", nul_message(&what)));
             }
         }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
@@ -252,7 +248,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RunIdPath {
 }
 
 /// An optional JSON body: an empty body is `None`, anything else must be
-/// valid JSON of `T`.
+/// valid JSON of `T` (with no NUL in any string).
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
@@ -262,7 +258,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body at all is "no options"; anything else must be JSON, so a
+        // body of only spaces or newlines is refused like any invalid JSON.
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| {

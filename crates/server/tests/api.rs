@@ -247,7 +247,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
         (
             "/api/v1/runs",
             json!({}),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             "give `text`",
         ),
@@ -339,6 +339,20 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
     );
     let (status, err) = c.post_raw("/api/v1/runs", b"\xff\xfe{}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    // An optional body, when there is one, is a JSON object like any other.
+    let (status, err) = c.post_raw("/api/v1/sessions", b"[null]").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body")),
+        "{err}"
+    );
+    // Only a body of zero bytes means "no options": whitespace is not JSON.
+    let (status, err) = c.post_raw("/api/v1/sessions", b"\n").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json")),
+        "{err}"
+    );
     let (status, err) = c
         .post("/api/v1/runs", json!({"text": "x".repeat(10_000)}))
         .await;
@@ -741,8 +755,8 @@ async fn unknown_routes_and_methods_answer_json(store: DynStore) {
 }
 
 /// PostgreSQL text cannot hold NUL, so the API refuses it in every string it
-/// accepts, on both stores alike, with a 400 that names the field; nothing
-/// is stored or changed.
+/// accepts, on both stores alike, with a 4xx that names the field (422 in a
+/// body, 400 in the query like every bad query); nothing is stored or changed.
 async fn nul_characters_are_refused_naming_the_field(store: DynStore) {
     let app = TestApp::spawn(
         store,
@@ -833,8 +847,15 @@ async fn nul_characters_are_refused_naming_the_field(store: DynStore) {
     ];
     for (path, body, field) in bodies {
         let (status, err) = c.post(&path, body.clone()).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {err}");
-        assert_eq!(err["error"]["code"], "invalid_body", "{path} {body}: {err}");
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {err}"
+        );
+        assert_eq!(
+            err["error"]["code"], "nul_character",
+            "{path} {body}: {err}"
+        );
         let message = err["error"]["message"].as_str().unwrap();
         assert!(
             message.contains(field) && message.contains("NUL"),
