@@ -508,6 +508,21 @@ async fn workers_metrics_and_openapi(store: DynStore) {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Every API operation documents its bad-input and missing-token answers
+    // (schemathesis in .ci/schemathesis checks the rest against the server).
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            for code in ["400", "401"] {
+                assert!(
+                    op["responses"][code].is_object(),
+                    "{method} {path} does not document {code}"
+                );
+            }
+        }
+    }
     let (_, runbooks) = c.get("/api/v1/runbooks").await;
     assert!(runbooks
         .as_array()
