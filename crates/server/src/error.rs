@@ -20,6 +20,8 @@ pub enum ApiError {
     Unauthorized,
     /// 404
     NotFound(String),
+    /// 405: the route exists, not with this method.
+    MethodNotAllowed(String),
     /// 409: the action does not fit the current state.
     Conflict(String),
     /// 422: well-formed but not understood or not allowed; `extra` carries
@@ -73,6 +75,12 @@ impl IntoResponse for ApiError {
                 Value::Null,
             ),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, Value::Null),
+            ApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                m,
+                Value::Null,
+            ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, Value::Null),
             ApiError::Unprocessable {
                 code,
@@ -109,26 +117,72 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Ok(Json(v)) => v,
             Err(rejection) => return Err(json_rejection(rejection)),
         };
-        if !value.is_object() {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "the body must be a JSON object, such as {\"text\": \"check prod status\"}",
-            ));
-        }
-        serde_path_to_error::deserialize(value)
-            .map(ApiJson)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let at = if path == "." {
-                    String::new()
+        body_from_value(value).map(ApiJson)
+    }
+}
+
+/// A checked JSON body as `T`: an object (serde would happily take
+/// `["x"]` for a struct), no NUL anywhere, and errors name the field.
+fn body_from_value<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_body",
+            "the body must be a JSON object ({\"name\": value, …}) with the fields listed in /api/openapi.json",
+        ));
+    }
+    refuse_nul_in_body(&value)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let at = if path == "." {
+            String::new()
+        } else {
+            format!(" at `{path}`")
+        };
+        ApiError::bad_request(
+            "invalid_body",
+            format!("invalid request body{at}: {}", e.into_inner()),
+        )
+    })
+}
+
+/// PostgreSQL text cannot hold NUL (U+0000), so no store can keep it: the
+/// API refuses it in every string it accepts, naming where it is.
+fn nul_message(what: &str) -> String {
+    format!("{what} contains a NUL character (U+0000), which opsroom does not accept: remove it")
+}
+
+/// A NUL in a well-formed body is refused like other content rules (422).
+fn refuse_nul_in_body(value: &Value) -> Result<(), ApiError> {
+    match nul_path(value, "") {
+        Some(what) => Err(ApiError::unprocessable("nul_character", nul_message(&what))),
+        None => Ok(()),
+    }
+}
+
+/// Where the first NUL in `value` is: "`params.note`", or "a key of `params`".
+fn nul_path(value: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::String(s) if s.contains('\0') => Some(format!("`{path}`")),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_path(v, &format!("{path}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                return Some(if path.is_empty() {
+                    "a field name of the body".to_string()
                 } else {
-                    format!(" at `{path}`")
-                };
-                ApiError::bad_request(
-                    "invalid_body",
-                    format!("invalid request body{at}: {}", e.into_inner()),
-                )
-            })
+                    format!("a key of `{path}`")
+                });
+            }
+            let inner = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            nul_path(v, &inner)
+        }),
+        _ => None,
     }
 }
 
@@ -149,6 +203,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        if let Ok(axum::extract::Query(pairs)) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+        {
+            for (name, value) in pairs {
+                let what = if name.contains('\0') {
+                    "a query parameter name".to_string()
+                } else if value.contains('\0') {
+                    format!("query parameter `{name}`")
+                } else {
+                    continue;
+                };
+                return Err(ApiError::bad_request("invalid_query", nul_message(&what)));
+            }
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(r @ QueryRejection::FailedToDeserializeQueryString(_)) => {
@@ -180,7 +248,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RunIdPath {
 }
 
 /// An optional JSON body: an empty body is `None`, anything else must be
-/// valid JSON of `T`.
+/// valid JSON of `T` (with no NUL in any string).
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
@@ -190,11 +258,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OptionalJson<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|e| ApiError::bad_request("invalid_body", e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
+        // No body at all is "no options"; anything else must be JSON, so a
+        // body of only spaces or newlines is refused like any invalid JSON.
+        if bytes.is_empty() {
             return Ok(OptionalJson(None));
         }
-        serde_json::from_slice(&bytes)
-            .map(|v| OptionalJson(Some(v)))
-            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+            ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}"))
+        })?;
+        body_from_value(value).map(|v| OptionalJson(Some(v)))
     }
 }

@@ -14,8 +14,9 @@ pub use resolve::{resolve, ParseEnv, Resolved, RunRequest};
 
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::{Method, Uri};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
 use opsroom_engine::{Engine, WorkerOptions, WorkerPool};
@@ -146,17 +147,48 @@ fn router(state: AppState) -> Router {
             state.clone(),
             authenticate,
         ));
+    let ui = ui::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ui::token_from_query,
+        ));
     Router::new()
         .nest("/api/v1", api)
         .merge(routes::meta::open_router())
-        .merge(ui::router().layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authenticate,
-        )))
+        .merge(ui)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
+/// No route: the API answers with its JSON error, the UI with a page.
+async fn not_found(uri: Uri) -> Response {
+    let path = uri.path();
+    if path == "/api" || path.starts_with("/api/") {
+        ApiError::NotFound(format!(
+            "no API route `{path}`; the routes are listed in /api/openapi.json"
+        ))
+        .into_response()
+    } else {
+        ui::not_found_page()
+    }
+}
+
+/// The route exists without this method (axum adds the `Allow` header).
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!(
+        "{method} is not allowed on `{}`; the `Allow` header lists what is",
+        uri.path()
+    ))
+}
+
 /// Checks the admin token when one is configured, and names the actor.
+/// The token comes only from `Authorization: Bearer` or the UI's cookie:
+/// never from the URL, where logs and browser history would keep it.
 async fn authenticate(
     State(state): State<AppState>,
     mut req: Request,
@@ -168,7 +200,6 @@ async fn authenticate(
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 100 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(String::from);
-    let mut set_cookie = None;
     if let Some(token) = &state.admin_token {
         let bearer = req
             .headers()
@@ -184,19 +215,9 @@ async fn authenticate(
             .flat_map(|v| v.split(';'))
             .filter_map(|kv| kv.trim().strip_prefix("opsroom_token="))
             .next();
-        let query = req
-            .uri()
-            .query()
-            .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-        let given = bearer.or(cookie).or(query);
-        if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
+        let given = bearer.or(cookie);
+        if !given.is_some_and(|g| token_matches(g, token)) {
             return Err(ApiError::Unauthorized);
-        }
-        if bearer.is_none() && cookie.is_none() {
-            // The UI takes the token once from ?token= and keeps it in a cookie.
-            set_cookie = Some(format!(
-                "opsroom_token={token}; Path=/; HttpOnly; SameSite=Strict"
-            ));
         }
     }
     let actor = user.unwrap_or_else(|| {
@@ -207,15 +228,12 @@ async fn authenticate(
         }
     });
     req.extensions_mut().insert(Actor(actor));
-    let mut response = next.run(req).await;
-    if let Some(c) = set_cookie {
-        if let Ok(v) = c.parse() {
-            response
-                .headers_mut()
-                .insert(axum::http::header::SET_COOKIE, v);
-        }
-    }
-    Ok(response)
+    Ok(next.run(req).await)
+}
+
+/// Whether `given` is the admin token, compared in constant time.
+fn token_matches(given: &str, token: &str) -> bool {
+    constant_time_eq(given.as_bytes(), token.as_bytes())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -101,13 +101,13 @@ pub fn resolve(
 ) -> Result<Resolved, ApiError> {
     let (runbook, mut env, mut target, mut params, confidence) = match (&req.text, &req.runbook) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_body",
                 "give either `text` or `runbook`, not both",
             ))
         }
         (None, None) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::unprocessable(
                 "invalid_body",
                 "give `text` (a command such as \"check prod status\") or `runbook` with `env`",
             ))
@@ -193,7 +193,7 @@ pub fn resolve(
         None => None,
     };
     if let Some(t) = &target {
-        if t.is_empty() || t.len() > 200 || t.chars().any(char::is_control) {
+        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
             return Err(ApiError::unprocessable(
                 "invalid_target",
                 "target must be 1 to 200 printable characters",

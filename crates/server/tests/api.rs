@@ -247,7 +247,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
         (
             "/api/v1/runs",
             json!({}),
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_body",
             "give `text`",
         ),
@@ -339,6 +339,20 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
     );
     let (status, err) = c.post_raw("/api/v1/runs", b"\xff\xfe{}").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    // An optional body, when there is one, is a JSON object like any other.
+    let (status, err) = c.post_raw("/api/v1/sessions", b"[null]").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_body")),
+        "{err}"
+    );
+    // Only a body of zero bytes means "no options": whitespace is not JSON.
+    let (status, err) = c.post_raw("/api/v1/sessions", b"\n").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json")),
+        "{err}"
+    );
     let (status, err) = c
         .post("/api/v1/runs", json!({"text": "x".repeat(10_000)}))
         .await;
@@ -498,6 +512,21 @@ async fn workers_metrics_and_openapi(store: DynStore) {
             "{path} missing from the OpenAPI document"
         );
     }
+    // Every API operation documents its bad-input and missing-token answers
+    // (schemathesis in .ci/schemathesis checks the rest against the server).
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        for (method, op) in ops.as_object().unwrap() {
+            for code in ["400", "401"] {
+                assert!(
+                    op["responses"][code].is_object(),
+                    "{method} {path} does not document {code}"
+                );
+            }
+        }
+    }
     let (_, runbooks) = c.get("/api/v1/runbooks").await;
     assert!(runbooks
         .as_array()
@@ -542,15 +571,7 @@ async fn admin_token_is_required_when_set(store: DynStore) {
     assert_eq!(ok.status(), StatusCode::OK);
     let (status, _) = c.get("/healthz").await;
     assert_eq!(status, StatusCode::OK, "liveness needs no token");
-    let page = c
-        .http
-        .get(format!("{}/?token=s3cret-token", c.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.starts_with("opsroom_token=") && cookie.contains("HttpOnly"));
+    let cookie = ui_token_link_sets_the_cookie_and_leaves_the_url(&c).await;
     let with_cookie = c
         .http
         .get(format!("{}/api/v1/runs", c.base))
@@ -569,6 +590,327 @@ async fn admin_token_is_required_when_set(store: DynStore) {
         .unwrap();
     let run: Value = created.json().await.unwrap();
     assert_eq!(run["created_by"], "admin");
+    app.stop().await;
+}
+
+/// The API takes the token only from the header or the cookie; the UI takes
+/// it once from `?token=`, keeps it in the cookie and sends the browser to
+/// the same URL without it. Returns the cookie (`name=value`).
+async fn ui_token_link_sets_the_cookie_and_leaves_the_url(c: &Client) -> String {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for path in [
+        "/api/v1/runs?token=s3cret-token",
+        "/api/v1/workers?token=s3cret-token",
+    ] {
+        let r = no_redirects
+            .get(format!("{}{path}", c.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["code"], "unauthorized", "{path}");
+    }
+    let wrong = no_redirects
+        .get(format!("{}/runs?token=nope", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.headers().get("set-cookie").is_none());
+    let page = no_redirects
+        .get(format!(
+            "{}/runs?status=failed&token=s3cret-token&env=prod",
+            c.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()["location"], "/runs?status=failed&env=prod");
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.starts_with("opsroom_token=") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    let home = no_redirects
+        .get(format!("{}/?token=s3cret-token", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (home.status(), home.headers()["location"].to_str().unwrap()),
+        (StatusCode::SEE_OTHER, "/")
+    );
+    let followed = no_redirects
+        .get(format!("{}/runs?status=failed&env=prod", c.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(followed.status(), StatusCode::OK, "the cookie opens the UI");
+    cookie
+}
+
+/// Routes that do not exist, and methods a route does not have, answer with
+/// the API's JSON error (and `Allow` for a 405), not an empty body.
+async fn unknown_routes_and_methods_answer_json(store: DynStore) {
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
+    let id = run["id"].as_i64().unwrap();
+    let cases: Vec<(&str, String, u16, &str, Option<&str>)> = vec![
+        ("GET", "/api/v1/nope".into(), 404, "not_found", None),
+        (
+            "POST",
+            "/api/v1/runs/1/explode".into(),
+            404,
+            "not_found",
+            None,
+        ),
+        ("GET", "/api/v2/runs".into(), 404, "not_found", None),
+        ("GET", "/api".into(), 404, "not_found", None),
+        (
+            "PUT",
+            "/api/v1/runs".into(),
+            405,
+            "method_not_allowed",
+            Some("GET,HEAD,POST"),
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/runs/{id}"),
+            405,
+            "method_not_allowed",
+            Some("GET,HEAD"),
+        ),
+        (
+            "GET",
+            "/api/v1/parse".into(),
+            405,
+            "method_not_allowed",
+            Some("POST"),
+        ),
+        (
+            "GET",
+            format!("/api/v1/runs/{id}/cancel"),
+            405,
+            "method_not_allowed",
+            Some("POST"),
+        ),
+        (
+            "POST",
+            "/healthz".into(),
+            405,
+            "method_not_allowed",
+            Some("GET,HEAD"),
+        ),
+    ];
+    for (method, path, status, code, allow) in cases {
+        let r = c
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", c.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{method} {path}");
+        assert_eq!(
+            r.headers()["content-type"],
+            "application/json",
+            "{method} {path}"
+        );
+        if let Some(allow) = allow {
+            let mut got: Vec<String> = r.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .split(',')
+                .map(|m| m.trim().to_string())
+                .collect();
+            got.sort();
+            assert_eq!(got.join(","), allow, "{method} {path}");
+        }
+        let err: Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["code"], code, "{method} {path}: {err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(path.as_str()),
+            "{method} {path}: {err}"
+        );
+    }
+    let page = c
+        .http
+        .get(format!("{}/no-such-page", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.text().await.unwrap().contains("<h1>Not found</h1>"));
+    // Without a configured token a `?token=` is only taken out of the URL.
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{}/runs?token=x&env=prod", c.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/runs?env=prod");
+    assert!(r.headers().get("set-cookie").is_none());
+    app.stop().await;
+}
+
+/// PostgreSQL text cannot hold NUL, so the API refuses it in every string it
+/// accepts, on both stores alike, with a 4xx that names the field (422 in a
+/// body, 400 in the query like every bad query); nothing is stored or changed.
+async fn nul_characters_are_refused_naming_the_field(store: DynStore) {
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let c = Client::new(&app);
+    let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
+    let id = run["id"].as_i64().unwrap();
+    let (_, session) = c.post("/api/v1/sessions", json!({"name": "s"})).await;
+    let sid = session["id"].as_i64().unwrap();
+    let runs = "/api/v1/runs".to_string();
+    let bodies: Vec<(String, Value, &str)> = vec![
+        (
+            runs.clone(),
+            json!({"text": "check prod\u{0} status"}),
+            "`text`",
+        ),
+        (runs.clone(), json!({"runbook": "noop\u{0}"}), "`runbook`"),
+        (
+            runs.clone(),
+            json!({"runbook": "healthcheck", "env": "prod\u{0}"}),
+            "`env`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "target": "web\u{0}"}),
+            "`target`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "params": {"note": "a\u{0}b"}}),
+            "`params.note`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "params": {"list": ["ok", "\u{0}"]}}),
+            "`params.list[1]`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "params": {"k\u{0}": 1}}),
+            "a key of `params`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "idempotency_key": "k\u{0}"}),
+            "`idempotency_key`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "session_id": sid, "lane": "A\u{0}"}),
+            "`lane`",
+        ),
+        (
+            runs.clone(),
+            json!({"runbook": "noop", "run\u{0}": 1}),
+            "a field name of the body",
+        ),
+        (
+            "/api/v1/parse".into(),
+            json!({"text": "check prod\u{0}"}),
+            "`text`",
+        ),
+        (
+            "/api/v1/sessions".into(),
+            json!({"name": "release\u{0}"}),
+            "`name`",
+        ),
+        (
+            format!("/api/v1/runs/{id}/cancel"),
+            json!({"reason": "x\u{0}"}),
+            "`reason`",
+        ),
+        (
+            format!("/api/v1/runs/{id}/approve"),
+            json!({"reason": "x\u{0}"}),
+            "`reason`",
+        ),
+        (
+            format!("/api/v1/runs/{id}/reject"),
+            json!({"reason": "x\u{0}"}),
+            "`reason`",
+        ),
+    ];
+    for (path, body, field) in bodies {
+        let (status, err) = c.post(&path, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path} {body}: {err}"
+        );
+        assert_eq!(
+            err["error"]["code"], "nul_character",
+            "{path} {body}: {err}"
+        );
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(field) && message.contains("NUL"),
+            "{path} {body}: {message:?} should name {field}"
+        );
+    }
+    for (query, field) in [
+        ("env=prod%00", "`env`"),
+        ("runbook=noop%00", "`runbook`"),
+        ("status=queued%00", "`status`"),
+        ("limit=5&env=%00", "`env`"),
+    ] {
+        let (status, err) = c.get(&format!("/api/v1/runs?{query}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {err}");
+        assert_eq!(err["error"]["code"], "invalid_query", "{query}: {err}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(field),
+            "{query}: {message:?} should name {field}"
+        );
+    }
+    let (status, err) = c.get("/api/v1/runs/1%00").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
+    // Nothing stored changed: the one run, still queued, with its one event;
+    // the session has no runs.
+    let (_, list) = c.get("/api/v1/runs").await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list[0]["status"], "queued");
+    let (_, events) = c.get(&format!("/api/v1/runs/{id}/events")).await;
+    assert_eq!(events.as_array().unwrap().len(), 1, "{events}");
+    let (_, got) = c.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert!(got["lanes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|l| l["runs"] == json!([])));
     app.stop().await;
 }
 
@@ -612,5 +954,7 @@ opsroom_store::on_both_stores!(
     idempotency_cancel_retry_and_sessions,
     workers_metrics_and_openapi,
     admin_token_is_required_when_set,
+    unknown_routes_and_methods_answer_json,
+    nul_characters_are_refused_naming_the_field,
     shutdown_ends_open_streams,
 );

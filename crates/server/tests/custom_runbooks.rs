@@ -123,3 +123,83 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
     );
     store.cleanup().await;
 }
+
+const PRINT_NUL: &str = r#"name = "print_nul"
+description = "Prints a NUL byte between two words."
+risk = "read"
+triggers = ["print a nul"]
+keywords = ["print a nul"]
+
+[[steps.action]]
+title = "print a NUL"
+shell = { argv = ["/usr/bin/printf", "before\\000after\\n"] }
+"#;
+
+/// A step whose program prints a NUL: PostgreSQL text cannot hold it, so
+/// before NUL was shown as `␀` the run's event write failed and the run
+/// never became final. Now it succeeds on both stores with its output shown.
+async fn a_step_printing_nul_finishes_with_its_output_shown(store: opsroom_store::DynStore) {
+    let options = ServerOptions {
+        bind: "127.0.0.1:0".into(),
+        admin_token: None,
+        workers: 0,
+        worker: WorkerOptions::default(),
+    };
+    let listener = Application::bind(options.clone()).await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let spec = parse_custom_runbook("print_nul.toml", PRINT_NUL).expect("a good runbook");
+    let catalog = Catalog::with_custom(vec![spec]).unwrap();
+    let engine = Engine::new(store, OpsConfig::demo(&url)).with_catalog(catalog);
+    let app = Application::build(listener, engine.clone(), options);
+    let (stop, rx) = watch::channel(false);
+    let server = tokio::spawn(app.run_until_stopped(rx));
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let response = http
+        .post(format!("{url}/api/v1/runs"))
+        .json(&json!({"runbook": "print_nul"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        WorkerPool::new(engine.clone(), WorkerOptions::default())
+            .run_batch()
+            .await,
+        1
+    );
+    let run: Value = http
+        .get(format!("{url}/api/v1/runs/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let events: Vec<Value> = http
+        .get(format!("{url}/api/v1/runs/{id}/events"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["message"] == "before␀after" && e["data"]["stream"] == "stdout"),
+        "{events:#?}"
+    );
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
+    let _ = stop.send(true);
+    server.await.unwrap().unwrap();
+}
+
+opsroom_store::on_both_stores!(a_step_printing_nul_finishes_with_its_output_shown);

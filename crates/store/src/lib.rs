@@ -3,6 +3,7 @@
 //! the time takes `now` from the caller, so tests inject the clock.
 
 mod model;
+mod nul;
 pub mod postgres;
 mod rules;
 pub mod sqlite;
@@ -11,6 +12,7 @@ pub mod testing;
 mod wakeups;
 
 pub use model::*;
+pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
 /// A URL with its credentials hidden, for logs and errors (one implementation
 /// for every crate).
 pub use opsroom_core::redact::redact_url;

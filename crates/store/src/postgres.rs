@@ -225,8 +225,8 @@ async fn insert_event(
     .bind(event.ts)
     .bind(event.level.as_str())
     .bind(event.phase.map(|p| p.as_str()))
-    .bind(&event.message)
-    .bind(&event.data)
+    .bind(escape_nul(&event.message))
+    .bind(escape_nul_json(&event.data).into_owned())
     .execute(&mut *tx)
     .await
     .doing("writing a run event")?;
@@ -270,8 +270,14 @@ impl EventColumns {
             ts: events.iter().map(|e| e.ts).collect(),
             level: events.iter().map(|e| e.level.as_str()).collect(),
             phase: events.iter().map(|e| e.phase.map(|p| p.as_str())).collect(),
-            message: events.iter().map(|e| e.message.clone()).collect(),
-            data: events.iter().map(|e| e.data.clone()).collect(),
+            message: events
+                .iter()
+                .map(|e| escape_nul(&e.message).into_owned())
+                .collect(),
+            data: events
+                .iter()
+                .map(|e| escape_nul_json(&e.data).into_owned())
+                .collect(),
         }
     }
 }
@@ -380,8 +386,8 @@ impl Store for PgStore {
             .bind(&p.actor)
             .bind(p.now)
             .bind(p.timeout_secs)
-            .bind(&created.message)
-            .bind(&created.data)
+            .bind(escape_nul(&created.message))
+            .bind(escape_nul_json(&created.data).into_owned())
             .bind(json!({"runbook": p.runbook, "env": p.env, "target": p.target}));
         let row = match &mut tx {
             Some(tx) => q.fetch_optional(&mut **tx).await,
@@ -640,7 +646,8 @@ impl Store for PgStore {
             d.status.push(status.as_str());
             d.finished_at.push(finished_at);
             d.run_after.push(p.retry_at);
-            d.error.push(p.error.take());
+            d.error
+                .push(p.error.take().map(|e| escape_nul(&e).into_owned()));
             d.n.push(p.events.len() as i64);
             d.phases.push(p.phases.take());
             for (ord, e) in std::mem::take(&mut p.events).into_iter().enumerate() {
@@ -792,9 +799,9 @@ impl Store for PgStore {
         )
         .bind(p.run_id)
         .bind(p.fence.map(|f| f.lease))
-        .bind(&p.kind)
-        .bind(&p.name)
-        .bind(&p.content)
+        .bind(escape_nul(&p.kind))
+        .bind(escape_nul(&p.name))
+        .bind(escape_nul(&p.content))
         .bind(p.now)
         .fetch_optional(&self.pool)
         .await

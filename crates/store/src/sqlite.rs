@@ -314,8 +314,8 @@ async fn insert_event_rows<'a>(
                 .push_bind(us(e.ts))
                 .push_bind(e.level.as_str())
                 .push_bind(e.phase.map(|p| p.as_str()))
-                .push_bind(&e.message)
-                .push_bind(e.data.to_string());
+                .push_bind(escape_nul(&e.message))
+                .push_bind(escape_nul_json(&e.data).to_string());
         });
         qb.build()
             .execute(&mut *conn)
@@ -516,7 +516,7 @@ impl Store for SqliteStore {
             .bind(status.as_str())
             .bind(finished_at.map(us))
             .bind(p.retry_at.map(us))
-            .bind(&p.error)
+            .bind(p.error.as_deref().map(escape_nul))
             .bind(n)
             .bind(p.phases.as_ref().map(|v| v.to_string()))
             .bind(p.fence.lease)
@@ -644,9 +644,9 @@ impl Store for SqliteStore {
         )
         .bind(p.run_id)
         .bind(p.fence.map(|f| f.lease))
-        .bind(&p.kind)
-        .bind(&p.name)
-        .bind(&p.content)
+        .bind(escape_nul(&p.kind))
+        .bind(escape_nul(&p.name))
+        .bind(escape_nul(&p.content))
         .bind(us(p.now))
         .fetch_optional(&self.writer)
         .await

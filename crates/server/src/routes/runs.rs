@@ -76,7 +76,7 @@ async fn create(
     });
     if idempotency_key
         .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 200)
+        .is_some_and(|k| k.is_empty() || k.chars().count() > 200)
     {
         return Err(ApiError::unprocessable(
             "invalid_idempotency_key",
@@ -260,7 +260,7 @@ fn action_params(
     body: Option<ActionBody>,
 ) -> Result<RunActionParams, ApiError> {
     let reason = body.and_then(|b| b.reason);
-    if reason.as_ref().is_some_and(|r| r.len() > 1000) {
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
         return Err(ApiError::unprocessable(
             "invalid_reason",
             "reason must be at most 1000 characters",

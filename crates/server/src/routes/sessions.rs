@@ -31,10 +31,10 @@ async fn create(
     let name = body
         .and_then(|b| b.name)
         .unwrap_or_else(|| format!("session {}", now.format("%Y-%m-%d %H:%M")));
-    if name.trim().is_empty() || name.len() > 200 {
+    if name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
         return Err(ApiError::unprocessable(
             "invalid_name",
-            "name must be 1 to 200 characters",
+            "name must be 1 to 200 printable characters, not only spaces",
         ));
     }
     let session = engine

@@ -201,7 +201,7 @@ heartbeat is older than the timeout is marked stale; its runs get rescued.</p>\
     layout("Workers", Nav::Workers, "workers", "", body)
 }
 
-fn not_found(message: &str) -> Response {
+pub(super) fn not_found(message: &str) -> Response {
     let body = format!(
         "<h1>Not found</h1><p>{}</p><p><a href=\"/runs\">Run history</a></p>",
         esc(message)
