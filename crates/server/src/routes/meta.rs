@@ -8,9 +8,12 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use opsroom_core::catalog::PlannedPhase;
+use opsroom_core::parser::Parsed;
 use opsroom_core::RunStatus;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use opsroom_core::{Risk, RunbookSpec};
+use opsroom_store::Worker;
+use serde::{Deserialize, Serialize};
 
 /// Routes without authentication.
 pub fn open_router() -> Router<AppState> {
@@ -28,8 +31,14 @@ pub fn api_router() -> Router<AppState> {
         .route("/workers", get(workers))
 }
 
-async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+/// `GET /healthz`.
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+}
+
+async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -45,84 +54,90 @@ struct ParseBody {
     text: String,
 }
 
+/// `POST /api/v1/parse`: how the text is understood, and what it would do.
+#[derive(Serialize)]
+struct ParseView {
+    #[serde(flatten)]
+    parsed: Parsed,
+    plan: Vec<PlannedPhase>,
+    risk: Option<Risk>,
+    needs_approval: bool,
+    /// Whether a run can be started from this text as it is.
+    runnable: bool,
+}
+
 /// Parses command text and previews its plan, without enqueuing anything.
 async fn parse(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ParseBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ParseView>, ApiError> {
     let engine = &state.engine;
     let parsed = state.parse_env.parse(engine, &body.text)?;
     let spec = engine.catalog.get(&parsed.intent);
-    let plan = spec.map(|s| s.plan(parsed.env.as_deref(), parsed.target.as_deref()));
     let risk = spec.map(|s| s.risk);
     let needs_approval =
         risk.is_some_and(|r| crate::resolve::needs_approval(engine, r, parsed.env.as_deref()));
-    let mut out = serde_json::to_value(&parsed).unwrap_or_default();
-    if let Some(obj) = out.as_object_mut() {
-        obj.insert(
-            "plan".into(),
-            serde_json::to_value(plan.unwrap_or_default()).unwrap_or_default(),
-        );
-        obj.insert(
-            "risk".into(),
-            serde_json::to_value(risk).unwrap_or_default(),
-        );
-        obj.insert("needs_approval".into(), Value::Bool(needs_approval));
-        obj.insert(
-            "runnable".into(),
-            Value::Bool(
-                spec.is_some_and(|s| {
-                    opsroom_engine::runbooks::is_implemented(&engine.catalog, &s.name)
-                }) && parsed.questions.is_empty(),
-            ),
-        );
-    }
-    Ok(Json(out))
+    let runnable = spec
+        .is_some_and(|s| opsroom_engine::runbooks::is_implemented(&engine.catalog, &s.name))
+        && parsed.questions.is_empty();
+    Ok(Json(ParseView {
+        plan: spec
+            .map(|s| s.plan(parsed.env.as_deref(), parsed.target.as_deref()))
+            .unwrap_or_default(),
+        risk,
+        needs_approval,
+        runnable,
+        parsed,
+    }))
 }
 
-async fn runbooks(State(state): State<AppState>) -> Json<Value> {
-    let list: Vec<Value> = state
-        .engine
-        .catalog
-        .iter()
-        .map(|r| {
-            let mut v = serde_json::to_value(r).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "available".into(),
-                    Value::Bool(opsroom_engine::runbooks::is_implemented(
-                        &state.engine.catalog,
-                        &r.name,
-                    )),
-                );
-            }
-            v
-        })
-        .collect();
-    Json(Value::Array(list))
+/// One entry of `GET /api/v1/runbooks`.
+#[derive(Serialize)]
+struct RunbookView {
+    #[serde(flatten)]
+    spec: RunbookSpec,
+    /// Whether this server can run it.
+    available: bool,
 }
 
-async fn workers(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+async fn runbooks(State(state): State<AppState>) -> Json<Vec<RunbookView>> {
+    let catalog = &state.engine.catalog;
+    Json(
+        catalog
+            .iter()
+            .map(|spec| RunbookView {
+                available: opsroom_engine::runbooks::is_implemented(catalog, &spec.name),
+                spec: spec.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// One entry of `GET /api/v1/workers`.
+#[derive(Serialize)]
+struct WorkerView {
+    #[serde(flatten)]
+    worker: Worker,
+    /// Not stopped, and its last heartbeat is older than the heartbeat timeout.
+    stale: bool,
+    heartbeat_age_ms: i64,
+}
+
+async fn workers(State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, ApiError> {
     let now = state.engine.clock.now();
     let timeout = chrono::Duration::from_std(state.heartbeat_timeout)
         .unwrap_or(chrono::Duration::seconds(30));
     let workers = state.engine.store.workers_list().await?;
-    let list: Vec<Value> = workers
-        .into_iter()
-        .map(|w| {
-            let stale = w.state != "stopped" && now - w.heartbeat_at > timeout;
-            let mut v = serde_json::to_value(&w).unwrap_or_default();
-            if let Some(o) = v.as_object_mut() {
-                o.insert("stale".into(), Value::Bool(stale));
-                o.insert(
-                    "heartbeat_age_ms".into(),
-                    json!((now - w.heartbeat_at).num_milliseconds()),
-                );
-            }
-            v
-        })
-        .collect();
-    Ok(Json(Value::Array(list)))
+    Ok(Json(
+        workers
+            .into_iter()
+            .map(|worker| WorkerView {
+                stale: worker.state != "stopped" && now - worker.heartbeat_at > timeout,
+                heartbeat_age_ms: (now - worker.heartbeat_at).num_milliseconds(),
+                worker,
+            })
+            .collect(),
+    ))
 }
 
 /// The OpenMetrics text format: the store's view (queue depth, runs by
