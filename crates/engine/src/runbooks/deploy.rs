@@ -14,6 +14,7 @@ use crate::Engine;
 use opsroom_adapters::postgres::{load_migrations_dir, PgConfig, Postgres};
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::path::Path;
 use tokio::time::Instant;
@@ -48,6 +49,33 @@ pub struct Deploy {
     started: Instant,
 }
 
+/// The deploy runbook's params, as the catalog declares them (its defaults
+/// are filled in before this is read, so none is repeated here).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeployParams {
+    /// Branch, tag or commit; the provider's default when unset or empty.
+    #[serde(rename = "ref", default, deserialize_with = "non_empty")]
+    git_ref: Option<String>,
+    run_migrations: bool,
+    rollback_on_failure: bool,
+}
+
+/// A runbook's validated params as its typed struct.
+pub(super) fn typed_params<T: serde::de::DeserializeOwned>(
+    params: &Map<String, Value>,
+) -> Result<T, PhaseError> {
+    serde_json::from_value(Value::Object(params.clone()))
+        .map_err(|e| PhaseError::permanent(format!("params: {e}")))
+}
+
+/// An optional string where an empty one means unset.
+pub(super) fn non_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.filter(|s| !s.is_empty()))
+}
+
 impl Deploy {
     /// Checks env and target; the provider is built in validate.
     pub fn new(
@@ -56,23 +84,14 @@ impl Deploy {
         params: &Map<String, Value>,
     ) -> Result<Self, PhaseError> {
         let (env, config) = check_target(engine, run)?;
+        let params: DeployParams = typed_params(params)?;
         Ok(Deploy {
             env,
             config,
             target: run.target.clone(),
-            requested_ref: params
-                .get("ref")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-                .map(String::from),
-            rollback_allowed: params
-                .get("rollback_on_failure")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
-            run_migrations: params
-                .get("run_migrations")
-                .and_then(Value::as_bool)
-                .unwrap_or(true),
+            requested_ref: params.git_ref,
+            rollback_allowed: params.rollback_on_failure,
+            run_migrations: params.run_migrations,
             provider: None,
             previous: None,
             deployed: None,
@@ -379,5 +398,45 @@ impl Deploy {
                 Ok(())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opsroom_core::Catalog;
+
+    fn validated(runbook: &str, given: Value) -> Map<String, Value> {
+        Catalog::builtin()
+            .get(runbook)
+            .unwrap()
+            .validate_params(given.as_object().unwrap())
+            .unwrap()
+    }
+
+    /// The catalog's declared defaults are the only ones: the typed params
+    /// read what validation filled in.
+    #[test]
+    fn deploy_params_take_the_catalog_defaults() {
+        let p: DeployParams = typed_params(&validated("deploy", json!({}))).unwrap();
+        assert_eq!(p.git_ref, None);
+        assert!(p.run_migrations && p.rollback_on_failure);
+        let p: DeployParams = typed_params(&validated(
+            "deploy",
+            json!({"ref": "", "rollback_on_failure": false}),
+        ))
+        .unwrap();
+        assert_eq!(p.git_ref, None, "an empty ref means the provider's default");
+        assert!(!p.rollback_on_failure);
+        let p: DeployParams = typed_params(&validated("deploy", json!({"ref": "v1.2"}))).unwrap();
+        assert_eq!(p.git_ref.as_deref(), Some("v1.2"));
+    }
+
+    #[test]
+    fn params_the_runbook_does_not_take_are_named() {
+        let mut params = validated("deploy", json!({}));
+        params.insert("surprise".into(), json!(1));
+        let err = typed_params::<DeployParams>(&params).unwrap_err();
+        assert!(err.message.contains("surprise"), "{}", err.message);
     }
 }

@@ -4,6 +4,7 @@
 //! env's provider (Vercel's instant rollback, DigitalOcean's app rollback,
 //! or a redeploy of its ref) and verifies the env's health.
 
+use super::deploy::{non_empty, typed_params};
 use super::deploy_checks::{
     check_health, check_target, failures, health_markdown, human_duration, note_failure,
 };
@@ -14,6 +15,7 @@ use crate::probe::ProbeResult;
 use crate::Engine;
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 
@@ -32,6 +34,15 @@ pub struct Rollback {
     started: Instant,
 }
 
+/// The rollback runbook's params, as the catalog declares them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RollbackParams {
+    /// The deployment or ref to go back to; the one before the live one when unset.
+    #[serde(rename = "ref", default, deserialize_with = "non_empty")]
+    git_ref: Option<String>,
+}
+
 impl Rollback {
     /// Checks env and target; the provider is built in validate.
     pub fn new(
@@ -40,15 +51,12 @@ impl Rollback {
         params: &Map<String, Value>,
     ) -> Result<Self, PhaseError> {
         let (env, config) = check_target(engine, run)?;
+        let params: RollbackParams = typed_params(params)?;
         Ok(Rollback {
             env,
             config,
             target: run.target.clone(),
-            wanted: params
-                .get("ref")
-                .and_then(Value::as_str)
-                .filter(|r| !r.is_empty())
-                .map(String::from),
+            wanted: params.git_ref,
             provider: None,
             current: None,
             to: None,
