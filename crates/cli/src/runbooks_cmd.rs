@@ -4,7 +4,7 @@
 use crate::client::CliResult;
 use clap::{Args, Subcommand};
 use opsroom_core::Catalog;
-use opsroom_engine::custom::{catalog_from_dir, load_runbooks_dir};
+use opsroom_engine::runbook_files::{catalog_from_dir, load_runbooks_dir};
 use opsroom_engine::OpsConfig;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -3,10 +3,10 @@
 
 mod action;
 mod builtin;
-mod custom;
+mod template;
 
 pub use action::{secret_name, StepAction};
-pub use custom::{load_custom_dir_entries, parse_custom_runbook, CustomRunbookError};
+pub use template::{load_custom_dir_entries, parse_custom_runbook, CustomRunbookError};
 
 use crate::parser::Lexicon;
 use crate::run::Phase;

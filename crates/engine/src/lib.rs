@@ -4,11 +4,11 @@
 pub mod clock;
 pub mod completions;
 pub mod config;
-pub mod custom;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;
 pub mod redaction;
+pub mod runbook_files;
 pub mod runbooks;
 pub mod worker;
 
@@ -69,7 +69,7 @@ impl Engine {
     }
 
     /// Uses `catalog` (built-ins plus custom runbooks, e.g. from
-    /// [`custom::catalog_from_dir`]) instead of the built-ins alone.
+    /// [`runbook_files::catalog_from_dir`]) instead of the built-ins alone.
     pub fn with_catalog(mut self, catalog: Catalog) -> Engine {
         self.catalog = Arc::new(catalog);
         self

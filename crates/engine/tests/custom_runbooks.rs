@@ -5,7 +5,7 @@
 
 use opsroom_core::{Phase, RunStatus};
 use opsroom_engine::config::{DatabaseConfig, OpsConfig};
-use opsroom_engine::custom::{catalog_from_dir, load_runbooks_dir};
+use opsroom_engine::runbook_files::{catalog_from_dir, load_runbooks_dir};
 use opsroom_engine::{runbooks, Engine, WorkerOptions, WorkerPool};
 use opsroom_store::testing::{test_database_url, TestStore};
 use opsroom_store::*;

@@ -2,7 +2,7 @@
 
 use crate::{Application, ServerOptions};
 use opsroom_core::Catalog;
-use opsroom_engine::custom::catalog_from_dir;
+use opsroom_engine::runbook_files::catalog_from_dir;
 use opsroom_engine::{Engine, OpsConfig, WorkerOptions};
 use opsroom_store::DynStore;
 use std::path::Path;

@@ -4,12 +4,12 @@
 mod custom;
 mod deploy;
 mod deploy_checks;
+mod feature_spec;
+mod feature_spec_docs;
 mod healthcheck;
 mod noop;
 pub mod provider;
 mod rollback;
-mod spec;
-mod spec_docs;
 
 use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
@@ -48,7 +48,7 @@ pub fn start(engine: &Engine, run: &Run) -> Result<Box<dyn Execution>, PhaseErro
         "healthcheck" => Ok(Box::new(healthcheck::Healthcheck::new(engine, run)?)),
         "deploy" => Ok(Box::new(deploy::Deploy::new(engine, run, &params)?)),
         "rollback" => Ok(Box::new(rollback::Rollback::new(engine, run, &params)?)),
-        "spec" => Ok(Box::new(spec::Spec::new(engine, run, &params)?)),
+        "spec" => Ok(Box::new(feature_spec::Spec::new(engine, run, &params)?)),
         other => Err(PhaseError::permanent(format!(
             "runbook `{other}` is in the catalog but this server cannot execute it yet"
         ))),

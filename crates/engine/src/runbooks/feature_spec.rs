@@ -4,7 +4,7 @@
 //! push to the `[spec] remote` git repository otherwise. Artifacts: the PR
 //! (or branch) link and the four documents.
 
-use super::spec_docs::{slugify, SpecInput};
+use super::feature_spec_docs::{slugify, SpecInput};
 use crate::config::SpecConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
