@@ -11,7 +11,6 @@
     const u = url.trim();
     return /^(https?:\/\/|mailto:|\/(?!\/)|#)/i.test(u) ? u : null;
   }
-  O.safeHref = safeHref;
 
   /**
    * A markdown artifact as the server renders and sanitises it; if that

@@ -23,29 +23,18 @@ async fn markdown_artifacts_render_behind_the_token() {
     .await;
     let http = reqwest::Client::new();
     let get = |path: String| http.get(format!("{}{path}", app.url)).bearer_auth(TOKEN);
-    let run: Value = http
-        .post(format!("{}/api/v1/runs", app.url))
-        .bearer_auth(TOKEN)
-        .json(&json!({"text": "check dev status"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run = json_of(
+        http.post(format!("{}/api/v1/runs", app.url))
+            .bearer_auth(TOKEN)
+            .json(&json!({"text": "check dev status"})),
+    )
+    .await;
     let id = run["id"].as_i64().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let artifacts: Vec<Value> = loop {
-        let run: Value = get(format!("/api/v1/runs/{id}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    loop {
+        let run = json_of(get(format!("/api/v1/runs/{id}"))).await;
         if run["finished_at"].is_string() {
-            let list = get(format!("/api/v1/runs/{id}/artifacts")).send().await;
-            break list.unwrap().json().await.unwrap();
+            break;
         }
         assert!(
             Instant::now() < deadline,
@@ -53,7 +42,9 @@ async fn markdown_artifacts_render_behind_the_token() {
             run["status"]
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    }
+    let artifacts = json_of(get(format!("/api/v1/runs/{id}/artifacts"))).await;
+    let artifacts = artifacts.as_array().unwrap();
     let id_of = |kind: &str| {
         artifacts.iter().find(|a| a["kind"] == kind).unwrap()["id"]
             .as_i64()
@@ -103,4 +94,9 @@ async fn markdown_artifacts_render_behind_the_token() {
     }
     app.stop().await;
     store.cleanup().await;
+}
+
+/// Sends the request and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
