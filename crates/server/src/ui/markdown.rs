@@ -9,7 +9,7 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use opsroom_store::DEFAULT_WORKSPACE;
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream};
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::LazyLock;
 
 /// `GET /ui/runs/{id}/artifacts/{artifact}/html`: a markdown artifact as
@@ -100,7 +100,7 @@ static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
 struct Adjust<'a, I> {
     events: I,
     /// Events already made, handed out before the next parsed one.
-    queued: std::collections::VecDeque<Event<'a>>,
+    queued: VecDeque<Event<'a>>,
     /// For each link or image around the current text: whether it stays a
     /// link (a URL inside one stays text).
     links: Vec<bool>,
@@ -214,7 +214,7 @@ fn lower(level: pulldown_cmark::HeadingLevel) -> pulldown_cmark::HeadingLevel {
 }
 
 /// Text with every bare `http(s)://` URL in it turned into a link.
-fn link_urls<'a>(text: CowStr<'a>, out: &mut std::collections::VecDeque<Event<'a>>) {
+fn link_urls<'a>(text: CowStr<'a>, out: &mut VecDeque<Event<'a>>) {
     let mut rest: &str = &text;
     let mut found = false;
     while let Some(start) = ["https://", "http://"]
