@@ -121,6 +121,22 @@ impl GitHubWorld {
     }
 }
 
+impl GitCommit {
+    /// A commit of `tree` on `parents`, with the message and author of a
+    /// request `body`.
+    fn new(tree: String, parents: Vec<String>, body: &Value) -> Self {
+        GitCommit {
+            tree,
+            parents,
+            message: body["message"].as_str().unwrap_or_default().to_string(),
+            author_email: body["author"]["email"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        }
+    }
+}
+
 type Shared = Arc<Mutex<GitHubWorld>>;
 
 #[derive(Clone)]
@@ -426,16 +442,9 @@ async fn create_git_commit(State(s): State<AppState>, Json(body): Json<Value>) -
         })
         .unwrap_or_default();
     let sha = world.next_sha();
-    let commit = GitCommit {
-        tree,
-        parents,
-        message: body["message"].as_str().unwrap_or_default().to_string(),
-        author_email: body["author"]["email"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-    };
-    world.git_commits.insert(sha.clone(), commit);
+    world
+        .git_commits
+        .insert(sha.clone(), GitCommit::new(tree, parents, &body));
     (
         StatusCode::CREATED,
         Json(json!({"sha": sha, "html_url": format!("https://github.com/acme/web/commit/{sha}")})),
@@ -491,18 +500,9 @@ async fn put_contents(
         .get(&parent)
         .map(|c| c.tree.clone())
         .unwrap_or_default();
-    world.git_commits.insert(
-        commit.clone(),
-        GitCommit {
-            tree,
-            parents: vec![parent],
-            message: body["message"].as_str().unwrap_or_default().to_string(),
-            author_email: body["author"]["email"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        },
-    );
+    world
+        .git_commits
+        .insert(commit.clone(), GitCommit::new(tree, vec![parent], &body));
     world.set_branch(&branch, &commit);
     let commit_json = json!({"sha": commit, "html_url": format!("https://github.com/acme/web/commit/{commit}"),
         "message": body["message"], "author": body["author"], "committer": body["committer"]});
