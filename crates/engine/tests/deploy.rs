@@ -8,10 +8,10 @@
 #[macro_use]
 mod support;
 
+use opsroom_adapters::testing::vercel::FakeVercel;
 use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
-use support::fake_vercel::FakeVercel;
 use support::{run_through_api, secret_file, Api, Finished, NewRun, TOKEN};
 
 struct Setup<'a> {

@@ -5,11 +5,11 @@
 
 mod support;
 
+use opsroom_adapters::testing::vercel::FakeVercel;
 use opsroom_core::RunStatus;
 use opsroom_store::testing::TestStore;
 use opsroom_store::DEFAULT_WORKSPACE;
 use serde_json::json;
-use support::fake_vercel::FakeVercel;
 use support::{secret_file, Api, Finished, TOKEN};
 
 fn config(fake: &FakeVercel) -> String {

@@ -1,27 +1,21 @@
 //! Shared pieces of the deploy, rollback and spec tests: a real opsroom
 //! server on port 0, runs asked for, approved and read back through its
-//! HTTP API, credentials in files, and fake providers.
+//! HTTP API, and credentials in files. The fake providers are
+//! [`opsroom_adapters::testing`]'s.
 
 #![allow(dead_code)]
 
-pub mod fake_digitalocean;
-pub mod fake_github;
-pub mod fake_supabase;
-pub mod fake_vercel;
-
-use chrono::Utc;
 use opsroom_engine::OpsConfig;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::DynStore;
 pub use opsroom_store::{Artifact, Run, RunEvent};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// The token every fake provider accepts.
-pub const TOKEN: &str = "tok_SECRET_deploy_4f9a";
+/// The token every fake provider accepts, and what the tests share with
+/// the adapters' own.
+pub use opsroom_adapters::testing::{temp_dir, TOKEN};
 
 /// The admin token of the test servers; every request carries it.
 pub const ADMIN: &str = "admin-token-for-tests";
@@ -285,40 +279,9 @@ impl Finished {
     }
 }
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(prefix: &str) -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "opsroom-{prefix}-{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Writes `value` to a file and returns the `file:` reference to it.
 pub fn secret_file(value: &str) -> String {
     let path = temp_dir("secret").join("token");
     std::fs::write(&path, value).unwrap();
     format!("file:{}", path.display())
-}
-
-/// Binds 127.0.0.1:0 first, then serves in the background.
-pub async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    format!("http://{addr}")
-}
-
-/// Whether the `Authorization` header carries [`TOKEN`].
-pub fn authorized(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {TOKEN}"))
 }
