@@ -5,6 +5,7 @@
 use crate::routes::{meta, runs, sessions};
 use crate::sse;
 use crate::views::ErrorBody;
+use serde_json::{json, Value};
 use std::sync::OnceLock;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::Operation;
@@ -51,10 +52,100 @@ struct ApiDoc;
 pub fn document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI document serializes")
+        let doc = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serializes");
+        serde_json::to_string_pretty(&openapi_3_0(doc)).expect("JSON serializes")
     })
+}
+
+/// utoipa writes OpenAPI 3.1, whose JSON Schema counts `1.0` as an integer;
+/// the API reads integers strictly (serde refuses `1.0` for an `i64`), which
+/// OpenAPI 3.0's schemas say exactly. So the document is served as 3.0.3:
+/// nullable types become `nullable: true`, an optional body is a body that is
+/// not required (not a body that may be `null`), 64-bit integers get their
+/// range, and links get the field name 3.0 spells `operationRef`.
+fn openapi_3_0(mut doc: Value) -> Value {
+    doc["openapi"] = json!("3.0.3");
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for op in paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|ops| ops.values_mut())
+        {
+            let Some(body) = op.get_mut("requestBody") else {
+                continue;
+            };
+            let mut optional = false;
+            for media in body["content"]
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|c| c.values_mut())
+            {
+                if let Some(inner) = without_null(&media["schema"]) {
+                    media["schema"] = inner;
+                    optional = true;
+                }
+            }
+            if optional || body.get("required").is_none() {
+                body["required"] = json!(false);
+            }
+        }
+    }
+    schemas_3_0(&mut doc);
+    doc
+}
+
+/// `X` of a schema `oneOf: [{type: null}, X]`.
+fn without_null(schema: &Value) -> Option<Value> {
+    let options = schema["oneOf"].as_array().filter(|o| o.len() == 2)?;
+    let null = json!({"type": "null"});
+    options.contains(&null).then(|| {
+        options
+            .iter()
+            .find(|o| **o != null)
+            .cloned()
+            .unwrap_or_default()
+    })
+}
+
+fn schemas_3_0(value: &mut Value) {
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(schemas_3_0),
+        Value::Object(map) => {
+            if let Some(Value::Array(types)) = map.get("type") {
+                let mut types: Vec<Value> = types.clone();
+                if types.contains(&json!("null")) {
+                    types.retain(|t| t != "null");
+                    map.insert("nullable".into(), json!(true));
+                }
+                if types.len() == 1 {
+                    map.insert("type".into(), types.remove(0));
+                }
+            }
+            let object = Value::Object(map.clone());
+            if let Some(inner) = without_null(&object) {
+                map.remove("oneOf");
+                map.insert("allOf".into(), json!([inner]));
+                map.insert("nullable".into(), json!(true));
+            }
+            if map.get("type") == Some(&json!("integer"))
+                && map.get("format") == Some(&json!("int64"))
+            {
+                map.entry("minimum").or_insert(json!(i64::MIN));
+                map.entry("maximum").or_insert(json!(i64::MAX));
+            }
+            if let Some(Value::Array(examples)) = map.get("examples") {
+                if let Some(first) = examples.first().cloned() {
+                    map.insert("example".into(), first);
+                }
+                map.remove("examples");
+            }
+            if let Some(target) = map.remove("operation_ref") {
+                map.insert("operationRef".into(), target);
+            }
+            map.values_mut().for_each(schemas_3_0);
+        }
+        _ => {}
+    }
 }
 
 /// The admin token as a bearer token, or the UI's cookie; every operation

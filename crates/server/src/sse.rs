@@ -37,8 +37,7 @@ struct Cursor {
     params(
         ("id" = i64, Path, description = "The run's id"),
         StreamQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "The last seq the client has: the stream resumes after it",
-            minimum = -9223372036854775807i64, maximum = 9223372036854775807i64),
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last seq the client has: the stream resumes after it"),
     ),
     responses(
         (status = 200, content_type = "text/event-stream", body = SseEvent,

@@ -389,7 +389,6 @@ pub struct CreateRun {
     #[schema(schema_with = params_schema)]
     pub params: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = -9223372036854775807i64, maximum = 9223372036854775807i64)]
     pub session_id: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = lane_schema)]
@@ -458,7 +457,6 @@ pub struct RunsQuery {
     #[param(pattern = "^[^\\u0000]*$")]
     pub runbook: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = -9223372036854775807i64, maximum = 9223372036854775807i64)]
     pub session_id: Option<i64>,
     /// 1 to 1000; default 50.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -466,7 +464,6 @@ pub struct RunsQuery {
     pub limit: Option<i64>,
     /// Only runs with a smaller id (pagination).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = -9223372036854775807i64, maximum = 9223372036854775807i64)]
     pub before: Option<i64>,
 }
 
@@ -477,7 +474,6 @@ pub struct RunsQuery {
 pub struct EventsQuery {
     /// Only events with a greater seq.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = -9223372036854775807i64, maximum = 9223372036854775807i64)]
     pub after: Option<i64>,
     /// 1 to 10000; default 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -492,7 +488,6 @@ pub struct EventsQuery {
 pub struct StreamQuery {
     /// Start after this seq (`Last-Event-ID` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(minimum = -9223372036854775807i64, maximum = 9223372036854775807i64)]
     pub after: Option<i64>,
 }
 
