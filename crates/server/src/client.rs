@@ -128,13 +128,7 @@ impl ApiClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Value), ClientError> {
-        let mut rb = self.request(method, path).timeout(Duration::from_secs(30));
-        if let Some(b) = body {
-            rb = rb.json(b);
-        }
-        let response = rb.send().await.map_err(|e| self.unreachable(&e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        let (status, text) = self.send(method, path, body).await?;
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
@@ -145,13 +139,7 @@ impl ApiClient {
         path: &str,
         body: Option<&impl Serialize>,
     ) -> Result<(StatusCode, T), ClientError> {
-        let mut rb = self.request(method, path).timeout(Duration::from_secs(30));
-        if let Some(b) = body {
-            rb = rb.json(b);
-        }
-        let response = rb.send().await.map_err(|e| self.unreachable(&e))?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        let (status, text) = self.send(method, path, body).await?;
         if !status.is_success() {
             return Err(api_error(status, text));
         }
@@ -160,6 +148,23 @@ impl ApiClient {
             cause: format!("{e}: {text}"),
         })?;
         Ok((status, value))
+    }
+
+    /// The status and the text of the answer.
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<(StatusCode, String), ClientError> {
+        let mut rb = self.request(method, path).timeout(Duration::from_secs(30));
+        if let Some(b) = body {
+            rb = rb.json(b);
+        }
+        let response = rb.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.unreachable(&e))?;
+        Ok((status, text))
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
