@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let api = || client::Api::new(&cli.server, cli.token.clone());
+        let api = || client::connect(&cli.server, cli.token.clone());
         match cli.command {
             Command::Serve(args) => local::serve(args).await,
             Command::Worker(args) => local::worker(args).await,
