@@ -2,11 +2,13 @@
 //! against the real server: behind the token like the pages, sanitised HTML
 //! for markdown, clear errors for anything else.
 
+use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
+use opsroom_server::views::CreateRun;
 use opsroom_store::testing::TestStore;
+use reqwest::Method;
 use reqwest::StatusCode;
-use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use serde_json::Value;
 
 const TOKEN: &str = "s3cret-token";
 
@@ -21,39 +23,25 @@ async fn markdown_artifacts_render_behind_the_token() {
         },
     )
     .await;
-    let http = reqwest::Client::new();
-    let get = |path: String| http.get(format!("{}{path}", app.url)).bearer_auth(TOKEN);
-    let run = json_of(
-        http.post(format!("{}/api/v1/runs", app.url))
-            .bearer_auth(TOKEN)
-            .json(&json!({"text": "check dev status"})),
-    )
-    .await;
-    let id = run["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let run = json_of(get(format!("/api/v1/runs/{id}"))).await;
-        if run["finished_at"].is_string() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "run {id} still {}",
-            run["status"]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let artifacts = json_of(get(format!("/api/v1/runs/{id}/artifacts"))).await;
-    let artifacts = artifacts.as_array().unwrap();
-    let id_of = |kind: &str| {
-        artifacts.iter().find(|a| a["kind"] == kind).unwrap()["id"]
-            .as_i64()
-            .unwrap()
-    };
+    let client = ApiClient::new(&app.url)
+        .unwrap()
+        .with_token(Some(TOKEN.into()));
+    let get = |path: String| client.request(Method::GET, &path);
+    let (run, _) = client
+        .create_run(&CreateRun {
+            text: Some("check dev status".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let id = run.id;
+    client.wait_final(id).await.unwrap();
+    let artifacts = client.artifacts(id).await.unwrap();
+    let id_of = |kind: &str| artifacts.iter().find(|a| a.kind == kind).unwrap().id;
     let (report, json_artifact) = (id_of("markdown"), id_of("json"));
 
     let path = format!("/ui/runs/{id}/artifacts/{report}/html");
-    let anonymous = http.get(format!("{}{path}", app.url)).send().await.unwrap();
+    let anonymous = reqwest::get(client.url(&path)).await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let r = get(path).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -94,9 +82,4 @@ async fn markdown_artifacts_render_behind_the_token() {
     }
     app.stop().await;
     store.cleanup().await;
-}
-
-/// Sends the request and reads its JSON answer.
-async fn json_of(request: reqwest::RequestBuilder) -> Value {
-    request.send().await.unwrap().json().await.unwrap()
 }
