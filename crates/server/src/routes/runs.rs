@@ -10,8 +10,8 @@ use axum::{Extension, Json, Router};
 use chrono::{DateTime, Utc};
 use opsroom_core::{Risk, RunStatus};
 use opsroom_store::{
-    Artifact, Run, RunActionParams, RunEvent, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
-    LANES,
+    Artifact, EventsListParams, Run, RunActionParams, RunEvent, RunInsertParams, RunListParams,
+    DEFAULT_WORKSPACE, LANES,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -223,8 +223,6 @@ async fn events(
     RunIdPath(id): RunIdPath,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<RunEvent>>, ApiError> {
-    let store = &state.engine.store;
-    store.run_get(DEFAULT_WORKSPACE, id).await?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -232,9 +230,8 @@ async fn events(
             "limit must be from 1 to 10000",
         ));
     }
-    Ok(Json(
-        store.events_list(id, q.after.unwrap_or(0), limit).await?,
-    ))
+    let params = EventsListParams::new(DEFAULT_WORKSPACE, id, limit).after(q.after.unwrap_or(0));
+    Ok(Json(state.engine.store.events_list(params).await?))
 }
 
 async fn artifacts(
