@@ -208,7 +208,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 
-    /// Counts of runs per status (all workspaces), for metrics.
+    /// Counts of runs per status, for metrics. Global: all workspaces
+    /// together (metrics describe the whole installation).
     async fn runs_count_by_status(&self) -> StoreResult<Vec<(String, i64)>>;
 }
 
