@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use opsroom_store::{DynStore, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE};
+use opsroom_store::{DynStore, EventsListParams, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -105,7 +105,9 @@ impl Cursor {
         let run = self.store.run_get(DEFAULT_WORKSPACE, self.run_id).await?;
         let events = self
             .store
-            .events_list(self.run_id, self.after, PAGE)
+            .events_list(
+                EventsListParams::new(DEFAULT_WORKSPACE, self.run_id, PAGE).after(self.after),
+            )
             .await?;
         let full_page = events.len() as i64 == PAGE;
         for e in events {

@@ -24,7 +24,7 @@ use opsroom_adapters::github::{GitHubClient, GitHubConfig, RepoName};
 use opsroom_adapters::vercel::{VercelClient, VercelConfig};
 use opsroom_adapters::ApiError;
 use opsroom_core::{EventLevel, RunStatus};
-use opsroom_store::{Run, RunListParams};
+use opsroom_store::{EventsListParams, Run, RunListParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shell::ShellDeploy;
@@ -437,7 +437,7 @@ async fn recorded_history(
     let mut out = Vec::new();
     for run in runs.iter().take(20) {
         let events = store
-            .events_list(run.id, 0, 10_000)
+            .events_list(EventsListParams::new(&run.workspace_id, run.id, 10_000))
             .await
             .map_err(|e| PhaseError::retryable(format!("reading deploy history: {e}")))?;
         if let Some(d) = events

@@ -12,7 +12,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use opsroom_core::new_run::RunWhat;
 use opsroom_core::{NewRun, NewRunInput, Risk, RunStatus};
-use opsroom_store::{RunActionParams, RunInsertParams, RunListParams, DEFAULT_WORKSPACE};
+use opsroom_store::{
+    EventsListParams, RunActionParams, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
+};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -187,8 +189,6 @@ pub(crate) async fn events(
     RunIdPath(id): RunIdPath,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
-    let store = &state.engine.store;
-    store.run_get(DEFAULT_WORKSPACE, id).await?;
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -196,7 +196,8 @@ pub(crate) async fn events(
             "limit must be from 1 to 10000",
         ));
     }
-    let events = store.events_list(id, q.after.unwrap_or(0), limit).await?;
+    let params = EventsListParams::new(DEFAULT_WORKSPACE, id, limit).after(q.after.unwrap_or(0));
+    let events = state.engine.store.events_list(params).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
 
