@@ -191,6 +191,13 @@ impl Miner {
         render(&self.clusters[self.clusters[root as usize].stats.shown as usize].slots)
     }
 
+    /// How many patterns there are now.
+    pub fn pattern_count(&self) -> usize {
+        (0..self.clusters.len() as u32)
+            .filter(|&c| self.clusters[c as usize].parent == c)
+            .count()
+    }
+
     /// How many messages were added.
     pub fn lines(&self) -> u64 {
         self.lines
