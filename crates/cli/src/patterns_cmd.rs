@@ -391,7 +391,7 @@ impl Progress {
     }
 
     fn tick(&mut self, counts: &Counts, miner: &Miner) {
-        if !self.enabled || counts.lines % 65_536 != 0 {
+        if !self.enabled || !counts.lines.is_multiple_of(65_536) {
             return;
         }
         let now = Instant::now();

@@ -22,22 +22,35 @@ impl Level {
     /// Reads the usual level words (`WARN`, `warning`, `ERR`, `[error]`,
     /// `CRITICAL:` …), ignoring case and surrounding brackets or colons.
     pub fn from_word(word: &str) -> Option<Level> {
+        const WORDS: [(&str, Level); 22] = [
+            ("trace", Level::Trace),
+            ("finest", Level::Trace),
+            ("finer", Level::Trace),
+            ("debug", Level::Debug),
+            ("dbg", Level::Debug),
+            ("fine", Level::Debug),
+            ("info", Level::Info),
+            ("information", Level::Info),
+            ("informational", Level::Info),
+            ("notice", Level::Notice),
+            ("warn", Level::Warn),
+            ("warning", Level::Warn),
+            ("error", Level::Error),
+            ("err", Level::Error),
+            ("severe", Level::Error),
+            ("fatal", Level::Fatal),
+            ("critical", Level::Fatal),
+            ("crit", Level::Fatal),
+            ("panic", Level::Fatal),
+            ("emerg", Level::Fatal),
+            ("emergency", Level::Fatal),
+            ("alert", Level::Fatal),
+        ];
         let word = word.trim_matches(|c: char| !c.is_ascii_alphabetic());
-        if word.len() > 11 {
-            return None;
-        }
-        Some(match word.to_ascii_lowercase().as_str() {
-            "trace" | "finest" | "finer" => Level::Trace,
-            "debug" | "dbg" | "fine" => Level::Debug,
-            "info" | "information" | "informational" => Level::Info,
-            "notice" => Level::Notice,
-            "warn" | "warning" => Level::Warn,
-            "error" | "err" | "severe" | "failure" => Level::Error,
-            "fatal" | "critical" | "crit" | "panic" | "emerg" | "emergency" | "alert" => {
-                Level::Fatal
-            }
-            _ => return None,
-        })
+        WORDS
+            .iter()
+            .find(|(w, _)| w.eq_ignore_ascii_case(word))
+            .map(|(_, level)| *level)
     }
 
     /// The lowercase name (`warn`, `error`, …).

@@ -167,6 +167,10 @@ fn is_calendar_word(word: &[u8]) -> bool {
         b"mon", b"tue", b"wed", b"thu", b"fri", b"sat", b"sun", b"jan", b"feb", b"mar", b"apr",
         b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec",
     ];
+    // Most words are ruled out by their length alone.
+    if !(3..=11).contains(&word.len()) {
+        return false;
+    }
     let word = trim_punctuation(word);
     word.len() >= 3
         && word.iter().all(u8::is_ascii_alphabetic)
