@@ -4,37 +4,12 @@
 use flate2::write::GzEncoder;
 use serde_json::Value;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A folder of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "opsroom_patterns_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "common/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
 
 struct Output {
     code: i32,
@@ -96,7 +71,7 @@ fn json_lines(stdout: &str) -> Vec<(u64, u64, String)> {
 
 #[test]
 fn the_table_shows_each_pattern_with_count_level_times_and_an_example() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_patterns");
     let file = dir.write("app.log", LOG.as_bytes());
     let out = patterns(&[path(&file)], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -137,7 +112,7 @@ fn the_table_shows_each_pattern_with_count_level_times_and_an_example() {
 
 #[test]
 fn top_limits_the_table() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_patterns");
     let file = dir.write("app.log", LOG.as_bytes());
     let out = patterns(&["--top", "1", path(&file)], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -148,7 +123,7 @@ fn top_limits_the_table() {
 
 #[test]
 fn json_prints_every_line_in_input_order_with_its_final_pattern() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_patterns");
     // The third line turns a word of the first two into a value: every line
     // of the group gets the final template.
     let first = "worker alpha finished the nightly export of tables for the reporting team";
@@ -189,11 +164,11 @@ fn stdin_is_read_with_a_dash_or_without_files() {
 
 #[test]
 fn gz_files_are_read_and_lines_are_numbered_across_inputs() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_patterns");
     let plain = dir.write("a.log", LOG.as_bytes());
     let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(LOG.as_bytes()).unwrap();
-    let packed = dir.write("b.log.gz", &gz.finish().unwrap());
+    let packed = dir.write("b.log.gz", gz.finish().unwrap());
     let out = patterns(&["--json", path(&plain), path(&packed)], None);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let rows = json_lines(&out.stdout);
@@ -205,7 +180,7 @@ fn gz_files_are_read_and_lines_are_numbered_across_inputs() {
 
 #[test]
 fn a_missing_file_is_bad_input_and_nothing_is_printed() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_patterns");
     let file = dir.write("app.log", LOG.as_bytes());
     let missing = dir.0.join("nope.log");
     let out = patterns(&[path(&file), path(&missing)], None);

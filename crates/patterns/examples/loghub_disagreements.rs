@@ -3,18 +3,16 @@
 //!
 //! `cargo run --release -p opsroom-patterns --example loghub_disagreements -- Linux`
 
-use opsroom_patterns::eval::read_loghub;
+use opsroom_patterns::eval::{loghub_dir, read_loghub};
 use opsroom_patterns::{LineMeta, Miner, PatternId};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 fn main() {
     let Some(system) = std::env::args().nth(1) else {
         eprintln!("usage: loghub_disagreements SYSTEM (HDFS, Linux, …)");
         std::process::exit(2);
     };
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/loghub");
-    let lines = match read_loghub(&dir, &system) {
+    let lines = match loghub_dir().and_then(|dir| read_loghub(&dir, &system)) {
         Ok(lines) => lines,
         Err(e) => {
             eprintln!("{e}");

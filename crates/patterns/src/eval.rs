@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Grouping accuracy: the share of lines whose predicted group holds exactly
 /// the lines of their true group (Zhu et al., ICSE-SEIP 2019).
@@ -32,6 +32,20 @@ pub fn grouping_accuracy<P: Eq + Hash, T: Eq + Hash>(predicted: &[P], truth: &[T
         .map(|(size, _, _)| size)
         .sum();
     correct as f64 / truth.len() as f64
+}
+
+/// Where the Loghub samples are in this project: `../shared/data/loghub`
+/// next to the repository. Fails loudly when they are missing.
+pub fn loghub_dir() -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/loghub");
+    if dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "the Loghub samples are missing: expected them in {} (../shared/data/loghub next to the repository)",
+            dir.display()
+        ))
+    }
 }
 
 /// One labelled line: the message (`Content`) and its true event id.
