@@ -4,6 +4,7 @@ mod client;
 mod commands;
 mod follow;
 mod local;
+mod patterns_cmd;
 mod runbooks_cmd;
 
 use clap::{Parser, Subcommand};
@@ -59,6 +60,8 @@ enum Command {
     Reject(commands::ActionArgs),
     /// Custom runbook files: `runbooks check DIR` validates them offline.
     Runbooks(runbooks_cmd::RunbooksArgs),
+    /// Group log lines into patterns (templates with values as <*>), offline.
+    Patterns(patterns_cmd::PatternsArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
     #[cfg(feature = "bench")]
     Bench(opsroom_bench::BenchArgs),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             Command::Approve(args) => commands::action(&api()?, "approve", args).await,
             Command::Reject(args) => commands::action(&api()?, "reject", args).await,
             Command::Runbooks(args) => runbooks_cmd::run(args),
+            Command::Patterns(args) => patterns_cmd::run(args),
             #[cfg(feature = "bench")]
             Command::Bench(args) => bench(args).await,
         }

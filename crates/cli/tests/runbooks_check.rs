@@ -2,33 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-/// A folder of its own under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "opsroom_check_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn write(&self, name: &str, text: &str) {
-        std::fs::write(self.0.join(name), text).unwrap();
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+#[path = "common/temp_dir.rs"]
+mod temp_dir;
+use temp_dir::TempDir;
 
 const GOOD: &str = r#"name = "flush_cache"
 description = "Flushes a service's cache."
@@ -67,7 +44,7 @@ fn check(dir: &std::path::Path) -> (i32, String, String) {
 
 #[test]
 fn all_good_files_print_ok_and_exit_0() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_check");
     dir.write("flush_cache.toml", GOOD);
     dir.write("README.md", "not a runbook");
     let (code, stdout, stderr) = check(&dir.0);
@@ -81,7 +58,7 @@ fn all_good_files_print_ok_and_exit_0() {
 
 #[test]
 fn a_bad_file_prints_file_line_and_message_and_exits_2() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_check");
     dir.write("flush_cache.toml", GOOD);
     dir.write("bad_shell.toml", BAD);
     let (code, stdout, stderr) = check(&dir.0);
@@ -104,7 +81,7 @@ fn a_bad_file_prints_file_line_and_message_and_exits_2() {
 
 #[test]
 fn a_toml_syntax_error_names_its_line() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_check");
     dir.write(
         "broken.toml",
         "name = \"x\"\ndescription = \"y\"\nrisk = \n",
@@ -117,7 +94,7 @@ fn a_toml_syntax_error_names_its_line() {
 
 #[test]
 fn a_missing_or_empty_folder_exits_2() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_check");
     let (code, stdout, _) = check(&dir.0);
     assert_eq!(code, 2);
     assert!(stdout.contains("no runbook files"), "{stdout}");
@@ -146,7 +123,7 @@ fn the_example_runbooks_pass() {
 fn serve_loads_the_config_runbooks_dir_and_warns_about_bad_files() {
     use std::io::{BufRead, BufReader, Read, Write};
 
-    let dir = TempDir::new();
+    let dir = TempDir::new("opsroom_check");
     std::fs::create_dir_all(dir.0.join("runbooks")).unwrap();
     dir.write("runbooks/flush_cache.toml", GOOD);
     dir.write("runbooks/bad_shell.toml", BAD);
