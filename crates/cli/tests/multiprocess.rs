@@ -105,7 +105,10 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
     // Exactly once, seen from the events: one attempt_start per run.
     let sample: Vec<&Run> = runs.iter().step_by(37).collect();
     for r in sample {
-        let evs = store.events_list(r.id, 0, 1000).await.unwrap();
+        let evs = store
+            .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 1000))
+            .await
+            .unwrap();
         assert_eq!(
             evs.iter()
                 .filter(|e| e.data["kind"] == "attempt_start")
@@ -140,7 +143,10 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
         rs.sort_by_key(|r| r.id);
         let mut previous_end = None;
         for r in rs {
-            let evs = store.events_list(r.id, 0, 1000).await.unwrap();
+            let evs = store
+                .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 1000))
+                .await
+                .unwrap();
             let start = stamp(&evs, "phase_start");
             if let Some((prev_id, end)) = previous_end {
                 assert!(
@@ -183,7 +189,10 @@ async fn a_killed_worker_loses_no_event_and_its_runs_are_rescued() {
             async move {
                 let mut ready = true;
                 for id in [once.id, twice.id] {
-                    let evs = store.events_list(id, 0, 100).await.unwrap();
+                    let evs = store
+                        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, id, 100))
+                        .await
+                        .unwrap();
                     ready &= evs.iter().any(|e| e.message == "noop event 5 of 5");
                 }
                 ready
@@ -193,7 +202,13 @@ async fn a_killed_worker_loses_no_event_and_its_runs_are_rescued() {
     .await;
     let mut before = HashMap::new();
     for id in [once.id, twice.id] {
-        before.insert(id, store.events_list(id, 0, 1000).await.unwrap());
+        before.insert(
+            id,
+            store
+                .events_list(EventsListParams::new(DEFAULT_WORKSPACE, id, 1000))
+                .await
+                .unwrap(),
+        );
     }
     victim.kill().unwrap(); // SIGKILL
     victim.wait().unwrap();
@@ -228,7 +243,10 @@ async fn a_killed_worker_loses_no_event_and_its_runs_are_rescued() {
     let retried = store.run_get(DEFAULT_WORKSPACE, twice.id).await.unwrap();
     assert_eq!((retried.status, retried.attempt), (RunStatus::Succeeded, 2));
     for id in [once.id, twice.id] {
-        let after = store.events_list(id, 0, 1000).await.unwrap();
+        let after = store
+            .events_list(EventsListParams::new(DEFAULT_WORKSPACE, id, 1000))
+            .await
+            .unwrap();
         let old = &before[&id];
         assert_eq!(
             &after[..old.len()],

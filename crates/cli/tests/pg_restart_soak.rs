@@ -236,7 +236,10 @@ async fn runs_survive_two_postgres_restarts_across_two_worker_processes() {
         if r.attempt > 1 {
             retried += 1;
         }
-        let evs = store.events_list(r.id, 0, 10_000).await.unwrap();
+        let evs = store
+            .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 10_000))
+            .await
+            .unwrap();
         assert_eq!(
             evs.iter().map(|e| e.seq).collect::<Vec<_>>(),
             (1..=evs.len() as i64).collect::<Vec<_>>(),

@@ -199,7 +199,11 @@ async fn run_to_end(engine: &Engine, runbook: &str, target: Option<&str>) -> (Ru
         .run_get(DEFAULT_WORKSPACE, run.id)
         .await
         .unwrap();
-    let events = engine.store.events_list(run.id, 0, 10_000).await.unwrap();
+    let events = engine
+        .store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, run.id, 10_000))
+        .await
+        .unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>());
     (done, events)

@@ -45,7 +45,10 @@ async fn enqueue(
 }
 
 async fn events(store: &DynStore, id: i64) -> Vec<RunEvent> {
-    let evs = store.events_list(id, 0, 10_000).await.unwrap();
+    let evs = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, id, 10_000))
+        .await
+        .unwrap();
     let seqs: Vec<i64> = evs.iter().map(|e| e.seq).collect();
     assert_eq!(
         seqs,
@@ -188,7 +191,10 @@ async fn cancel_stops_a_running_run(store: DynStore) {
     // Wait until the worker has started the action phase.
     let mut rx = store.wakeups().subscribe();
     loop {
-        let evs = store.events_list(run.id, 0, 100).await.unwrap();
+        let evs = store
+            .events_list(EventsListParams::new(DEFAULT_WORKSPACE, run.id, 100))
+            .await
+            .unwrap();
         if evs.iter().any(|e| e.phase == Some(Phase::Action)) {
             break;
         }

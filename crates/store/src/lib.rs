@@ -5,7 +5,9 @@
 mod model;
 mod nul;
 pub mod postgres;
+mod rows;
 mod rules;
+mod sequences;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -42,6 +44,14 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    /// A stored value cannot be read back (corrupt JSON, a time out of
+    /// range, an unknown status): the same error on both backends.
+    #[error("stored {what} has a bad {column}: {reason}")]
+    Corrupt {
+        what: String,
+        column: &'static str,
+        reason: String,
+    },
     #[error("migration {name} failed: {source}")]
     Migration {
         name: String,
@@ -51,6 +61,13 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    pub(crate) fn not_found_run(id: i64) -> StoreError {
+        StoreError::NotFound {
+            what: "run",
+            id: id.to_string(),
+        }
+    }
+
     /// Whether the same call may succeed if made again: the connection was
     /// lost, the database is restarting, a pool or lock timed out, or a
     /// transaction was chosen as a deadlock or serialization victim. An error
@@ -169,8 +186,9 @@ pub trait Store: Send + Sync + 'static {
     /// worker stopped heartbeating before `stale_before`.
     async fn runs_rescue(&self, params: RunsRescueParams) -> StoreResult<Vec<Run>>;
 
-    /// Events of a run with seq > `after`, in order.
-    async fn events_list(&self, run_id: i64, after: i64, limit: i64) -> StoreResult<Vec<RunEvent>>;
+    /// Events of a run of the workspace with seq > `after`, in order; a run
+    /// of another workspace is not found.
+    async fn events_list(&self, params: EventsListParams) -> StoreResult<Vec<RunEvent>>;
 
     async fn artifact_insert(&self, params: ArtifactInsertParams) -> StoreResult<Artifact>;
 
@@ -180,6 +198,8 @@ pub trait Store: Send + Sync + 'static {
     /// holds that were asked to cancel.
     async fn worker_heartbeat(&self, params: WorkerHeartbeatParams) -> StoreResult<Vec<i64>>;
 
+    /// Every worker, newest heartbeat first. Workers are global: they serve
+    /// all workspaces.
     async fn workers_list(&self) -> StoreResult<Vec<Worker>>;
 
     async fn session_create(&self, params: SessionCreateParams) -> StoreResult<Session>;
@@ -188,7 +208,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>>;
 
-    /// Counts of runs per status (all workspaces), for metrics.
+    /// Counts of runs per status, for metrics. Global: all workspaces
+    /// together (metrics describe the whole installation).
     async fn runs_count_by_status(&self) -> StoreResult<Vec<(String, i64)>>;
 }
 

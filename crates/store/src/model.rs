@@ -194,6 +194,34 @@ pub struct RunEvent {
     pub data: Value,
 }
 
+/// Which events of a run to read.
+#[derive(Debug, Clone)]
+pub struct EventsListParams {
+    pub workspace_id: String,
+    pub run_id: i64,
+    /// Only events with seq > after.
+    pub after: i64,
+    pub limit: i64,
+}
+
+impl EventsListParams {
+    /// The first `limit` events of a run of the workspace.
+    pub fn new(workspace_id: &str, run_id: i64, limit: i64) -> Self {
+        EventsListParams {
+            workspace_id: workspace_id.to_string(),
+            run_id,
+            after: 0,
+            limit,
+        }
+    }
+
+    /// Only the events after `seq`.
+    pub fn after(mut self, seq: i64) -> Self {
+        self.after = seq;
+        self
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EventsAppendParams {
     pub run_id: i64,
@@ -351,15 +379,3 @@ pub struct AuditEntry {
     pub subject: String,
     pub details: Value,
 }
-
-/// The claim condition for concurrency keys, the same SQL on both backends.
-/// Lane: the run is the oldest open run of its lane (queued, running or
-/// waiting for approval), so lanes run strictly in enqueue order. Env lock:
-/// the run is the oldest queued-or-running run of its key and none of that
-/// key is running. Both read the partial indexes `runs_lane_open` and
-/// `runs_lock_open` in id order, so a claim costs the same with a long queue.
-pub(crate) const KEYS_FREE: &str = "(r.lane_key IS NULL OR r.id = (SELECT e.id FROM runs e WHERE e.lane_key = r.lane_key \
-     AND e.status IN ('queued','running','awaiting_approval') ORDER BY e.id LIMIT 1)) \
-     AND (r.lock_key IS NULL OR (r.id = (SELECT e.id FROM runs e WHERE e.lock_key = r.lock_key \
-     AND e.status IN ('queued','running') ORDER BY e.id LIMIT 1) \
-     AND NOT EXISTS (SELECT 1 FROM runs e WHERE e.lock_key = r.lock_key AND e.status = 'running')))";

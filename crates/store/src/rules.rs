@@ -1,5 +1,6 @@
 //! Backend-independent rules: what an action or a rescue does to a run, and
-//! the events that say so. Both backends apply these in their own SQL.
+//! the events that say so. The shared sequences (`sequences.rs`) apply them
+//! on both backends.
 
 use crate::*;
 use chrono::{DateTime, Utc};
@@ -217,16 +218,34 @@ pub(crate) fn batch_audit(runs: &[Run]) -> Option<(String, String, String, Value
 
 /// The first event of an attempt, written by the claim itself (so a live
 /// stream sees the run start as soon as it is claimed, at no extra commit).
-/// (PostgreSQL builds the same event in SQL inside its claim statement.)
 pub(crate) fn attempt_started_event(run: &Run, worker_id: &str, now: DateTime<Utc>) -> NewEvent {
+    let template = attempt_started_template(worker_id, now);
+    NewEvent {
+        message: fill_attempt(&template.message, run.attempt, run.max_attempts, worker_id),
+        data: json!({"kind": "attempt_start", "attempt": run.attempt, "worker_id": worker_id}),
+        ..template
+    }
+}
+
+/// [`attempt_started_event`] before the claim picks its runs: the message
+/// has `{attempt}`, `{max_attempts}` and `{worker_id}` still to fill (in
+/// that order, see `fill_attempt`) and the data an `attempt` of 0.
+/// PostgreSQL fills them in inside its one-statement claim.
+pub(crate) fn attempt_started_template(worker_id: &str, now: DateTime<Utc>) -> NewEvent {
     NewEvent::new(
         now,
         EventLevel::Info,
         None,
-        format!(
-            "attempt {} of {} started on worker {worker_id}",
-            run.attempt, run.max_attempts
-        ),
+        "attempt {attempt} of {max_attempts} started on worker {worker_id}",
     )
-    .with_data(json!({"kind": "attempt_start", "attempt": run.attempt, "worker_id": worker_id}))
+    .with_data(json!({"kind": "attempt_start", "attempt": 0, "worker_id": worker_id}))
+}
+
+/// Fills an attempt-started template; the worker id goes last, so braces
+/// in it are kept as they are (the SQL of the PostgreSQL claim does the same).
+fn fill_attempt(template: &str, attempt: i32, max_attempts: i32, worker_id: &str) -> String {
+    template
+        .replace("{attempt}", &attempt.to_string())
+        .replace("{max_attempts}", &max_attempts.to_string())
+        .replace("{worker_id}", worker_id)
 }

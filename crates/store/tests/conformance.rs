@@ -276,7 +276,7 @@ async fn retries_back_off_and_fence_old_attempts(store: DynStore) {
     assert_eq!(done.status, RunStatus::Succeeded);
     assert!(done.finished_at.is_some());
     let msgs: Vec<_> = store
-        .events_list(r.id, 0, 100)
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 100))
         .await
         .unwrap()
         .into_iter()
@@ -323,7 +323,10 @@ async fn cancel_stops_queued_at_once_and_running_through_the_worker(store: DynSt
         matches!(err, StoreError::Conflict(ref m) if m.contains("already cancelled")),
         "{err}"
     );
-    let events = store.events_list(r.id, 0, 100).await.unwrap();
+    let events = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 100))
+        .await
+        .unwrap();
     assert!(events
         .iter()
         .any(|e| e.message.contains("cancel requested by ana")));
@@ -385,7 +388,10 @@ async fn rescue_requeues_then_fails_runs_of_dead_workers(store: DynStore) {
         "{:?}",
         failed[0].error
     );
-    let events = store.events_list(r.id, 0, 100).await.unwrap();
+    let events = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 100))
+        .await
+        .unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(
         seqs,
@@ -474,7 +480,10 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
     );
     // A control-plane write interleaves without gaps.
     store.run_cancel(action(r.id, "ana")).await.unwrap();
-    let all = store.events_list(r.id, 0, 1000).await.unwrap();
+    let all = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 1000))
+        .await
+        .unwrap();
     assert_eq!(
         all.iter().map(|e| e.seq).collect::<Vec<_>>(),
         (1..=28).collect::<Vec<_>>()
@@ -488,7 +497,10 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
     assert_eq!((all[1].level, all[1].phase), (EventLevel::Info, None));
     assert_eq!(all[6].data, json!({"i": 4}));
     assert_eq!(all[6].phase, Some(Phase::Action));
-    let after = store.events_list(r.id, 20, 3).await.unwrap();
+    let after = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 3).after(20))
+        .await
+        .unwrap();
     assert_eq!(
         after.iter().map(|e| e.seq).collect::<Vec<_>>(),
         vec![21, 22, 23]
@@ -604,6 +616,8 @@ opsroom_store::on_both_stores!(
     migrations_are_idempotent,
     batches_insert_in_order_with_events,
     completions_in_one_batch_succeed_or_fail_each_on_their_own,
+    events_of_another_workspace_are_not_found,
+    attempt_started_reads_the_same_on_both,
 );
 
 /// Four running runs end in one call: a success with several events, a
@@ -694,7 +708,10 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
         json!([{"phase": "summarize", "status": "succeeded"}])
     );
 
-    let events = store.events_list(ok.id, 0, 100).await.unwrap();
+    let events = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, ok.id, 100))
+        .await
+        .unwrap();
     assert_eq!(
         events
             .iter()
@@ -710,11 +727,22 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
             .unwrap();
         assert_eq!((now.status, now.last_seq), (RunStatus::Running, 2));
         assert_eq!(
-            store.events_list(untouched.id, 0, 100).await.unwrap().len(),
+            store
+                .events_list(EventsListParams::new(DEFAULT_WORKSPACE, untouched.id, 100))
+                .await
+                .unwrap()
+                .len(),
             2
         );
     }
-    assert_eq!(store.events_list(retry.id, 0, 100).await.unwrap().len(), 3);
+    assert_eq!(
+        store
+            .events_list(EventsListParams::new(DEFAULT_WORKSPACE, retry.id, 100))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
     assert!(store.runs_complete(Vec::new()).await.unwrap().is_empty());
 }
 
@@ -745,7 +773,10 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
     for (i, r) in runs.iter().enumerate() {
         assert_eq!(r.params, json!({"events": i}), "batch keeps input order");
         assert_eq!(r.status, RunStatus::Queued);
-        let evs = store.events_list(r.id, 0, 10).await.unwrap();
+        let evs = store
+            .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 10))
+            .await
+            .unwrap();
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0].data["kind"], "created");
     }
@@ -761,4 +792,54 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
     let audit = store.audit_list(DEFAULT_WORKSPACE, 5).await.unwrap();
     assert_eq!(audit[0].action, "run.create_batch");
     assert_eq!(audit[0].details["count"], 3200);
+}
+
+async fn events_of_another_workspace_are_not_found(store: DynStore) {
+    let mut p = run("noop");
+    p.workspace_id = "other".into();
+    let theirs = insert(&store, p).await;
+    let mine = insert(&store, run("noop")).await;
+    let list = |ws: &str, id: i64| store.events_list(EventsListParams::new(ws, id, 10));
+    assert!(matches!(
+        list(DEFAULT_WORKSPACE, theirs.id).await,
+        Err(StoreError::NotFound { what: "run", .. })
+    ));
+    assert_eq!(list("other", theirs.id).await.unwrap().len(), 1);
+    assert_eq!(list(DEFAULT_WORKSPACE, mine.id).await.unwrap().len(), 1);
+    assert!(matches!(
+        list(DEFAULT_WORKSPACE, mine.id + 100).await,
+        Err(StoreError::NotFound { what: "run", .. })
+    ));
+    let none_new = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, mine.id, 10).after(1))
+        .await
+        .unwrap();
+    assert!(
+        none_new.is_empty(),
+        "a run without new events has an empty page"
+    );
+}
+
+/// PostgreSQL fills the attempt-started template inside its claim, SQLite
+/// in Rust: the event must read the same, braces in the worker id included.
+async fn attempt_started_reads_the_same_on_both(store: DynStore) {
+    let mut p = run("noop");
+    p.max_attempts = 3;
+    let r = insert(&store, p).await;
+    let claimed = claim(&store, "w{attempt}", 1, t0()).await;
+    assert_eq!(ids(&claimed), vec![r.id]);
+    let events = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 10))
+        .await
+        .unwrap();
+    assert_eq!(events[1].seq, 2);
+    assert_eq!(
+        events[1].message,
+        "attempt 1 of 3 started on worker w{attempt}"
+    );
+    assert_eq!(
+        events[1].data,
+        json!({"kind": "attempt_start", "attempt": 1, "worker_id": "w{attempt}"})
+    );
+    assert_eq!(events[1].level, EventLevel::Info);
 }

@@ -72,7 +72,10 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
     assert_eq!(done.status, RunStatus::Failed);
     assert_eq!(done.error.as_deref(), Some("step printed ␀ and failed"));
 
-    let events = store.events_list(run.id, 0, 100).await.unwrap();
+    let events = store
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, run.id, 100))
+        .await
+        .unwrap();
     let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, [1, 2, 3, 4], "contiguous: nothing was lost");
     assert_eq!(events[2].message, "before␀after");

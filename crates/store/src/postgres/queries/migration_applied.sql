@@ -1,0 +1,1 @@
+SELECT name FROM opsroom_migrations WHERE name = $1

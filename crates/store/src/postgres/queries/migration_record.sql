@@ -1,0 +1,1 @@
+INSERT INTO opsroom_migrations (name) VALUES ($1)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS opsroom_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())

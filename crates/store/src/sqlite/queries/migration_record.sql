@@ -1,0 +1,1 @@
+INSERT INTO opsroom_migrations (name, applied_at) VALUES (?1, ?2)

@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS opsroom_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)
