@@ -5,6 +5,7 @@ mod commands;
 mod follow;
 mod local;
 mod runbooks_cmd;
+mod secrets_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -59,6 +60,8 @@ enum Command {
     Reject(commands::ActionArgs),
     /// Custom runbook files: `runbooks check DIR` validates them offline.
     Runbooks(runbooks_cmd::RunbooksArgs),
+    /// Secrets: set (value on stdin), list, delete; new-key and rotate-key.
+    Secrets(secrets_cmd::SecretsArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
     #[cfg(feature = "bench")]
     Bench(opsroom_bench::BenchArgs),
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
             Command::Approve(args) => commands::action(&api()?, "approve", args).await,
             Command::Reject(args) => commands::action(&api()?, "reject", args).await,
             Command::Runbooks(args) => runbooks_cmd::run(args),
+            Command::Secrets(args) => secrets_cmd::run(args, api).await,
             #[cfg(feature = "bench")]
             Command::Bench(args) => bench(args).await,
         }

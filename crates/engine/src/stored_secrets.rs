@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How to configure the master key, for messages.
-pub const KEY_HELP: &str = "set OPSROOM_SECRET_KEY (or OPSROOM_SECRET_KEY_FILE, a file holding it) \
+pub const KEY_HELP: &str =
+    "set OPSROOM_SECRET_KEY (or OPSROOM_SECRET_KEY_FILE, a file holding it) \
      on the server and workers; `opsroom secrets new-key` prints a new key";
 
 /// `engine` for one run of `workspace_id`: its configuration's `secret:NAME`

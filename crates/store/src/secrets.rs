@@ -42,6 +42,10 @@ impl SecretName {
         {
             return Err(SecretNameError(format!("this one has {bad:?}")));
         }
+        if name == "." || name == ".." {
+            // A URL path would drop or climb over it.
+            return Err(SecretNameError(format!("{name:?} alone is not a name")));
+        }
         Ok(SecretName(name.to_string()))
     }
 

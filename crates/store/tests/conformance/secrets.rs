@@ -168,6 +168,7 @@ fn secret_names_follow_the_rules() {
         ("a b", "' '"),
         ("a/b", "'/'"),
         ("é", "'é'"),
+        ("..", "alone"),
     ] {
         let err = SecretName::parse(bad).unwrap_err().to_string();
         assert!(
