@@ -400,8 +400,16 @@ mod tests {
         assert_eq!(r.redact("abcdefgh"), "***", "one line of two");
         assert_eq!(r.redact("  ijklmnop\r"), "  ***\r");
         assert_eq!(r.redact("abc\njklmnop"), "abc\n***");
-        assert_eq!(r.redact("abcde"), "abcde", "pieces under six characters stay");
-        assert_eq!(r.redact("xx abcdefg yy"), "xx abcdefg yy", "only at line ends");
+        assert_eq!(
+            r.redact("abcde"),
+            "abcde",
+            "pieces under six characters stay"
+        );
+        assert_eq!(
+            r.redact("xx abcdefg yy"),
+            "xx abcdefg yy",
+            "only at line ends"
+        );
     }
 
     #[test]
@@ -419,7 +427,10 @@ mod tests {
         );
         // Part of a secret inside a line is not the secret; at a line's end
         // it may be the first half of a secret split across two lines.
-        assert_eq!(hidden("s3cr3t-V4lue/with+chars x"), "s3cr3t-V4lue/with+chars x");
+        assert_eq!(
+            hidden("s3cr3t-V4lue/with+chars x"),
+            "s3cr3t-V4lue/with+chars x"
+        );
         assert_eq!(hidden("s3cr3t-V4lue/with+chars"), "***");
     }
 
