@@ -609,7 +609,7 @@ impl From<opsroom_store::SecretMeta> for SecretView {
 #[serde(deny_unknown_fields)]
 pub struct SetSecret {
     /// The value: write-only, never returned by any route.
-    #[schema(min_length = 1, max_length = 65536)]
+    #[schema(min_length = 1, max_length = 65536, pattern = "^[^\\u0000]*$")]
     pub value: String,
 }
 

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-/// A secret's name: 1 to 100 of `A-Z a-z 0-9 _ . -`.
+/// A secret's name: 1 to 100 of `A-Z a-z 0-9 _ . -`, not only dots.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
 pub struct SecretName(String);
@@ -42,9 +42,9 @@ impl SecretName {
         {
             return Err(SecretNameError(format!("this one has {bad:?}")));
         }
-        if name == "." || name == ".." {
-            // A URL path would drop or climb over it.
-            return Err(SecretNameError(format!("{name:?} alone is not a name")));
+        if name.chars().all(|c| c == '.') {
+            // A URL path would drop or climb over `.` and `..`.
+            return Err(SecretNameError("dots alone are not a name".into()));
         }
         Ok(SecretName(name.to_string()))
     }

@@ -13,8 +13,8 @@ use axum::{Extension, Json, Router};
 use opsroom_engine::stored_secrets::{context, KEY_HELP};
 use opsroom_store::{SecretDeleteParams, SecretName, SecretPutParams, DEFAULT_WORKSPACE};
 
-/// The longest value accepted, in bytes.
-const MAX_VALUE_BYTES: usize = 65536;
+/// The longest value accepted, in characters.
+const MAX_VALUE_CHARS: usize = 65536;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,7 +31,7 @@ fn secret_name(name: &str) -> Result<SecretName, ApiError> {
 #[utoipa::path(
     put,
     path = "/api/v1/secrets/{name}",
-    params(("name" = String, Path, description = "1 to 100 of A-Z a-z 0-9 _ . -")),
+    params(("name" = String, Path, description = "1 to 100 of A-Z a-z 0-9 _ . -, not only dots", pattern = r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$", min_length = 1, max_length = 100)),
     request_body = SetSecret,
     responses(
         (status = 200, description = "Replaced; the secret's metadata, not its value", body = SecretView),
@@ -47,10 +47,10 @@ pub(crate) async fn put(
     ApiJson(body): ApiJson<SetSecret>,
 ) -> Result<(StatusCode, Json<SecretView>), ApiError> {
     let name = secret_name(&name)?;
-    if body.value.is_empty() || body.value.len() > MAX_VALUE_BYTES {
+    if body.value.is_empty() || body.value.chars().count() > MAX_VALUE_CHARS {
         return Err(ApiError::unprocessable(
             "invalid_value",
-            format!("value must be 1 to {MAX_VALUE_BYTES} bytes"),
+            format!("value must be 1 to {MAX_VALUE_CHARS} characters"),
         ));
     }
     let engine = &state.engine;
@@ -99,7 +99,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Secre
 #[utoipa::path(
     delete,
     path = "/api/v1/secrets/{name}",
-    params(("name" = String, Path, description = "1 to 100 of A-Z a-z 0-9 _ . -")),
+    params(("name" = String, Path, description = "1 to 100 of A-Z a-z 0-9 _ . -, not only dots", pattern = r"^[A-Za-z0-9_.-]*[A-Za-z0-9_-][A-Za-z0-9_.-]*$", min_length = 1, max_length = 100)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such secret.", body = ErrorBody),
