@@ -88,6 +88,13 @@ const MIN_ENCODED_LEN: usize = 6;
 /// - and when a secret is a URL with a password (a database URL), the
 ///   password alone, as written and percent-decoded.
 ///
+/// A secret printed across two lines (a program that wraps its output, or
+/// prints it in two parts) is hidden at the line join: a line that ends
+/// with the secret's first characters, or starts with its last ones, loses
+/// them, when they are at least six characters long (shorter pieces would
+/// hide innocent text). Output is stored line by line, so this is checked
+/// on every line of every text.
+///
 /// Longer forms are matched first, so a secret containing another one is
 /// hidden whole. URLs anywhere in the text lose their userinfo and query
 /// values ([`opsroom_core::redact::redact_urls`]).
@@ -97,6 +104,9 @@ pub struct Redactor {
     needles: Vec<Vec<u8>>,
     /// Whether a match may start with this byte.
     starts: Vec<bool>,
+    /// The plain secrets, whose heads and tails are looked for at line ends
+    /// and starts.
+    plains: Vec<String>,
 }
 
 /// Shows how many forms are looked for, never them.
@@ -126,6 +136,11 @@ impl Redactor {
         if let Some(password) = url_password(value) {
             plain.push(password.to_owned());
             plain.extend(percent_decode(password));
+        }
+        for p in &plain {
+            if p.len() > MIN_ENCODED_LEN && !self.plains.contains(p) {
+                self.plains.push(p.clone());
+            }
         }
         let mut forms: Vec<Vec<u8>> = Vec::new();
         for p in &plain {
@@ -187,7 +202,62 @@ impl Redactor {
         // valid UTF-8 or ASCII escapes), so this is valid UTF-8.
         let text = String::from_utf8(out)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let text = self.redact_line_joins(text);
         opsroom_core::redact::redact_urls(&text)
+    }
+
+    /// Hides, on each line, an end that is a secret's head or a start that
+    /// is its tail (six characters or more): the halves of a secret printed
+    /// across two lines.
+    fn redact_line_joins(&self, text: String) -> String {
+        if self.plains.is_empty() {
+            return text;
+        }
+        let mut changed = false;
+        let lines: Vec<String> = text
+            .split('\n')
+            .map(|line| {
+                let hidden = self.hide_head_and_tail(line);
+                changed |= hidden != line;
+                hidden
+            })
+            .collect();
+        if changed {
+            lines.join("\n")
+        } else {
+            text
+        }
+    }
+
+    fn hide_head_and_tail(&self, line: &str) -> String {
+        let mask = opsroom_core::redact::MASK;
+        let body = line.trim_end_matches(['\r', ' ', '\t']);
+        let trail = &line[body.len()..];
+        let lead_len = body.len() - body.trim_start_matches([' ', '\t']).len();
+        let (lead, mut body) = (&line[..lead_len], body[lead_len..].to_string());
+        let longest = |found: &dyn Fn(&str) -> Option<usize>| {
+            self.plains.iter().filter_map(|p| found(p)).max()
+        };
+        // A line end that is a head of a secret (not the whole: that one is
+        // already hidden).
+        let head = longest(&|p: &str| {
+            (MIN_ENCODED_LEN..p.len())
+                .rev()
+                .find(|&n| p.is_char_boundary(n) && body.ends_with(&p[..n]))
+        });
+        if let Some(n) = head {
+            body.truncate(body.len() - n);
+            body.push_str(mask);
+        }
+        let tail = longest(&|p: &str| {
+            (MIN_ENCODED_LEN..p.len())
+                .rev()
+                .find(|&n| p.is_char_boundary(p.len() - n) && body.starts_with(&p[p.len() - n..]))
+        });
+        if let Some(n) = tail {
+            body.replace_range(..n, mask);
+        }
+        format!("{lead}{body}{trail}")
     }
 
     /// Redacts every string inside a JSON value (object keys included).
@@ -324,6 +394,25 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_split_across_two_lines_is_hidden_at_the_join() {
+        let r = Redactor::new(&[Secret::new("abcdefghijklmnop")]);
+        assert_eq!(r.redact("key: abcdefgh\nijklmnop end"), "key: ***\n*** end");
+        assert_eq!(r.redact("abcdefgh"), "***", "one line of two");
+        assert_eq!(r.redact("  ijklmnop\r"), "  ***\r");
+        assert_eq!(r.redact("abc\njklmnop"), "abc\n***");
+        assert_eq!(
+            r.redact("abcde"),
+            "abcde",
+            "pieces under six characters stay"
+        );
+        assert_eq!(
+            r.redact("xx abcdefg yy"),
+            "xx abcdefg yy",
+            "only at line ends"
+        );
+    }
+
+    #[test]
     fn plain_and_percent_encoded_forms_are_hidden() {
         assert_eq!(hidden("x s3cr3t-V4lue/with+chars ok y"), "x *** y");
         // urlencode (form style), quote(safe=""), lower-case hex, a mix.
@@ -336,7 +425,13 @@ mod tests {
             ),
             "***"
         );
-        assert_eq!(hidden("s3cr3t-V4lue/with+chars"), "s3cr3t-V4lue/with+chars");
+        // Part of a secret inside a line is not the secret; at a line's end
+        // it may be the first half of a secret split across two lines.
+        assert_eq!(
+            hidden("s3cr3t-V4lue/with+chars x"),
+            "s3cr3t-V4lue/with+chars x"
+        );
+        assert_eq!(hidden("s3cr3t-V4lue/with+chars"), "***");
     }
 
     #[test]

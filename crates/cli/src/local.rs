@@ -78,7 +78,7 @@ fn init_logging() {
         .try_init();
 }
 
-async fn open_store(url: &str) -> CliResult<DynStore> {
+pub(crate) async fn open_store(url: &str) -> CliResult<DynStore> {
     let store = opsroom_store::connect(url)
         .await
         .map_err(|e| CliError::input(format!("cannot open database {}: {e}", redact_url(url))))?;
@@ -197,12 +197,14 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
         addr.ip().to_string()
     };
     let url = format!("http://{host}:{}", addr.port());
+    let secret_key = crate::secrets_cmd::master_key_from_env()?;
     let (config, config_origin) = load_config(&args.engine.config, &url)?;
     let store = open_store(&args.engine.db.database_url).await?;
     let backend = store.backend();
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
     let engine = Engine::new(store, config)
         .with_catalog(catalog)
+        .with_secret_key(secret_key)
         .with_process_secrets(process_secrets(
             &args.engine.db.database_url,
             args.admin_token.clone(),
@@ -228,6 +230,7 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
         return Err(CliError::input("--workers must be at least 1"));
     }
     let options = worker_options(&args.engine)?;
+    let secret_key = crate::secrets_cmd::master_key_from_env()?;
     let (config, config_origin) = load_config(&args.engine.config, &args.server)?;
     let store = open_store(&args.engine.db.database_url).await?;
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
@@ -236,6 +239,7 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
     let admin_token = std::env::var("OPSROOM_ADMIN_TOKEN").ok();
     let engine = Engine::new(store, config)
         .with_catalog(catalog)
+        .with_secret_key(secret_key)
         .with_process_secrets(process_secrets(&args.engine.db.database_url, admin_token));
     let shutdown = shutdown_signal();
     let mut handles = Vec::new();

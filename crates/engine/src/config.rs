@@ -34,6 +34,11 @@ pub struct OpsConfig {
     /// Where the `spec` runbook commits its documents.
     #[serde(default)]
     pub spec: Option<SpecConfig>,
+    /// The `secret:NAME` values read for the run this copy of the config
+    /// serves, by stored name (see [`crate::stored_secrets`]); each is the
+    /// value or why it could not be read.
+    #[serde(skip)]
+    pub(crate) stored_secrets: BTreeMap<String, Result<opsroom_adapters::Secret, String>>,
 }
 
 /// A database custom runbooks may query, by name.
@@ -423,6 +428,7 @@ impl OpsConfig {
             databases: BTreeMap::new(),
             secrets: BTreeMap::new(),
             spec: None,
+            stored_secrets: BTreeMap::new(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod probe;
 pub mod redaction;
 pub mod runbook_files;
 pub mod runbooks;
+pub mod stored_secrets;
 pub mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -35,6 +36,9 @@ pub struct Engine {
     /// Hides every credential the engine knows of from what runs write
     /// (see [`redaction`]).
     pub redactor: Arc<Redactor>,
+    /// Opens the `secret:NAME` values runs read; `None` when no master key
+    /// is configured (a run needing one then fails, saying how to set it).
+    pub secret_key: Option<Arc<opsroom_auth::MasterKey>>,
 }
 
 impl Engine {
@@ -47,7 +51,14 @@ impl Engine {
             catalog: Arc::new(Catalog::builtin()),
             metrics: Arc::default(),
             completions: Arc::default(),
+            secret_key: None,
         }
+    }
+
+    /// Opens stored secrets (`secret:NAME` in `opsroom.toml`) with `key`.
+    pub fn with_secret_key(mut self, key: Option<opsroom_auth::MasterKey>) -> Engine {
+        self.secret_key = key.map(Arc::new);
+        self
     }
 
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Engine {

@@ -9,6 +9,7 @@
 
 use crate::completions::Completions;
 use crate::runbooks;
+use crate::stored_secrets;
 use crate::Engine;
 use chrono::{DateTime, Utc};
 use opsroom_adapters::secret::Redactor;
@@ -366,6 +367,7 @@ pub async fn execute_run(
     let deadline = started + Duration::from_secs(run.timeout_secs.max(1) as u64);
     // The claim wrote this attempt's first event; the next write can wait
     // for the flush interval or the end of the run.
+    let engine = stored_secrets::for_run(&engine, &run.workspace_id).await;
     let mut ctx = RunContext::new(engine.clone(), run);
     ctx.flushed_at = Some(Instant::now());
     tracing::debug!(

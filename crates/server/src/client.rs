@@ -3,7 +3,8 @@
 
 use crate::views::{
     ActionBody, ArtifactView, CreateRun, CreateSession, ErrorBody, EventView, EventsQuery,
-    ParseRequest, ParseView, RunView, RunsQuery, SessionView, StreamEnd, WorkerView,
+    ParseRequest, ParseView, RunView, RunsQuery, SecretView, SessionView, SetSecret, StreamEnd,
+    WorkerView,
 };
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
@@ -508,4 +509,42 @@ fn parse_block(block: &str) -> Option<Result<StreamItem, ClientError>> {
                 }
             })
     })
+}
+
+/// Secrets (`/api/v1/secrets`): values go in, only metadata comes out.
+impl ApiClient {
+    /// `PUT /api/v1/secrets/{name}`: the metadata, and whether it was created.
+    pub async fn secret_set(
+        &self,
+        name: &str,
+        value: &str,
+    ) -> Result<(SecretView, bool), ClientError> {
+        let body = SetSecret {
+            value: value.to_string(),
+        };
+        let (status, view) = self
+            .call(Method::PUT, &format!("/api/v1/secrets/{name}"), Some(&body))
+            .await?;
+        Ok((view, status == StatusCode::CREATED))
+    }
+
+    /// `GET /api/v1/secrets`.
+    pub async fn secrets(&self) -> Result<Vec<SecretView>, ClientError> {
+        self.get("/api/v1/secrets").await
+    }
+
+    /// `DELETE /api/v1/secrets/{name}`.
+    pub async fn secret_delete(&self, name: &str) -> Result<(), ClientError> {
+        let (status, text) = self
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/secrets/{name}"),
+                None::<&()>,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(api_error(status, text));
+        }
+        Ok(())
+    }
 }

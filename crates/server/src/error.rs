@@ -24,6 +24,8 @@ pub enum ApiError {
     MethodNotAllowed(String),
     /// 409: the action does not fit the current state.
     Conflict(String),
+    /// 409 with its own code (e.g. `secret_key_missing`).
+    ConflictCode { code: &'static str, message: String },
     /// 422: well-formed but not understood or not allowed; `extra` carries
     /// questions and alternatives for text that was not understood.
     Unprocessable {
@@ -82,6 +84,9 @@ impl IntoResponse for ApiError {
                 Value::Null,
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, "conflict", m, Value::Null),
+            ApiError::ConflictCode { code, message } => {
+                (StatusCode::CONFLICT, code, message, Value::Null)
+            }
             ApiError::Unprocessable {
                 code,
                 message,

@@ -146,6 +146,7 @@ fn router(state: AppState) -> Router {
     let api = Router::new()
         .merge(routes::runs::router())
         .merge(routes::sessions::router())
+        .merge(routes::secrets::router())
         .merge(routes::meta::api_router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

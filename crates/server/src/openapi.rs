@@ -2,7 +2,7 @@
 //! view types, so it cannot drift from what the server does. Served at
 //! `/api/openapi.json`.
 
-use crate::routes::{meta, runs, sessions};
+use crate::routes::{meta, runs, secrets, sessions};
 use crate::sse;
 use crate::views::ErrorBody;
 use serde_json::{json, Value};
@@ -42,6 +42,9 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         runs::retry,
         sessions::create,
         sessions::read,
+        secrets::put,
+        secrets::list,
+        secrets::delete,
     ),
     components(schemas(crate::views::StreamEnd)),
     modifiers(&Auth, &ApiErrors, &Links)

@@ -28,6 +28,8 @@ pub struct TestAppOptions {
     /// passed to [`TestApp::spawn`], this is only hidden from runs (with the
     /// admin token), as `opsroom serve` hides its own.
     pub database_url: Option<String>,
+    /// The master key that seals stored secrets (none: setting one answers 409).
+    pub secret_key: Option<opsroom_auth::MasterKey>,
 }
 
 impl Default for TestAppOptions {
@@ -37,6 +39,7 @@ impl Default for TestAppOptions {
             admin_token: None,
             workers: 1,
             database_url: None,
+            secret_key: None,
         }
     }
 }
@@ -71,6 +74,7 @@ impl TestApp {
         };
         let engine = Engine::new(store, config)
             .with_catalog(catalog)
+            .with_secret_key(options.secret_key)
             .with_process_secrets(options.admin_token.iter().chain(&options.database_url));
         let app = Application::build(listener, engine.clone(), server_options);
         let (shutdown, rx) = watch::channel(false);

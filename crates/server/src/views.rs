@@ -580,3 +580,42 @@ pub struct SseEvent {
 fn sse_event_name_schema() -> RefOr<Schema> {
     enum_schema(["message", "end"], false)
 }
+
+/// What is known of a stored secret; never its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Secret)]
+pub struct SecretView {
+    pub name: String,
+    pub workspace_id: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+impl From<opsroom_store::SecretMeta> for SecretView {
+    fn from(m: opsroom_store::SecretMeta) -> Self {
+        SecretView {
+            name: m.name,
+            workspace_id: m.workspace_id,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            updated_by: m.updated_by,
+        }
+    }
+}
+
+/// Body of `PUT /api/v1/secrets/{name}`.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecret {
+    /// The value: write-only, never returned by any route.
+    #[schema(min_length = 1, max_length = 65536, pattern = "^[^\\u0000]*$")]
+    pub value: String,
+}
+
+/// Shows that a value is there, never the value.
+impl std::fmt::Debug for SetSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SetSecret { value: *** }")
+    }
+}

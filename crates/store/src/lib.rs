@@ -7,6 +7,7 @@ mod nul;
 pub mod postgres;
 mod rows;
 mod rules;
+mod secrets;
 mod sequences;
 pub mod sqlite;
 #[cfg(feature = "testing")]
@@ -18,6 +19,10 @@ pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
 /// A URL with its credentials hidden, for logs and errors (one implementation
 /// for every crate).
 pub use opsroom_core::redact::redact_url;
+pub use secrets::{
+    SealedSecret, SecretDeleteParams, SecretMeta, SecretName, SecretNameError, SecretPut,
+    SecretPutParams, SecretReseal, SecretStore, SecretsResealParams,
+};
 pub use wakeups::{Wakeup, WakeupReceiver, Wakeups};
 
 use async_trait::async_trait;
@@ -121,7 +126,7 @@ impl<T> Doing<T> for Result<T, sqlx::Error> {
 /// Methods are named noun-then-verb. Writes made on behalf of a worker carry
 /// a [`Fence`]: they only apply while that worker still holds the run's lease.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SecretStore + Send + Sync + 'static {
     /// Which backend this is: "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
 

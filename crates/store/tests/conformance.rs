@@ -8,6 +8,9 @@ use opsroom_store::*;
 use serde_json::json;
 use std::collections::HashMap;
 
+#[path = "conformance/secrets.rs"]
+mod secrets;
+
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
 }

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// How a credential is referenced in `[secrets]`: `"env:VARNAME"` or
-/// `"file:PATH"`. Holds the reference, never the secret.
+/// How a credential is referenced in `[secrets]`: `"env:VARNAME"`,
+/// `"file:PATH"` or `"secret:NAME"`. Holds the reference, never the secret.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct SecretRef(String);
@@ -21,6 +21,9 @@ pub enum SecretSource {
     Env(String),
     /// A file (its content, trimmed).
     File(PathBuf),
+    /// A secret set through the API (`opsroom secrets set NAME`), stored
+    /// sealed in the run's workspace.
+    Stored(String),
 }
 
 impl SecretSource {
@@ -29,6 +32,7 @@ impl SecretSource {
         match self {
             SecretSource::Env(var) => format!("environment variable {var}"),
             SecretSource::File(path) => format!("file {}", path.display()),
+            SecretSource::Stored(name) => format!("stored secret {name}"),
         }
     }
 }
@@ -49,6 +53,11 @@ impl SecretRef {
         }
         if let Some(path) = self.0.strip_prefix("file:") {
             return (!path.is_empty()).then(|| SecretSource::File(PathBuf::from(path)));
+        }
+        if let Some(name) = self.0.strip_prefix("secret:") {
+            return opsroom_store::SecretName::parse(name)
+                .ok()
+                .map(|_| SecretSource::Stored(name.to_string()));
         }
         None
     }
@@ -100,6 +109,15 @@ impl OpsConfig {
                 .map_err(|_| missing(format!("environment variable {var} is not set")))?,
             SecretSource::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| missing(format!("cannot read file {}: {e}", path.display())))?,
+            SecretSource::Stored(stored) => match self.stored_secrets.get(stored) {
+                Some(Ok(secret)) => secret.expose().to_owned(),
+                Some(Err(why)) => return Err(missing(why.clone())),
+                None => {
+                    return Err(missing(format!(
+                        "stored secret {stored} is only read for a run"
+                    )))
+                }
+            },
         };
         let value = value.trim();
         if value.is_empty() {
@@ -483,7 +501,7 @@ pub(super) fn check_config(config: &OpsConfig) -> Result<(), String> {
         if value.source().is_none() {
             // The value is not echoed: it may be a token pasted by mistake.
             return Err(format!(
-                "secrets.{name}: expected \"env:VARNAME\" (read from the environment) or \"file:PATH\" (read from a file), not the secret itself"
+                "secrets.{name}: expected \"env:VARNAME\" (read from the environment), \"file:PATH\" (read from a file) or \"secret:NAME\" (set with `opsroom secrets set NAME`; A-Z a-z 0-9 _ . -), not the secret itself"
             ));
         }
     }

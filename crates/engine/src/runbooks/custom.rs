@@ -298,6 +298,15 @@ fn declared_secrets(engine: &Engine, action: &StepAction) -> Result<(), String> 
                     let e = crate::config::SecretError::NotDeclared(key.to_string());
                     return Err(format!("env variable {name}: {e}"));
                 }
+                // A stored secret was read when the run started: one that
+                // could not be (not set, no master key) fails validation.
+                let stored = engine.config.secrets.get(key).and_then(|r| r.source());
+                if let Some(crate::config::SecretSource::Stored(_)) = stored {
+                    engine
+                        .config
+                        .secret(key)
+                        .map_err(|e| format!("env variable {name}: {e}"))?;
+                }
             }
         }
     }

@@ -2,4 +2,5 @@
 
 pub mod meta;
 pub mod runs;
+pub mod secrets;
 pub mod sessions;

@@ -6,6 +6,7 @@
 
 mod notify;
 mod rows;
+mod secrets;
 
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
 use crate::rows::{cancel_requested, convert, events_page};
@@ -27,10 +28,16 @@ use tokio::sync::mpsc;
 
 static NEXT_ORIGIN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_secrets",
+        include_str!("../../migrations/postgres/0002_secrets.sql"),
+    ),
+];
 
 static RUNS_CLAIM: LazyLock<String> = LazyLock::new(|| {
     include_str!("queries/runs_claim.sql")

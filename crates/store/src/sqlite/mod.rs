@@ -6,6 +6,7 @@
 //! on top of its [`Primitives`].
 
 mod rows;
+mod secrets;
 
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
 use crate::rows::{cancel_requested, convert, events_page};
@@ -24,10 +25,16 @@ use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        "0002_secrets",
+        include_str!("../../migrations/sqlite/0002_secrets.sql"),
+    ),
+];
 
 static RUNS_CLAIM: LazyLock<String> = LazyLock::new(|| {
     include_str!("queries/runs_claim.sql")

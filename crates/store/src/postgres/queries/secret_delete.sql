@@ -1,0 +1,1 @@
+DELETE FROM secrets WHERE workspace_id = $1 AND name = $2
