@@ -56,6 +56,8 @@ pub mod postgres;
 pub mod secret;
 pub mod shell;
 pub mod supabase;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vercel;
 
 pub use http::{ApiError, HttpOptions, RetryPolicy, Sleeper};

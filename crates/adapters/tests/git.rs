@@ -1,7 +1,5 @@
 //! The git adapter against local repositories (a bare remote in a temp dir).
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -58,7 +56,7 @@ async fn remote_with_main(root: &Path) -> GitRepo {
 
 #[tokio::test]
 async fn clone_branch_commit_and_push_over_file_url() {
-    let root = common::temp_dir("git-flow");
+    let root = opsroom_adapters::testing::temp_dir("git-flow");
     let remote = remote_with_main(&root).await;
     let url = format!("file://{}", remote.dir().display());
     let work = GitRepo::clone_from(&url, &root.join("work"), None, options())
@@ -114,7 +112,7 @@ async fn clone_branch_commit_and_push_over_file_url() {
 
 #[tokio::test]
 async fn clone_a_branch_and_open_an_existing_repository() {
-    let root = common::temp_dir("git-open");
+    let root = opsroom_adapters::testing::temp_dir("git-open");
     let remote = remote_with_main(&root).await;
     let path = remote.dir().display().to_string();
     let work = GitRepo::clone_from(&path, &root.join("work"), Some("main"), options())
@@ -134,7 +132,7 @@ async fn clone_a_branch_and_open_an_existing_repository() {
 
 #[tokio::test]
 async fn empty_repository_has_no_head() {
-    let root = common::temp_dir("git-empty");
+    let root = opsroom_adapters::testing::temp_dir("git-empty");
     let repo = GitRepo::init(&root.join("r"), false, "main", options())
         .await
         .unwrap();
@@ -144,7 +142,7 @@ async fn empty_repository_has_no_head() {
 
 #[tokio::test]
 async fn unsafe_input_is_refused_before_running_git() {
-    let root = common::temp_dir("git-input");
+    let root = opsroom_adapters::testing::temp_dir("git-input");
     let repo = GitRepo::init(&root.join("r"), false, "main", options())
         .await
         .unwrap();
@@ -177,7 +175,7 @@ async fn unsafe_input_is_refused_before_running_git() {
 
 #[tokio::test]
 async fn failed_push_names_the_action_and_git_message() {
-    let root = common::temp_dir("git-push");
+    let root = opsroom_adapters::testing::temp_dir("git-push");
     let repo = GitRepo::init(&root.join("r"), false, "main", options())
         .await
         .unwrap();
@@ -199,7 +197,7 @@ async fn failed_push_names_the_action_and_git_message() {
 
 #[tokio::test]
 async fn nothing_to_commit_is_an_error() {
-    let root = common::temp_dir("git-nothing");
+    let root = opsroom_adapters::testing::temp_dir("git-nothing");
     let repo = GitRepo::init(&root.join("r"), false, "main", options())
         .await
         .unwrap();
@@ -228,7 +226,7 @@ async fn nothing_to_commit_is_an_error() {
 /// records how git called it (no network is used) and refuses.
 #[tokio::test]
 async fn ssh_remotes_use_the_configured_ssh_command() {
-    let root = common::temp_dir("git-ssh");
+    let root = opsroom_adapters::testing::temp_dir("git-ssh");
     let log = root.join("ssh-calls.log");
     let fake_ssh = root.join("fake-ssh");
     std::fs::write(

@@ -2,8 +2,6 @@
 //! against the local PostgreSQL. Each test works in its own schema or
 //! database and drops it at the end, even when the test fails.
 
-mod common;
-
 use std::future::Future;
 use std::time::Duration;
 
@@ -17,7 +15,7 @@ fn database_url() -> String {
 }
 
 fn unique(prefix: &str) -> String {
-    let dir = common::temp_dir(prefix);
+    let dir = opsroom_adapters::testing::temp_dir(prefix);
     std::fs::remove_dir(&dir).unwrap();
     let name = dir.file_name().unwrap().to_string_lossy().replace('-', "_");
     name.to_lowercase()
@@ -229,7 +227,7 @@ async fn edited_applied_migration_is_drift() {
 
 #[tokio::test]
 async fn migrations_load_from_a_folder_in_name_order() {
-    let dir = common::temp_dir("migrations");
+    let dir = opsroom_adapters::testing::temp_dir("migrations");
     std::fs::write(dir.join("0002_add_index.sql"), "create index i on t (x);").unwrap();
     std::fs::write(dir.join("0001_create_t.sql"), "create table t (x int);").unwrap();
     std::fs::write(dir.join("README.md"), "not a migration").unwrap();

@@ -1,7 +1,5 @@
 //! The shell adapter with real processes.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
 use opsroom_adapters::shell::{run, run_checked, CommandSpec, OutputLine, ShellError, Stream};
@@ -62,7 +60,7 @@ async fn arguments_are_not_interpreted_by_a_shell() {
 
 #[tokio::test]
 async fn env_and_working_directory_are_applied() {
-    let dir = common::temp_dir("shell-cwd");
+    let dir = opsroom_adapters::testing::temp_dir("shell-cwd");
     let spec = sh("echo \"$GREETING\"; pwd")
         .env("GREETING", "hello there")
         .cwd(&dir);
@@ -153,7 +151,7 @@ async fn encoded_secrets_are_redacted_in_output() {
 
 #[tokio::test]
 async fn lines_arrive_while_the_program_runs_and_timeout_kills_the_group() {
-    let dir = common::temp_dir("shell-timeout");
+    let dir = opsroom_adapters::testing::temp_dir("shell-timeout");
     let pids = dir.join("pids");
     // The child starts a grandchild (sleep) and waits; both must die.
     let script = format!(
@@ -236,7 +234,7 @@ fn alive(pid: &str) -> bool {
 
 #[tokio::test]
 async fn cancelling_the_run_kills_the_program_and_its_children() {
-    let dir = common::temp_dir("shell-cancel");
+    let dir = opsroom_adapters::testing::temp_dir("shell-cancel");
     let pids = dir.join("pids");
     let script = format!(
         "echo $$ > {p}; sleep 30 & echo $! >> {p}; echo ready; wait",

@@ -1,251 +1,28 @@
 //! The Vercel client against a fake Vercel API speaking its documented endpoints.
 
-mod common;
-
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use common::{assert_error_text, empty, test_http, Fake, Fault, TOKEN};
 use opsroom_adapters::follow::FollowOptions;
+use opsroom_adapters::testing::vercel::{FakeDeployment, FakeVercel};
+use opsroom_adapters::testing::{assert_error_text, test_http, Fault, TOKEN};
 use opsroom_adapters::vercel::{
     CreateDeployment, GitSource, ListDeployments, ReadyState, RuntimeLogWindow, VercelClient,
     VercelConfig,
 };
 use opsroom_adapters::{ApiError, Secret};
-use serde_json::{json, Value};
-
-fn vercel_error(status: u16, message: &str) -> Value {
-    let code = match status {
-        401 | 403 => "forbidden",
-        404 => "not_found",
-        429 => "rate_limited",
-        _ => "bad_request",
-    };
-    json!({"error": {"code": code, "message": message}})
-}
-
-#[derive(Default)]
-struct World {
-    /// id -> (deployment json, polls so far)
-    deployments: HashMap<String, (Value, u32)>,
-    promoted: Vec<(String, String)>,
-    /// The deployment production serves.
-    production: String,
-    /// A promotion Vercel is still carrying out: (deployment, project reads left).
-    promoting: Option<(String, u32)>,
-    rolled_back: Vec<(String, String, Option<String>)>,
-    next_id: u32,
-}
-
-#[derive(Clone)]
-struct AppState {
-    fake: Fake,
-    world: Arc<Mutex<World>>,
-}
-
-async fn create(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
-    let git = &body["gitSource"];
-    if body["name"].as_str().is_none()
-        || git["type"].as_str().is_none()
-        || git["ref"].as_str().is_none()
-    {
-        return s
-            .fake
-            .error(400, "Invalid request: missing name or gitSource.ref");
-    }
-    let mut w = s.world.lock().unwrap();
-    w.next_id += 1;
-    let id = format!("dpl_{}", w.next_id);
-    let dep = json!({
-        "id": id, "url": format!("{}-{}.vercel.app", body["name"].as_str().unwrap(), w.next_id),
-        "name": body["name"], "readyState": "QUEUED", "target": body["target"],
-        "projectId": "prj_1", "createdAt": 1_700_000_000_000i64, "alias": [],
-        "inspectorUrl": "https://vercel.com/acme/web/x", "gitSource": git,
-    });
-    w.deployments.insert(id, (dep.clone(), 0));
-    (StatusCode::OK, Json(dep)).into_response()
-}
-
-/// Each poll moves the deployment one step: QUEUED -> BUILDING -> READY
-/// (or ERROR for a ref named `broken`).
-async fn get_one(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let mut w = s.world.lock().unwrap();
-    let Some((dep, polls)) = w.deployments.get_mut(&id) else {
-        return s.fake.error(404, "The deployment was not found.");
-    };
-    *polls += 1;
-    let broken = dep["gitSource"]["ref"] == "broken";
-    let state = match (*polls, broken) {
-        (1, _) => "QUEUED",
-        (2, _) => "BUILDING",
-        (_, true) => "ERROR",
-        _ => "READY",
-    };
-    dep["readyState"] = json!(state);
-    if state == "ERROR" {
-        dep["errorMessage"] = json!("Command \"npm run build\" exited with 1");
-    }
-    Json(dep.clone()).into_response()
-}
-
-async fn events(
-    State(s): State<AppState>,
-    Path(id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if !s.world.lock().unwrap().deployments.contains_key(&id) {
-        return s.fake.error(404, "The deployment was not found.");
-    }
-    assert_eq!(q.get("direction").map(String::as_str), Some("forward"));
-    let since: i64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
-    let all = json!([
-        {"type": "command", "created": 1, "payload": {"text": "npm run build", "deploymentId": id, "id": "e1"}},
-        {"type": "stdout", "created": 2, "payload": {"text": "compiled successfully", "deploymentId": id, "id": "e2"}},
-        {"type": "stderr", "created": 3, "text": "warning: legacy event shape"}
-    ]);
-    let shown: Vec<Value> = all
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["created"].as_i64().unwrap() >= since)
-        .cloned()
-        .collect();
-    Json(shown).into_response()
-}
-
-/// Seven deployments, created at 7000, 6000, ... 1000; paged by `until`.
-async fn list(State(_s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
-    let until: i64 = q
-        .get("until")
-        .and_then(|u| u.parse().ok())
-        .unwrap_or(i64::MAX);
-    let all: Vec<Value> = (1..=7)
-        .rev()
-        .map(|n| {
-            json!({"uid": format!("dpl_old{n}"), "name": "web", "url": format!("web-{n}.vercel.app"),
-                   "created": n * 1000, "state": "READY", "readyState": "READY", "target": "production",
-                   "meta": {"githubCommitSha": format!("sha{n}")}})
-        })
-        .filter(|d| d["created"].as_i64().unwrap() < until)
-        .filter(|_| q.get("projectId").is_none_or(|p| p == "prj_1"))
-        .collect();
-    let page: Vec<Value> = all.iter().take(limit).cloned().collect();
-    let next = if all.len() > limit {
-        json!(page.last().unwrap()["created"])
-    } else {
-        Value::Null
-    };
-    Json(json!({"deployments": page, "pagination": {"count": page.len(), "next": next, "prev": 8000}})).into_response()
-}
-
-/// Vercel carries a promotion out in the background: production moves to
-/// the promoted deployment on the second read of the project after it.
-async fn promote(
-    State(s): State<AppState>,
-    Path((project, dep)): Path<(String, String)>,
-) -> Response {
-    let mut w = s.world.lock().unwrap();
-    if !w.deployments.contains_key(&dep) {
-        return s.fake.error(404, "Deployment not found");
-    }
-    w.promoted.push((project, dep.clone()));
-    w.promoting = Some((dep, 2));
-    empty(201)
-}
-
-async fn project(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    if id != "prj_1" && id != "web" {
-        return s.fake.error(404, "Project not found");
-    }
-    let mut w = s.world.lock().unwrap();
-    let mut request = json!(null);
-    if let Some((dep, reads_left)) = w.promoting.take() {
-        let status = if reads_left <= 1 {
-            w.production.clone_from(&dep);
-            "succeeded"
-        } else {
-            w.promoting = Some((dep.clone(), reads_left - 1));
-            "in-progress"
-        };
-        request = json!({"type": "promote", "jobStatus": status, "requestedAt": 1,
-            "fromDeploymentId": "dpl_old7", "toDeploymentId": dep});
-    }
-    let production = json!({"id": w.production, "url": format!("{}.vercel.app", w.production),
-        "createdAt": 7000, "readyState": "READY", "alias": ["web.example.com"],
-        "meta": {"githubCommitRef": "main", "githubCommitSha": "sha7"}});
-    Json(json!({"id": "prj_1", "name": "web", "accountId": "team_1",
-        "targets": {"production": production}, "lastAliasRequest": request}))
-    .into_response()
-}
-
-async fn rollback(
-    State(s): State<AppState>,
-    Path((project, dep)): Path<(String, String)>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let mut w = s.world.lock().unwrap();
-    if !dep.starts_with("dpl_old") {
-        return s.fake.error(
-            422,
-            "Cannot rollback to a deployment that was never in production",
-        );
-    }
-    w.rolled_back
-        .push((project, dep, q.get("description").cloned()));
-    empty(201)
-}
-
-async fn runtime_logs(Path((_project, _dep)): Path<(String, String)>) -> Response {
-    let body = concat!(
-        "{\"level\":\"info\",\"message\":\"GET /\",\"rowId\":\"1\",\"source\":\"request\",\"timestampInMs\":1,\"domain\":\"web.app\",\"messageTruncated\":false,\"requestMethod\":\"GET\",\"requestPath\":\"/\",\"responseStatusCode\":200}\n",
-        "{\"level\":\"error\",\"message\":\"TypeError: x is undefined\",\"rowId\":\"2\",\"source\":\"serverless\",\"timestampInMs\":2,\"domain\":\"web.app\",\"messageTruncated\":false,\"requestMethod\":\"GET\",\"requestPath\":\"/api\",\"responseStatusCode\":500}\n",
-        "{\"level\":\"error\",\"message\":\"TypeError: x is undefined\",\"rowId\":\"3\",\"source\":\"serverless\",\"timestampInMs\":3,\"domain\":\"web.app\",\"messageTruncated\":false,\"requestMethod\":\"GET\",\"requestPath\":\"/api\",\"responseStatusCode\":500}"
-    );
-    ([("content-type", "application/stream+json")], body).into_response()
-}
 
 struct Harness {
-    fake: Fake,
-    world: Arc<Mutex<World>>,
+    fake: FakeVercel,
     client: VercelClient,
     slept: Arc<Mutex<Vec<Duration>>>,
-    base_url: String,
 }
 
 async fn harness() -> Harness {
-    let fake = Fake::new(vercel_error);
-    let world = Arc::new(Mutex::new(World {
-        production: "dpl_old7".to_owned(),
-        ..World::default()
-    }));
-    let state = AppState {
-        fake: fake.clone(),
-        world: world.clone(),
-    };
-    let routes = Router::new()
-        .route("/v13/deployments", post(create))
-        .route("/v13/deployments/{id}", get(get_one))
-        .route("/v3/deployments/{id}/events", get(events))
-        .route("/v6/deployments", get(list))
-        .route("/v9/projects/{project}", get(project))
-        .route("/v10/projects/{project}/promote/{dep}", post(promote))
-        .route("/v1/projects/{project}/rollback/{dep}", post(rollback))
-        .route(
-            "/v1/projects/{project}/deployments/{dep}/runtime-logs",
-            get(runtime_logs),
-        )
-        .with_state(state);
-    let base_url = fake.serve(routes).await;
+    let fake = FakeVercel::start().await;
     let (http, slept) = test_http();
     let client = VercelClient::new(VercelConfig {
-        base_url: base_url.clone(),
+        base_url: fake.url.clone(),
         token: Secret::new(TOKEN),
         team_id: Some("team_1".to_owned()),
         http,
@@ -253,17 +30,15 @@ async fn harness() -> Harness {
     .unwrap();
     Harness {
         fake,
-        world,
         client,
         slept,
-        base_url,
     }
 }
 
 fn deploy_request(git_ref: &str) -> CreateDeployment {
     CreateDeployment {
         name: "web".to_owned(),
-        project: Some("prj_1".to_owned()),
+        project: Some("prj_web".to_owned()),
         target: Some("production".to_owned()),
         git_source: GitSource::GitHub {
             org: "acme".to_owned(),
@@ -283,7 +58,7 @@ async fn deploys_from_git_ref_and_follows_to_ready() {
         .await
         .unwrap();
     assert_eq!(dep.ready_state, ReadyState::Queued);
-    let create = &h.fake.requests()[0];
+    let create = &h.fake.gate.requests()[0];
     assert_eq!(create.method, "POST");
     assert_eq!(create.path, "/v13/deployments");
     assert_eq!(create.query, "teamId=team_1");
@@ -304,13 +79,14 @@ async fn deploys_from_git_ref_and_follows_to_ready() {
     assert_eq!(
         seen,
         [
-            "vercel deployment dpl_1: QUEUED",
-            "vercel deployment dpl_1: BUILDING",
-            "vercel deployment dpl_1: READY"
+            "vercel deployment dpl_new1: QUEUED",
+            "vercel deployment dpl_new1: BUILDING",
+            "vercel deployment dpl_new1: READY"
         ]
     );
     assert!(h
         .fake
+        .gate
         .requests()
         .iter()
         .all(|r| r.query.contains("teamId=team_1")));
@@ -339,17 +115,24 @@ async fn build_events_read_both_event_shapes() {
     let h = harness().await;
     let dep = h
         .client
-        .create_deployment(&deploy_request("main"))
+        .create_deployment(&deploy_request("broken"))
+        .await
+        .unwrap();
+    let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
+    h.client
+        .follow_deployment(&dep.id, &opts, None)
         .await
         .unwrap();
     let events = h.client.deployment_events(&dep.id).await.unwrap();
     let texts: Vec<&str> = events.iter().map(|e| e.text()).collect();
+    // The fake writes stderr lines in the older shape, text at the top.
     assert_eq!(
         texts,
         [
-            "npm run build",
-            "compiled successfully",
-            "warning: legacy event shape"
+            "Cloning github.com/acme/web (Branch: broken)",
+            "Running \"npm run build\"",
+            "Error: Cannot find module 'left-pad'",
+            "Error: Command \"npm run build\" exited with 1"
         ]
     );
     assert_eq!(events[2].kind, "stderr");
@@ -360,7 +143,7 @@ async fn follows_a_deployment_passing_each_build_line_on_once() {
     let h = harness().await;
     let dep = h
         .client
-        .create_deployment(&deploy_request("main"))
+        .create_deployment(&deploy_request("broken"))
         .await
         .unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
@@ -371,7 +154,7 @@ async fn follows_a_deployment_passing_each_build_line_on_once() {
         .follow_deployment_with_build_log(&dep.id, &opts, Some(&tx), &log_tx)
         .await
         .unwrap();
-    assert_eq!(done.ready_state, ReadyState::Ready);
+    assert_eq!(done.ready_state, ReadyState::Error);
     drop((tx, log_tx));
     let mut lines = Vec::new();
     while let Some(event) = log_rx.recv().await {
@@ -381,18 +164,20 @@ async fn follows_a_deployment_passing_each_build_line_on_once() {
             event.is_error(),
         ));
     }
+    let line = |kind: &str, text: &str, error: bool| (kind.to_owned(), text.to_owned(), error);
     assert_eq!(
         lines,
         [
-            ("command".to_owned(), "npm run build".to_owned(), false),
-            (
-                "stdout".to_owned(),
-                "compiled successfully".to_owned(),
+            line(
+                "command",
+                "Cloning github.com/acme/web (Branch: broken)",
                 false
             ),
-            (
-                "stderr".to_owned(),
-                "warning: legacy event shape".to_owned(),
+            line("stdout", "Running \"npm run build\"", false),
+            line("stderr", "Error: Cannot find module 'left-pad'", true),
+            line(
+                "stderr",
+                "Error: Command \"npm run build\" exited with 1",
                 true
             ),
         ]
@@ -403,9 +188,11 @@ async fn follows_a_deployment_passing_each_build_line_on_once() {
     }
     assert_eq!(statuses.len(), 3, "{statuses:?}");
     // Read at every poll and once more at the end; after the first read,
-    // from the newest line seen on.
+    // from the newest line seen on (the fake writes one per poll, at times
+    // 1, 2 and 3).
     let reads: Vec<String> = h
         .fake
+        .gate
         .requests()
         .iter()
         .filter(|r| r.path.ends_with("/events"))
@@ -413,10 +200,9 @@ async fn follows_a_deployment_passing_each_build_line_on_once() {
         .collect();
     assert_eq!(reads.len(), 4, "{reads:?}");
     assert!(!reads[0].contains("since="), "{reads:?}");
-    assert!(
-        reads[1..].iter().all(|q| q.contains("since=3")),
-        "{reads:?}"
-    );
+    for (i, query) in reads.iter().enumerate().skip(1) {
+        assert!(query.contains(&format!("since={i}")), "{reads:?}");
+    }
 }
 
 #[tokio::test]
@@ -428,7 +214,7 @@ async fn an_unreadable_build_log_does_not_stop_following() {
         .await
         .unwrap();
     // The first poll reads the deployment, then its log: a 403 for the log.
-    h.fake.push_faults([
+    h.fake.gate.push_faults([
         Fault::Delay(Duration::ZERO),
         Fault::status(403, "no logs for you"),
     ]);
@@ -456,36 +242,32 @@ async fn an_unreadable_build_log_does_not_stop_following() {
 #[tokio::test]
 async fn reads_what_production_serves_and_waits_for_a_promotion() {
     let h = harness().await;
+    h.fake.slow_promotions(2);
     let project = h.client.get_project("web").await.unwrap();
-    assert_eq!(project.id, "prj_1");
+    assert_eq!(project.id, "prj_web");
     let live = project.production().unwrap();
-    assert_eq!(live.id, "dpl_old7");
-    assert_eq!(live.created_at, Some(7000));
-    assert_eq!(live.meta["githubCommitRef"], "main");
+    assert_eq!(live.id, "dpl_old2");
+    assert_eq!(live.created_at, Some(2000));
+    assert_eq!(live.meta["githubCommitRef"], "v2");
     assert!(project.alias_request_in_progress().is_none());
 
-    let dep = h
-        .client
-        .create_deployment(&deploy_request("main"))
-        .await
-        .unwrap();
-    h.client.promote("prj_1", &dep.id).await.unwrap();
-    let moving = h.client.get_project("prj_1").await.unwrap();
+    h.client.promote("prj_web", "dpl_old1").await.unwrap();
+    let moving = h.client.get_project("prj_web").await.unwrap();
     let request = moving.alias_request_in_progress().unwrap();
     assert_eq!(
         (request.kind.as_str(), request.to_deployment_id.as_deref()),
-        ("promote", Some(dep.id.as_str()))
+        ("promote", Some("dpl_old1"))
     );
-    assert_eq!(moving.production().unwrap().id, "dpl_old7");
+    assert_eq!(moving.production().unwrap().id, "dpl_old2");
 
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
     let opts = FollowOptions::new(Duration::from_millis(1), Duration::from_secs(5));
     let served = h
         .client
-        .wait_for_production("prj_1", &dep.id, &opts, Some(&tx))
+        .wait_for_production("prj_web", "dpl_old1", &opts, Some(&tx))
         .await
         .unwrap();
-    assert_eq!(served.production().unwrap().id, dep.id);
+    assert_eq!(served.production().unwrap().id, "dpl_old1");
     drop(tx);
     let mut seen = Vec::new();
     while let Some(m) = rx.recv().await {
@@ -493,13 +275,11 @@ async fn reads_what_production_serves_and_waits_for_a_promotion() {
     }
     assert_eq!(
         seen,
-        [format!(
-            "vercel project prj_1: production serves {} (promote succeeded)",
-            dep.id
-        )]
+        ["vercel project prj_web: production serves dpl_old1 (promote succeeded)"]
     );
     let read = h
         .fake
+        .gate
         .requests()
         .into_iter()
         .find(|r| r.path == "/v9/projects/web")
@@ -510,8 +290,15 @@ async fn reads_what_production_serves_and_waits_for_a_promotion() {
 #[tokio::test]
 async fn lists_deployments_across_pages_with_until() {
     let h = harness().await;
+    for n in 3..=7 {
+        h.fake.add(FakeDeployment::seeded(
+            &format!("dpl_old{n}"),
+            &format!("v{n}"),
+            n * 1000,
+        ));
+    }
     let query = ListDeployments {
-        project_id: Some("prj_1".to_owned()),
+        project_id: Some("prj_web".to_owned()),
         limit: Some(3),
         ..Default::default()
     };
@@ -525,9 +312,10 @@ async fn lists_deployments_across_pages_with_until() {
         ["dpl_old7", "dpl_old6", "dpl_old5", "dpl_old4", "dpl_old3", "dpl_old2", "dpl_old1"]
     );
     assert_eq!(all[0].status(), Some(&ReadyState::Ready));
-    assert_eq!(all[0].meta["githubCommitSha"], "sha7");
+    assert_eq!(all[0].meta["githubCommitRef"], "v7");
     let untils: Vec<String> = h
         .fake
+        .gate
         .requests()
         .iter()
         .filter(|r| r.path == "/v6/deployments")
@@ -542,39 +330,40 @@ async fn lists_deployments_across_pages_with_until() {
 #[tokio::test]
 async fn promotes_and_rolls_back() {
     let h = harness().await;
-    let dep = h
-        .client
-        .create_deployment(&deploy_request("main"))
-        .await
-        .unwrap();
-    h.client.promote("prj_1", &dep.id).await.unwrap();
+    h.client.promote("prj_web", "dpl_old1").await.unwrap();
+    assert_eq!(h.fake.live(), "dpl_old1");
     h.client
-        .rollback("prj_1", "dpl_old6", Some("verify failed"))
+        .rollback("prj_web", "dpl_old2", Some("verify failed"))
         .await
         .unwrap();
-    let w = h.world.lock().unwrap();
-    assert_eq!(w.promoted, [("prj_1".to_owned(), dep.id.clone())]);
+    assert_eq!(h.fake.live(), "dpl_old2");
+    assert_eq!(h.fake.promotions(), ["dpl_old1"]);
+    let promote = &h.fake.gate.requests()[0];
     assert_eq!(
-        w.rolled_back,
+        (promote.method.as_str(), promote.path.as_str()),
+        ("POST", "/v10/projects/prj_web/promote/dpl_old1")
+    );
+    assert_eq!(
+        h.fake.rollback_requests(),
         [(
-            "prj_1".to_owned(),
-            "dpl_old6".to_owned(),
+            "prj_web".to_owned(),
+            "dpl_old2".to_owned(),
             Some("verify failed".to_owned())
         )]
     );
 }
 
 #[tokio::test]
-async fn rollback_rejected_is_a_422_naming_the_call() {
+async fn rollback_refused_names_the_call_and_the_reason() {
     let h = harness().await;
     let err = h
         .client
-        .rollback("prj_1", "dpl_preview", None)
+        .rollback("prj_web", "dpl_preview", None)
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(422));
-    assert_error_text(&err, "vercel.rollback", Some(422));
-    assert!(err.to_string().contains("never in production"), "{err}");
+    assert_eq!(err.status(), Some(400));
+    assert_error_text(&err, "vercel.rollback", Some(400));
+    assert!(err.to_string().contains("served production"), "{err}");
 }
 
 #[tokio::test]
@@ -701,7 +490,7 @@ async fn unreachable_api_is_retried_then_a_transport_error() {
 #[tokio::test]
 async fn a_deployment_is_not_created_twice_after_an_ambiguous_500() {
     let h = harness().await;
-    h.fake.push_faults([Fault::status(500, "internal")]);
+    h.fake.gate.push_faults([Fault::status(500, "internal")]);
     let err = h
         .client
         .create_deployment(&deploy_request("main"))
@@ -709,17 +498,17 @@ async fn a_deployment_is_not_created_twice_after_an_ambiguous_500() {
         .unwrap_err();
     assert_error_text(&err, "vercel.create_deployment", Some(500));
     assert_eq!(
-        h.fake.requests().len(),
+        h.fake.gate.requests().len(),
         1,
         "a create is not repeated after a 500"
     );
-    h.fake.push_faults([Fault::status(503, "maintenance")]);
+    h.fake.gate.push_faults([Fault::status(503, "maintenance")]);
     h.client
         .create_deployment(&deploy_request("main"))
         .await
         .unwrap();
     assert_eq!(
-        h.world.lock().unwrap().deployments.len(),
+        h.fake.world.lock().unwrap().created,
         1,
         "503 means not processed: retried once"
     );
@@ -735,14 +524,14 @@ async fn unknown_deployment_is_404_with_provider_message() {
         err.to_string().contains("The deployment was not found."),
         "{err}"
     );
-    assert_eq!(h.fake.requests().len(), 1, "a 404 is not retried");
+    assert_eq!(h.fake.gate.requests().len(), 1, "a 404 is not retried");
 }
 
 #[tokio::test]
-async fn wrong_token_is_401_without_the_token_in_the_error() {
+async fn wrong_token_is_refused_without_the_token_in_the_error() {
     let h = harness().await;
     let client = VercelClient::new(VercelConfig {
-        base_url: h.base_url.clone(),
+        base_url: h.fake.url.clone(),
         token: Secret::new("tok_wrong_999"),
         team_id: None,
         http: test_http().0,
@@ -750,28 +539,28 @@ async fn wrong_token_is_401_without_the_token_in_the_error() {
     .unwrap();
     let err = client.get_deployment("dpl_1").await.unwrap_err();
     assert!(err.is_auth());
-    assert_error_text(&err, "vercel.get_deployment", Some(401));
+    assert_error_text(&err, "vercel.get_deployment", Some(403));
     assert!(!err.to_string().contains("tok_wrong_999"));
 }
 
 #[tokio::test]
 async fn rate_limit_honours_retry_after_then_succeeds() {
     let h = harness().await;
-    h.fake.push_faults([Fault::rate_limited("7")]);
+    h.fake.gate.push_faults([Fault::rate_limited("7")]);
     let page = h
         .client
         .list_deployments(&ListDeployments::default())
         .await
         .unwrap();
-    assert_eq!(page.deployments.len(), 7);
+    assert_eq!(page.deployments.len(), 2);
     assert_eq!(*h.slept.lock().unwrap(), [Duration::from_secs(7)]);
-    assert_eq!(h.fake.requests().len(), 2);
+    assert_eq!(h.fake.gate.requests().len(), 2);
 }
 
 #[tokio::test]
 async fn server_errors_are_retried_then_reported() {
     let h = harness().await;
-    h.fake.push_faults([
+    h.fake.gate.push_faults([
         Fault::status(500, "internal"),
         Fault::status(502, "bad gateway"),
     ]);
@@ -780,8 +569,8 @@ async fn server_errors_are_retried_then_reported() {
         .list_deployments(&ListDeployments::default())
         .await
         .is_ok());
-    h.fake.clear_requests();
-    h.fake.push_faults([
+    h.fake.gate.clear_requests();
+    h.fake.gate.push_faults([
         Fault::status(500, "a"),
         Fault::status(500, "b"),
         Fault::status(503, "still down"),
@@ -791,7 +580,7 @@ async fn server_errors_are_retried_then_reported() {
         .list_deployments(&ListDeployments::default())
         .await
         .unwrap_err();
-    assert_eq!(h.fake.requests().len(), 3, "bounded attempts");
+    assert_eq!(h.fake.gate.requests().len(), 3, "bounded attempts");
     assert!(
         matches!(
             err,
@@ -810,7 +599,9 @@ async fn server_errors_are_retried_then_reported() {
 #[tokio::test]
 async fn slow_answer_is_a_timeout_error() {
     let h = harness().await;
-    h.fake.push_faults([Fault::Delay(Duration::from_secs(3))]);
+    h.fake
+        .gate
+        .push_faults([Fault::Delay(Duration::from_secs(3))]);
     let err = h.client.get_deployment("dpl_1").await.unwrap_err();
     assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
     assert_error_text(&err, "vercel.get_deployment", None);
@@ -820,7 +611,7 @@ async fn slow_answer_is_a_timeout_error() {
 #[tokio::test]
 async fn a_token_echoed_by_the_provider_is_scrubbed_from_the_error() {
     let h = harness().await;
-    h.fake.push_faults([Fault::status(
+    h.fake.gate.push_faults([Fault::status(
         400,
         "token tok_SECRET_abc123 is not allowed for this team",
     )]);

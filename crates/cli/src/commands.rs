@@ -1,10 +1,11 @@
 //! Client subcommands: they talk to a server over the HTTP API.
 
-use crate::client::{Api, CliError, CliResult};
+use crate::client::{CliError, CliResult};
 use crate::follow::{follow, print_event};
 use clap::Args;
-use reqwest::Method;
-use serde_json::{json, Map, Value};
+use opsroom_server::client::{ApiClient, RunAction};
+use opsroom_server::views::{CreateRun, EventsQuery, RunsQuery};
+use serde_json::{Map, Value};
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
@@ -47,15 +48,8 @@ fn parse_params(raw: &[String]) -> CliResult<Map<String, Value>> {
     Ok(out)
 }
 
-pub async fn run(api: &Api, args: RunArgs) -> CliResult<ExitCode> {
-    let mut body = Map::new();
+pub async fn run(api: &ApiClient, args: RunArgs) -> CliResult<ExitCode> {
     match (&args.text, &args.runbook) {
-        (Some(t), None) => {
-            body.insert("text".into(), json!(t));
-        }
-        (None, Some(r)) => {
-            body.insert("runbook".into(), json!(r));
-        }
         (Some(_), Some(_)) => {
             return Err(CliError::input("give either TEXT or --runbook, not both"))
         }
@@ -64,46 +58,35 @@ pub async fn run(api: &Api, args: RunArgs) -> CliResult<ExitCode> {
                 "say what to run: opsroom run \"check prod status\" (or --runbook NAME)",
             ))
         }
+        _ => {}
     }
-    for (key, value) in [
-        ("env", &args.env),
-        ("target", &args.target),
-        ("lane", &args.lane),
-        ("idempotency_key", &args.idempotency_key),
-    ] {
-        if let Some(v) = value {
-            body.insert(key.into(), json!(v));
-        }
-    }
-    if let Some(s) = args.session {
-        body.insert("session_id".into(), json!(s));
-    }
-    let params = parse_params(&args.params)?;
-    if !params.is_empty() {
-        body.insert("params".into(), Value::Object(params));
-    }
-    let run: Value = api
-        .call(Method::POST, "/api/v1/runs", Some(&Value::Object(body)))
-        .await?;
-    let id = run["id"].as_i64().unwrap_or_default();
+    let body = CreateRun {
+        text: args.text,
+        runbook: args.runbook,
+        env: args.env,
+        target: args.target,
+        params: parse_params(&args.params)?,
+        session_id: args.session,
+        lane: args.lane,
+        idempotency_key: args.idempotency_key,
+        ..Default::default()
+    };
+    let (run, _) = api.create_run(&body).await?;
     let what = [
-        run["runbook"].as_str(),
-        run["env"].as_str(),
-        run["target"].as_str(),
+        Some(run.runbook.as_str()),
+        run.env.as_deref(),
+        run.target.as_deref(),
     ]
     .into_iter()
     .flatten()
     .collect::<Vec<_>>()
     .join(" ");
-    eprintln!(
-        "run {id} ({what}) is {}",
-        run["status"].as_str().unwrap_or("?")
-    );
+    eprintln!("run {} ({what}) is {}", run.id, run.status);
     if !args.follow {
-        println!("{id}");
+        println!("{}", run.id);
         return Ok(ExitCode::SUCCESS);
     }
-    follow(api, id, 0).await
+    follow(api, run.id, 0).await
 }
 
 #[derive(Debug, Args)]
@@ -114,14 +97,8 @@ pub struct ParseArgs {
     pub json: bool,
 }
 
-pub async fn parse(api: &Api, args: ParseArgs) -> CliResult<ExitCode> {
-    let parsed: Value = api
-        .call(
-            Method::POST,
-            "/api/v1/parse",
-            Some(&json!({"text": args.text})),
-        )
-        .await?;
+pub async fn parse(api: &ApiClient, args: ParseArgs) -> CliResult<ExitCode> {
+    let parsed = api.parse(&args.text).await?;
     if args.json {
         println!(
             "{}",
@@ -129,26 +106,23 @@ pub async fn parse(api: &Api, args: ParseArgs) -> CliResult<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let s = |k: &str| parsed[k].as_str().unwrap_or("-").to_string();
-    println!("intent      {}", s("intent"));
-    println!("env         {}", s("env"));
-    println!("target      {}", s("target"));
-    println!(
-        "confidence  {:.0} %",
-        parsed["confidence"].as_f64().unwrap_or(0.0) * 100.0
-    );
-    if let Some(risk) = parsed["risk"].as_str() {
-        let approval = if parsed["needs_approval"].as_bool() == Some(true) {
+    let or_dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
+    println!("intent      {}", parsed.intent);
+    println!("env         {}", or_dash(&parsed.env));
+    println!("target      {}", or_dash(&parsed.target));
+    println!("confidence  {:.0} %", parsed.confidence * 100.0);
+    if let Some(risk) = &parsed.risk {
+        let approval = if parsed.needs_approval {
             ", needs approval"
         } else {
             ""
         };
         println!("risk        {risk}{approval}");
     }
-    if let Some(params) = parsed["params"].as_object().filter(|p| !p.is_empty()) {
-        println!("params      {}", Value::Object(params.clone()));
+    if !parsed.params.is_empty() {
+        println!("params      {}", Value::Object(parsed.params.clone()));
     }
-    if let Some(plan) = parsed["plan"].as_array().filter(|p| !p.is_empty()) {
+    if let Some(plan) = parsed.plan.as_array().filter(|p| !p.is_empty()) {
         println!("plan");
         for (i, phase) in plan.iter().enumerate() {
             println!("  {i} {}", phase["phase"].as_str().unwrap_or("?"));
@@ -157,11 +131,11 @@ pub async fn parse(api: &Api, args: ParseArgs) -> CliResult<ExitCode> {
             }
         }
     }
-    for q in parsed["questions"].as_array().into_iter().flatten() {
-        println!("question    {}", q.as_str().unwrap_or(""));
+    for q in &parsed.questions {
+        println!("question    {q}");
     }
-    for a in parsed["alternatives"].as_array().into_iter().flatten() {
-        println!("did you mean {}", a.as_str().unwrap_or(""));
+    for a in &parsed.alternatives {
+        println!("did you mean {a}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -181,23 +155,15 @@ pub struct RunsArgs {
     pub json: bool,
 }
 
-pub async fn runs(api: &Api, args: RunsArgs) -> CliResult<ExitCode> {
-    let mut query = vec![format!("limit={}", args.limit)];
-    for (k, v) in [
-        ("status", &args.status),
-        ("env", &args.env),
-        ("runbook", &args.runbook),
-    ] {
-        if let Some(v) = v {
-            query.push(format!("{k}={}", urlencode(v)));
-        }
-    }
-    let runs: Vec<Value> = api
-        .call(
-            Method::GET,
-            &format!("/api/v1/runs?{}", query.join("&")),
-            None,
-        )
+pub async fn runs(api: &ApiClient, args: RunsArgs) -> CliResult<ExitCode> {
+    let runs = api
+        .runs(&RunsQuery {
+            status: args.status,
+            env: args.env,
+            runbook: args.runbook,
+            limit: Some(args.limit.into()),
+            ..Default::default()
+        })
         .await?;
     if args.json {
         println!(
@@ -213,29 +179,15 @@ pub async fn runs(api: &Api, args: RunsArgs) -> CliResult<ExitCode> {
     for r in &runs {
         println!(
             "{:>6}  {:<18}  {:<12}  {:<8}  {:<12}  {:<20}",
-            r["id"],
-            r["status"].as_str().unwrap_or("?"),
-            r["runbook"].as_str().unwrap_or("?"),
-            r["env"].as_str().unwrap_or("-"),
-            r["target"].as_str().unwrap_or("-"),
-            r["created_at"]
-                .as_str()
-                .map(|t| t.get(..19).unwrap_or(t))
-                .unwrap_or("?"),
+            r.id,
+            r.status.as_str(),
+            r.runbook,
+            r.env.as_deref().unwrap_or("-"),
+            r.target.as_deref().unwrap_or("-"),
+            r.created_at.format("%Y-%m-%dT%H:%M:%S").to_string(),
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[derive(Debug, Args)]
@@ -246,22 +198,24 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
-pub async fn logs(api: &Api, args: LogsArgs) -> CliResult<ExitCode> {
+pub async fn logs(api: &ApiClient, args: LogsArgs) -> CliResult<ExitCode> {
     if args.follow {
         return follow(api, args.id, 0).await;
     }
     let mut after = 0;
     loop {
-        let events: Vec<Value> = api
-            .call(
-                Method::GET,
-                &format!("/api/v1/runs/{}/events?after={after}&limit=1000", args.id),
-                None,
+        let events = api
+            .events(
+                args.id,
+                &EventsQuery {
+                    after: Some(after),
+                    limit: Some(1000),
+                },
             )
             .await?;
         for e in &events {
             print_event(e);
-            after = e["seq"].as_i64().unwrap_or(after);
+            after = e.seq;
         }
         if events.len() < 1000 {
             return Ok(ExitCode::SUCCESS);
@@ -277,31 +231,21 @@ pub struct ActionArgs {
     pub reason: Option<String>,
 }
 
-pub async fn action(api: &Api, action: &str, args: ActionArgs) -> CliResult<ExitCode> {
-    let body = match (&args.reason, action) {
-        (Some(r), "cancel" | "approve" | "reject") => Some(json!({"reason": r})),
-        (Some(_), _) => return Err(CliError::input(format!("{action} takes no --reason"))),
-        (None, _) => None,
+pub async fn action(api: &ApiClient, action: &str, args: ActionArgs) -> CliResult<ExitCode> {
+    let act = match action {
+        "cancel" => Some(RunAction::Cancel),
+        "approve" => Some(RunAction::Approve),
+        "reject" => Some(RunAction::Reject),
+        _ => None,
     };
-    let run: Value = api
-        .call(
-            Method::POST,
-            &format!("/api/v1/runs/{}/{action}", args.id),
-            body.as_ref(),
-        )
-        .await?;
+    let run = match (act, args.reason) {
+        (Some(act), reason) => api.act(args.id, act, reason).await?,
+        (None, Some(_)) => return Err(CliError::input(format!("{action} takes no --reason"))),
+        (None, None) => api.retry(args.id).await?,
+    };
     match action {
-        "retry" => println!(
-            "run {} retried as run {} ({})",
-            args.id,
-            run["id"],
-            run["status"].as_str().unwrap_or("?")
-        ),
-        _ => println!(
-            "run {}: {}",
-            run["id"],
-            run["status"].as_str().unwrap_or("?")
-        ),
+        "retry" => println!("run {} retried as run {} ({})", args.id, run.id, run.status),
+        _ => println!("run {}: {}", run.id, run.status),
     }
     Ok(ExitCode::SUCCESS)
 }

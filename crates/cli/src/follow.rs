@@ -2,26 +2,20 @@
 //! (status, phase, elapsed time) on a terminal, reconnects that resume
 //! from the last seq, and the run's outcome as the exit code.
 
-use crate::client::{api_error, Api, CliResult};
-use futures_util::StreamExt;
-use reqwest::Method;
-use serde_json::Value;
+use crate::client::CliResult;
+use opsroom_core::RunStatus;
+use opsroom_server::client::{ApiClient, ClientError, StreamItem};
+use opsroom_server::views::{EventView, StreamEnd};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// Prints one event as a log line.
-pub fn print_event(e: &Value) {
-    let ts = e["ts"].as_str().and_then(|t| t.get(11..23)).unwrap_or("");
-    let level = e["level"].as_str().unwrap_or("info").to_uppercase();
-    let phase = e["phase"]
-        .as_str()
-        .map(|p| format!("[{p}] "))
-        .unwrap_or_default();
-    println!(
-        "{ts} {level:<5} {phase}{}",
-        e["message"].as_str().unwrap_or("")
-    );
+pub fn print_event(e: &EventView) {
+    let ts = e.ts.format("%H:%M:%S%.3f");
+    let level = e.level.as_str().to_uppercase();
+    let phase = e.phase.map(|p| format!("[{p}] ")).unwrap_or_default();
+    println!("{ts} {level:<5} {phase}{}", e.message);
 }
 
 struct Progress {
@@ -54,15 +48,13 @@ impl Progress {
         self.shown = true;
     }
 
-    fn observe(&mut self, e: &Value) {
-        if let Some(p) = e["phase"].as_str() {
+    fn observe(&mut self, e: &EventView) {
+        if let Some(p) = e.phase {
             self.phase = p.to_string();
         }
-        match e["data"]["kind"].as_str() {
+        match e.data["kind"].as_str() {
             Some("attempt_start") => self.status = "running".into(),
-            Some("created") => {
-                self.status = e["data"]["status"].as_str().unwrap_or("queued").into()
-            }
+            Some("created") => self.status = e.data["status"].as_str().unwrap_or("queued").into(),
             Some("approved") => self.status = "queued".into(),
             _ => {}
         }
@@ -70,7 +62,7 @@ impl Progress {
 }
 
 /// Streams run `id` from seq `after` until its `end` event.
-pub async fn follow(api: &Api, id: i64, mut after: i64) -> CliResult<ExitCode> {
+pub async fn follow(api: &ApiClient, id: i64, mut after: i64) -> CliResult<ExitCode> {
     let mut progress = Progress {
         enabled: std::io::stderr().is_terminal(),
         started: Instant::now(),
@@ -80,58 +72,36 @@ pub async fn follow(api: &Api, id: i64, mut after: i64) -> CliResult<ExitCode> {
     };
     let mut failures = 0;
     loop {
-        let response = api
-            .request(Method::GET, &format!("/api/v1/runs/{id}/events/stream"))
-            .header("last-event-id", after.to_string())
-            .send()
-            .await;
-        let response = match response {
-            Ok(r) if r.status().is_success() => r,
-            Ok(r) => {
-                let status = r.status();
-                let body = r.text().await.unwrap_or_default();
-                return Err(api_error(status, &body));
-            }
-            Err(e) if failures < 10 => {
+        let mut stream = match api.stream(id, after).await {
+            Ok(s) => s,
+            Err(ClientError::Unreachable { cause, .. }) if failures < 10 => {
                 failures += 1;
                 progress.clear();
-                eprintln!("connection lost ({e}); reconnecting from event {after}");
+                eprintln!("connection lost ({cause}); reconnecting from event {after}");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             }
-            Err(e) => return Err(api.unreachable(e)),
+            Err(e) => return Err(e.into()),
         };
         failures = 0;
-        let mut body = response.bytes_stream();
-        let mut buffer = String::new();
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         loop {
             tokio::select! {
-                chunk = body.next() => match chunk {
-                    Some(Ok(bytes)) => {
-                        buffer.push_str(&String::from_utf8_lossy(&bytes));
-                        while let Some(pos) = buffer.find("\n\n") {
-                            let block: String = buffer.drain(..pos + 2).collect();
-                            let (name, data) = parse_block(&block);
-                            match name.as_deref() {
-                                Some("end") => {
-                                    progress.clear();
-                                    return Ok(finish(id, &data, progress.started));
-                                }
-                                _ if !data.is_empty() => {
-                                    let event: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
-                                    after = event["seq"].as_i64().unwrap_or(after);
-                                    progress.observe(&event);
-                                    progress.clear();
-                                    print_event(&event);
-                                    progress.draw();
-                                }
-                                _ => {}
-                            }
-                        }
+                item = stream.next() => match item {
+                    Some(Ok(StreamItem::End(end))) => {
+                        progress.clear();
+                        return Ok(finish(&end, progress.started));
                     }
+                    Some(Ok(StreamItem::Event(event))) => {
+                        after = event.seq;
+                        progress.observe(&event);
+                        progress.clear();
+                        print_event(&event);
+                        progress.draw();
+                    }
+                    Some(Err(e)) => return Err(e.into()),
                     // Dropped: reconnect from the last seq seen.
-                    Some(Err(_)) | None => break,
+                    None => break,
                 },
                 _ = tick.tick() => progress.draw(),
             }
@@ -139,31 +109,16 @@ pub async fn follow(api: &Api, id: i64, mut after: i64) -> CliResult<ExitCode> {
     }
 }
 
-/// Event name and joined data lines of one SSE block.
-fn parse_block(block: &str) -> (Option<String>, String) {
-    let mut name = None;
-    let mut data = Vec::new();
-    for line in block.lines() {
-        if let Some(v) = line.strip_prefix("event:") {
-            name = Some(v.trim().to_string());
-        } else if let Some(v) = line.strip_prefix("data:") {
-            data.push(v.strip_prefix(' ').unwrap_or(v));
-        }
-    }
-    (name, data.join("\n"))
-}
-
-fn finish(id: i64, data: &str, started: Instant) -> ExitCode {
-    let end: Value = serde_json::from_str(data).unwrap_or(Value::Null);
-    let status = end["status"].as_str().unwrap_or("unknown");
+fn finish(end: &StreamEnd, started: Instant) -> ExitCode {
+    let (id, status) = (end.id, end.status);
     let took = started.elapsed().as_secs_f64();
-    match end["error"].as_str() {
-        Some(err) if status != "succeeded" => {
+    match &end.error {
+        Some(err) if status != RunStatus::Succeeded => {
             eprintln!("run {id} {status} after {took:.1} s: {err}")
         }
         _ => eprintln!("run {id} {status} after {took:.1} s"),
     }
-    if status == "succeeded" {
+    if status == RunStatus::Succeeded {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

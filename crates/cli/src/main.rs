@@ -1,6 +1,5 @@
 //! `opsroom`: the server, workers and the command-line client.
 
-mod bench;
 mod client;
 mod commands;
 mod follow;
@@ -61,7 +60,8 @@ enum Command {
     /// Custom runbook files: `runbooks check DIR` validates them offline.
     Runbooks(runbooks_cmd::RunbooksArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
-    Bench(bench::BenchArgs),
+    #[cfg(feature = "bench")]
+    Bench(opsroom_bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,7 +77,7 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        let api = || client::Api::new(&cli.server, cli.token.clone());
+        let api = || client::connect(&cli.server, cli.token.clone());
         match cli.command {
             Command::Serve(args) => local::serve(args).await,
             Command::Worker(args) => local::worker(args).await,
@@ -91,7 +91,8 @@ fn main() -> ExitCode {
             Command::Approve(args) => commands::action(&api()?, "approve", args).await,
             Command::Reject(args) => commands::action(&api()?, "reject", args).await,
             Command::Runbooks(args) => runbooks_cmd::run(args),
-            Command::Bench(args) => bench::bench(args).await,
+            #[cfg(feature = "bench")]
+            Command::Bench(args) => bench(args).await,
         }
     });
     match result {
@@ -100,5 +101,16 @@ fn main() -> ExitCode {
             eprintln!("error: {}", e.message);
             ExitCode::from(e.exit_code)
         }
+    }
+}
+
+/// `opsroom bench`: bad arguments exit 2, a failed measurement 3.
+#[cfg(feature = "bench")]
+async fn bench(args: opsroom_bench::BenchArgs) -> client::CliResult<ExitCode> {
+    use opsroom_bench::BenchError;
+    match opsroom_bench::bench(args).await {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(BenchError::Input(m)) => Err(client::CliError::input(m)),
+        Err(BenchError::Server(m)) => Err(client::CliError::server(m)),
     }
 }

@@ -192,6 +192,7 @@ async fn unreachable_server_and_bad_config_say_what_is_wrong() {
 
 /// `opsroom bench` at tiny sizes on both stores: every measurement prints
 /// its row, and the scratch schema and files are gone afterwards.
+#[cfg(feature = "bench")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_prints_every_measurement_on_both_stores() {
     let pg = opsroom_store::testing::test_database_url();

@@ -7,6 +7,9 @@ mod providers;
 
 use crate::config::ProbeConfig;
 use crate::Engine;
+use opsroom_adapters::http::{get_url, UrlAnswer, UrlProbe};
+use opsroom_adapters::postgres::{PgConfig, Postgres};
+use opsroom_adapters::Secret;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -154,46 +157,21 @@ struct HttpProbe<'a> {
 }
 
 async fn probe_http(p: HttpProbe<'_>) -> Outcome {
-    let mut builder = reqwest::Client::builder()
-        .timeout(p.timeout)
-        .tls_info(true)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .user_agent(concat!("opsroom-healthcheck/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = p.ca_file {
-        let cert = std::fs::read(path)
-            .map_err(|e| format!("cannot read ca_file {path}: {e}"))
-            .and_then(|pem| {
-                reqwest::Certificate::from_pem(&pem)
-                    .map_err(|e| format!("ca_file {path} is not a PEM certificate: {e}"))
-            });
-        match cert {
-            Ok(c) => builder = builder.add_root_certificate(c),
-            Err(e) => return Outcome::failed(e),
-        }
-    }
-    let client = match builder.build() {
-        Ok(c) => c,
-        Err(e) => return Outcome::failed(format!("cannot build HTTP client: {e}")),
+    let answer = get_url(&UrlProbe {
+        url: p.url,
+        timeout: p.timeout,
+        ca_file: p.ca_file,
+        user_agent: concat!("opsroom-healthcheck/", env!("CARGO_PKG_VERSION")),
+    })
+    .await;
+    let UrlAnswer {
+        status,
+        body,
+        tls_days_left,
+    } = match answer {
+        Ok(a) => a,
+        Err(e) => return Outcome::failed(e),
     };
-    let response = match client.get(p.url).send().await {
-        Ok(r) => r,
-        Err(e) if e.is_timeout() => {
-            return Outcome::failed(format!("no answer within {} ms", p.timeout.as_millis()))
-        }
-        Err(e) => {
-            return Outcome::failed(format!(
-                "request failed: {}",
-                opsroom_adapters::http::request_error_text(e)
-            ))
-        }
-    };
-    let status = response.status().as_u16();
-    let tls_days_left = response
-        .extensions()
-        .get::<reqwest::tls::TlsInfo>()
-        .and_then(|info| info.peer_certificate())
-        .and_then(cert_days_left);
-    let body = response.text().await.unwrap_or_default();
     let mut problems = Vec::new();
     if status != p.expect_status {
         problems.push(format!("status {status}, expected {}", p.expect_status));
@@ -226,32 +204,24 @@ async fn probe_http(p: HttpProbe<'_>) -> Outcome {
     }
 }
 
-/// Days until a DER certificate's notAfter.
-pub fn cert_days_left(der: &[u8]) -> Option<i64> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    let not_after = cert.validity().not_after.timestamp();
-    let now = chrono::Utc::now().timestamp();
-    Some((not_after - now).div_euclid(86_400))
-}
-
+/// Connects, runs `select 1`, and closes, all within `timeout`.
 async fn probe_postgres(url: &str, timeout: Duration) -> Outcome {
-    use sqlx::Connection;
+    let config = PgConfig {
+        max_connections: 1,
+        connect_timeout: timeout,
+        query_timeout: timeout,
+        ..PgConfig::new(Secret::new(url))
+    };
     let attempt = async {
-        let mut conn = sqlx::PgConnection::connect(url)
-            .await
-            .map_err(|e| format!("connect failed: {e}"))?;
-        let one: i32 = sqlx::query_scalar("select 1")
-            .fetch_one(&mut conn)
-            .await
-            .map_err(|e| format!("select 1 failed: {e}"))?;
-        let _ = conn.close().await;
-        Ok::<_, String>(one)
+        let db = Postgres::connect(&config).await?;
+        let health = db.health().await;
+        db.close().await;
+        health
     };
     match tokio::time::timeout(timeout, attempt).await {
-        Ok(Ok(1)) => Outcome::ok("connected, select 1 returned 1".into()),
-        Ok(Ok(n)) => Outcome::failed(format!("select 1 returned {n}")),
-        // sqlx errors do not include the URL, so no password leaks here.
-        Ok(Err(e)) => Outcome::failed(e),
+        Ok(Ok(_)) => Outcome::ok("connected, select 1 returned 1".into()),
+        // PgError never holds the URL, so no password leaks here.
+        Ok(Err(e)) => Outcome::failed(e.to_string()),
         Err(_) => Outcome::failed(format!("no answer within {} ms", timeout.as_millis())),
     }
 }

@@ -8,10 +8,10 @@
 #[macro_use]
 mod support;
 
+use opsroom_adapters::testing::vercel::FakeVercel;
 use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
-use support::fake_vercel::FakeVercel;
 use support::{run_through_api, secret_file, Api, Finished, NewRun, TOKEN};
 
 struct Setup<'a> {
@@ -318,7 +318,7 @@ async fn a_second_deploy_waits_for_the_first(store: DynStore) {
         RunStatus::Queued,
         "the env lock lets one deploy run; the second waits: {body}"
     );
-    assert_eq!(waiting.lock_key.as_deref(), Some("staging/web"));
+    assert_eq!(api.lock_key(second).await.as_deref(), Some("staging/web"));
     assert_eq!(fake.world.lock().unwrap().created, 1);
 
     fake.release("first");

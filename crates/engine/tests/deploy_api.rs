@@ -5,11 +5,11 @@
 
 mod support;
 
+use opsroom_adapters::testing::vercel::FakeVercel;
 use opsroom_core::RunStatus;
 use opsroom_store::testing::TestStore;
 use opsroom_store::DEFAULT_WORKSPACE;
 use serde_json::json;
-use support::fake_vercel::FakeVercel;
 use support::{secret_file, Api, Finished, TOKEN};
 
 fn config(fake: &FakeVercel) -> String {
@@ -54,8 +54,8 @@ async fn an_approved_prod_deploy_runs_through_the_api() {
         .await;
     assert_eq!(status, 201, "{run}");
     assert_eq!(run["status"], "awaiting_approval", "{run}");
-    assert_eq!(run["lock_key"], "prod/web", "{run}");
     let id = run["id"].as_i64().unwrap();
+    assert_eq!(api.lock_key(id).await.as_deref(), Some("prod/web"));
 
     let approve = format!("/api/v1/runs/{id}/approve");
     let (status, body) = api.post(&approve, "alice", json!({})).await;
@@ -67,10 +67,12 @@ async fn an_approved_prod_deploy_runs_through_the_api() {
     assert_eq!(status, 200, "{body}");
 
     // Follow the run's event stream until the server ends it: no sleeps.
-    let stream = api.get(&format!("/api/v1/runs/{id}/events/stream")).await;
-    assert!(stream.contains("event: end"), "{stream}");
+    let (streamed, end) = api.client("alice").wait_final(id).await.unwrap();
+    let stream = serde_json::to_string(&(&streamed, &end)).unwrap();
     assert!(
-        stream.contains("dpl_new1: READY"),
+        streamed
+            .iter()
+            .any(|e| e.message.contains("dpl_new1: READY")),
         "provider status was streamed: {stream}"
     );
 

@@ -8,11 +8,11 @@
 #[macro_use]
 mod support;
 
+use opsroom_adapters::testing::digitalocean::FakeDigitalOcean;
+use opsroom_adapters::testing::github::FakeGitHub;
 use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
-use support::fake_digitalocean::FakeDigitalOcean;
-use support::fake_github::FakeGitHub;
 use support::{run_through_api, secret_file, temp_dir, Api, Finished, NewRun, TOKEN};
 
 /// A shell deploy that "serves" the deployed ref from a file, with a
@@ -423,7 +423,7 @@ async fn digitalocean_rollback_returns_to_the_app_deployment_before(store: DynSt
         "rolling back preview through digitalocean",
         "live now: dep-old (c0ffee2); rolling back to dep-older (c0ffee1)",
         "digitalocean deployment dep-1 rolls app app-1 back to dep-older (c0ffee1)",
-        "digitalocean app app-1 deployment dep-1: PENDING_BUILD (1/3 steps)",
+        "digitalocean app app-1 deployment dep-1: PENDING_DEPLOY (1/3 steps)",
         "digitalocean app app-1 deployment dep-1: ACTIVE (3/3 steps)",
         "dep-1 (c0ffee1) is live: https://shop.ondigitalocean.app",
         "healthy after the rollback",

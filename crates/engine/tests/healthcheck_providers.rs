@@ -6,12 +6,12 @@
 #[macro_use]
 mod support;
 
+use opsroom_adapters::testing::digitalocean::{FakeDeployment as DoDeployment, FakeDigitalOcean};
+use opsroom_adapters::testing::supabase::{FakeSupabase, PROJECT_REF};
+use opsroom_adapters::testing::vercel::{FakeDeployment as VercelDeployment, FakeVercel};
 use opsroom_core::{EventLevel, RunStatus};
 use opsroom_store::DynStore;
 use serde_json::json;
-use support::fake_digitalocean::{FakeDeployment as DoDeployment, FakeDigitalOcean};
-use support::fake_supabase::{FakeSupabase, PROJECT_REF};
-use support::fake_vercel::{FakeDeployment as VercelDeployment, FakeVercel};
 use support::{secret_file, Api, Finished, REQUESTER, TOKEN};
 
 /// The three fakes a test's env points at.
@@ -107,13 +107,7 @@ base_url = "{supabase}"
             .lock()
             .unwrap()
             .deployments
-            .push(DoDeployment {
-                id: id.into(),
-                commit: "feed001".into(),
-                polls: 0,
-                went_live: false,
-                failed: false,
-            });
+            .push(DoDeployment::building(id, "feed001"));
     }
 }
 
@@ -349,7 +343,7 @@ async fn a_provider_outage_fails_each_probe_with_the_status(store: DynStore) {
             axum::Json(json!({"message": "upstream is down for maintenance"})),
         )
     });
-    let url = support::serve(outage).await;
+    let url = opsroom_adapters::testing::serve(outage).await;
     let done = healthcheck(&store, &services_at(&url, &secret_file(TOKEN), 5000)).await;
     assert_eq!(done.run.status, RunStatus::Failed, "{}", done.log());
     let error = done.error();

@@ -11,6 +11,11 @@ mod support;
 use axum::http::StatusCode;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine as _;
+use opsroom_adapters::testing::digitalocean::FakeDigitalOcean;
+use opsroom_adapters::testing::github::FakeGitHub;
+use opsroom_adapters::testing::supabase::{FakeSupabase, PROJECT_REF};
+use opsroom_adapters::testing::vercel::FakeVercel;
+use opsroom_adapters::testing::{serve, Fake, Fault};
 use opsroom_core::RunStatus;
 use opsroom_server::testing::TestAppOptions;
 use opsroom_store::testing::TestStore;
@@ -19,7 +24,7 @@ use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Once;
-use support::{secret_file, serve, temp_dir, Api, Finished, NewRun, ADMIN, REQUESTER};
+use support::{secret_file, temp_dir, Api, Finished, NewRun, ADMIN, REQUESTER, TOKEN};
 
 /// The server's database URL (never connected to: it is only in the
 /// environment and the engine's knowledge), and its password decoded.
@@ -458,6 +463,7 @@ on_both_stores_in_server_environment!(
     programs_get_a_clean_environment_and_every_form_of_a_secret_is_hidden,
     the_deploy_shell_provider_gets_a_clean_environment,
     failing_healthchecks_hide_query_values_and_userinfo,
+    every_provider_token_is_hidden_from_runs,
     custom_http_steps_hide_query_values_in_events_and_errors,
 );
 
@@ -510,4 +516,138 @@ shell = {{ argv = ["true"], env = {{ TOKEN = "secret:nowhere" }} }}
     assert!(!marker.exists(), "nothing ran");
     let _ = std::fs::remove_dir_all(dir);
     t.cleanup().await;
+}
+
+/// What a provider echoing its token says: the token as it is,
+/// percent-encoded and in each base64 variant (short enough that the
+/// adapters keep the whole provider message).
+fn token_echo() -> String {
+    let mut forms = printed_forms(TOKEN);
+    forms.truncate(8);
+    format!("token echoed: {}", forms.join(" "))
+}
+
+/// Makes `gate` answer the next request with a refusal echoing the token.
+fn echo_token_next(gate: &Fake) {
+    let message: &'static str = Box::leak(token_echo().into_boxed_str());
+    gate.push_faults([Fault::status(422, message)]);
+}
+
+/// Every provider kind that takes a token (the deploy providers Vercel,
+/// GitHub Actions, DigitalOcean and a shell program's `secret_env`, and
+/// Supabase's health probe) echoes it in every printed form; the run shows
+/// that it did, and none of the forms.
+async fn every_provider_token_is_hidden_from_runs(store: DynStore) {
+    let secret = secret_file(TOKEN);
+    // The `[secrets]` entry `token`, and a table using it.
+    let with_token = |table: &str, body: String| {
+        format!("[secrets]\ntoken = \"{secret}\"\n\n{table}\n{body}\ntoken_secret = \"token\"\n")
+    };
+    let vercel = FakeVercel::start().await;
+    echo_token_next(&vercel.gate);
+    let github = FakeGitHub::start().await;
+    echo_token_next(&github.gate);
+    let digitalocean = FakeDigitalOcean::start().await;
+    echo_token_next(&digitalocean.gate);
+    let supabase = FakeSupabase::start().await;
+    echo_token_next(&supabase.gate);
+    let cases = [
+        (
+            "vercel",
+            "deploy",
+            with_token(
+                "[environments.staging.deploy]",
+                format!(
+                    r#"provider = "vercel"
+project = "web"
+repo = "acme/web"
+target = "production"
+base_url = "{}""#,
+                    vercel.url
+                ),
+            ),
+        ),
+        (
+            "github_actions",
+            "deploy",
+            with_token(
+                "[environments.staging.deploy]",
+                format!(
+                    r#"provider = "github_actions"
+repo = "acme/web"
+workflow = "deploy.yml"
+base_url = "{}""#,
+                    github.url
+                ),
+            ),
+        ),
+        (
+            "digitalocean",
+            "deploy",
+            with_token(
+                "[environments.staging.deploy]",
+                format!(
+                    r#"provider = "digitalocean"
+app_id = "app-1"
+base_url = "{}""#,
+                    digitalocean.url
+                ),
+            ),
+        ),
+        (
+            "supabase",
+            "healthcheck",
+            with_token(
+                "[[environments.staging.services]]",
+                format!(
+                    r#"name = "backend"
+kind = "supabase"
+project_ref = "{PROJECT_REF}"
+base_url = "{}""#,
+                    supabase.url
+                ),
+            ),
+        ),
+        (
+            "shell",
+            "deploy",
+            format!(
+                r#"[secrets]
+token = "{secret}"
+
+[environments.staging.deploy]
+provider = "shell"
+argv = ["/bin/sh", "-c", "echo token echoed: $DEPLOY_TOKEN; printf %s \"$DEPLOY_TOKEN\" | base64; exit 1"]
+secret_env = {{ DEPLOY_TOKEN = "token" }}
+"#
+            ),
+        ),
+    ];
+    for (provider, runbook, toml) in cases {
+        let done = run_once(
+            &store,
+            &toml,
+            NewRun {
+                runbook,
+                env: Some("staging"),
+                target: None,
+                params: json!({}),
+            },
+        )
+        .await;
+        assert_eq!(
+            done.run.status,
+            RunStatus::Failed,
+            "{provider}: {}",
+            done.log()
+        );
+        let shown = format!("{}\n{}", done.error(), done.log());
+        assert!(
+            shown.contains("token echoed: ***"),
+            "{provider}: the echo reached the run: {shown}"
+        );
+        for piece in forbidden_pieces(TOKEN) {
+            done.assert_never_shows(&piece);
+        }
+    }
 }

@@ -10,11 +10,11 @@
 mod support;
 
 use opsroom_adapters::git::{GitAuthor, GitFile, GitOptions, GitRepo};
+use opsroom_adapters::testing::github::FakeGitHub;
 use opsroom_core::RunStatus;
 use opsroom_store::DynStore;
 use serde_json::json;
 use std::path::{Path, PathBuf};
-use support::fake_github::FakeGitHub;
 use support::{run_through_api, secret_file, temp_dir, Finished, NewRun, TOKEN};
 
 /// A bare repository with one commit on `main`; returns its `file://` URL.

@@ -143,7 +143,8 @@
     async function loadArtifacts() {
       const r = await O.api("GET", "/runs/" + run.id + "/artifacts");
       if (!r.ok) return;
-      arts.replaceChildren(h("h3", {}, "Artifacts (" + r.data.length + ")"), ...r.data.map(O.artifact));
+      const drawn = await Promise.all(r.data.map((a) => O.artifact(a, run.id)));
+      arts.replaceChildren(h("h3", {}, "Artifacts (" + r.data.length + ")"), ...drawn);
     }
 
     root.classList.add("run-live");

@@ -1,6 +1,6 @@
-// opsroom UI: artifact rendering. A small, safe markdown renderer (every
-// piece of text goes in as text, never as HTML), coloured diffs, and Mermaid
-// ER diagrams drawn as a small SVG (no CDN, no network).
+// opsroom UI: artifact rendering. Markdown comes rendered and sanitised from
+// the server; diffs are coloured here, and Mermaid ER diagrams drawn as a
+// small SVG (no CDN, no network).
 "use strict";
 (function () {
   const O = window.opsroom;
@@ -11,84 +11,23 @@
     const u = url.trim();
     return /^(https?:\/\/|mailto:|\/(?!\/)|#)/i.test(u) ? u : null;
   }
-  O.safeHref = safeHref;
 
-  /** Inline markdown: `code`, **bold**, *em*, [text](url) and bare URLs. */
-  function inline(text) {
-    const out = [];
-    const re = /(`[^`]+`)|(\*\*[^*]+\*\*)|(\*[^*\s][^*]*\*)|(\[[^\]]+\]\([^)\s]+\))|(https?:\/\/[^\s<>()]+)/g;
-    let last = 0;
-    let m;
-    while ((m = re.exec(text))) {
-      if (m.index > last) out.push(text.slice(last, m.index));
-      const s = m[0];
-      if (m[1]) out.push(h("code", {}, s.slice(1, -1)));
-      else if (m[2]) out.push(h("strong", {}, inline(s.slice(2, -2))));
-      else if (m[3]) out.push(h("em", {}, inline(s.slice(1, -1))));
-      else if (m[4]) {
-        const i = s.indexOf("](");
-        const href = safeHref(s.slice(i + 2, -1));
-        const label = inline(s.slice(1, i));
-        out.push(href ? h("a", { href, rel: "noopener noreferrer", target: "_blank" }, label) : h("span", {}, label));
-      } else out.push(h("a", { href: s, rel: "noopener noreferrer", target: "_blank" }, s));
-      last = m.index + s.length;
-    }
-    if (last < text.length) out.push(text.slice(last));
-    return out;
-  }
-
-  const cells = (line) => line.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
-
-  /** Markdown to a DOM fragment: headings, paragraphs, lists, tables, code, quotes. */
-  O.markdown = function (src) {
-    const root = h("div", { class: "md" });
-    const lines = String(src).replace(/\r\n?/g, "\n").split("\n");
-    const tableAt = (j) => lines[j].includes("|") && j + 1 < lines.length && /^\s*\|?\s*:?-{2,}/.test(lines[j + 1]);
-    let i = 0;
-    while (i < lines.length) {
-      const line = lines[i];
-      let m;
-      if (!line.trim()) { i++; continue; }
-      if ((m = line.match(/^\s*(```|~~~)\s*(\S*)/))) {
-        const fence = m[1];
-        const body = [];
-        for (i++; i < lines.length && !lines[i].trim().startsWith(fence); i++) body.push(lines[i]);
-        i++;
-        root.append(h("pre", { class: "code", "data-lang": m[2] || null }, h("code", {}, body.join("\n"))));
-      } else if ((m = line.match(/^(#{1,6})\s+(.*)$/))) {
-        root.append(h("h" + Math.min(6, m[1].length + 2), {}, inline(m[2].replace(/\s+#+\s*$/, ""))));
-        i++;
-      } else if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
-        root.append(h("hr"));
-        i++;
-      } else if (tableAt(i)) {
-        const head = cells(line);
-        const rows = [];
-        for (i += 2; i < lines.length && lines[i].includes("|") && lines[i].trim(); i++) rows.push(cells(lines[i]));
-        root.append(h("div", { class: "table-wrap" }, h("table", {},
-          h("thead", {}, h("tr", {}, head.map((c) => h("th", { scope: "col" }, inline(c))))),
-          h("tbody", {}, rows.map((r) => h("tr", {}, head.map((_, j) => h("td", {}, inline(r[j] || "")))))))));
-      } else if (/^\s*([-*+]|\d+[.)])\s+/.test(line)) {
-        const ordered = /^\s*\d/.test(line);
-        const list = h(ordered ? "ol" : "ul");
-        for (; i < lines.length && (m = lines[i].match(/^\s*(?:[-*+]|\d+[.)])\s+(.*)$/)); i++) {
-          const t = m[1].match(/^\[([ xX])\]\s+(.*)$/);
-          list.append(t ? h("li", {}, h("input", { type: "checkbox", disabled: true, checked: t[1] !== " ", "aria-label": "done" }), " ", inline(t[2])) : h("li", {}, inline(m[1])));
-        }
-        root.append(list);
-      } else if (/^\s*>/.test(line)) {
-        const body = [];
-        for (; i < lines.length && /^\s*>/.test(lines[i]); i++) body.push(lines[i].replace(/^\s*>\s?/, ""));
-        root.append(h("blockquote", {}, inline(body.join(" "))));
-      } else {
-        const body = [];
-        for (; i < lines.length && lines[i].trim() && !/^(#{1,6}\s|\s*```|\s*([-*+]|\d+[.)])\s|\s*>)/.test(lines[i]) && !tableAt(i); i++) body.push(lines[i].trim());
-        if (!body.length) { body.push(line); i++; }
-        root.append(h("p", {}, inline(body.join(" "))));
+  /**
+   * A markdown artifact as the server renders and sanitises it; if that
+   * fails, its source as plain text.
+   */
+  async function markdown(a, runId) {
+    const box = h("div", { class: "md" });
+    try {
+      const r = await fetch("/ui/runs/" + runId + "/artifacts/" + a.id + "/html");
+      if (r.ok) {
+        box.innerHTML = await r.text();
+        return box;
       }
-    }
-    return root;
-  };
+    } catch (_) { /* shown as source below */ }
+    box.append(h("pre", { class: "code" }, a.content || ""));
+    return box;
+  }
 
   /** A unified diff with added, removed and hunk lines coloured. */
   O.diff = function (src) {
@@ -173,11 +112,11 @@
     return wrap;
   };
 
-  /** One artifact, rendered by kind. */
-  O.artifact = function (a) {
+  /** One artifact of run `runId`, rendered by kind (markdown once the server has rendered it). */
+  O.artifact = async function (a, runId) {
     let body;
     const text = a.content || "";
-    if (a.kind === "markdown") body = O.markdown(text);
+    if (a.kind === "markdown") body = await markdown(a, runId);
     else if (a.kind === "diff") body = O.diff(text);
     else if (a.kind === "mermaid") body = O.mermaid(text);
     else if (a.kind === "link") {

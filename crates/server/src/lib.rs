@@ -2,13 +2,17 @@
 //! (SSE), metrics, the OpenAPI document and the web UI, plus the workers
 //! that run inside the server process.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod error;
+mod openapi;
 mod resolve;
 mod routes;
 mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod ui;
+pub mod views;
 
 pub use resolve::{resolve, ParseEnv, Resolved, RunRequest};
 

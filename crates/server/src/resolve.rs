@@ -3,19 +3,37 @@
 //! params, plan the phases, decide risk, approval and locks.
 
 use crate::error::ApiError;
+use opsroom_core::new_run::{RunWhat, Target};
 use opsroom_core::parser::{self, EnvInfo, ParseContext, Parsed};
-use opsroom_core::{Risk, RunbookSpec};
+use opsroom_core::{NewRun, NewRunError, Risk, RunbookSpec};
 use opsroom_engine::{runbooks, Engine};
 use serde_json::{json, Map, Value};
 
-/// A request for a run, before checking.
-#[derive(Debug, Default, Clone)]
+/// What to resolve: the parts of a checked [`NewRun`] that need this
+/// server's catalog and config.
+#[derive(Debug, Clone)]
 pub struct RunRequest {
-    pub text: Option<String>,
-    pub runbook: Option<String>,
+    pub what: RunWhat,
     pub env: Option<String>,
-    pub target: Option<String>,
+    pub target: Option<Target>,
     pub params: Map<String, Value>,
+}
+
+impl From<&NewRun> for RunRequest {
+    fn from(run: &NewRun) -> Self {
+        RunRequest {
+            what: run.what.clone(),
+            env: run.env.clone(),
+            target: run.target.clone(),
+            params: run.params.clone(),
+        }
+    }
+}
+
+impl From<NewRunError> for ApiError {
+    fn from(e: NewRunError) -> Self {
+        ApiError::unprocessable(e.code, e.message)
+    }
 }
 
 /// A checked request: everything needed to enqueue or preview it.
@@ -99,20 +117,8 @@ pub fn resolve(
     parse_env: &ParseEnv,
     req: RunRequest,
 ) -> Result<Resolved, ApiError> {
-    let (runbook, mut env, mut target, mut params, confidence) = match (&req.text, &req.runbook) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::unprocessable(
-                "invalid_body",
-                "give either `text` or `runbook`, not both",
-            ))
-        }
-        (None, None) => {
-            return Err(ApiError::unprocessable(
-                "invalid_body",
-                "give `text` (a command such as \"check prod status\") or `runbook` with `env`",
-            ))
-        }
-        (Some(text), None) => {
+    let (runbook, mut env, mut target, mut params, confidence) = match &req.what {
+        RunWhat::Text(text) => {
             let parsed = parse_env.parse(engine, text)?;
             if parsed.intent == "none" || !parsed.questions.is_empty() {
                 let message = if parsed.intent == "none" {
@@ -134,14 +140,14 @@ pub fn resolve(
                 parsed.confidence,
             )
         }
-        (None, Some(rb)) => (rb.clone(), None, None, Map::new(), 1.0),
+        RunWhat::Runbook(rb) => (rb.clone(), None, None, Map::new(), 1.0),
     };
     // Explicit fields win over what the text said.
     if req.env.is_some() {
         env = req.env.clone();
     }
-    if req.target.is_some() {
-        target = req.target.clone();
+    if let Some(t) = req.target {
+        target = Some(t.into_inner());
     }
     params.extend(req.params);
 
@@ -192,14 +198,10 @@ pub fn resolve(
         }
         None => None,
     };
-    if let Some(t) = &target {
-        if t.is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control) {
-            return Err(ApiError::unprocessable(
-                "invalid_target",
-                "target must be 1 to 200 printable characters",
-            ));
-        }
-    }
+    // A target read from the text obeys the same rule as an explicit one.
+    let target = target
+        .map(|t| Target::parse(t).map(Target::into_inner))
+        .transpose()?;
     let params = spec
         .validate_params(&params)
         .map_err(|e| ApiError::unprocessable("invalid_params", e.to_string()))?;

@@ -6,25 +6,19 @@
 //! once the run is final and every event was sent.
 
 use crate::error::{ApiError, ApiQuery, RunIdPath};
+use crate::views::{ErrorBody, EventView, SseEvent, StreamEnd, StreamQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
 use opsroom_store::{DynStore, EventsListParams, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE};
-use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
 const PAGE: i64 = 500;
 const FALLBACK_POLL: Duration = Duration::from_secs(2);
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StreamQuery {
-    after: Option<i64>,
-}
 
 struct Cursor {
     store: DynStore,
@@ -36,6 +30,21 @@ struct Cursor {
     closing: tokio::sync::watch::Receiver<bool>,
 }
 
+/// Server-Sent Events: id = seq; honours Last-Event-ID; ends with an event named end.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/events/stream",
+    params(
+        ("id" = i64, Path, description = "The run's id"),
+        StreamQuery,
+        ("Last-Event-ID" = Option<i64>, Header, description = "The last seq the client has: the stream resumes after it"),
+    ),
+    responses(
+        (status = 200, content_type = "text/event-stream", body = SseEvent,
+            description = "The run's events as Server-Sent Events: each `id` is the event's seq and its `data` a RunEvent as JSON; the last event is named `end`, with `data` a StreamEnd, once the run is final. Comments keep the connection alive."),
+        (status = 404, description = "No such run.", body = ErrorBody),
+    )
+)]
 pub async fn stream(
     State(state): State<AppState>,
     RunIdPath(id): RunIdPath,
@@ -103,14 +112,21 @@ impl Cursor {
         let full_page = events.len() as i64 == PAGE;
         for e in events {
             self.after = e.seq;
-            let data = serde_json::to_string(&e).unwrap_or_default();
+            let seq = e.seq;
+            let data = serde_json::to_string(&EventView::from(e)).unwrap_or_default();
             self.pending
-                .push_back(Event::default().id(e.seq.to_string()).data(data));
+                .push_back(Event::default().id(seq.to_string()).data(data));
         }
         if run.status.is_final() && !full_page {
-            let data = serde_json::json!({"id": run.id, "status": run.status, "error": run.error, "last_seq": self.after});
+            let end = StreamEnd {
+                id: run.id,
+                status: run.status,
+                error: run.error,
+                last_seq: self.after,
+            };
+            let data = serde_json::to_string(&end).unwrap_or_default();
             self.pending
-                .push_back(Event::default().event("end").data(data.to_string()));
+                .push_back(Event::default().event("end").data(data));
             self.done = true;
         }
         Ok(())

@@ -2,40 +2,41 @@
 //! SSE live and resumed, bad input, auth, sessions, workers and metrics.
 
 use opsroom_engine::{WorkerOptions, WorkerPool};
+use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
+use opsroom_server::views::{EventView, RunView, StreamEnd};
 use opsroom_store::DynStore;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
+/// The typed API client, with the raw calls these tests need to send bad
+/// input and read error answers.
+#[derive(Clone)]
 struct Client {
-    http: reqwest::Client,
+    api: ApiClient,
     base: String,
 }
 
 impl Client {
     fn new(app: &TestApp) -> Self {
         Client {
-            http: reqwest::Client::new(),
+            api: ApiClient::new(&app.url).unwrap(),
             base: app.url.clone(),
         }
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
+        self.api
+            .send_json(Method::POST, path, Some(&body))
             .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
+            .unwrap()
     }
 
     async fn post_raw(&self, path: &str, body: &'static [u8]) -> (StatusCode, Value) {
         let r = self
-            .http
-            .post(format!("{}{path}", self.base))
+            .api
+            .request(Method::POST, path)
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -45,75 +46,32 @@ impl Client {
     }
 
     async fn get(&self, path: &str) -> (StatusCode, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
+        self.api.send_json(Method::GET, path, None).await.unwrap()
+    }
+
+    /// Reads an SSE stream to its `end` event: its events and the end.
+    async fn sse(&self, path: &str, last_event_id: Option<i64>) -> (Vec<EventView>, StreamEnd) {
+        let stream = self.api.stream_at(path, last_event_id).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(30), stream.to_end())
             .await
-            .unwrap();
-        (r.status(), r.json().await.unwrap_or(Value::Null))
+            .expect("stream ended in time")
+            .unwrap()
     }
 
-    /// Reads an SSE stream to its `end` event: (events' seqs, end data).
-    async fn sse(&self, path: &str, last_event_id: Option<i64>) -> (Vec<Value>, Value) {
-        let mut rb = self.http.get(format!("{}{path}", self.base));
-        if let Some(id) = last_event_id {
-            rb = rb.header("last-event-id", id.to_string());
-        }
-        let mut r = rb.send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(r.headers()["content-type"], "text/event-stream");
-        let mut buf = String::new();
-        let mut events = Vec::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let chunk = tokio::time::timeout_at(deadline, r.chunk())
-                .await
-                .expect("stream ended in time")
-                .unwrap();
-            let Some(chunk) = chunk else {
-                panic!("stream closed before `end`")
-            };
-            buf.push_str(std::str::from_utf8(&chunk).unwrap());
-            while let Some(pos) = buf.find("\n\n") {
-                let block: String = buf.drain(..pos + 2).collect();
-                let mut name = None;
-                let mut id = None;
-                let mut data = String::new();
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event:") {
-                        name = Some(v.trim().to_string());
-                    } else if let Some(v) = line.strip_prefix("id:") {
-                        id = Some(v.trim().parse::<i64>().unwrap());
-                    } else if let Some(v) = line.strip_prefix("data:") {
-                        data.push_str(v.trim_start());
-                    }
-                }
-                if data.is_empty() {
-                    continue;
-                }
-                let value: Value = serde_json::from_str(&data).unwrap();
-                if name.as_deref() == Some("end") {
-                    return (events, value);
-                }
-                assert_eq!(id, value["seq"].as_i64(), "SSE id is the event's seq");
-                events.push(value);
-            }
-        }
-    }
-
-    async fn wait_final(&self, id: i64) -> Value {
-        let (_, end) = self
-            .sse(&format!("/api/v1/runs/{id}/events/stream"), None)
-            .await;
-        let (_, run) = self.get(&format!("/api/v1/runs/{id}")).await;
-        assert_eq!(end["status"], run["status"]);
+    async fn wait_final(&self, id: i64) -> RunView {
+        let (_, end) = self.api.wait_final(id).await.unwrap();
+        let run = self.api.run(id).await.unwrap();
+        assert_eq!(end.status, run.status);
         run
     }
 }
 
 fn seqs(events: &[Value]) -> Vec<i64> {
     events.iter().map(|e| e["seq"].as_i64().unwrap()).collect()
+}
+
+fn streamed_seqs(events: &[EventView]) -> Vec<i64> {
+    events.iter().map(|e| e.seq).collect()
 }
 
 async fn check_prod_status_end_to_end(store: DynStore) {
@@ -131,9 +89,9 @@ async fn check_prod_status_end_to_end(store: DynStore) {
     );
     let id = run["id"].as_i64().unwrap();
     let done = c.wait_final(id).await;
-    assert_eq!(done["status"], "succeeded", "{done}");
-    assert_eq!(done["phases"].as_array().unwrap().len(), 5);
-    assert!(done["started_at"].is_string() && done["finished_at"].is_string());
+    assert_eq!(done.status.as_str(), "succeeded", "{done:?}");
+    assert_eq!(done.phases.as_array().unwrap().len(), 5);
+    assert!(done.started_at.is_some() && done.finished_at.is_some());
     let (_, events) = c.get(&format!("/api/v1/runs/{id}/events")).await;
     let events = events.as_array().unwrap().clone();
     assert_eq!(seqs(&events), (1..=events.len() as i64).collect::<Vec<_>>());
@@ -187,10 +145,7 @@ async fn sse_sees_a_run_live_and_resumes_exactly(store: DynStore) {
     let id = run["id"].as_i64().unwrap();
     let path = format!("/api/v1/runs/{id}/events/stream");
     let live = {
-        let c = Client {
-            http: c.http.clone(),
-            base: c.base.clone(),
-        };
+        let c = c.clone();
         let path = path.clone();
         tokio::spawn(async move { c.sse(&path, None).await })
     };
@@ -200,8 +155,8 @@ async fn sse_sees_a_run_live_and_resumes_exactly(store: DynStore) {
     let worker = WorkerPool::new(app.engine.clone(), WorkerOptions::default());
     assert_eq!(worker.run_batch().await, 1);
     let (events, end) = live.await.unwrap();
-    assert_eq!(end["status"], "succeeded");
-    let all = seqs(&events);
+    assert_eq!(end.status.as_str(), "succeeded");
+    let all = streamed_seqs(&events);
     assert_eq!(
         all,
         (1..=all.len() as i64).collect::<Vec<_>>(),
@@ -210,10 +165,14 @@ async fn sse_sees_a_run_live_and_resumes_exactly(store: DynStore) {
     assert!(all.len() > 50);
     // Reconnect with Last-Event-ID: exactly the missing ones.
     let (resumed, end) = c.sse(&path, Some(17)).await;
-    assert_eq!(seqs(&resumed), (18..=all.len() as i64).collect::<Vec<_>>());
-    assert_eq!(end["status"], "succeeded");
+    assert_eq!(
+        streamed_seqs(&resumed),
+        (18..=all.len() as i64).collect::<Vec<_>>()
+    );
+    assert_eq!(end.status.as_str(), "succeeded");
+    assert_eq!(end.last_seq, all.len() as i64);
     let (resumed, _) = c.sse(&format!("{path}?after=50"), None).await;
-    assert_eq!(seqs(&resumed)[0], 51);
+    assert_eq!(streamed_seqs(&resumed)[0], 51);
     app.stop().await;
 }
 
@@ -371,8 +330,8 @@ async fn bad_input_gets_clear_errors_and_changes_nothing(store: DynStore) {
     let (status, _) = c.get("/api/v1/runs?limit=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let r = c
-        .http
-        .get(format!("{}/api/v1/runs/{id}/events/stream", c.base))
+        .api
+        .request(Method::GET, &format!("/api/v1/runs/{id}/events/stream"))
         .header("last-event-id", "seven")
         .send()
         .await
@@ -467,15 +426,12 @@ async fn workers_metrics_and_openapi(store: DynStore) {
     let c = Client::new(&app);
     let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
     c.wait_final(run["id"].as_i64().unwrap()).await;
-    let (_, workers) = c.get("/api/v1/workers").await;
-    let w = &workers.as_array().unwrap()[0];
-    assert!(
-        w["host"].is_string() && w["heartbeat_at"].is_string() && w["stale"] == false,
-        "{w}"
-    );
+    let workers = c.api.workers().await.unwrap();
+    let w = &workers[0];
+    assert!(!w.host.is_empty() && !w.stale, "{w:?}");
     let metrics = c
-        .http
-        .get(format!("{}/metrics", c.base))
+        .api
+        .request(Method::GET, "/metrics")
         .send()
         .await
         .unwrap()
@@ -554,16 +510,16 @@ async fn admin_token_is_required_when_set(store: DynStore) {
     );
     assert!(!err.to_string().contains("s3cret-token"));
     let wrong = c
-        .http
-        .get(format!("{}/api/v1/runs", c.base))
+        .api
+        .request(Method::GET, "/api/v1/runs")
         .bearer_auth("nope")
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let ok = c
-        .http
-        .get(format!("{}/api/v1/runs", c.base))
+        .api
+        .request(Method::GET, "/api/v1/runs")
         .bearer_auth("s3cret-token")
         .send()
         .await
@@ -573,16 +529,16 @@ async fn admin_token_is_required_when_set(store: DynStore) {
     assert_eq!(status, StatusCode::OK, "liveness needs no token");
     let cookie = ui_token_link_sets_the_cookie_and_leaves_the_url(&c).await;
     let with_cookie = c
-        .http
-        .get(format!("{}/api/v1/runs", c.base))
+        .api
+        .request(Method::GET, "/api/v1/runs")
         .header("cookie", cookie.split(';').next().unwrap())
         .send()
         .await
         .unwrap();
     assert_eq!(with_cookie.status(), StatusCode::OK);
     let created = c
-        .http
-        .post(format!("{}/api/v1/runs", c.base))
+        .api
+        .request(Method::POST, "/api/v1/runs")
         .bearer_auth("s3cret-token")
         .json(&json!({"runbook": "noop"}))
         .send()
@@ -719,8 +675,8 @@ async fn unknown_routes_and_methods_answer_json(store: DynStore) {
     ];
     for (method, path, status, code, allow) in cases {
         let r = c
-            .http
-            .request(method.parse().unwrap(), format!("{}{path}", c.base))
+            .api
+            .request(method.parse().unwrap(), &path)
             .send()
             .await
             .unwrap();
@@ -751,8 +707,8 @@ async fn unknown_routes_and_methods_answer_json(store: DynStore) {
         );
     }
     let page = c
-        .http
-        .get(format!("{}/no-such-page", c.base))
+        .api
+        .request(Method::GET, "/no-such-page")
         .send()
         .await
         .unwrap();
@@ -927,11 +883,11 @@ async fn shutdown_ends_open_streams(store: DynStore) {
     let c = Client::new(&app);
     let (_, run) = c.post("/api/v1/runs", json!({"runbook": "noop"})).await;
     let mut stream = c
-        .http
-        .get(format!(
-            "{}/api/v1/runs/{}/events/stream",
-            c.base, run["id"]
-        ))
+        .api
+        .request(
+            Method::GET,
+            &format!("/api/v1/runs/{}/events/stream", run["id"]),
+        )
         .send()
         .await
         .unwrap();

@@ -662,31 +662,64 @@ async fn narrow_dark_layout() {
     server.stop().await;
 }
 
-/// Artifact renderers: markdown never lets HTML or script links through,
-/// diffs are coloured by line, and a Mermaid `erDiagram` becomes an SVG.
+/// Artifact renderers: markdown comes rendered from the server (the
+/// healthcheck report's table) and a hostile report runs nothing and links
+/// nowhere unsafe; diffs are coloured by line, and a Mermaid `erDiagram`
+/// becomes an SVG.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn artifact_renderers_are_safe_and_draw() {
     let server = Server::start().await;
+    let run = server
+        .post("/runs", json!({"text": "check dev status"}))
+        .await;
+    let id = run["id"].as_i64().unwrap();
+    server.wait_final(id).await;
+    server
+        .store
+        .store
+        .artifact_insert(opsroom_store::ArtifactInsertParams {
+            run_id: id,
+            fence: None,
+            kind: "markdown".into(),
+            name: "hostile.md".into(),
+            content: [
+                "# Report <script>window.pwned=1</script>",
+                "<img src=x onerror=\"window.pwned=1\">",
+                "<style>body { display: none }</style>",
+                "| a | b |\n|---|---|\n| `x<y` | [ok](https://example.com) |",
+                "- [bad](javascript:window.pwned=1)\n\
+                 - <a href=\"#\" onclick=\"window.pwned=1\">raw</a>\n\
+                 - **bold** and https://example.org/x",
+                "```sql\nselect 1 < 2;\n```",
+            ]
+            .join("\n\n"),
+            now: chrono::Utc::now(),
+        })
+        .await
+        .unwrap();
     let mut b = Browser::start("renderers", BrowserOptions::default()).await;
-    b.goto(&server.url("/workers")).await;
+    b.goto(&server.url(&format!("/runs/{id}"))).await;
+    b.wait(
+        "markdown artifacts drawn",
+        "return document.querySelector('.artifact[data-kind=markdown] .md table th') && [...document.querySelectorAll('.artifact summary')].some(s => s.textContent.endsWith('hostile.md'))",
+    )
+    .await;
     let checks = b
         .js(
-            r#"const md = opsroom.markdown([
-                 '# Report <script>alert(1)</script>',
-                 '<img src=x onerror="window.pwned=1">',
-                 '| a | b |', '|---|---|', '| `x<y` | [ok](https://example.com) |',
-                 '- [bad](javascript:alert(1))', '- **bold** and https://example.org/x',
-                 '```sql', 'select 1 < 2;', '```'].join('\n'));
+            r#"const md = (name) => [...document.querySelectorAll('.artifact')].find(a => a.querySelector('summary').textContent.endsWith(name)).querySelector('.md');
+               const report = md('healthcheck-report.md');
+               const hostile = md('hostile.md');
                const diff = opsroom.diff('--- a\n+++ b\n@@ -1 +1 @@\n-old\n+new\n same');
                const erd = opsroom.mermaid('erDiagram\n  USERS {\n    int id PK\n    text email\n  }\n  ORDERS {\n    int id PK\n    int user_id FK\n  }\n  USERS ||--o{ ORDERS : places');
-               const area = document.querySelector('main');
-               area.append(opsroom.artifact({kind: 'markdown', name: 'report.md', content: '# Title\n\n| k | v |\n|---|---|\n| a | 1 |'}), diff, erd);
+               document.querySelector('main').append(diff, erd);
                return {
-                 script: md.querySelectorAll('script, img').length,
-                 text: md.querySelector('h3').textContent,
-                 hrefs: [...md.querySelectorAll('a')].map(a => a.getAttribute('href')),
-                 cells: [...md.querySelectorAll('td')].map(td => td.textContent),
-                 code: md.querySelector('pre code').textContent,
+                 report: [report.querySelector('h3').textContent, [...report.querySelectorAll('th')].map(th => th.textContent)],
+                 unsafe: hostile.querySelectorAll('script, img, style, [onerror], [onclick]').length,
+                 text: hostile.querySelector('h3').textContent,
+                 hrefs: [...hostile.querySelectorAll('a')].map(a => a.getAttribute('href')),
+                 cells: [...hostile.querySelectorAll('td')].map(td => td.textContent),
+                 code: hostile.querySelector('pre.code code').textContent,
+                 visible: getComputedStyle(document.body).display,
                  diff: [...diff.children].map(s => s.className),
                  boxes: erd.querySelectorAll('svg rect').length,
                  lines: erd.querySelectorAll('svg line').length,
@@ -695,15 +728,39 @@ async fn artifact_renderers_are_safe_and_draw() {
             vec![],
         )
         .await;
-    assert_eq!(checks["script"], json!(0), "{checks}");
-    assert_eq!(checks["text"], json!("Report <script>alert(1)</script>"));
+    assert_eq!(
+        checks["report"],
+        json!([
+            "Healthcheck of dev",
+            [
+                "service",
+                "kind",
+                "result",
+                "latency",
+                "HTTP",
+                "TLS days left",
+                "detail"
+            ]
+        ]),
+        "{checks}"
+    );
+    assert_eq!(checks["unsafe"], json!(0), "{checks}");
+    assert_eq!(
+        checks["text"],
+        json!("Report <script>window.pwned=1</script>")
+    );
     assert_eq!(
         checks["hrefs"],
         json!(["https://example.com", "https://example.org/x"]),
         "javascript: links are not clickable"
     );
     assert_eq!(checks["cells"], json!(["x<y", "ok"]));
-    assert_eq!(checks["code"], json!("select 1 < 2;"));
+    assert_eq!(checks["code"], json!("select 1 < 2;\n"));
+    assert_eq!(
+        checks["visible"],
+        json!("block"),
+        "no style from the report"
+    );
     assert_eq!(
         checks["diff"],
         json!(["d-file", "d-file", "d-hunk", "d-del", "d-add", "d-ctx"])
@@ -712,7 +769,7 @@ async fn artifact_renderers_are_safe_and_draw() {
     assert_eq!(checks["lines"], json!(1));
     assert_eq!(checks["pwned"], json!(false));
     b.js(
-        "window.scrollTo(0, document.body.scrollHeight); return 1",
+        "document.querySelector('.artifact[data-kind=markdown]').scrollIntoView(); return 1",
         vec![],
     )
     .await;

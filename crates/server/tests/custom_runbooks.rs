@@ -4,10 +4,11 @@
 use opsroom_core::catalog::parse_custom_runbook;
 use opsroom_core::Catalog;
 use opsroom_engine::{Engine, OpsConfig, WorkerOptions, WorkerPool};
+use opsroom_server::client::ApiClient;
+use opsroom_server::views::CreateRun;
 use opsroom_server::{Application, ServerOptions};
 use opsroom_store::testing::TestStore;
-use serde_json::{json, Value};
-use std::time::Duration;
+use serde_json::json;
 use tokio::sync::watch;
 
 const ROTATE_LOGS: &str = r#"name = "rotate_logs"
@@ -38,20 +39,9 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
     let app = Application::build(listener, engine.clone(), options);
     let (_stop, rx) = watch::channel(false);
     tokio::spawn(app.run_until_stopped(rx));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let api = ApiClient::new(&url).unwrap();
 
-    let list: Value = http
-        .get(format!("{url}/api/v1/runbooks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let list = list.as_array().unwrap();
+    let list = api.runbooks().await.unwrap();
     let custom = list.iter().find(|r| r["name"] == "rotate_logs").unwrap();
     assert_eq!(custom["custom"], true);
     assert_eq!(custom["available"], true);
@@ -59,32 +49,24 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
     let builtin = list.iter().find(|r| r["name"] == "healthcheck").unwrap();
     assert_eq!(builtin["custom"], false);
 
-    let parsed: Value = http
-        .post(format!("{url}/api/v1/parse"))
-        .json(&json!({"text": "rotate logs on staging"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(parsed["intent"], "rotate_logs", "{parsed}");
-    assert_eq!(parsed["env"], "staging");
-    assert_eq!(parsed["runnable"], true);
+    let parsed = api.parse("rotate logs on staging").await.unwrap();
+    assert_eq!(parsed.intent, "rotate_logs", "{parsed:?}");
+    assert_eq!(parsed.env.as_deref(), Some("staging"));
+    assert!(parsed.runnable);
     assert_eq!(
-        parsed["plan"][2]["steps"],
+        parsed.plan[2]["steps"],
         json!(["rotate the logs of staging"])
     );
 
-    let response = http
-        .post(format!("{url}/api/v1/runs"))
-        .json(&json!({"text": "rotate logs on staging"}))
-        .send()
+    let (run, created) = api
+        .create_run(&CreateRun {
+            text: Some("rotate logs on staging".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
-    let run: Value = response.json().await.unwrap();
-    let id = run["id"].as_i64().unwrap();
+    assert!(created);
+    let id = run.id;
 
     // Drain the queue in this task: no sleeping until a worker gets to it.
     assert_eq!(
@@ -93,32 +75,13 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
             .await,
         1
     );
-    let run: Value = http
-        .get(format!("{url}/api/v1/runs/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let events: Value = http
-        .get(format!("{url}/api/v1/runs/{id}/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events = events
-        .as_array()
-        .or_else(|| events["events"].as_array())
-        .cloned()
-        .unwrap_or_default();
+    let run = api.run(id).await.unwrap();
+    assert_eq!(run.status.as_str(), "succeeded", "{run:?}");
+    let events = api.all_events(id, 0).await.unwrap();
     assert!(
         events
             .iter()
-            .any(|e| e["message"] == "rotated staging" && e["data"]["stream"] == "stdout"),
+            .any(|e| e.message == "rotated staging" && e.data["stream"] == "stdout"),
         "{events:#?}"
     );
     store.cleanup().await;
@@ -153,50 +116,32 @@ async fn a_step_printing_nul_finishes_with_its_output_shown(store: opsroom_store
     let app = Application::build(listener, engine.clone(), options);
     let (stop, rx) = watch::channel(false);
     let server = tokio::spawn(app.run_until_stopped(rx));
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let response = http
-        .post(format!("{url}/api/v1/runs"))
-        .json(&json!({"runbook": "print_nul"}))
-        .send()
+    let api = ApiClient::new(&url).unwrap();
+    let (run, created) = api
+        .create_run(&CreateRun {
+            runbook: Some("print_nul".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 201);
-    let id = response.json::<Value>().await.unwrap()["id"]
-        .as_i64()
-        .unwrap();
+    assert!(created);
+    let id = run.id;
     assert_eq!(
         WorkerPool::new(engine.clone(), WorkerOptions::default())
             .run_batch()
             .await,
         1
     );
-    let run: Value = http
-        .get(format!("{url}/api/v1/runs/{id}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let events: Vec<Value> = http
-        .get(format!("{url}/api/v1/runs/{id}/events"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let run = api.run(id).await.unwrap();
+    assert_eq!(run.status.as_str(), "succeeded", "{run:?}");
+    let events = api.all_events(id, 0).await.unwrap();
     assert!(
         events
             .iter()
-            .any(|e| e["message"] == "before␀after" && e["data"]["stream"] == "stdout"),
+            .any(|e| e.message == "before␀after" && e.data["stream"] == "stdout"),
         "{events:#?}"
     );
-    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     let _ = stop.send(true);
     server.await.unwrap().unwrap();

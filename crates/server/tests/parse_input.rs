@@ -3,6 +3,7 @@
 //! and never a hang.
 
 use opsroom_engine::{Engine, OpsConfig, WorkerOptions};
+use opsroom_server::client::ApiClient;
 use opsroom_server::{Application, ServerOptions};
 use opsroom_store::testing::TestStore;
 use serde_json::Value;
@@ -11,8 +12,7 @@ use tokio::sync::watch;
 
 /// A server on port 0 without workers; stops when the sender drops.
 struct Server {
-    url: String,
-    http: reqwest::Client,
+    api: ApiClient,
     _stop: watch::Sender<bool>,
     store: TestStore,
 }
@@ -32,12 +32,7 @@ async fn spawn() -> Server {
     let (stop, rx) = watch::channel(false);
     tokio::spawn(app.run_until_stopped(rx));
     Server {
-        url,
-        // A hang fails the test instead of blocking it.
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap(),
+        api: ApiClient::new(&url).unwrap(),
         _stop: stop,
         store,
     }
@@ -47,8 +42,7 @@ impl Server {
     /// Posts raw bytes as JSON to /api/v1/parse; returns status and body.
     async fn parse_raw(&self, body: impl Into<reqwest::Body>) -> (u16, Value) {
         let response = self
-            .http
-            .post(format!("{}/api/v1/parse", self.url))
+            .parse_request()
             .header("content-type", "application/json")
             .body(body)
             .send()
@@ -57,6 +51,13 @@ impl Server {
         let status = response.status().as_u16();
         let body = response.json::<Value>().await.expect("a JSON body");
         (status, body)
+    }
+
+    /// A POST to /api/v1/parse; a hang fails the test instead of blocking it.
+    fn parse_request(&self) -> reqwest::RequestBuilder {
+        self.api
+            .request(reqwest::Method::POST, "/api/v1/parse")
+            .timeout(Duration::from_secs(10))
     }
 
     async fn parse_text(&self, text: &str) -> (u16, Value) {
@@ -145,8 +146,7 @@ async fn malformed_bodies_get_a_clear_400() {
     }
 
     let response = server
-        .http
-        .post(format!("{}/api/v1/parse", server.url))
+        .parse_request()
         .body("{\"text\": \"check prod status\"}")
         .send()
         .await

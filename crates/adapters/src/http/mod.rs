@@ -2,6 +2,7 @@
 //! timeouts, retries with backoff, and turning failures into [`ApiError`].
 
 mod error;
+pub mod probe;
 mod retry;
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 
 pub use error::ApiError;
+pub use probe::{get_url, UrlAnswer, UrlProbe};
 pub use retry::{RetryPolicy, Sleeper};
 
 use crate::secret::Secret;

@@ -293,10 +293,7 @@ impl Deploy {
             md.push_str(&format!("| rollback | {text} |\n"));
         }
         md.push_str(&health_markdown("deploy", &self.health));
-        match &self.provider {
-            Some(p) => p.redact(&md),
-            None => md,
-        }
+        md
     }
 }
 
@@ -317,8 +314,7 @@ impl Deploy {
     async fn run_phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
         match phase {
             Phase::Validate => {
-                let provider =
-                    DeployProvider::new(ctx.engine(), &self.env, self.target.as_deref())?;
+                let provider = DeployProvider::new(ctx, &self.env, self.target.as_deref())?;
                 ctx.log(
                     EventLevel::Info,
                     format!(

@@ -15,9 +15,55 @@ use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
 use opsroom_core::Catalog;
 use opsroom_store::Run;
+use serde_json::{Map, Value};
 
-/// Runbooks this engine can execute.
-pub const IMPLEMENTED: &[&str] = &["noop", "healthcheck", "deploy", "rollback", "spec"];
+/// Prepares one built-in runbook's execution from its run and validated
+/// params; an error fails the validate phase.
+type Starter = fn(&Engine, &Run, &Map<String, Value>) -> Result<Box<dyn Execution>, PhaseError>;
+
+/// A built-in runbook this engine can execute, and how to start it.
+struct Builtin {
+    name: &'static str,
+    start: Starter,
+}
+
+/// The one registry of built-in runbooks: [`IMPLEMENTED`] and [`start`]
+/// both read it.
+const BUILTINS: [Builtin; 5] = [
+    Builtin {
+        name: "noop",
+        start: |_, _, params| Ok(Box::new(noop::Noop::new(params))),
+    },
+    Builtin {
+        name: "healthcheck",
+        start: |engine, run, _| Ok(Box::new(healthcheck::Healthcheck::new(engine, run)?)),
+    },
+    Builtin {
+        name: "deploy",
+        start: |engine, run, params| Ok(Box::new(deploy::Deploy::new(engine, run, params)?)),
+    },
+    Builtin {
+        name: "rollback",
+        start: |engine, run, params| Ok(Box::new(rollback::Rollback::new(engine, run, params)?)),
+    },
+    Builtin {
+        name: "spec",
+        start: |engine, run, params| Ok(Box::new(feature_spec::Spec::new(engine, run, params)?)),
+    },
+];
+
+/// Built-in runbooks this engine can execute.
+pub const IMPLEMENTED: &[&str] = &builtin_names();
+
+const fn builtin_names() -> [&'static str; BUILTINS.len()] {
+    let mut names = [""; BUILTINS.len()];
+    let mut i = 0;
+    while i < BUILTINS.len() {
+        names[i] = BUILTINS[i].name;
+        i += 1;
+    }
+    names
+}
 
 /// Whether this engine can execute the runbook `name` of `catalog`: a
 /// built-in with an implementation, or a custom runbook with steps.
@@ -43,14 +89,11 @@ pub fn start(engine: &Engine, run: &Run) -> Result<Box<dyn Execution>, PhaseErro
             engine, run, spec, &params,
         )?));
     }
-    match run.runbook.as_str() {
-        "noop" => Ok(Box::new(noop::Noop::new(&params))),
-        "healthcheck" => Ok(Box::new(healthcheck::Healthcheck::new(engine, run)?)),
-        "deploy" => Ok(Box::new(deploy::Deploy::new(engine, run, &params)?)),
-        "rollback" => Ok(Box::new(rollback::Rollback::new(engine, run, &params)?)),
-        "spec" => Ok(Box::new(feature_spec::Spec::new(engine, run, &params)?)),
-        other => Err(PhaseError::permanent(format!(
-            "runbook `{other}` is in the catalog but this server cannot execute it yet"
+    match BUILTINS.iter().find(|b| b.name == run.runbook) {
+        Some(builtin) => (builtin.start)(engine, run, &params),
+        None => Err(PhaseError::permanent(format!(
+            "runbook `{}` is in the catalog but this server cannot execute it yet",
+            run.runbook
         ))),
     }
 }

@@ -3,29 +3,31 @@
 //! follow it (each status change becomes a run event at once), the
 //! deployments that succeeded before, and going back to one of them.
 //!
-//! Tokens live only inside the adapters' clients (as [`Secret`]); every text
-//! written to a run goes through [`DeployProvider::redact`] first.
+//! Each provider has its own module implementing [`Backend`]; the env's
+//! config picks one when the provider is built. Tokens live only inside the
+//! adapters' clients (as [`Secret`](opsroom_adapters::Secret)); each one read
+//! is handed to the run's [`RunContext`], which hides it from everything the
+//! run writes.
 
 mod digitalocean;
 mod github;
+mod shell;
 mod vercel;
 
 use crate::config::DeployConfig;
 use crate::pipeline::{PhaseError, RunContext};
-use crate::Engine;
 use digitalocean::DigitalOceanApp;
 use github::GitHubWorkflow;
 use opsroom_adapters::digitalocean::{DigitalOceanClient, DigitalOceanConfig};
 use opsroom_adapters::follow::{FollowError, FollowOptions};
 use opsroom_adapters::github::{GitHubClient, GitHubConfig, RepoName};
-use opsroom_adapters::secret::redact_all;
-use opsroom_adapters::shell::{self, CommandSpec, OutputLine, ShellError};
 use opsroom_adapters::vercel::{VercelClient, VercelConfig};
-use opsroom_adapters::{ApiError, Secret};
+use opsroom_adapters::ApiError;
 use opsroom_core::{EventLevel, RunStatus};
 use opsroom_store::{EventsListParams, Run, RunListParams};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use shell::ShellDeploy;
 use std::future::Future;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -63,18 +65,69 @@ impl Deployment {
     }
 }
 
-enum Backend {
-    Vercel(VercelProject),
-    GitHub(GitHubWorkflow),
-    DigitalOcean(DigitalOceanApp),
-    Shell {
-        argv: Vec<String>,
-        env: Vec<(String, String)>,
-        cwd: Option<String>,
-        default_ref: String,
-        url: Option<String>,
-        timeout: Duration,
-    },
+/// What every deploy provider does; [`DeployProvider`] holds one, chosen
+/// from the env's config.
+#[async_trait::async_trait]
+trait Backend: Send + Sync {
+    /// The provider's name, as in the config.
+    fn name(&self) -> &'static str;
+
+    /// The ref deployed when a run names none.
+    fn default_ref(&self) -> String;
+
+    /// What is live now (`None`: nothing deployed yet); by default the
+    /// newest deployment of the history.
+    async fn current(
+        &self,
+        p: &DeployProvider,
+        ctx: &RunContext,
+    ) -> Result<Option<Deployment>, PhaseError> {
+        Ok(self.history(p, ctx).await?.into_iter().next())
+    }
+
+    /// Deployments that succeeded, newest first; by default the ones
+    /// opsroom recorded.
+    async fn history(
+        &self,
+        p: &DeployProvider,
+        ctx: &RunContext,
+    ) -> Result<Vec<Deployment>, PhaseError> {
+        recorded_history(ctx, &p.env, p.target.as_deref()).await
+    }
+
+    /// Starts a deployment of `git_ref` (the default ref when `None`) and
+    /// follows it until it is ready, failed or timed out.
+    async fn deploy(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        git_ref: Option<&str>,
+    ) -> Result<Deployment, PhaseError>;
+
+    /// Makes `to` live again; by default by redeploying its ref.
+    async fn restore(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        to: &Deployment,
+    ) -> Result<Deployment, PhaseError> {
+        redeploy(p, ctx, to).await
+    }
+}
+
+/// Deploys `to`'s recorded ref again.
+async fn redeploy(
+    p: &DeployProvider,
+    ctx: &mut RunContext,
+    to: &Deployment,
+) -> Result<Deployment, PhaseError> {
+    let git_ref = to.git_ref.as_deref().ok_or_else(|| {
+        PhaseError::permanent(format!(
+            "deployment {} has no recorded ref to redeploy",
+            to.id
+        ))
+    })?;
+    p.deploy(ctx, Some(git_ref)).await
 }
 
 /// An env's deploy provider, ready to use.
@@ -83,8 +136,7 @@ pub struct DeployProvider {
     target: Option<String>,
     /// The `[secrets]` entry the provider authenticates with (for messages).
     credential: String,
-    secrets: Vec<Secret>,
-    backend: Backend,
+    backend: Box<dyn Backend>,
 }
 
 fn follow_options(timeout_ms: u64, poll_interval_ms: u64) -> FollowOptions {
@@ -122,7 +174,10 @@ fn follow_failure(credential: &str, e: &FollowError) -> PhaseError {
 impl DeployProvider {
     /// Builds the provider of `env`; fails when the env has no deploy table
     /// or a credential cannot be read (the error names the credential).
-    pub fn new(engine: &Engine, env: &str, target: Option<&str>) -> Result<Self, PhaseError> {
+    /// Every credential read is handed to `ctx`, which hides it from
+    /// everything the run writes.
+    pub fn new(ctx: &mut RunContext, env: &str, target: Option<&str>) -> Result<Self, PhaseError> {
+        let engine = ctx.engine();
         let (name, env_config) = engine
             .config
             .env(env)
@@ -141,7 +196,7 @@ impl DeployProvider {
         let mut secrets = Vec::new();
         let mut credential = String::new();
         let built = |e: ApiError| PhaseError::permanent(format!("cannot set up the provider: {e}"));
-        let backend = match deploy {
+        let backend: Box<dyn Backend> = match deploy {
             DeployConfig::Vercel {
                 project,
                 team_id,
@@ -161,7 +216,7 @@ impl DeployProvider {
                 if let Some(url) = base_url {
                     cfg.base_url.clone_from(url);
                 }
-                Backend::Vercel(VercelProject {
+                Box::new(VercelProject {
                     client: VercelClient::new(cfg).map_err(built)?,
                     project: project.clone(),
                     repo: RepoName::parse(repo).ok_or_else(|| {
@@ -191,7 +246,7 @@ impl DeployProvider {
                 if let Some(url) = base_url {
                     cfg.base_url.clone_from(url);
                 }
-                Backend::GitHub(GitHubWorkflow {
+                Box::new(GitHubWorkflow {
                     client: GitHubClient::new(cfg).map_err(built)?,
                     repo: RepoName::parse(repo).ok_or_else(|| {
                         PhaseError::permanent(format!("repo {repo:?} is not owner/name"))
@@ -222,7 +277,7 @@ impl DeployProvider {
                 if let Some(url) = base_url {
                     cfg.base_url.clone_from(url);
                 }
-                Backend::DigitalOcean(DigitalOceanApp {
+                Box::new(DigitalOceanApp {
                     client: DigitalOceanClient::new(cfg).map_err(built)?,
                     app_id: app_id.clone(),
                     force_build: *force_build,
@@ -246,48 +301,36 @@ impl DeployProvider {
                     secrets.push(value);
                 }
                 credential = secret_env.values().cloned().collect::<Vec<_>>().join(", ");
-                Backend::Shell {
+                Box::new(ShellDeploy {
                     argv: argv.clone(),
                     env: vars,
                     cwd: cwd.clone(),
                     default_ref: default_ref.clone(),
                     url: url.clone(),
                     timeout: Duration::from_millis(*timeout_ms),
-                }
+                })
             }
         };
+        let env = name.to_string();
+        for secret in &secrets {
+            ctx.add_secret(secret);
+        }
         Ok(DeployProvider {
-            env: name.to_string(),
+            env,
             target: target.map(String::from),
             credential,
-            secrets,
             backend,
         })
     }
 
     /// The provider's name, as in the config.
     pub fn name(&self) -> &'static str {
-        match self.backend {
-            Backend::Vercel(_) => "vercel",
-            Backend::GitHub(_) => "github_actions",
-            Backend::DigitalOcean(_) => "digitalocean",
-            Backend::Shell { .. } => "shell",
-        }
-    }
-
-    /// Hides every credential of this provider in `text`.
-    pub fn redact(&self, text: &str) -> String {
-        redact_all(text, &self.secrets)
+        self.backend.name()
     }
 
     /// The ref deployed when a run names none.
     pub fn default_ref(&self) -> String {
-        match &self.backend {
-            Backend::Vercel(project) => project.default_ref.clone(),
-            Backend::Shell { default_ref, .. } => default_ref.clone(),
-            Backend::GitHub(w) => w.branch.clone(),
-            Backend::DigitalOcean(_) => "the app spec's branch".into(),
-        }
+        self.backend.default_ref()
     }
 
     /// What is live now (`None`: nothing deployed yet), as the provider
@@ -295,55 +338,14 @@ impl DeployProvider {
     /// deployment), else as opsroom recorded it. Also proves the provider is
     /// reachable and the credential works.
     pub async fn current(&self, ctx: &RunContext) -> Result<Option<Deployment>, PhaseError> {
-        match &self.backend {
-            Backend::Vercel(project) => project.live(self).await,
-            Backend::GitHub(w) => {
-                w.client
-                    .get_repo(&w.repo)
-                    .await
-                    .map_err(|e| api_failure(&self.credential, "reading the repository", &e))?;
-                Ok(self.history(ctx).await?.into_iter().next())
-            }
-            Backend::DigitalOcean(app) => app.live(self).await,
-            Backend::Shell { .. } => Ok(self.history(ctx).await?.into_iter().next()),
-        }
+        self.backend.current(self, ctx).await
     }
 
     /// Deployments that succeeded, newest first. The live one (see
     /// [`DeployProvider::current`]) is among them, not always first: on
     /// Vercel, deployments rolled away from are newer than the live one.
     pub async fn history(&self, ctx: &RunContext) -> Result<Vec<Deployment>, PhaseError> {
-        match &self.backend {
-            Backend::Vercel(project) => project.history(self).await,
-            Backend::GitHub(GitHubWorkflow {
-                client,
-                repo,
-                workflow,
-                ..
-            }) => {
-                // opsroom's own record knows which ref each run deployed;
-                // the provider's runs are the fallback for older history.
-                let recorded = recorded_history(ctx, &self.env, self.target.as_deref()).await?;
-                if !recorded.is_empty() {
-                    return Ok(recorded);
-                }
-                let runs = client
-                    .list_workflow_runs(repo, workflow, &Default::default())
-                    .await
-                    .map_err(|e| api_failure(&self.credential, "listing workflow runs", &e))?;
-                Ok(runs
-                    .into_iter()
-                    .filter(|r| r.succeeded())
-                    .map(|r| Deployment {
-                        id: r.id.to_string(),
-                        url: Some(r.html_url),
-                        git_ref: Some(r.head_sha),
-                    })
-                    .collect())
-            }
-            Backend::DigitalOcean(app) => app.history(self).await,
-            Backend::Shell { .. } => recorded_history(ctx, &self.env, self.target.as_deref()).await,
-        }
+        self.backend.history(self, ctx).await
     }
 
     /// Starts a deployment of `git_ref` (the provider's default when
@@ -355,56 +357,7 @@ impl DeployProvider {
         ctx: &mut RunContext,
         git_ref: Option<&str>,
     ) -> Result<Deployment, PhaseError> {
-        let default_ref = self.default_ref();
-        let wanted = git_ref.unwrap_or(&default_ref);
-        match &self.backend {
-            Backend::Vercel(project) => project.deploy(self, ctx, wanted).await,
-            Backend::GitHub(w) => w.deploy(self, ctx, wanted).await,
-            Backend::DigitalOcean(app) => app.deploy(self, ctx, git_ref).await,
-            Backend::Shell {
-                argv,
-                env,
-                cwd,
-                url,
-                timeout,
-                ..
-            } => {
-                let git_ref = wanted;
-                let fill = |s: &str| {
-                    s.replace("{ref}", git_ref)
-                        .replace("{env}", &self.env)
-                        .replace("{target}", self.target.as_deref().unwrap_or(""))
-                };
-                let mut spec = CommandSpec::new(fill(&argv[0]), argv[1..].iter().map(|a| fill(a)))
-                    .timeout(*timeout)
-                    .clean_env();
-                spec.env.clone_from(env);
-                spec.env.push(("OPSROOM_ENV".into(), self.env.clone()));
-                spec.env.push(("OPSROOM_REF".into(), git_ref.to_string()));
-                spec.redact.clone_from(&self.secrets);
-                if let Some(dir) = cwd {
-                    spec = spec.cwd(dir);
-                }
-                let (tx, mut rx) = mpsc::channel::<OutputLine>(256);
-                let result = self
-                    .streamed(ctx, &mut rx, shell::run_checked(&spec, Some(&tx)), |l| {
-                        l.line.clone()
-                    })
-                    .await;
-                result.map_err(|e| match e {
-                    ShellError::TimedOut { .. } => PhaseError::permanent(format!(
-                        "{} (raise timeout_ms in the env's deploy table if deploys take longer)",
-                        self.redact(&e.to_string())
-                    )),
-                    other => PhaseError::permanent(self.redact(&other.to_string())),
-                })?;
-                Ok(Deployment {
-                    id: format!("run-{}", ctx.run().id),
-                    url: url.as_ref().map(|u| fill(u)),
-                    git_ref: Some(git_ref.to_string()),
-                })
-            }
-        }
+        self.backend.deploy(self, ctx, git_ref).await
     }
 
     /// Makes `to` (an earlier successful deployment) live again: Vercel's
@@ -415,25 +368,13 @@ impl DeployProvider {
         ctx: &mut RunContext,
         to: &Deployment,
     ) -> Result<Deployment, PhaseError> {
-        match &self.backend {
-            Backend::Vercel(project) => project.restore(self, ctx, to).await,
-            Backend::GitHub(GitHubWorkflow { ref_input: None, .. }) => Err(PhaseError::permanent(
-                "cannot redeploy an earlier ref: set ref_input in the env's deploy table to the workflow input that takes the ref",
-            )),
-            Backend::DigitalOcean(app) => app.restore(self, ctx, to).await,
-            Backend::GitHub(_) | Backend::Shell { .. } => {
-                let git_ref = to.git_ref.as_deref().ok_or_else(|| {
-                    PhaseError::permanent(format!("deployment {} has no recorded ref to redeploy", to.id))
-                })?;
-                self.deploy(ctx, Some(git_ref)).await
-            }
-        }
+        self.backend.restore(self, ctx, to).await
     }
 
     fn log(&self, ctx: &mut RunContext, message: String) {
         ctx.log_data(
             EventLevel::Info,
-            self.redact(&message),
+            message,
             json!({"kind": "provider_status", "provider": self.name()}),
         );
     }

@@ -145,8 +145,7 @@ impl Rollback {
     async fn run_phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
         match phase {
             Phase::Validate => {
-                let provider =
-                    DeployProvider::new(ctx.engine(), &self.env, self.target.as_deref())?;
+                let provider = DeployProvider::new(ctx, &self.env, self.target.as_deref())?;
                 ctx.log(
                     EventLevel::Info,
                     format!(
@@ -262,10 +261,7 @@ impl Rollback {
             human_duration(self.started.elapsed())
         ));
         md.push_str(&health_markdown("rollback", &self.health));
-        match &self.provider {
-            Some(p) => p.redact(&md),
-            None => md,
-        }
+        md
     }
 }
 

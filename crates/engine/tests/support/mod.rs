@@ -1,27 +1,21 @@
 //! Shared pieces of the deploy, rollback and spec tests: a real opsroom
 //! server on port 0, runs asked for, approved and read back through its
-//! HTTP API, credentials in files, and fake providers.
+//! HTTP API, and credentials in files. The fake providers are
+//! [`opsroom_adapters::testing`]'s.
 
 #![allow(dead_code)]
 
-pub mod fake_digitalocean;
-pub mod fake_github;
-pub mod fake_supabase;
-pub mod fake_vercel;
-
-use chrono::Utc;
 use opsroom_engine::OpsConfig;
+use opsroom_server::client::{ApiClient, RunAction};
 use opsroom_server::testing::{TestApp, TestAppOptions};
-use opsroom_store::DynStore;
-pub use opsroom_store::{Artifact, Run, RunEvent};
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use opsroom_server::views::CreateRun;
+pub use opsroom_server::views::{ArtifactView as Artifact, EventView as RunEvent, RunView as Run};
+use opsroom_store::{DynStore, DEFAULT_WORKSPACE};
+use serde_json::Value;
 
-/// The token every fake provider accepts.
-pub const TOKEN: &str = "tok_SECRET_deploy_4f9a";
+/// The token every fake provider accepts, and what the tests share with
+/// the adapters' own.
+pub use opsroom_adapters::testing::{temp_dir, TOKEN};
 
 /// The admin token of the test servers; every request carries it.
 pub const ADMIN: &str = "admin-token-for-tests";
@@ -31,12 +25,6 @@ pub const REQUESTER: &str = "alice";
 
 /// Who approves the runs the server holds for approval: not the requester.
 pub const APPROVER: &str = "bob";
-
-/// How long a run may take to end before a test gives up on it.
-const RUN_DEADLINE: Duration = Duration::from_secs(30);
-
-/// How often a test asks whether a run has ended.
-const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// What to ask for: the body of `POST /api/v1/runs`.
 pub struct NewRun<'a> {
@@ -49,7 +37,7 @@ pub struct NewRun<'a> {
 /// A real server on a test store, and a client for its API.
 pub struct Api {
     app: TestApp,
-    client: reqwest::Client,
+    client: ApiClient,
 }
 
 impl Api {
@@ -80,90 +68,79 @@ impl Api {
             },
         )
         .await;
-        Api {
-            app,
-            client: reqwest::Client::new(),
-        }
+        let client = ApiClient::new(&app.url)
+            .expect("an API client")
+            .with_token(Some(ADMIN.into()));
+        Api { app, client }
+    }
+
+    /// The API as `user`.
+    pub fn client(&self, user: &str) -> ApiClient {
+        self.client.as_user(user)
     }
 
     /// POSTs `body` to `path` as `user`: the status and the JSON answer
     /// (null when the answer is not JSON).
     pub async fn post(&self, path: &str, user: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}{path}", self.app.url))
-            .bearer_auth(ADMIN)
-            .header("x-opsroom-user", user)
-            .json(&body)
-            .send()
+        let (status, answer) = self
+            .client(user)
+            .send_json(reqwest::Method::POST, path, Some(&body))
             .await
             .unwrap_or_else(|e| panic!("POST {path}: {e}"));
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    /// GETs `path` and returns the answer as sent; fails unless it is a 200.
-    pub async fn get(&self, path: &str) -> String {
-        let response = self
-            .client
-            .get(format!("{}{path}", self.app.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-        let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .unwrap_or_else(|e| panic!("GET {path}: reading the answer: {e}"));
-        assert_eq!(status, 200, "GET {path}: {body}");
-        body
+        (status.as_u16(), answer)
     }
 
     /// Asks for a run as [`REQUESTER`] and returns its id. The server
     /// decides risk, env lock and approval; a run it holds for approval is
     /// approved by [`APPROVER`].
     pub async fn submit(&self, run: NewRun<'_>) -> i64 {
-        let body = json!({
-            "runbook": run.runbook,
-            "env": run.env,
-            "target": run.target,
-            "params": run.params,
-        });
-        let (status, created) = self.post("/api/v1/runs", REQUESTER, body).await;
-        assert_eq!(status, 201, "POST /api/v1/runs: {created}");
-        let id = created["id"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("a created run has an id: {created}"));
-        if created["status"] == "awaiting_approval" {
-            let path = format!("/api/v1/runs/{id}/approve");
-            let (status, answer) = self.post(&path, APPROVER, json!({})).await;
-            assert_eq!(status, 200, "POST {path}: {answer}");
+        let body = CreateRun {
+            runbook: Some(run.runbook.into()),
+            env: run.env.map(String::from),
+            target: run.target.map(String::from),
+            params: run.params.as_object().cloned().unwrap_or_default(),
+            ..Default::default()
+        };
+        let (created, _) = self
+            .client(REQUESTER)
+            .create_run(&body)
+            .await
+            .unwrap_or_else(|e| panic!("POST /api/v1/runs: {e}"));
+        if created.status == opsroom_core::RunStatus::AwaitingApproval {
+            self.client(APPROVER)
+                .act(created.id, RunAction::Approve, None)
+                .await
+                .unwrap_or_else(|e| panic!("approving run {}: {e}", created.id));
         }
-        id
+        created.id
     }
 
-    /// Run `id` as the API shows it now, and the answer it came in.
+    /// Run `id` as the API shows it now, and the answer as JSON.
     pub async fn run(&self, id: i64) -> (Run, String) {
-        let body = self.get(&format!("/api/v1/runs/{id}")).await;
-        (parse(&format!("run {id}"), &body), body)
+        let run = self
+            .client
+            .run(id)
+            .await
+            .unwrap_or_else(|e| panic!("GET run {id}: {e}"));
+        let body = serde_json::to_string(&run).unwrap();
+        (run, body)
     }
 
-    /// Polls run `id` until its status is final; fails with the last answer
-    /// when that takes longer than [`RUN_DEADLINE`].
+    /// The env lock key the server gave run `id` (a store internal the API
+    /// does not show).
+    pub async fn lock_key(&self, id: i64) -> Option<String> {
+        let store = &self.app.engine.store;
+        store.run_get(DEFAULT_WORKSPACE, id).await.unwrap().lock_key
+    }
+
+    /// Follows run `id`'s event stream until the server ends it (no
+    /// polling), then reads the run.
     pub async fn wait_until_final(&self, id: i64) -> (Run, String) {
-        let deadline = Instant::now() + RUN_DEADLINE;
-        loop {
-            let (run, body) = self.run(id).await;
-            if run.status.is_final() {
-                return (run, body);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "run {id} is not final after {RUN_DEADLINE:?}: {body}"
-            );
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        self.client
+            .wait_final(id)
+            .await
+            .unwrap_or_else(|e| panic!("following run {id}: {e}"));
+        self.run(id).await
     }
 
     /// Stops the server and its workers and waits for them.
@@ -172,10 +149,6 @@ impl Api {
         drop(self.client);
         self.app.stop().await;
     }
-}
-
-fn parse<T: DeserializeOwned>(what: &str, body: &str) -> T {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("{what}: {e}: {body}"))
 }
 
 /// One run on a fresh server on `store` configured by `config_toml`: asked
@@ -203,26 +176,27 @@ impl Finished {
     /// page) and its artifacts through the API.
     pub async fn load(api: &Api, id: i64) -> Finished {
         let (run, body) = api.wait_until_final(id).await;
-        let mut bodies = vec![body];
-        let mut events: Vec<RunEvent> = Vec::new();
-        loop {
-            let after = events.last().map_or(0, |e| e.seq);
-            let body = api
-                .get(&format!("/api/v1/runs/{id}/events?after={after}"))
-                .await;
-            let page: Vec<RunEvent> = parse(&format!("events of run {id}"), &body);
-            bodies.push(body);
-            let Some(first) = page.first() else { break };
-            assert!(
-                first.seq > after,
-                "events?after={after} of run {id} starts at seq {}",
-                first.seq
-            );
-            events.extend(page);
-        }
-        let body = api.get(&format!("/api/v1/runs/{id}/artifacts")).await;
-        let artifacts = parse(&format!("artifacts of run {id}"), &body);
-        bodies.push(body);
+        let events = api
+            .client
+            .all_events(id, 0)
+            .await
+            .unwrap_or_else(|e| panic!("events of run {id}: {e}"));
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        assert_eq!(
+            seqs,
+            (1..=events.len() as i64).collect::<Vec<_>>(),
+            "events of run {id} come in seq order, each once"
+        );
+        let artifacts = api
+            .client
+            .artifacts(id)
+            .await
+            .unwrap_or_else(|e| panic!("artifacts of run {id}: {e}"));
+        let bodies = vec![
+            body,
+            serde_json::to_string(&events).unwrap(),
+            serde_json::to_string(&artifacts).unwrap(),
+        ];
         Finished {
             run,
             events,
@@ -285,40 +259,9 @@ impl Finished {
     }
 }
 
-/// A fresh directory under the system temp dir.
-pub fn temp_dir(prefix: &str) -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "opsroom-{prefix}-{}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst),
-        Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// Writes `value` to a file and returns the `file:` reference to it.
 pub fn secret_file(value: &str) -> String {
     let path = temp_dir("secret").join("token");
     std::fs::write(&path, value).unwrap();
     format!("file:{}", path.display())
-}
-
-/// Binds 127.0.0.1:0 first, then serves in the background.
-pub async fn serve(app: axum::Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    format!("http://{addr}")
-}
-
-/// Whether the `Authorization` header carries [`TOKEN`].
-pub fn authorized(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {TOKEN}"))
 }

@@ -2,18 +2,16 @@
 //! and the workers list.
 
 use crate::error::{ApiError, ApiJson};
+use crate::views::{ErrorBody, Health, ParseRequest, ParseView, WorkerView};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use opsroom_core::catalog::PlannedPhase;
-use opsroom_core::parser::Parsed;
 use opsroom_core::RunStatus;
 use opsroom_core::{Risk, RunbookSpec};
-use opsroom_store::Worker;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// Routes without authentication.
 pub fn open_router() -> Router<AppState> {
@@ -31,45 +29,40 @@ pub fn api_router() -> Router<AppState> {
         .route("/workers", get(workers))
 }
 
-/// `GET /healthz`.
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
+/// Liveness.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    security(()),
+    responses((status = 200, description = "ok", body = Health))
+)]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
-async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
-}
-
+/// The OpenAPI document of this API (generated from its handlers and types).
 async fn openapi() -> impl IntoResponse {
     (
         [(CONTENT_TYPE, "application/json")],
-        include_str!("../openapi.json"),
+        crate::openapi::document(),
     )
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ParseBody {
-    text: String,
-}
-
-/// `POST /api/v1/parse`: how the text is understood, and what it would do.
-#[derive(Serialize)]
-struct ParseView {
-    #[serde(flatten)]
-    parsed: Parsed,
-    plan: Vec<PlannedPhase>,
-    risk: Option<Risk>,
-    needs_approval: bool,
-    /// Whether a run can be started from this text as it is.
-    runnable: bool,
-}
-
-/// Parses command text and previews its plan, without enqueuing anything.
-async fn parse(
+/// Parse command text into intent, env, target, params and plan, without enqueuing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/parse",
+    request_body = ParseRequest,
+    responses(
+        (status = 200, description = "How the text is understood", body = ParseView),
+        (status = 422, description = "Text that cannot be read (empty, too long, control characters, NUL).", body = ErrorBody),
+    )
+)]
+pub(crate) async fn parse(
     State(state): State<AppState>,
-    ApiJson(body): ApiJson<ParseBody>,
+    ApiJson(body): ApiJson<ParseRequest>,
 ) -> Result<Json<ParseView>, ApiError> {
     let engine = &state.engine;
     let parsed = state.parse_env.parse(engine, &body.text)?;
@@ -80,27 +73,43 @@ async fn parse(
     let runnable = spec
         .is_some_and(|s| opsroom_engine::runbooks::is_implemented(&engine.catalog, &s.name))
         && parsed.questions.is_empty();
+    let plan = spec
+        .map(|s| s.plan(parsed.env.as_deref(), parsed.target.as_deref()))
+        .unwrap_or_default();
     Ok(Json(ParseView {
-        plan: spec
-            .map(|s| s.plan(parsed.env.as_deref(), parsed.target.as_deref()))
-            .unwrap_or_default(),
-        risk,
+        plan: serde_json::to_value(plan).unwrap_or_default(),
+        risk: risk.map(|r| match r {
+            Risk::Read => "read".into(),
+            Risk::Write => "write".into(),
+        }),
         needs_approval,
         runnable,
-        parsed,
+        intent: parsed.intent,
+        env: parsed.env,
+        target: parsed.target,
+        params: parsed.params,
+        confidence: parsed.confidence,
+        questions: parsed.questions,
+        alternatives: parsed.alternatives,
     }))
 }
 
 /// One entry of `GET /api/v1/runbooks`.
 #[derive(Serialize)]
-struct RunbookView {
+pub(crate) struct RunbookView {
     #[serde(flatten)]
     spec: RunbookSpec,
     /// Whether this server can run it.
     available: bool,
 }
 
-async fn runbooks(State(state): State<AppState>) -> Json<Vec<RunbookView>> {
+/// The runbook catalog: built-in and custom runbooks, their params and phases.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runbooks",
+    responses((status = 200, description = "Runbooks", body = Vec<Object>))
+)]
+pub(crate) async fn runbooks(State(state): State<AppState>) -> Json<Vec<RunbookView>> {
     let catalog = &state.engine.catalog;
     Json(
         catalog
@@ -113,17 +122,15 @@ async fn runbooks(State(state): State<AppState>) -> Json<Vec<RunbookView>> {
     )
 }
 
-/// One entry of `GET /api/v1/workers`.
-#[derive(Serialize)]
-struct WorkerView {
-    #[serde(flatten)]
-    worker: Worker,
-    /// Not stopped, and its last heartbeat is older than the heartbeat timeout.
-    stale: bool,
-    heartbeat_age_ms: i64,
-}
-
-async fn workers(State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>, ApiError> {
+/// Workers with their last heartbeat, state and current runs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/workers",
+    responses((status = 200, description = "Workers", body = Vec<WorkerView>))
+)]
+pub(crate) async fn workers(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<WorkerView>>, ApiError> {
     let now = state.engine.clock.now();
     let timeout = chrono::Duration::from_std(state.heartbeat_timeout)
         .unwrap_or(chrono::Duration::seconds(30));
@@ -131,19 +138,34 @@ async fn workers(State(state): State<AppState>) -> Result<Json<Vec<WorkerView>>,
     Ok(Json(
         workers
             .into_iter()
-            .map(|worker| WorkerView {
-                stale: worker.state != "stopped" && now - worker.heartbeat_at > timeout,
-                heartbeat_age_ms: (now - worker.heartbeat_at).num_milliseconds(),
-                worker,
+            .map(|w| WorkerView {
+                stale: w.state != "stopped" && now - w.heartbeat_at > timeout,
+                heartbeat_age_ms: (now - w.heartbeat_at).num_milliseconds(),
+                id: w.id,
+                host: w.host,
+                pid: w.pid,
+                state: w.state,
+                concurrency: w.concurrency,
+                started_at: w.started_at,
+                heartbeat_at: w.heartbeat_at,
+                running: w.running,
             })
             .collect(),
     ))
 }
 
+/// Metrics in the OpenMetrics text format (queue depth, runs by status, claim
+/// latency, workers).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    security(()),
+    responses((status = 200, description = "OpenMetrics text", body = String, content_type = "application/openmetrics-text"))
+)]
 /// The OpenMetrics text format: the store's view (queue depth, runs by
 /// status, live workers) read at scrape time, and this process's workers'
 /// claim and completion metrics.
-async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     use prometheus_client::metrics::{family::Family, gauge::Gauge};
     let engine = &state.engine;
     let counts = engine.store.runs_count_by_status().await?;

@@ -2,19 +2,20 @@
 
 use crate::error::{ApiError, ApiJson, ApiQuery, OptionalJson, RunIdPath};
 use crate::resolve::{resolve, Resolved, RunRequest};
+use crate::views::{
+    ActionBody, ArtifactView, CreateRun, ErrorBody, EventView, EventsQuery, RunView, RunsQuery,
+};
 use crate::{sse, Actor, AppState};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, Utc};
-use opsroom_core::{Risk, RunStatus};
+use opsroom_core::new_run::RunWhat;
+use opsroom_core::{NewRun, NewRunInput, Risk, RunStatus};
 use opsroom_store::{
-    Artifact, EventsListParams, Run, RunActionParams, RunEvent, RunInsertParams, RunListParams,
-    DEFAULT_WORKSPACE, LANES,
+    EventsListParams, RunActionParams, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
 };
-use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -29,116 +30,73 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}/reject", post(reject))
 }
 
-/// Body of `POST /runs`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateRun {
-    text: Option<String>,
-    runbook: Option<String>,
-    env: Option<String>,
-    target: Option<String>,
-    #[serde(default)]
-    params: Map<String, Value>,
-    session_id: Option<i64>,
-    lane: Option<String>,
-    idempotency_key: Option<String>,
-    #[serde(default)]
-    priority: i32,
-    max_attempts: Option<i32>,
-    run_after: Option<DateTime<Utc>>,
-    timeout_secs: Option<i64>,
-}
-
-async fn create(
+/// Create a run from text or from runbook + env.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs",
+    request_body = CreateRun,
+    responses(
+        (status = 201, description = "The run", body = RunView),
+        (status = 200, description = "The run already created with this idempotency key", body = RunView),
+        (status = 404, description = "No such session (`session_id`).", body = ErrorBody),
+        (status = 422, description = "Well-formed but refused: a value out of range, a rule between fields, text this server does not understand (with `questions` and `alternatives`), an unknown runbook or env, bad params, or a NUL character.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRun>,
-) -> Result<(StatusCode, Json<Run>), ApiError> {
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let engine = &state.engine;
-    let text = body.text.clone();
-    let resolved = resolve(
-        engine,
-        &state.parse_env,
-        RunRequest {
-            text: body.text,
-            runbook: body.runbook,
-            env: body.env,
-            target: body.target,
-            params: body.params,
-        },
-    )?;
     let idempotency_key = body.idempotency_key.or_else(|| {
         headers
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok())
             .map(String::from)
     });
-    if idempotency_key
-        .as_ref()
-        .is_some_and(|k| k.is_empty() || k.chars().count() > 200)
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_idempotency_key",
-            "idempotency_key must be 1 to 200 characters",
-        ));
-    }
-    match (&body.session_id, &body.lane) {
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(ApiError::unprocessable(
-                "invalid_lane",
-                "give both `session_id` and `lane`, or neither",
-            ))
-        }
-        (Some(sid), Some(lane)) => {
-            if !LANES.contains(&lane.as_str()) {
-                return Err(ApiError::unprocessable(
-                    "invalid_lane",
-                    format!("unknown lane `{lane}`; lanes are {}", LANES.join(", ")),
-                ));
-            }
-            engine.store.session_get(DEFAULT_WORKSPACE, *sid).await?;
-        }
-        _ => {}
-    }
-    let max_attempts = body.max_attempts.unwrap_or(resolved.default_max_attempts());
-    if !(1..=20).contains(&max_attempts) {
-        return Err(ApiError::unprocessable(
-            "invalid_max_attempts",
-            "max_attempts must be from 1 to 20",
-        ));
-    }
-    let timeout_secs = body.timeout_secs.unwrap_or(3600);
-    if !(1..=86_400).contains(&timeout_secs) {
-        return Err(ApiError::unprocessable(
-            "invalid_timeout",
-            "timeout_secs must be from 1 to 86400",
-        ));
-    }
-    if !(-100..=100).contains(&body.priority) {
-        return Err(ApiError::unprocessable(
-            "invalid_priority",
-            "priority must be from -100 to 100",
-        ));
+    let new_run = NewRun::parse(NewRunInput {
+        text: body.text,
+        runbook: body.runbook,
+        env: body.env,
+        target: body.target,
+        params: body.params,
+        session_id: body.session_id,
+        lane: body.lane,
+        idempotency_key,
+        priority: Some(body.priority),
+        max_attempts: body.max_attempts,
+        timeout_secs: body.timeout_secs,
+    })?;
+    let resolved = resolve(engine, &state.parse_env, RunRequest::from(&new_run))?;
+    if let Some(lane) = &new_run.lane {
+        engine
+            .store
+            .session_get(DEFAULT_WORKSPACE, lane.session_id)
+            .await?;
     }
     let mut p = insert_params(&state, resolved, actor);
-    p.text = text;
-    p.priority = body.priority;
+    if let RunWhat::Text(text) = new_run.what {
+        p.text = Some(text);
+    }
+    p.priority = new_run.priority.get();
     p.run_after = body.run_after;
-    p.max_attempts = max_attempts;
-    p.session_id = body.session_id;
-    p.lane = body.lane;
-    p.idempotency_key = idempotency_key;
-    p.timeout_secs = timeout_secs;
+    if let Some(max) = new_run.max_attempts {
+        p.max_attempts = max.get();
+    }
+    if let Some(lane) = new_run.lane {
+        p.session_id = Some(lane.session_id);
+        p.lane = Some(lane.lane);
+    }
+    p.idempotency_key = new_run.idempotency_key.map(|k| k.into_inner());
+    p.timeout_secs = new_run.timeout.get();
     let (run, created) = engine.store.run_insert(p).await?;
-    Ok((
-        if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(run),
-    ))
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(run.into())))
 }
 
 /// The parts of a new run that come from its checked request.
@@ -159,21 +117,17 @@ fn insert_params(state: &AppState, resolved: Resolved, actor: String) -> RunInse
     p
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListQuery {
-    status: Option<String>,
-    env: Option<String>,
-    runbook: Option<String>,
-    session_id: Option<i64>,
-    limit: Option<i64>,
-    before: Option<i64>,
-}
-
-async fn list(
+/// Run history, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs",
+    params(RunsQuery),
+    responses((status = 200, description = "Runs", body = Vec<RunView>))
+)]
+pub(crate) async fn list(
     State(state): State<AppState>,
-    ApiQuery(q): ApiQuery<ListQuery>,
-) -> Result<Json<Vec<Run>>, ApiError> {
+    ApiQuery(q): ApiQuery<RunsQuery>,
+) -> Result<Json<Vec<RunView>>, ApiError> {
     let status = q
         .status
         .map(|s| s.parse::<RunStatus>())
@@ -199,30 +153,42 @@ async fn list(
             limit,
         })
         .await?;
-    Ok(Json(runs))
+    Ok(Json(runs.into_iter().map(RunView::from).collect()))
 }
 
-async fn read(
+/// One run with its status, phases, attempt and timings.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        (status = 404, description = "No such run.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn read(
     State(state): State<AppState>,
     RunIdPath(id): RunIdPath,
-) -> Result<Json<Run>, ApiError> {
-    Ok(Json(
-        state.engine.store.run_get(DEFAULT_WORKSPACE, id).await?,
-    ))
+) -> Result<Json<RunView>, ApiError> {
+    let run = state.engine.store.run_get(DEFAULT_WORKSPACE, id).await?;
+    Ok(Json(run.into()))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventsQuery {
-    after: Option<i64>,
-    limit: Option<i64>,
-}
-
-async fn events(
+/// A run's events in order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/events",
+    params(("id" = i64, Path, description = "The run's id"), EventsQuery),
+    responses(
+        (status = 200, description = "Events", body = Vec<EventView>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn events(
     State(state): State<AppState>,
     RunIdPath(id): RunIdPath,
     ApiQuery(q): ApiQuery<EventsQuery>,
-) -> Result<Json<Vec<RunEvent>>, ApiError> {
+) -> Result<Json<Vec<EventView>>, ApiError> {
     let limit = q.limit.unwrap_or(1000);
     if !(1..=10_000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -231,23 +197,30 @@ async fn events(
         ));
     }
     let params = EventsListParams::new(DEFAULT_WORKSPACE, id, limit).after(q.after.unwrap_or(0));
-    Ok(Json(state.engine.store.events_list(params).await?))
+    let events = state.engine.store.events_list(params).await?;
+    Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
 
-async fn artifacts(
+/// A run's artifacts.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/artifacts",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "Artifacts", body = Vec<ArtifactView>),
+        (status = 404, description = "No such run.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn artifacts(
     State(state): State<AppState>,
     RunIdPath(id): RunIdPath,
-) -> Result<Json<Vec<Artifact>>, ApiError> {
+) -> Result<Json<Vec<ArtifactView>>, ApiError> {
     let store = &state.engine.store;
     store.run_get(DEFAULT_WORKSPACE, id).await?;
-    Ok(Json(store.artifacts_list(DEFAULT_WORKSPACE, id).await?))
-}
-
-/// Optional body of the action endpoints.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ActionBody {
-    reason: Option<String>,
+    let artifacts = store.artifacts_list(DEFAULT_WORKSPACE, id).await?;
+    Ok(Json(
+        artifacts.into_iter().map(ArtifactView::from).collect(),
+    ))
 }
 
 fn action_params(
@@ -273,42 +246,92 @@ fn action_params(
     })
 }
 
-async fn cancel(
+/// Cancel a run: at once when it waits, at its next step when it runs.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/cancel",
+    params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = Option<ActionBody>, description = "Optional"),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "The run is already final.", body = ErrorBody),
+        (status = 422, description = "A reason that is too long or holds a NUL character.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     RunIdPath(id): RunIdPath,
     OptionalJson(body): OptionalJson<ActionBody>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let p = action_params(&state, id, actor, body)?;
-    Ok(Json(state.engine.store.run_cancel(p).await?))
+    Ok(Json(state.engine.store.run_cancel(p).await?.into()))
 }
 
-async fn approve(
+/// Approve a run waiting for approval (someone else than the requester).
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/approve",
+    params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = Option<ActionBody>, description = "Optional"),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "The run does not wait for approval, or the approver requested it.", body = ErrorBody),
+        (status = 422, description = "A reason that is too long or holds a NUL character.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn approve(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     RunIdPath(id): RunIdPath,
     OptionalJson(body): OptionalJson<ActionBody>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let p = action_params(&state, id, actor, body)?;
-    Ok(Json(state.engine.store.run_approve(p).await?))
+    Ok(Json(state.engine.store.run_approve(p).await?.into()))
 }
 
-async fn reject(
+/// Reject a run waiting for approval.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/reject",
+    params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = Option<ActionBody>, description = "Optional"),
+    responses(
+        (status = 200, description = "The run", body = RunView),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "The run does not wait for approval.", body = ErrorBody),
+        (status = 422, description = "A reason that is too long or holds a NUL character.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn reject(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     RunIdPath(id): RunIdPath,
     OptionalJson(body): OptionalJson<ActionBody>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let p = action_params(&state, id, actor, body)?;
-    Ok(Json(state.engine.store.run_reject(p).await?))
+    Ok(Json(state.engine.store.run_reject(p).await?.into()))
 }
 
-/// Retry makes a new run with the same request; the old one stays as it was.
-async fn retry(
+/// Retry a finished run as a new run; the old one stays as it was.
+#[utoipa::path(
+    post,
+    path = "/api/v1/runs/{id}/retry",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 201, description = "The new run", body = RunView),
+        (status = 404, description = "No such run.", body = ErrorBody),
+        (status = 409, description = "The run is not final yet.", body = ErrorBody),
+        (status = 422, description = "The run's request no longer fits this server's catalog or config.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn retry(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     RunIdPath(id): RunIdPath,
-) -> Result<(StatusCode, Json<Run>), ApiError> {
+) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let engine = &state.engine;
     let old = engine.store.run_get(DEFAULT_WORKSPACE, id).await?;
     if !old.status.is_final() {
@@ -317,24 +340,24 @@ async fn retry(
             old.status
         )));
     }
-    let resolved = resolve(
-        engine,
-        &state.parse_env,
-        RunRequest {
-            text: None,
-            runbook: Some(old.runbook.clone()),
-            env: old.env.clone(),
-            target: old.target.clone(),
-            params: old.params.as_object().cloned().unwrap_or_default(),
-        },
-    )?;
+    let again = NewRun::parse(NewRunInput {
+        runbook: Some(old.runbook.clone()),
+        env: old.env.clone(),
+        target: old.target.clone(),
+        params: old.params.as_object().cloned().unwrap_or_default(),
+        priority: Some(old.priority),
+        max_attempts: Some(old.max_attempts),
+        timeout_secs: Some(old.timeout_secs),
+        ..Default::default()
+    })?;
+    let resolved = resolve(engine, &state.parse_env, RunRequest::from(&again))?;
     let mut p = insert_params(&state, resolved, actor);
-    p.text = old.text.clone();
+    p.text = old.text;
     p.priority = old.priority;
     p.max_attempts = old.max_attempts;
     p.session_id = old.session_id;
-    p.lane = old.lane.clone();
+    p.lane = old.lane;
     p.timeout_secs = old.timeout_secs;
     let (run, _) = engine.store.run_insert(p).await?;
-    Ok((StatusCode::CREATED, Json(run)))
+    Ok((StatusCode::CREATED, Json(run.into())))
 }

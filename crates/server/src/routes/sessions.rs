@@ -1,13 +1,13 @@
 //! `/api/v1/sessions`: a session groups runs in lanes A to D.
 
 use crate::error::{ApiError, OptionalJson, RunIdPath};
+use crate::views::{CreateSession, ErrorBody, SessionView};
 use crate::{Actor, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use opsroom_store::{SessionCreateParams, SessionWithRuns, DEFAULT_WORKSPACE};
-use serde::Deserialize;
+use opsroom_store::{SessionCreateParams, DEFAULT_WORKSPACE};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -15,17 +15,21 @@ pub fn router() -> Router<AppState> {
         .route("/sessions/{id}", get(read))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateSession {
-    name: Option<String>,
-}
-
-async fn create(
+/// Create a session with lanes A to D.
+#[utoipa::path(
+    post,
+    path = "/api/v1/sessions",
+    request_body(content = Option<CreateSession>, description = "Optional"),
+    responses(
+        (status = 201, description = "The session", body = SessionView),
+        (status = 422, description = "A name that is empty, too long, only spaces, or holds a control character.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
     OptionalJson(body): OptionalJson<CreateSession>,
-) -> Result<(StatusCode, Json<SessionWithRuns>), ApiError> {
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
     let engine = &state.engine;
     let now = engine.clock.now();
     let name = body
@@ -50,18 +54,27 @@ async fn create(
         .store
         .session_get(DEFAULT_WORKSPACE, session.id)
         .await?;
-    Ok((StatusCode::CREATED, Json(full)))
+    Ok((StatusCode::CREATED, Json(full.into())))
 }
 
-async fn read(
+/// A session with its lanes and their runs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions/{id}",
+    params(("id" = i64, Path, description = "The session's id")),
+    responses(
+        (status = 200, description = "The session", body = SessionView),
+        (status = 404, description = "No such session.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn read(
     State(state): State<AppState>,
     RunIdPath(id): RunIdPath,
-) -> Result<Json<SessionWithRuns>, ApiError> {
-    Ok(Json(
-        state
-            .engine
-            .store
-            .session_get(DEFAULT_WORKSPACE, id)
-            .await?,
-    ))
+) -> Result<Json<SessionView>, ApiError> {
+    let session = state
+        .engine
+        .store
+        .session_get(DEFAULT_WORKSPACE, id)
+        .await?;
+    Ok(Json(session.into()))
 }

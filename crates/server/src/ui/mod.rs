@@ -1,9 +1,11 @@
 //! The web UI, served by the binary itself: server-rendered pages (a shared
-//! layout with the navigation bar and the command bar) and a few hand-written
-//! scripts and one stylesheet, all embedded with `include_str!`. The scripts
-//! fill in the live parts from the JSON API; there is no front-end build.
+//! layout with the navigation bar and the command bar), markdown artifacts
+//! rendered to sanitised HTML, and a few hand-written scripts and one
+//! stylesheet, all embedded with `include_str!`. The scripts fill in the
+//! live parts from the JSON API; there is no front-end build.
 
 mod assets;
+mod markdown;
 mod pages;
 
 use crate::error::ApiError;
@@ -26,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/runboard/{session}", get(pages::runboard))
         .route("/workers", get(pages::workers))
         .route("/ui/{file}", get(assets::asset))
+        .route(
+            "/ui/runs/{id}/artifacts/{artifact}/html",
+            get(markdown::artifact_html),
+        )
 }
 
 /// The page for a URL the UI does not have.

@@ -4,6 +4,7 @@
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
+use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::testing::TestStore;
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ const POLL: Duration = Duration::from_millis(50);
 pub struct Server {
     pub app: TestApp,
     pub store: TestStore,
-    pub http: reqwest::Client,
+    pub api: ApiClient,
 }
 
 impl Server {
@@ -35,11 +36,8 @@ impl Server {
             },
         )
         .await;
-        Server {
-            app,
-            store,
-            http: reqwest::Client::new(),
-        }
+        let api = ApiClient::new(&app.url).expect("an API client");
+        Server { app, store, api }
     }
 
     /// `url` + path.
@@ -49,41 +47,33 @@ impl Server {
 
     /// POSTs JSON to the API and returns the answer's JSON, checking its status.
     pub async fn post(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(self.url(&format!("/api/v1{path}")))
-            .json(&body)
-            .send()
-            .await
-            .expect("API reachable");
-        assert!(r.status().is_success(), "POST {path}: {}", r.status());
-        r.json().await.expect("JSON answer")
+        self.call(reqwest::Method::POST, path, Some(&body)).await
     }
 
     /// GETs JSON from the API.
     pub async fn get(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(self.url(&format!("/api/v1{path}")))
-            .send()
-            .await
-            .expect("API reachable");
-        assert!(r.status().is_success(), "GET {path}: {}", r.status());
-        r.json().await.expect("JSON answer")
+        self.call(reqwest::Method::GET, path, None).await
     }
 
-    /// Polls the API until the run is final; returns it.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Value {
+        let (status, answer) = self
+            .api
+            .send_json(method.clone(), &format!("/api/v1{path}"), body)
+            .await
+            .expect("API reachable");
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        answer
+    }
+
+    /// Follows the run's event stream to its end; returns the run.
     pub async fn wait_final(&self, id: i64) -> Value {
-        let end = Instant::now() + DEADLINE;
-        loop {
-            let run = self.get(&format!("/runs/{id}")).await;
-            let s = run["status"].as_str().unwrap_or("").to_string();
-            if ["succeeded", "failed", "cancelled", "rejected"].contains(&s.as_str()) {
-                return run;
-            }
-            assert!(Instant::now() < end, "run {id} still {s}");
-            tokio::time::sleep(POLL).await;
-        }
+        let (_, end) = tokio::time::timeout(DEADLINE, self.api.wait_final(id))
+            .await
+            .unwrap_or_else(|_| panic!("run {id} not final within {DEADLINE:?}"))
+            .expect("the run's event stream");
+        let run = self.get(&format!("/runs/{id}")).await;
+        assert_eq!(run["status"], end.status.as_str());
+        run
     }
 
     pub async fn stop(self) {

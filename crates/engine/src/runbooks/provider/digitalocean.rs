@@ -4,7 +4,7 @@
 //! rollback to one of them. Each is followed phase by phase, every phase
 //! change written as a run event at once.
 
-use super::{api_failure, follow_failure, DeployProvider, Deployment};
+use super::{api_failure, follow_failure, Backend, DeployProvider, Deployment};
 use crate::pipeline::{PhaseError, RunContext};
 use opsroom_adapters::digitalocean::{
     spec_with_branch, AppDeployment, ComponentSource, DeploymentPhase, DigitalOceanClient,
@@ -26,7 +26,7 @@ pub(super) struct DigitalOceanApp {
 
 impl DigitalOceanApp {
     /// The deployment serving the app now.
-    pub(super) async fn live(&self, p: &DeployProvider) -> Result<Option<Deployment>, PhaseError> {
+    async fn live(&self, p: &DeployProvider) -> Result<Option<Deployment>, PhaseError> {
         let app = self
             .client
             .get_app(&self.app_id)
@@ -35,60 +35,6 @@ impl DigitalOceanApp {
         Ok(app
             .active_deployment
             .map(|d| recorded(d, app.live_url.clone())))
-    }
-
-    /// The app's deployments that went live, newest first, the one serving
-    /// now first. DigitalOcean marks a replaced deployment `SUPERSEDED`, so
-    /// only the live one is `ACTIVE`; earlier ones count when they finished.
-    pub(super) async fn history(&self, p: &DeployProvider) -> Result<Vec<Deployment>, PhaseError> {
-        let app = self
-            .client
-            .get_app(&self.app_id)
-            .await
-            .map_err(|e| api_failure(&p.credential, "reading the app", &e))?;
-        let mut served: Vec<AppDeployment> = self
-            .client
-            .list_all_deployments(&self.app_id, HISTORY_PER_PAGE, HISTORY_MAX_PAGES)
-            .await
-            .map_err(|e| api_failure(&p.credential, "listing the app's deployments", &e))?
-            .into_iter()
-            .filter(AppDeployment::went_live)
-            .collect();
-        // The API lists newest first; sorting keeps that if it ever does not.
-        served.sort_by_key(|d| std::cmp::Reverse(d.created_at));
-        let mut history: Vec<Deployment> = Vec::with_capacity(served.len() + 1);
-        if let Some(active) = app.active_deployment {
-            served.retain(|d| d.id != active.id);
-            history.push(recorded(active, app.live_url.clone()));
-        }
-        history.extend(served.into_iter().map(|d| recorded(d, None)));
-        Ok(history)
-    }
-
-    /// Deploys the app and follows it to `ACTIVE`. Without `git_ref` the
-    /// app's spec goes out as it is. With one, every git-sourced component
-    /// is pointed at that branch first (the spec is updated, so later
-    /// deploys without a ref deploy it too); a ref App Platform cannot
-    /// build (a commit, or an app without git sources) is refused before
-    /// anything changes.
-    pub(super) async fn deploy(
-        &self,
-        p: &DeployProvider,
-        ctx: &mut RunContext,
-        git_ref: Option<&str>,
-    ) -> Result<Deployment, PhaseError> {
-        let started = match git_ref {
-            None => self.create_deployment(p).await?,
-            Some(branch) => self.deploy_branch(p, ctx, branch).await?,
-        };
-        p.log(
-            ctx,
-            format!("digitalocean deployment {} created", started.id),
-        );
-        let done = self
-            .follow_to_active(p, ctx, &started.id, "deployment")
-            .await?;
-        Ok(recorded(done, self.live_url().await))
     }
 
     async fn create_deployment(&self, p: &DeployProvider) -> Result<AppDeployment, PhaseError> {
@@ -183,41 +129,6 @@ impl DigitalOceanApp {
         }
     }
 
-    /// Rolls the app back to `to` (a deployment that went live before) and
-    /// follows the deployment DigitalOcean makes for it to `ACTIVE`. The
-    /// rollback is committed at once (`skip_pin`): a pinned app refuses every
-    /// new deployment until someone commits or reverts, which a failed or
-    /// killed run would leave to an operator to notice.
-    pub(super) async fn restore(
-        &self,
-        p: &DeployProvider,
-        ctx: &mut RunContext,
-        to: &Deployment,
-    ) -> Result<Deployment, PhaseError> {
-        let started = self
-            .client
-            .rollback(&self.app_id, &to.id, true)
-            .await
-            .map_err(|e| api_failure(&p.credential, "digitalocean refused the rollback", &e))?;
-        p.log(
-            ctx,
-            format!(
-                "digitalocean deployment {} rolls app {} back to {}",
-                started.id,
-                self.app_id,
-                to.label()
-            ),
-        );
-        let done = self
-            .follow_to_active(p, ctx, &started.id, "rollback deployment")
-            .await?;
-        let mut restored = recorded(done, self.live_url().await);
-        if restored.git_ref.is_none() {
-            restored.git_ref.clone_from(&to.git_ref);
-        }
-        Ok(restored)
-    }
-
     /// Follows a deployment, streaming its phases, and fails unless it ends
     /// `ACTIVE`.
     async fn follow_to_active(
@@ -272,5 +183,117 @@ fn recorded(d: AppDeployment, url: Option<String>) -> Deployment {
         git_ref: d.source_commit().map(String::from),
         id: d.id,
         url,
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for DigitalOceanApp {
+    fn name(&self) -> &'static str {
+        "digitalocean"
+    }
+
+    fn default_ref(&self) -> String {
+        "the app spec's branch".into()
+    }
+
+    async fn current(
+        &self,
+        p: &DeployProvider,
+        _ctx: &RunContext,
+    ) -> Result<Option<Deployment>, PhaseError> {
+        self.live(p).await
+    }
+
+    /// The app's deployments that went live, newest first, the one serving
+    /// now first. DigitalOcean marks a replaced deployment `SUPERSEDED`, so
+    /// only the live one is `ACTIVE`; earlier ones count when they finished.
+    async fn history(
+        &self,
+        p: &DeployProvider,
+        _ctx: &RunContext,
+    ) -> Result<Vec<Deployment>, PhaseError> {
+        let app = self
+            .client
+            .get_app(&self.app_id)
+            .await
+            .map_err(|e| api_failure(&p.credential, "reading the app", &e))?;
+        let mut served: Vec<AppDeployment> = self
+            .client
+            .list_all_deployments(&self.app_id, HISTORY_PER_PAGE, HISTORY_MAX_PAGES)
+            .await
+            .map_err(|e| api_failure(&p.credential, "listing the app's deployments", &e))?
+            .into_iter()
+            .filter(AppDeployment::went_live)
+            .collect();
+        // The API lists newest first; sorting keeps that if it ever does not.
+        served.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+        let mut history: Vec<Deployment> = Vec::with_capacity(served.len() + 1);
+        if let Some(active) = app.active_deployment {
+            served.retain(|d| d.id != active.id);
+            history.push(recorded(active, app.live_url.clone()));
+        }
+        history.extend(served.into_iter().map(|d| recorded(d, None)));
+        Ok(history)
+    }
+
+    /// Deploys the app and follows it to `ACTIVE`. Without `git_ref` the
+    /// app's spec goes out as it is. With one, every git-sourced component
+    /// is pointed at that branch first (the spec is updated, so later
+    /// deploys without a ref deploy it too); a ref App Platform cannot
+    /// build (a commit, or an app without git sources) is refused before
+    /// anything changes.
+    async fn deploy(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        git_ref: Option<&str>,
+    ) -> Result<Deployment, PhaseError> {
+        let started = match git_ref {
+            None => self.create_deployment(p).await?,
+            Some(branch) => self.deploy_branch(p, ctx, branch).await?,
+        };
+        p.log(
+            ctx,
+            format!("digitalocean deployment {} created", started.id),
+        );
+        let done = self
+            .follow_to_active(p, ctx, &started.id, "deployment")
+            .await?;
+        Ok(recorded(done, self.live_url().await))
+    }
+
+    /// Rolls the app back to `to` (a deployment that went live before) and
+    /// follows the deployment DigitalOcean makes for it to `ACTIVE`. The
+    /// rollback is committed at once (`skip_pin`): a pinned app refuses every
+    /// new deployment until someone commits or reverts, which a failed or
+    /// killed run would leave to an operator to notice.
+    async fn restore(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        to: &Deployment,
+    ) -> Result<Deployment, PhaseError> {
+        let started = self
+            .client
+            .rollback(&self.app_id, &to.id, true)
+            .await
+            .map_err(|e| api_failure(&p.credential, "digitalocean refused the rollback", &e))?;
+        p.log(
+            ctx,
+            format!(
+                "digitalocean deployment {} rolls app {} back to {}",
+                started.id,
+                self.app_id,
+                to.label()
+            ),
+        );
+        let done = self
+            .follow_to_active(p, ctx, &started.id, "rollback deployment")
+            .await?;
+        let mut restored = recorded(done, self.live_url().await);
+        if restored.git_ref.is_none() {
+            restored.git_ref.clone_from(&to.git_ref);
+        }
+        Ok(restored)
     }
 }

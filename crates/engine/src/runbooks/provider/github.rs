@@ -4,7 +4,9 @@
 //! does not, as a value unique to the dispatch shows it in the run's name;
 //! never "the newest run", which two dispatches in one second share.
 
-use super::{api_failure, follow_failure, DeployProvider, Deployment};
+use super::{
+    api_failure, follow_failure, recorded_history, redeploy, Backend, DeployProvider, Deployment,
+};
 use crate::pipeline::{PhaseError, RunContext};
 use opsroom_adapters::follow::FollowOptions;
 use opsroom_adapters::github::{Dispatch, GitHubClient, RepoName};
@@ -33,15 +35,66 @@ fn dispatch_marker(ctx: &RunContext) -> String {
     format!("opsroom-{}-{}-{nanos:08x}", ctx.run().id, ctx.run().attempt)
 }
 
-impl GitHubWorkflow {
+#[async_trait::async_trait]
+impl Backend for GitHubWorkflow {
+    fn name(&self) -> &'static str {
+        "github_actions"
+    }
+
+    fn default_ref(&self) -> String {
+        self.branch.clone()
+    }
+
+    /// The newest deployment of the history, once the repository has been
+    /// read (which proves the credential works).
+    async fn current(
+        &self,
+        p: &DeployProvider,
+        ctx: &RunContext,
+    ) -> Result<Option<Deployment>, PhaseError> {
+        self.client
+            .get_repo(&self.repo)
+            .await
+            .map_err(|e| api_failure(&p.credential, "reading the repository", &e))?;
+        Ok(self.history(p, ctx).await?.into_iter().next())
+    }
+
+    /// opsroom's own record knows which ref each run deployed; the
+    /// workflow's successful runs are the fallback for older history.
+    async fn history(
+        &self,
+        p: &DeployProvider,
+        ctx: &RunContext,
+    ) -> Result<Vec<Deployment>, PhaseError> {
+        let recorded = recorded_history(ctx, &p.env, p.target.as_deref()).await?;
+        if !recorded.is_empty() {
+            return Ok(recorded);
+        }
+        let runs = self
+            .client
+            .list_workflow_runs(&self.repo, &self.workflow, &Default::default())
+            .await
+            .map_err(|e| api_failure(&p.credential, "listing workflow runs", &e))?;
+        Ok(runs
+            .into_iter()
+            .filter(|r| r.succeeded())
+            .map(|r| Deployment {
+                id: r.id.to_string(),
+                url: Some(r.html_url),
+                git_ref: Some(r.head_sha),
+            })
+            .collect())
+    }
+
     /// Dispatches the workflow for `git_ref` and follows the run it started
     /// until it completes, writing each status change as an event.
-    pub(super) async fn deploy(
+    async fn deploy(
         &self,
         p: &DeployProvider,
         ctx: &mut RunContext,
-        git_ref: &str,
+        git_ref: Option<&str>,
     ) -> Result<Deployment, PhaseError> {
+        let git_ref = git_ref.unwrap_or(&self.branch);
         let (client, repo, workflow, branch) =
             (&self.client, &self.repo, &self.workflow, &self.branch);
         let mut inputs = self.inputs.clone();
@@ -129,5 +182,20 @@ impl GitHubWorkflow {
             url: Some(done.html_url),
             git_ref: Some(git_ref.to_string()),
         })
+    }
+
+    /// Redeploys `to`'s ref through the workflow's ref input.
+    async fn restore(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        to: &Deployment,
+    ) -> Result<Deployment, PhaseError> {
+        if self.ref_input.is_none() {
+            return Err(PhaseError::permanent(
+                "cannot redeploy an earlier ref: set ref_input in the env's deploy table to the workflow input that takes the ref",
+            ));
+        }
+        redeploy(p, ctx, to).await
     }
 }

@@ -5,7 +5,7 @@
 //! production at new deployments until one is promoted. A deployment's
 //! build log is streamed as run events while it builds.
 
-use super::{api_failure, follow_failure, DeployProvider, Deployment};
+use super::{api_failure, follow_failure, Backend, DeployProvider, Deployment};
 use crate::pipeline::{PhaseError, RunContext};
 use opsroom_adapters::follow::FollowOptions;
 use opsroom_adapters::github::RepoName;
@@ -92,7 +92,7 @@ impl VercelProject {
 
     /// What production serves now, as Vercel says; for other targets, the
     /// newest READY deployment.
-    pub(super) async fn live(&self, p: &DeployProvider) -> Result<Option<Deployment>, PhaseError> {
+    async fn live(&self, p: &DeployProvider) -> Result<Option<Deployment>, PhaseError> {
         if !self.is_production() {
             return Ok(self
                 .ready(p, None)
@@ -127,109 +127,6 @@ impl VercelProject {
             .into_iter()
             .filter(|d| d.status().is_none_or(|s| *s == ReadyState::Ready))
             .collect())
-    }
-
-    /// READY deployments, newest first, always reaching back to the one
-    /// production serves (even when newer ones fill the first page).
-    pub(super) async fn history(&self, p: &DeployProvider) -> Result<Vec<Deployment>, PhaseError> {
-        let mut list = self.ready(p, None).await?;
-        if self.is_production() {
-            let project = self.project(p).await?;
-            if let Some(live) = project.production() {
-                if !list.iter().any(|d| d.uid == live.id) {
-                    if let Some(created) = live.created_at {
-                        let older = self.ready(p, Some(created + 1)).await?;
-                        for d in older {
-                            if !list.iter().any(|known| known.uid == d.uid) {
-                                list.push(d);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        list.sort_by_key(|d| std::cmp::Reverse(d.created));
-        Ok(list.into_iter().map(from_summary).collect())
-    }
-
-    /// Builds `git_ref`, streaming the build's status and log, and makes
-    /// sure production serves it: Vercel does that by itself, except after
-    /// a rollback, when it waits for a promotion.
-    pub(super) async fn deploy(
-        &self,
-        p: &DeployProvider,
-        ctx: &mut RunContext,
-        git_ref: &str,
-    ) -> Result<Deployment, PhaseError> {
-        let started = self
-            .client
-            .create_deployment(&CreateDeployment {
-                name: self.project.clone(),
-                project: Some(self.project.clone()),
-                target: self.target.clone(),
-                git_source: GitSource::GitHub {
-                    org: self.repo.owner.clone(),
-                    repo: self.repo.name.clone(),
-                    git_ref: git_ref.to_string(),
-                    sha: None,
-                },
-            })
-            .await
-            .map_err(|e| api_failure(&p.credential, "vercel refused the deployment", &e))?;
-        p.log(ctx, format!("vercel deployment {} created", started.id));
-        let (status_tx, mut status_rx) = mpsc::channel(64);
-        let (log_tx, mut log_rx) = mpsc::channel(256);
-        let mut failing = FailingLines::default();
-        let work = self.client.follow_deployment_with_build_log(
-            &started.id,
-            &self.follow,
-            Some(&status_tx),
-            &log_tx,
-        );
-        tokio::pin!(work);
-        let done = loop {
-            tokio::select! {
-                biased;
-                Some(status) = status_rx.recv() => {
-                    p.log(ctx, status);
-                    ctx.flush().await;
-                }
-                Some(line) = log_rx.recv() => {
-                    build_line(p, ctx, &started.id, &line, &mut failing);
-                    ctx.flush_if_due().await;
-                }
-                out = &mut work => {
-                    while let Ok(status) = status_rx.try_recv() {
-                        p.log(ctx, status);
-                    }
-                    while let Ok(line) = log_rx.try_recv() {
-                        build_line(p, ctx, &started.id, &line, &mut failing);
-                    }
-                    ctx.flush().await;
-                    break out;
-                }
-            }
-        }
-        .map_err(|e| follow_failure(&p.credential, &e))?;
-        if done.ready_state != ReadyState::Ready {
-            let reason = match &done.error_message {
-                Some(m) => format!("{}: {m}", done.ready_state),
-                None => done.ready_state.to_string(),
-            };
-            return Err(PhaseError::permanent(p.redact(&format!(
-                "vercel deployment {} ended {reason}{}",
-                done.id,
-                failing.describe()
-            ))));
-        }
-        if self.is_production() {
-            self.make_live(p, ctx, &done.id).await?;
-        }
-        Ok(Deployment {
-            url: https(done.url).or(done.inspector_url),
-            id: done.id,
-            git_ref: Some(git_ref.to_string()),
-        })
     }
 
     /// Makes sure production serves `deployment_id`, a production
@@ -305,50 +202,6 @@ impl VercelProject {
             ))),
         }
     }
-
-    /// Points production back at `to` with Vercel's instant rollback,
-    /// refusing when production serves it already.
-    pub(super) async fn restore(
-        &self,
-        p: &DeployProvider,
-        ctx: &mut RunContext,
-        to: &Deployment,
-    ) -> Result<Deployment, PhaseError> {
-        if self.is_production() {
-            if let Some(live) = self.live(p).await? {
-                if live.id == to.id {
-                    return Err(PhaseError::permanent(format!(
-                        "production of {} already serves {}; there is nothing to roll back",
-                        self.project,
-                        to.label()
-                    )));
-                }
-            }
-        }
-        self.client
-            .rollback(&self.project, &to.id, Some("opsroom rollback"))
-            .await
-            .map_err(|e| api_failure(&p.credential, "vercel refused the rollback", &e))?;
-        p.log(
-            ctx,
-            format!("vercel rolls {} back to {}", self.project, to.label()),
-        );
-        if self.is_production() {
-            self.wait_until_serving(p, ctx, &to.id, "rollback").await?;
-        }
-        let restored = self
-            .client
-            .get_deployment(&to.id)
-            .await
-            .map_err(|e| api_failure(&p.credential, "reading the restored deployment", &e))?;
-        if restored.ready_state != ReadyState::Ready {
-            return Err(PhaseError::permanent(format!(
-                "deployment {} is {} after the rollback",
-                to.id, restored.ready_state
-            )));
-        }
-        Ok(to.clone())
-    }
 }
 
 /// The last lines of a build, its error lines first, for the error of a
@@ -409,7 +262,178 @@ fn build_line(
     };
     ctx.log_data(
         level,
-        p.redact(text),
+        text,
         json!({"kind": "build_log", "provider": p.name(), "deployment": deployment_id, "stream": line.kind}),
     );
+}
+
+#[async_trait::async_trait]
+impl Backend for VercelProject {
+    fn name(&self) -> &'static str {
+        "vercel"
+    }
+
+    fn default_ref(&self) -> String {
+        self.default_ref.clone()
+    }
+
+    async fn current(
+        &self,
+        p: &DeployProvider,
+        _ctx: &RunContext,
+    ) -> Result<Option<Deployment>, PhaseError> {
+        self.live(p).await
+    }
+
+    /// READY deployments, newest first, always reaching back to the one
+    /// production serves (even when newer ones fill the first page).
+    async fn history(
+        &self,
+        p: &DeployProvider,
+        _ctx: &RunContext,
+    ) -> Result<Vec<Deployment>, PhaseError> {
+        let mut list = self.ready(p, None).await?;
+        if self.is_production() {
+            let project = self.project(p).await?;
+            if let Some(live) = project.production() {
+                if !list.iter().any(|d| d.uid == live.id) {
+                    if let Some(created) = live.created_at {
+                        let older = self.ready(p, Some(created + 1)).await?;
+                        for d in older {
+                            if !list.iter().any(|known| known.uid == d.uid) {
+                                list.push(d);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        list.sort_by_key(|d| std::cmp::Reverse(d.created));
+        Ok(list.into_iter().map(from_summary).collect())
+    }
+
+    /// Builds `git_ref`, streaming the build's status and log, and makes
+    /// sure production serves it: Vercel does that by itself, except after
+    /// a rollback, when it waits for a promotion.
+    async fn deploy(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        git_ref: Option<&str>,
+    ) -> Result<Deployment, PhaseError> {
+        let git_ref = git_ref.unwrap_or(&self.default_ref);
+        let started = self
+            .client
+            .create_deployment(&CreateDeployment {
+                name: self.project.clone(),
+                project: Some(self.project.clone()),
+                target: self.target.clone(),
+                git_source: GitSource::GitHub {
+                    org: self.repo.owner.clone(),
+                    repo: self.repo.name.clone(),
+                    git_ref: git_ref.to_string(),
+                    sha: None,
+                },
+            })
+            .await
+            .map_err(|e| api_failure(&p.credential, "vercel refused the deployment", &e))?;
+        p.log(ctx, format!("vercel deployment {} created", started.id));
+        let (status_tx, mut status_rx) = mpsc::channel(64);
+        let (log_tx, mut log_rx) = mpsc::channel(256);
+        let mut failing = FailingLines::default();
+        let work = self.client.follow_deployment_with_build_log(
+            &started.id,
+            &self.follow,
+            Some(&status_tx),
+            &log_tx,
+        );
+        tokio::pin!(work);
+        let done = loop {
+            tokio::select! {
+                biased;
+                Some(status) = status_rx.recv() => {
+                    p.log(ctx, status);
+                    ctx.flush().await;
+                }
+                Some(line) = log_rx.recv() => {
+                    build_line(p, ctx, &started.id, &line, &mut failing);
+                    ctx.flush_if_due().await;
+                }
+                out = &mut work => {
+                    while let Ok(status) = status_rx.try_recv() {
+                        p.log(ctx, status);
+                    }
+                    while let Ok(line) = log_rx.try_recv() {
+                        build_line(p, ctx, &started.id, &line, &mut failing);
+                    }
+                    ctx.flush().await;
+                    break out;
+                }
+            }
+        }
+        .map_err(|e| follow_failure(&p.credential, &e))?;
+        if done.ready_state != ReadyState::Ready {
+            let reason = match &done.error_message {
+                Some(m) => format!("{}: {m}", done.ready_state),
+                None => done.ready_state.to_string(),
+            };
+            return Err(PhaseError::permanent(format!(
+                "vercel deployment {} ended {reason}{}",
+                done.id,
+                failing.describe()
+            )));
+        }
+        if self.is_production() {
+            self.make_live(p, ctx, &done.id).await?;
+        }
+        Ok(Deployment {
+            url: https(done.url).or(done.inspector_url),
+            id: done.id,
+            git_ref: Some(git_ref.to_string()),
+        })
+    }
+
+    /// Points production back at `to` with Vercel's instant rollback,
+    /// refusing when production serves it already.
+    async fn restore(
+        &self,
+        p: &DeployProvider,
+        ctx: &mut RunContext,
+        to: &Deployment,
+    ) -> Result<Deployment, PhaseError> {
+        if self.is_production() {
+            if let Some(live) = self.live(p).await? {
+                if live.id == to.id {
+                    return Err(PhaseError::permanent(format!(
+                        "production of {} already serves {}; there is nothing to roll back",
+                        self.project,
+                        to.label()
+                    )));
+                }
+            }
+        }
+        self.client
+            .rollback(&self.project, &to.id, Some("opsroom rollback"))
+            .await
+            .map_err(|e| api_failure(&p.credential, "vercel refused the rollback", &e))?;
+        p.log(
+            ctx,
+            format!("vercel rolls {} back to {}", self.project, to.label()),
+        );
+        if self.is_production() {
+            self.wait_until_serving(p, ctx, &to.id, "rollback").await?;
+        }
+        let restored = self
+            .client
+            .get_deployment(&to.id)
+            .await
+            .map_err(|e| api_failure(&p.credential, "reading the restored deployment", &e))?;
+        if restored.ready_state != ReadyState::Ready {
+            return Err(PhaseError::permanent(format!(
+                "deployment {} is {} after the rollback",
+                to.id, restored.ready_state
+            )));
+        }
+        Ok(to.clone())
+    }
 }

@@ -1,17 +1,17 @@
-//! A fake Supabase Management API: one project (`abcdefghijklmnopqrst`,
-//! "prod-db" in eu-west-1) answering `GET /v1/projects/{ref}` with its
-//! status and `GET /v1/projects/{ref}/health?services=…` with one entry per
-//! service asked for, as the real API does. Every service is
-//! ACTIVE_HEALTHY until a test says otherwise.
+//! A fake Supabase Management API: one project ([`PROJECT_REF`], "prod-db"
+//! in eu-west-1) answering `GET /v1/projects/{ref}` with its status and
+//! `GET /v1/projects/{ref}/health?services=…` with one entry per service
+//! asked for, as the real API does. Every service is ACTIVE_HEALTHY until a
+//! test says otherwise; a project can be made to pass through statuses
+//! (restoring, coming up) one read at a time.
 
-use super::{authorized, serve};
+use super::Fake;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 /// The ref of the one project the fake knows.
@@ -25,6 +25,9 @@ const SERVICES: [&str; 6] = ["auth", "db", "pooler", "realtime", "rest", "storag
 pub struct SupabaseWorld {
     /// The project's status (`ACTIVE_HEALTHY`, `INACTIVE`, `COMING_UP`, …).
     pub status: String,
+    /// Statuses the next reads of the project show, one per read, before
+    /// [`SupabaseWorld::status`].
+    pub upcoming: VecDeque<String>,
     /// Services that are not ACTIVE_HEALTHY: their status and error.
     pub services: BTreeMap<String, (String, Option<String>)>,
     /// The query string of every health request.
@@ -33,36 +36,37 @@ pub struct SupabaseWorld {
 
 type Shared = Arc<Mutex<SupabaseWorld>>;
 
-/// A running fake; `url` is its base URL.
+#[derive(Clone)]
+struct AppState {
+    fake: Fake,
+    world: Shared,
+}
+
+/// A running fake; `url` is its base URL, `gate` checks the token, injects
+/// faults and records requests.
 #[derive(Clone)]
 pub struct FakeSupabase {
     pub url: String,
     pub world: Shared,
+    pub gate: Fake,
 }
 
-fn error(status: u16, message: &str) -> Response {
-    (
-        StatusCode::from_u16(status).unwrap(),
-        Json(json!({"message": message})),
-    )
-        .into_response()
+fn error_body(_status: u16, message: &str) -> Value {
+    json!({"message": message})
 }
 
-async fn project(
-    State(w): State<Shared>,
-    headers: HeaderMap,
-    Path(project_ref): Path<String>,
-) -> Response {
-    if !authorized(&headers) {
-        return error(401, "Unauthorized");
-    }
+async fn project(State(s): State<AppState>, Path(project_ref): Path<String>) -> Response {
     if project_ref != PROJECT_REF {
-        return error(404, "Project not found");
+        return s.fake.error(404, "Project not found");
     }
-    let world = w.lock().unwrap();
+    let mut world = s.world.lock().unwrap();
+    let status = match world.upcoming.pop_front() {
+        Some(status) => status,
+        None => world.status.clone(),
+    };
     Json(
         json!({"id": PROJECT_REF, "organization_id": "org_acme", "name": "prod-db",
-        "region": "eu-west-1", "created_at": "2025-01-01T00:00:00.000Z", "status": world.status,
+        "region": "eu-west-1", "created_at": "2025-01-01T00:00:00.000Z", "status": status,
         "database": {"host": format!("db.{PROJECT_REF}.supabase.co"), "version": "15.8.1.044",
                      "postgres_engine": "15", "release_channel": "ga"}}),
     )
@@ -70,27 +74,25 @@ async fn project(
 }
 
 async fn health(
-    State(w): State<Shared>,
-    headers: HeaderMap,
+    State(s): State<AppState>,
     Path(project_ref): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !authorized(&headers) {
-        return error(401, "Unauthorized");
-    }
     if project_ref != PROJECT_REF {
-        return error(404, "Project not found");
+        return s.fake.error(404, "Project not found");
     }
-    let mut world = w.lock().unwrap();
+    let mut world = s.world.lock().unwrap();
     let query: Vec<String> = q.iter().map(|(k, v)| format!("{k}={v}")).collect();
     world.health_queries.push(query.join("&"));
     let Some(services) = q.get("services") else {
-        return error(422, "querystring must have required property 'services'");
+        return s
+            .fake
+            .error(422, "querystring must have required property 'services'");
     };
     let mut answer = Vec::new();
     for name in services.split(',') {
         if !SERVICES.contains(&name) {
-            return error(
+            return s.fake.error(
                 422,
                 &format!(
                     "querystring/services/0 must be equal to one of the allowed values: {name}"
@@ -117,22 +119,38 @@ impl FakeSupabase {
     pub async fn start() -> FakeSupabase {
         let world = Arc::new(Mutex::new(SupabaseWorld {
             status: "ACTIVE_HEALTHY".into(),
+            upcoming: VecDeque::new(),
             services: BTreeMap::new(),
             health_queries: Vec::new(),
         }));
-        let app = Router::new()
+        let fake = Fake::refusing(error_body, 401, "Unauthorized");
+        let routes = Router::new()
             .route("/v1/projects/{ref}", get(project))
             .route("/v1/projects/{ref}/health", get(health))
-            .with_state(world.clone());
+            .with_state(AppState {
+                fake: fake.clone(),
+                world: world.clone(),
+            });
         FakeSupabase {
-            url: serve(app).await,
+            url: fake.serve(routes).await,
             world,
+            gate: fake,
         }
     }
 
     /// Sets the project's status.
     pub fn set_status(&self, status: &str) {
         self.world.lock().unwrap().status = status.into();
+    }
+
+    /// Makes the next reads of the project show `statuses`, one per read,
+    /// before its status.
+    pub fn pass_through(&self, statuses: &[&str]) {
+        self.world
+            .lock()
+            .unwrap()
+            .upcoming
+            .extend(statuses.iter().map(|s| s.to_string()));
     }
 
     /// Makes `service` report `status` (and `error`) instead of healthy.

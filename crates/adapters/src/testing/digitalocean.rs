@@ -1,9 +1,13 @@
-//! A fake DigitalOcean App Platform API: one app (`app-1`) whose live
+//! A fake DigitalOcean API: App Platform's app `app-1` whose live
 //! deployment is `dep-old`; before it came `dep-broken` (failed) and
-//! `dep-older` (served). A new deployment, or the deployment a rollback
-//! makes, moves PENDING_BUILD → BUILDING → DEPLOYING → ACTIVE over four
-//! polls and then serves; the one it replaces turns SUPERSEDED, as on
-//! DigitalOcean. The deployments list is paged like the real one.
+//! `dep-older` (served). A new deployment moves PENDING_BUILD → BUILDING →
+//! DEPLOYING → ACTIVE over four polls and then serves (or fails, see
+//! [`FakeDigitalOcean::fail_next_build`]); the deployment a rollback makes
+//! skips the build (PENDING_DEPLOY → DEPLOYING → ACTIVE). The one replaced
+//! turns SUPERSEDED, as on DigitalOcean. The apps and deployments lists are
+//! paged like the real ones, their `next` links naming the real API host.
+//! A rollback without `skip_pin` pins the app until it is committed. One
+//! droplet, `3164444`, can be read.
 //!
 //! The app's spec has one service built from the GitHub repository
 //! `acme/shop`, branch `main`; `PUT /v2/apps/{id}` replaces the spec (a
@@ -12,9 +16,9 @@
 //! may roll a new spec out by itself: [`FakeDigitalOcean::spec_update_deploys`]
 //! makes the fake do so.
 
-use super::{authorized, serve};
+use super::{error_response, Fake};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -23,7 +27,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 /// One deployment of `app-1`.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct FakeDeployment {
     pub id: String,
     /// The commit its service was built from.
@@ -34,6 +38,23 @@ pub struct FakeDeployment {
     pub went_live: bool,
     /// Whether it failed.
     pub failed: bool,
+    /// Whether its build fails (it then ends in ERROR instead of serving).
+    pub fails: bool,
+    /// Whether a rollback made it (it has no build phase).
+    pub rollback: bool,
+    /// Whether a newer deployment replaced it before it finished.
+    pub superseded: bool,
+}
+
+impl FakeDeployment {
+    /// A deployment of `commit` that has just started building.
+    pub fn building(id: &str, commit: &str) -> Self {
+        FakeDeployment {
+            id: id.into(),
+            commit: commit.into(),
+            ..FakeDeployment::default()
+        }
+    }
 }
 
 /// What the fake answers to a rollback request instead of carrying it out.
@@ -64,6 +85,14 @@ pub struct DoWorld {
     pub spec_updates: Vec<Value>,
     /// Whether a spec update starts a deployment by itself.
     pub spec_update_deploys: bool,
+    /// The bodies of the deployment requests.
+    pub deploy_requests: Vec<Value>,
+    /// Whether the next deployment started fails its build.
+    pub fail_next_build: bool,
+    /// Whether the app is pinned to a rollback not yet committed.
+    pub pinned: bool,
+    /// Other apps (`app-2`, `app-3`, …), by name.
+    pub other_apps: Vec<String>,
 }
 
 /// The branches of `acme/shop` and their head commits.
@@ -81,14 +110,18 @@ fn default_spec() -> Value {
 
 type Shared = Arc<Mutex<DoWorld>>;
 
-/// A running fake; `url` is its base URL.
+/// A running fake; `url` is its base URL, `gate` checks the token, injects
+/// faults and records requests.
 #[derive(Clone)]
 pub struct FakeDigitalOcean {
     pub url: String,
     pub world: Shared,
+    pub gate: Fake,
 }
 
-fn error(status: u16, message: &str) -> Response {
+/// DigitalOcean's error body: an id naming the kind of error, the message
+/// and the request's id.
+pub fn error_body(status: u16, message: &str) -> Value {
     let id = match status {
         401 => "unauthorized",
         404 => "not_found",
@@ -96,27 +129,56 @@ fn error(status: u16, message: &str) -> Response {
         429 => "too_many_requests",
         _ => "server_error",
     };
-    (
-        StatusCode::from_u16(status).unwrap(),
-        Json(json!({"id": id, "message": message})),
-    )
-        .into_response()
+    json!({"id": id, "message": message, "request_id": "4d9d8375-3c56-4925-a3e7-eceeb1d9f3da"})
 }
 
-fn deny(headers: &HeaderMap) -> Option<Response> {
-    (!authorized(headers)).then(|| error(401, "Unable to authenticate you"))
+fn error(status: u16, message: &str) -> Response {
+    error_response(error_body, status, message)
 }
 
 fn not_found() -> Response {
     error(404, "The resource you were accessing could not be found.")
 }
 
-fn building_phase(polls: u32) -> &'static str {
-    match polls {
-        0 | 1 => "PENDING_BUILD",
-        2 => "BUILDING",
+fn building_phase(d: &FakeDeployment) -> &'static str {
+    match (d.polls, d.rollback) {
+        (0 | 1, false) => "PENDING_BUILD",
+        (0 | 1, true) => "PENDING_DEPLOY",
+        (2, false) => "BUILDING",
         _ => "DEPLOYING",
     }
+}
+
+/// Where DigitalOcean's `next` links point: its real host, never the
+/// fake's, which a client must not follow blindly.
+const PUBLIC_API: &str = "https://api.digitalocean.com";
+
+/// The page and page size a list request asks for.
+fn paging(q: &HashMap<String, String>) -> (usize, usize) {
+    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    let per_page: usize = q.get("per_page").and_then(|p| p.parse().ok()).unwrap_or(20);
+    (page.max(1), per_page.max(1))
+}
+
+/// `links.pages` of a list: `next` and `last` while more remain, on the
+/// real API host.
+fn page_links(path: &str, page: usize, per_page: usize, total: usize) -> Value {
+    let link = |n: usize| format!("{PUBLIC_API}{path}?page={n}&per_page={per_page}");
+    let mut pages = json!({"first": link(1)});
+    if page * per_page < total {
+        pages["next"] = json!(link(page + 1));
+        pages["last"] = json!(link(total.div_ceil(per_page)));
+    }
+    pages
+}
+
+/// One page of `items`.
+fn page_of(items: Vec<Value>, page: usize, per_page: usize) -> Vec<Value> {
+    items
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .collect()
 }
 
 impl DoWorld {
@@ -127,8 +189,10 @@ impl DoWorld {
             "SUPERSEDED"
         } else if d.failed {
             "ERROR"
+        } else if d.superseded {
+            "SUPERSEDED"
         } else {
-            building_phase(d.polls)
+            building_phase(d)
         }
     }
 
@@ -147,7 +211,7 @@ impl DoWorld {
     fn in_progress(&self) -> Option<usize> {
         self.deployments
             .iter()
-            .rposition(|d| d.id != self.active && !d.went_live && !d.failed)
+            .rposition(|d| d.id != self.active && !d.went_live && !d.failed && !d.superseded)
     }
 
     fn index(&self, id: &str) -> Option<usize> {
@@ -169,25 +233,46 @@ impl DoWorld {
         let n = self.created;
         let commit = commit.unwrap_or_else(|| self.spec_head());
         self.deployments.push(FakeDeployment {
-            id: format!("dep-{n}"),
-            commit,
-            polls: 0,
-            went_live: false,
-            failed: false,
+            fails: std::mem::take(&mut self.fail_next_build),
+            ..FakeDeployment::building(&format!("dep-{n}"), &commit)
         });
         self.deployments.len() - 1
     }
+
+    /// Another app, by its id (`app-2`, …): serving, no spec.
+    fn other_app(&self, id: &str) -> Option<Value> {
+        let n: usize = id.strip_prefix("app-")?.parse().ok()?;
+        let name = self.other_apps.get(n.checked_sub(2)?)?;
+        Some(json!({"id": id, "spec": {"name": name},
+            "live_url": format!("https://{name}.ondigitalocean.app"),
+            "active_deployment": {"id": format!("dep-{n}-0"), "phase": "ACTIVE", "cause": "initial"}}))
+    }
 }
 
-async fn app(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Some(r) = deny(&headers) {
-        return r;
+async fn app(State(w): State<Shared>, Path(id): Path<String>) -> Response {
+    let world = w.lock().unwrap();
+    if let Some(other) = world.other_app(&id) {
+        return Json(json!({"app": other})).into_response();
     }
     if id != "app-1" {
         return not_found();
     }
-    let world = w.lock().unwrap();
     Json(json!({"app": world.app_json(world.in_progress())})).into_response()
+}
+
+/// `app-1` and the other apps, `per_page` at a time.
+async fn list_apps(State(w): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let (page, per_page) = paging(&q);
+    let world = w.lock().unwrap();
+    let mut apps = vec![world.app_json(world.in_progress())];
+    for n in 0..world.other_apps.len() {
+        apps.extend(world.other_app(&format!("app-{}", n + 2)));
+    }
+    let total = apps.len();
+    let pages = page_links("/v2/apps", page, per_page, total);
+    let shown = page_of(apps, page, per_page);
+    Json(json!({"apps": shown, "links": {"pages": pages}, "meta": {"total": total}}))
+        .into_response()
 }
 
 impl DoWorld {
@@ -208,13 +293,9 @@ impl DoWorld {
 /// `PUT /v2/apps/{id}`: replaces the spec; its service's branch must exist.
 async fn update_app(
     State(w): State<Shared>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(r) = deny(&headers) {
-        return r;
-    }
     if id != "app-1" {
         return not_found();
     }
@@ -235,11 +316,16 @@ async fn update_app(
     Json(json!({"app": world.app_json(started)})).into_response()
 }
 
-async fn create(State(w): State<Shared>, headers: HeaderMap) -> Response {
-    if let Some(r) = deny(&headers) {
-        return r;
+async fn create(
+    State(w): State<Shared>,
+    Path(app): Path<String>,
+    Json(body): Json<Value>,
+) -> Response {
+    if app != "app-1" {
+        return not_found();
     }
     let mut world = w.lock().unwrap();
+    world.deploy_requests.push(body);
     let index = world.start(None);
     Json(json!({"deployment": world.json(index)})).into_response()
 }
@@ -247,58 +333,39 @@ async fn create(State(w): State<Shared>, headers: HeaderMap) -> Response {
 /// Newest first, `per_page` at a time, `links.pages.next` while more remain.
 async fn list(
     State(w): State<Shared>,
-    headers: HeaderMap,
     Path(app): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = deny(&headers) {
-        return r;
-    }
     if app != "app-1" {
         return not_found();
     }
-    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
-    let per_page: usize = q
-        .get("per_page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(20)
-        .max(1);
+    let (page, per_page) = paging(&q);
     let world = w.lock().unwrap();
     let total = world.deployments.len();
     let newest_first: Vec<Value> = (0..total).rev().map(|i| world.json(i)).collect();
-    let shown: Vec<Value> = newest_first
-        .into_iter()
-        .skip((page.max(1) - 1) * per_page)
-        .take(per_page)
-        .collect();
-    let mut pages = json!({});
-    if page * per_page < total {
-        pages["next"] = json!(format!(
-            "https://api.digitalocean.com/v2/apps/app-1/deployments?page={}&per_page={per_page}",
-            page + 1
-        ));
-    }
+    let pages = page_links("/v2/apps/app-1/deployments", page, per_page, total);
+    let shown = page_of(newest_first, page, per_page);
     Json(json!({"deployments": shown, "links": {"pages": pages}, "meta": {"total": total}}))
         .into_response()
 }
 
 async fn get_deployment(
     State(w): State<Shared>,
-    headers: HeaderMap,
     Path((_app, id)): Path<(String, String)>,
 ) -> Response {
-    if let Some(r) = deny(&headers) {
-        return r;
-    }
     let mut world = w.lock().unwrap();
     let Some(index) = world.index(&id) else {
         return error(404, "no such deployment");
     };
     let d = &mut world.deployments[index];
     d.polls += 1;
-    if !d.went_live && !d.failed && d.polls >= 4 {
-        d.went_live = true;
-        world.active = id;
+    if !d.went_live && !d.failed && !d.superseded {
+        if d.fails && d.polls >= 3 {
+            d.failed = true;
+        } else if d.polls >= 4 {
+            d.went_live = true;
+            world.active = id;
+        }
     }
     Json(json!({"deployment": world.json(index)})).into_response()
 }
@@ -308,13 +375,9 @@ async fn get_deployment(
 /// served with 422.
 async fn rollback(
     State(w): State<Shared>,
-    headers: HeaderMap,
     Path(app): Path<String>,
     Json(body): Json<Value>,
 ) -> Response {
-    if let Some(r) = deny(&headers) {
-        return r;
-    }
     if app != "app-1" {
         return not_found();
     }
@@ -331,7 +394,7 @@ async fn rollback(
     }
     let target = body["deployment_id"].as_str().unwrap_or_default();
     let Some(index) = world.index(target) else {
-        return error(404, &format!("deployment {target:?} not found"));
+        return error(404, &format!("deployment not found: {target:?}"));
     };
     if target == world.active {
         return error(422, "cannot roll back to the currently active deployment");
@@ -346,19 +409,43 @@ async fn rollback(
     }
     let commit = world.deployments[index].commit.clone();
     let started = world.start(Some(commit));
+    world.deployments[started].rollback = true;
+    world.pinned = !body["skip_pin"].as_bool().unwrap_or(false);
     world.rollbacks.push(body);
     Json(json!({"deployment": world.json(started)})).into_response()
+}
+
+/// `POST /v2/apps/{id}/rollback/commit`: unpins the app.
+async fn commit_rollback(State(w): State<Shared>, Path(app): Path<String>) -> Response {
+    if app != "app-1" {
+        return not_found();
+    }
+    let mut world = w.lock().unwrap();
+    if !world.pinned {
+        return error(422, "app has no pending rollback to commit");
+    }
+    world.pinned = false;
+    StatusCode::OK.into_response()
+}
+
+async fn droplet(Path(id): Path<u64>) -> Response {
+    if id != 3164444 {
+        return not_found();
+    }
+    Json(
+        json!({"droplet": {"id": id, "name": "worker-1", "memory": 1024, "vcpus": 1, "disk": 25,
+        "locked": false, "status": "active", "created_at": "2020-07-21T18:37:44Z"}}),
+    )
+    .into_response()
 }
 
 impl FakeDigitalOcean {
     /// Starts the fake.
     pub async fn start() -> FakeDigitalOcean {
         let seeded = |id: &str, commit: &str, went_live: bool| FakeDeployment {
-            id: id.into(),
-            commit: commit.into(),
-            polls: 0,
             went_live,
             failed: !went_live,
+            ..FakeDeployment::building(id, commit)
         };
         let world = Arc::new(Mutex::new(DoWorld {
             active: "dep-old".into(),
@@ -374,17 +461,42 @@ impl FakeDigitalOcean {
             spec: default_spec(),
             spec_updates: Vec::new(),
             spec_update_deploys: false,
+            deploy_requests: Vec::new(),
+            fail_next_build: false,
+            pinned: false,
+            other_apps: Vec::new(),
         }));
         let app_routes = Router::new()
+            .route("/v2/apps", get(list_apps))
             .route("/v2/apps/{id}", get(app).put(update_app))
             .route("/v2/apps/{id}/deployments", post(create).get(list))
             .route("/v2/apps/{app}/deployments/{id}", get(get_deployment))
             .route("/v2/apps/{id}/rollback", post(rollback))
+            .route("/v2/apps/{id}/rollback/commit", post(commit_rollback))
+            .route("/v2/droplets/{id}", get(droplet))
             .with_state(world.clone());
+        let gate = Fake::refusing(error_body, 401, "Unable to authenticate you");
         FakeDigitalOcean {
-            url: serve(app_routes).await,
+            url: gate.serve(app_routes).await,
             world,
+            gate,
         }
+    }
+
+    /// Makes the next deployment started fail its build.
+    pub fn fail_next_build(&self) {
+        self.world.lock().unwrap().fail_next_build = true;
+    }
+
+    /// Adds apps named `names` (ids `app-2`, `app-3`, …), each serving.
+    pub fn add_apps(&self, names: &[&str]) {
+        let mut world = self.world.lock().unwrap();
+        world.other_apps.extend(names.iter().map(|n| n.to_string()));
+    }
+
+    /// Whether the app is pinned to a rollback not yet committed.
+    pub fn pinned(&self) -> bool {
+        self.world.lock().unwrap().pinned
     }
 
     /// The live deployment.

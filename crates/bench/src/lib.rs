@@ -1,20 +1,53 @@
 //! `opsroom bench`: measures the queue on each store — enqueue rate through
 //! the API and in batches, end-to-end no-op runs per second with N workers,
 //! enqueue → first SSE event latency idle and under load, and server memory.
-//! Every measurement runs a real `opsroom serve` child process.
-
-use crate::client::{CliError, CliResult};
+//! Every measurement runs a real `opsroom serve` child process: the running
+//! program must be the `opsroom` binary, which calls [`bench`] for its
+//! `bench` command.
 use chrono::Utc;
 use clap::Args;
 use opsroom_store::{DynStore, RunInsertParams};
 use serde_json::{json, Value};
-use std::process::{ExitCode, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+/// What stopped the bench.
+#[derive(Debug)]
+pub enum BenchError {
+    /// The arguments are wrong; nothing was measured.
+    Input(String),
+    /// The server, a store or a measurement failed.
+    Server(String),
+}
+
+impl BenchError {
+    fn input(message: impl Into<String>) -> Self {
+        BenchError::Input(message.into())
+    }
+
+    fn server(message: impl Into<String>) -> Self {
+        BenchError::Server(message.into())
+    }
+}
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BenchError::Input(m) | BenchError::Server(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+/// The bench's results: its rows are printed as they are measured.
+pub type BenchResult<T> = Result<T, BenchError>;
+
+/// `opsroom bench`'s arguments.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Which stores to measure: sqlite, postgres or both.
@@ -60,6 +93,7 @@ pub struct BenchArgs {
     pub only: Vec<Measure>,
 }
 
+/// One measurement `--only` can pick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Measure {
     Api,
@@ -74,7 +108,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(database_url: &str, workers: usize, concurrency: usize) -> CliResult<Server> {
+    async fn start(database_url: &str, workers: usize, concurrency: usize) -> BenchResult<Server> {
         let exe = std::env::current_exe().map_err(failed)?;
         let mut child = Command::new(exe)
             .args([
@@ -97,18 +131,18 @@ impl Server {
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| CliError::server(format!("starting opsroom serve: {e}")))?;
+            .map_err(|e| BenchError::server(format!("starting opsroom serve: {e}")))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
-            .map_err(|_| CliError::server("opsroom serve did not start within 30 s"))?
+            .map_err(|_| BenchError::server("opsroom serve did not start within 30 s"))?
             .map_err(failed)?
-            .ok_or_else(|| CliError::server("opsroom serve exited at start"))?;
+            .ok_or_else(|| BenchError::server("opsroom serve exited at start"))?;
         let url = line
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
-            .ok_or_else(|| CliError::server(format!("unexpected first line from serve: {line}")))?
+            .ok_or_else(|| BenchError::server(format!("unexpected first line from serve: {line}")))?
             .to_string();
         Ok(Server { child, url })
     }
@@ -135,7 +169,7 @@ struct Scratch {
     file: Option<std::path::PathBuf>,
 }
 
-async fn scratch(kind: &str, pg: &str, n: usize) -> CliResult<Scratch> {
+async fn scratch(kind: &str, pg: &str, n: usize) -> BenchResult<Scratch> {
     let tag = format!("opsroom_bench_{}_{n}", std::process::id());
     if kind == "sqlite" {
         let path = std::env::temp_dir().join(format!("{tag}.db"));
@@ -147,7 +181,7 @@ async fn scratch(kind: &str, pg: &str, n: usize) -> CliResult<Scratch> {
     }
     use sqlx::Connection;
     let mut conn = sqlx::PgConnection::connect(pg).await.map_err(|e| {
-        CliError::input(format!(
+        BenchError::input(format!(
             "cannot connect to {}: {e}",
             opsroom_store::redact_url(pg)
         ))
@@ -169,7 +203,7 @@ async fn scratch(kind: &str, pg: &str, n: usize) -> CliResult<Scratch> {
 }
 
 impl Scratch {
-    async fn store(&self) -> CliResult<DynStore> {
+    async fn store(&self) -> BenchResult<DynStore> {
         let store = opsroom_store::connect(&self.url).await.map_err(failed)?;
         store.migrate().await.map_err(failed)?;
         Ok(store)
@@ -178,7 +212,7 @@ impl Scratch {
     /// Gives PostgreSQL's planner statistics for the runs just loaded, as
     /// autovacuum would within a minute on a live database; without them
     /// it sorts every queued run on each claim of a freshly filled table.
-    async fn analyze(&self) -> CliResult<()> {
+    async fn analyze(&self) -> BenchResult<()> {
         if let Some((_, schema)) = &self.schema {
             use sqlx::Connection;
             let mut conn = sqlx::PgConnection::connect(&self.url)
@@ -224,7 +258,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[i]
 }
 
-async fn post_run(http: &reqwest::Client, url: &str, events: u32) -> CliResult<i64> {
+async fn post_run(http: &reqwest::Client, url: &str, events: u32) -> BenchResult<i64> {
     let r: Value = http
         .post(format!("{url}/api/v1/runs"))
         .json(&json!({"runbook": "noop", "params": {"events": events}}))
@@ -236,11 +270,11 @@ async fn post_run(http: &reqwest::Client, url: &str, events: u32) -> CliResult<i
         .map_err(failed)?;
     r["id"]
         .as_i64()
-        .ok_or_else(|| CliError::server(format!("no run id in {r}")))
+        .ok_or_else(|| BenchError::server(format!("no run id in {r}")))
 }
 
 /// Time from the POST until the first event after `created` arrives over SSE.
-async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64> {
+async fn first_event_latency(http: &reqwest::Client, url: &str) -> BenchResult<f64> {
     let t = Instant::now();
     let id = post_run(http, url, 1).await?;
     let mut response = http
@@ -253,9 +287,9 @@ async fn first_event_latency(http: &reqwest::Client, url: &str) -> CliResult<f64
     loop {
         let chunk = tokio::time::timeout(Duration::from_secs(5), response.chunk())
             .await
-            .map_err(|_| CliError::server("no SSE event within 5 s"))?
+            .map_err(|_| BenchError::server("no SSE event within 5 s"))?
             .map_err(failed)?
-            .ok_or_else(|| CliError::server("SSE stream closed"))?;
+            .ok_or_else(|| BenchError::server("SSE stream closed"))?;
         buf.push_str(&String::from_utf8_lossy(&chunk));
         if buf.contains("\nid:") || buf.starts_with("id:") {
             return Ok(t.elapsed().as_secs_f64() * 1000.0);
@@ -328,7 +362,7 @@ async fn latencies(
     }
 }
 
-async fn wait_drained(store: &DynStore, total: usize) -> CliResult<Duration> {
+async fn wait_drained(store: &DynStore, total: usize) -> BenchResult<Duration> {
     let t = Instant::now();
     loop {
         let done = finished(store).await?;
@@ -336,7 +370,7 @@ async fn wait_drained(store: &DynStore, total: usize) -> CliResult<Duration> {
             return Ok(t.elapsed());
         }
         if t.elapsed() > Duration::from_secs(600) {
-            return Err(CliError::server(format!(
+            return Err(BenchError::server(format!(
                 "only {done} of {total} runs finished in 600 s"
             )));
         }
@@ -363,12 +397,12 @@ fn row(what: &str, result: String) {
     let _ = std::io::stdout().flush();
 }
 
-fn failed(e: impl std::fmt::Display) -> CliError {
-    CliError::server(e.to_string())
+fn failed(e: impl std::fmt::Display) -> BenchError {
+    BenchError::server(e.to_string())
 }
 
 /// Enqueue through the API, one run per request, 32 clients.
-async fn measure_api(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> CliResult<()> {
+async fn measure_api(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> BenchResult<()> {
     let db = scratch(kind, &args.postgres_url, 1).await?;
     db.store().await?;
     let server = Server::start(&db.url, 0, 1).await?;
@@ -384,7 +418,7 @@ async fn measure_api(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> Cl
             for _ in 0..per_client {
                 post_run(&http, &url, events).await?;
             }
-            Ok::<_, CliError>(())
+            Ok::<_, BenchError>(())
         }));
     }
     for task in tasks {
@@ -406,7 +440,7 @@ async fn measure_api(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> Cl
 }
 
 /// Enqueue in batches of 1,000 (one transaction each), straight into the store.
-async fn measure_bulk(kind: &str, args: &BenchArgs) -> CliResult<()> {
+async fn measure_bulk(kind: &str, args: &BenchArgs) -> BenchResult<()> {
     let db = scratch(kind, &args.postgres_url, 2).await?;
     let store = db.store().await?;
     let t = Instant::now();
@@ -427,7 +461,7 @@ async fn measure_bulk(kind: &str, args: &BenchArgs) -> CliResult<()> {
 }
 
 /// End to end: queued no-op runs drained by the server's workers.
-async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> CliResult<()> {
+async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> BenchResult<()> {
     let db = scratch(kind, &args.postgres_url, 3).await?;
     let store = db.store().await?;
     for chunk in (0..args.runs).collect::<Vec<_>>().chunks(1000) {
@@ -481,7 +515,7 @@ async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> Cl
 
 /// Enqueue → first SSE event, idle, then under a background load of
 /// `--load-rate` runs/s through the API.
-async fn measure_latency(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> CliResult<()> {
+async fn measure_latency(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> BenchResult<()> {
     let db = scratch(kind, &args.postgres_url, 4).await?;
     let store = db.store().await?;
     let server = Server::start(&db.url, args.workers, args.concurrency).await?;
@@ -545,7 +579,7 @@ async fn measure_latency(kind: &str, args: &BenchArgs, http: &reqwest::Client) -
     Ok(())
 }
 
-async fn finished(store: &DynStore) -> CliResult<i64> {
+async fn finished(store: &DynStore) -> BenchResult<i64> {
     let counts = store.runs_count_by_status().await.map_err(failed)?;
     Ok(counts
         .iter()
@@ -554,7 +588,7 @@ async fn finished(store: &DynStore) -> CliResult<i64> {
         .sum())
 }
 
-async fn bench_store(kind: &str, args: &BenchArgs) -> CliResult<()> {
+async fn bench_store(kind: &str, args: &BenchArgs) -> BenchResult<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .timeout(Duration::from_secs(30))
@@ -616,19 +650,20 @@ fn rss_of(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-pub async fn bench(args: BenchArgs) -> CliResult<ExitCode> {
+/// Measures each store `args` names, printing a markdown table per store.
+pub async fn bench(args: BenchArgs) -> BenchResult<()> {
     let kinds: Vec<&str> = match args.store.as_str() {
         "both" => vec!["sqlite", "postgres"],
         "sqlite" => vec!["sqlite"],
         "postgres" => vec!["postgres"],
         other => {
-            return Err(CliError::input(format!(
+            return Err(BenchError::input(format!(
                 "--store must be sqlite, postgres or both, got `{other}`"
             )))
         }
     };
     if args.runs == 0 || args.api_runs < 32 || args.bulk_runs == 0 || args.samples == 0 {
-        return Err(CliError::input(
+        return Err(BenchError::input(
             "--runs, --bulk-runs and --samples must be positive and --api-runs at least 32",
         ));
     }
@@ -642,5 +677,5 @@ pub async fn bench(args: BenchArgs) -> CliResult<ExitCode> {
     for kind in kinds {
         bench_store(kind, &args).await?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

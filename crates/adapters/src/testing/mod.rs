@@ -1,20 +1,27 @@
-//! Shared helpers for fake provider servers: bind on 127.0.0.1:0 before
-//! serving, check the bearer token, record requests, and inject faults
-//! (error statuses with `Retry-After`, slow answers).
+//! Fake provider servers for tests (the `testing` feature): one fake each
+//! of the Vercel, GitHub, DigitalOcean and Supabase APIs ([`vercel`],
+//! [`github`], [`digitalocean`], [`supabase`]), modelling what the adapters'
+//! clients and the engine's runbooks rely on, and the pieces they share:
+//! bind on 127.0.0.1:0 before serving, check the bearer token ([`TOKEN`]),
+//! record requests, and inject faults (error statuses with `Retry-After`,
+//! slow answers). Also transport options and assertions for client tests.
 
-#![allow(dead_code)]
+pub mod digitalocean;
+pub mod github;
+pub mod supabase;
+pub mod vercel;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::{HttpOptions, RetryPolicy, Sleeper};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use opsroom_adapters::{HttpOptions, RetryPolicy, Sleeper};
 use serde_json::Value;
 
 /// The token the fakes accept.
@@ -37,6 +44,7 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// Answer with `status` and the provider's error carrying `message`.
     pub fn status(status: u16, message: &'static str) -> Self {
         Fault::Status {
             status,
@@ -45,6 +53,7 @@ impl Fault {
         }
     }
 
+    /// A 429 asking to retry after `retry_after` seconds.
     pub fn rate_limited(retry_after: &'static str) -> Self {
         Fault::Status {
             status: 429,
@@ -64,6 +73,7 @@ pub struct Recorded {
 }
 
 impl Recorded {
+    /// The value of header `name`, any case.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -74,6 +84,8 @@ impl Recorded {
 
 struct Inner {
     error_body: ErrorBody,
+    /// The status and message a request without [`TOKEN`] gets.
+    refusal: (u16, &'static str),
     faults: Mutex<VecDeque<Fault>>,
     requests: Mutex<Vec<Recorded>>,
 }
@@ -85,10 +97,19 @@ pub struct Fake {
 }
 
 impl Fake {
+    /// A fake whose errors look like `error_body`; a request without
+    /// [`TOKEN`] gets a 401 "Bad credentials".
     pub fn new(error_body: ErrorBody) -> Self {
+        Self::refusing(error_body, 401, "Bad credentials")
+    }
+
+    /// Like [`Fake::new`], refusing a request without [`TOKEN`] as the
+    /// provider does: with `status` and `message`.
+    pub fn refusing(error_body: ErrorBody, status: u16, message: &'static str) -> Self {
         Self {
             inner: Arc::new(Inner {
                 error_body,
+                refusal: (status, message),
                 faults: Mutex::new(VecDeque::new()),
                 requests: Mutex::new(Vec::new()),
             }),
@@ -100,10 +121,12 @@ impl Fake {
         self.inner.faults.lock().unwrap().extend(faults);
     }
 
+    /// Every request received, in order.
     pub fn requests(&self) -> Vec<Recorded> {
         self.inner.requests.lock().unwrap().clone()
     }
 
+    /// Forgets the requests received so far.
     pub fn clear_requests(&self) {
         self.inner.requests.lock().unwrap().clear();
     }
@@ -115,11 +138,18 @@ impl Fake {
 
     /// Serves `routes` behind the auth/fault gate; returns the base URL.
     pub async fn serve(&self, routes: Router) -> String {
-        let app = routes.layer(axum::middleware::from_fn_with_state(self.clone(), gate));
-        serve(app).await
+        self.serve_with_open(routes, Router::new()).await
+    }
+
+    /// Serves `routes` behind the auth/fault gate and `open` without it
+    /// (what the provider hosts, rather than its API); returns the base URL.
+    pub async fn serve_with_open(&self, routes: Router, open: Router) -> String {
+        let gated = routes.layer(axum::middleware::from_fn_with_state(self.clone(), gate));
+        serve(gated.merge(open)).await
     }
 }
 
+/// `error_body`'s response for `status` and `message`.
 pub fn error_response(error_body: ErrorBody, status: u16, message: &str) -> Response {
     let code = StatusCode::from_u16(status).unwrap();
     (code, axum::Json(error_body(status, message))).into_response()
@@ -152,7 +182,8 @@ async fn gate(State(fake): State<Fake>, request: Request, next: Next) -> Respons
         .get("authorization")
         .and_then(|v| v.to_str().ok());
     if auth != Some(&format!("Bearer {TOKEN}")) {
-        return fake.error(401, "Bad credentials");
+        let (status, message) = fake.inner.refusal;
+        return fake.error(status, message);
     }
     let fault = fake.inner.faults.lock().unwrap().pop_front();
     match fault {
@@ -175,6 +206,14 @@ async fn gate(State(fake): State<Fake>, request: Request, next: Next) -> Respons
         }
         None => next.run(request).await,
     }
+}
+
+/// Whether the `Authorization` header carries [`TOKEN`].
+pub fn authorized(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == format!("Bearer {TOKEN}"))
 }
 
 /// A sleeper that records what the client asked to wait, and returns at once.

@@ -13,11 +13,17 @@
 //! production deployment takes them once READY, except after an instant
 //! rollback: from then on Vercel leaves production where the rollback put
 //! it until a deployment is promoted. Each build writes its log (read at
-//! `/v3/deployments/{id}/events`, `since` honoured) a line per poll.
+//! `/v3/deployments/{id}/events`, `since` honoured; stderr lines in the
+//! older event shape, text at the top) a line per poll.
+//!
+//! Lists are paged as Vercel pages them (`limit`, `until`,
+//! `pagination.next`). A promotion can be made to take a few reads of the
+//! project, as Vercel carries it out in the background
+//! ([`FakeVercel::slow_promotions`]). Runtime logs are three JSON lines.
 
-use super::{authorized, serve};
+use super::{error_response, Fake};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -40,7 +46,8 @@ pub struct FakeDeployment {
 }
 
 impl FakeDeployment {
-    fn seeded(id: &str, git_ref: &str, created: i64) -> Self {
+    /// A READY deployment of `git_ref` that served production.
+    pub fn seeded(id: &str, git_ref: &str, created: i64) -> Self {
         FakeDeployment {
             id: id.into(),
             git_ref: git_ref.into(),
@@ -63,6 +70,12 @@ pub struct VercelWorld {
     pub rollbacks: Vec<String>,
     /// Deployment ids promoted, in order.
     pub promotions: Vec<String>,
+    /// Every rollback request: (project, deployment id, description).
+    pub rollback_requests: Vec<(String, String, Option<String>)>,
+    /// Project reads a promotion takes to complete (0: at once).
+    pub promotion_reads: u32,
+    /// A promotion still under way: (deployment id, project reads left).
+    pub promoting: Option<(String, u32)>,
     /// Whether a new READY production deployment takes production by
     /// itself (off after a rollback, on again after a promotion).
     pub auto_assign: bool,
@@ -72,40 +85,36 @@ pub struct VercelWorld {
     pub log_clock: i64,
     /// How many create calls were accepted.
     pub created: u32,
-    /// Requests refused for a bad token.
-    pub unauthorized: u32,
     /// Refs that stay BUILDING until released.
     pub held: Vec<String>,
 }
 
-/// A running fake; `url` is its base URL.
+/// A running fake; `url` is its base URL, `gate` checks the token, injects
+/// faults and records requests.
 #[derive(Clone)]
 pub struct FakeVercel {
     pub url: String,
     pub world: Arc<Mutex<VercelWorld>>,
+    pub gate: Fake,
 }
 
-fn error(status: u16, code: &str, message: &str) -> Response {
-    (
-        StatusCode::from_u16(status).unwrap(),
-        Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+/// Vercel's error body, its code as Vercel names it for `status`.
+pub fn error_body(status: u16, message: &str) -> Value {
+    let code = match status {
+        401 | 403 => "forbidden",
+        404 => "not_found",
+        409 => "conflict",
+        429 => "rate_limited",
+        _ => "bad_request",
+    };
+    json!({"error": {"code": code, "message": message}})
+}
+
+fn error(status: u16, message: &str) -> Response {
+    error_response(error_body, status, message)
 }
 
 type Shared = Arc<Mutex<VercelWorld>>;
-
-fn deny(world: &Shared, headers: &HeaderMap) -> Option<Response> {
-    if authorized(headers) {
-        return None;
-    }
-    world.lock().unwrap().unauthorized += 1;
-    Some(error(
-        403,
-        "forbidden",
-        "Not authorized: the token is invalid",
-    ))
-}
 
 fn to_json(d: &FakeDeployment) -> Value {
     let mut v = json!({
@@ -120,20 +129,25 @@ fn to_json(d: &FakeDeployment) -> Value {
     v
 }
 
-async fn create(State(w): State<Shared>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
+async fn create(State(w): State<Shared>, Json(body): Json<Value>) -> Response {
+    let git = &body["gitSource"];
+    if body["name"].as_str().is_none()
+        || git["type"].as_str().is_none()
+        || git["ref"].as_str().is_none()
+    {
+        return error(400, "Invalid request: missing name or gitSource.ref");
     }
-    let git_ref = body["gitSource"]["ref"].as_str().unwrap_or("").to_string();
+    let git_ref = git["ref"].as_str().unwrap_or("").to_string();
     if body["gitSource"]["org"] != "acme" || body["gitSource"]["repo"] != "web" {
-        return error(400, "bad_request", "gitSource must name acme/web");
+        return error(400, "gitSource must name acme/web");
     }
     if git_ref == "rejected" {
-        return error(
+        let mut body = error_body(
             400,
-            "incorrect_git_source_info",
             "Cannot deploy ref rejected: it does not exist in acme/web",
         );
+        body["error"]["code"] = json!("incorrect_git_source_info");
+        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
     let mut world = w.lock().unwrap();
     world.created += 1;
@@ -150,17 +164,14 @@ async fn create(State(w): State<Shared>, headers: HeaderMap, Json(body): Json<Va
     Json(to_json(&d)).into_response()
 }
 
-async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
-    }
+async fn get_one(State(w): State<Shared>, Path(id): Path<String>) -> Response {
     let mut world = w.lock().unwrap();
     let held = world.held.clone();
     let auto_assign = world.auto_assign;
     world.log_clock += 1;
     let at = world.log_clock;
     let Some(d) = world.deployments.iter_mut().find(|d| d.id == id) else {
-        return error(404, "not_found", "The deployment was not found.");
+        return error(404, "The deployment was not found.");
     };
     let mut became_ready = false;
     if d.state != "READY" && d.state != "ERROR" {
@@ -206,14 +217,7 @@ async fn get_one(State(w): State<Shared>, headers: HeaderMap, Path(id): Path<Str
 
 /// Newest first; only the states `state` names (comma-separated) when
 /// given, and only those created before `until`.
-async fn list(
-    State(w): State<Shared>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
-    }
+async fn list(State(w): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
     let until: i64 = q
         .get("until")
         .and_then(|u| u.parse().ok())
@@ -223,12 +227,23 @@ async fn list(
         q.get("state")
             .is_none_or(|states| states.split(',').any(|s| s == state))
     };
+    if q.get("projectId").is_some_and(|p| !known_project(p)) {
+        return Json(json!({"deployments": [], "pagination": {"count": 0, "next": null}}))
+            .into_response();
+    }
+    let limit: usize = q.get("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
     let mut shown: Vec<&FakeDeployment> = world
         .deployments
         .iter()
         .filter(|d| wanted(d.state) && d.created < until)
         .collect();
     shown.sort_by_key(|d| std::cmp::Reverse(d.created));
+    let more = shown.len() > limit;
+    shown.truncate(limit);
+    let next = match shown.last() {
+        Some(d) if more => json!(d.created),
+        _ => Value::Null,
+    };
     let items: Vec<Value> = shown
         .iter()
         .map(|d| {
@@ -237,7 +252,7 @@ async fn list(
                    "target": "production", "meta": {"githubCommitRef": d.git_ref}})
         })
         .collect();
-    Json(json!({"deployments": items, "pagination": {"count": items.len(), "next": null}}))
+    Json(json!({"deployments": items, "pagination": {"count": items.len(), "next": next}}))
         .into_response()
 }
 
@@ -247,18 +262,20 @@ fn known_project(project: &str) -> bool {
 
 /// `GET /v9/projects/{idOrName}`: `targets.production` is the deployment
 /// production serves; `lastAliasRequest` the last rollback or promotion.
-async fn project(
-    State(w): State<Shared>,
-    headers: HeaderMap,
-    Path(project): Path<String>,
-) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
-    }
+async fn project(State(w): State<Shared>, Path(project): Path<String>) -> Response {
     if !known_project(&project) {
-        return error(404, "not_found", "Project not found");
+        return error(404, "Project not found");
     }
-    let world = w.lock().unwrap();
+    let mut world = w.lock().unwrap();
+    let mut job_status = "succeeded";
+    if let Some((id, reads_left)) = world.promoting.take() {
+        if reads_left <= 1 {
+            world.promote_now(&id);
+        } else {
+            world.promoting = Some((id, reads_left - 1));
+            job_status = "in-progress";
+        }
+    }
     let production = world
         .deployments
         .iter()
@@ -269,7 +286,7 @@ async fn project(
             v
         });
     let last = world.last_alias_request.as_ref().map(|(kind, from, to)| {
-        json!({"type": kind, "jobStatus": "succeeded", "fromDeploymentId": from,
+        json!({"type": kind, "jobStatus": job_status, "fromDeploymentId": from,
                "toDeploymentId": to, "requestedAt": 1})
     });
     Json(
@@ -281,16 +298,16 @@ async fn project(
 
 async fn rollback(
     State(w): State<Shared>,
-    headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
-    }
     if !known_project(&project) {
-        return error(404, "not_found", "Project not found");
+        return error(404, "Project not found");
     }
     let mut world = w.lock().unwrap();
+    world
+        .rollback_requests
+        .push((project, id.clone(), q.get("description").cloned()));
     if !world
         .deployments
         .iter()
@@ -298,14 +315,12 @@ async fn rollback(
     {
         return error(
             400,
-            "bad_request",
             "Only deployments that served production can be rolled back to",
         );
     }
     if world.live == id {
         return error(
             409,
-            "conflict",
             "The deployment is already the current production deployment",
         );
     }
@@ -318,58 +333,87 @@ async fn rollback(
 
 /// `POST /v10/projects/{projectId}/promote/{deploymentId}`: production
 /// serves it, and new deployments take production by themselves again.
-async fn promote(
-    State(w): State<Shared>,
-    headers: HeaderMap,
-    Path((project, id)): Path<(String, String)>,
-) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
-    }
+async fn promote(State(w): State<Shared>, Path((project, id)): Path<(String, String)>) -> Response {
     if !known_project(&project) {
-        return error(404, "not_found", "Project not found");
+        return error(404, "Project not found");
     }
     let mut world = w.lock().unwrap();
-    let Some(d) = world
+    if !world
         .deployments
-        .iter_mut()
-        .find(|d| d.id == id && d.state == "READY")
-    else {
-        return error(400, "bad_request", "Only READY deployments can be promoted");
-    };
-    d.served = true;
-    let from = std::mem::replace(&mut world.live, id.clone());
-    world.auto_assign = true;
-    world.last_alias_request = Some(("promote", from, id.clone()));
-    world.promotions.push(id);
+        .iter()
+        .any(|d| d.id == id && d.state == "READY")
+    {
+        return error(400, "Only READY deployments can be promoted");
+    }
+    world.promotions.push(id.clone());
+    if world.promotion_reads == 0 {
+        world.promote_now(&id);
+    } else {
+        let live = world.live.clone();
+        world.last_alias_request = Some(("promote", live, id.clone()));
+        world.promoting = Some((id, world.promotion_reads));
+    }
     StatusCode::CREATED.into_response()
+}
+
+impl VercelWorld {
+    /// Production serves `id` from now on, and new deployments take
+    /// production by themselves again.
+    fn promote_now(&mut self, id: &str) {
+        if let Some(d) = self.deployments.iter_mut().find(|d| d.id == id) {
+            d.served = true;
+        }
+        let from = std::mem::replace(&mut self.live, id.to_string());
+        self.auto_assign = true;
+        self.last_alias_request = Some(("promote", from, id.to_string()));
+    }
+}
+
+/// `GET /v1/projects/{project}/deployments/{id}/runtime-logs`: three JSON
+/// lines, two of them the same error.
+async fn runtime_logs(Path((_project, _id)): Path<(String, String)>) -> Response {
+    let line = |row: u32, level: &str, message: &str, path: &str, status: u16| {
+        json!({"level": level, "message": message, "rowId": row.to_string(),
+               "source": if status == 200 { "request" } else { "serverless" },
+               "timestampInMs": row, "domain": "web.app", "messageTruncated": false,
+               "requestMethod": "GET", "requestPath": path, "responseStatusCode": status})
+        .to_string()
+    };
+    let body = [
+        line(1, "info", "GET /", "/", 200),
+        line(2, "error", "TypeError: x is undefined", "/api", 500),
+        line(3, "error", "TypeError: x is undefined", "/api", 500),
+    ]
+    .join("\n");
+    ([("content-type", "application/stream+json")], body).into_response()
 }
 
 /// `GET /v3/deployments/{id}/events`: the build log, oldest first, from
 /// `since` (included) on.
 async fn events(
     State(w): State<Shared>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = deny(&w, &headers) {
-        return r;
+    if q.get("direction").map(String::as_str) != Some("forward") {
+        return error(400, "direction must be forward");
     }
     let since: i64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
     let world = w.lock().unwrap();
     let Some(d) = world.deployments.iter().find(|d| d.id == id) else {
-        return error(404, "not_found", "The deployment was not found.");
+        return error(404, "The deployment was not found.");
     };
     let events: Vec<Value> = d
         .log
         .iter()
         .enumerate()
         .filter(|(_, (created, _, _))| *created >= since)
-        .map(|(n, (created, kind, text))| {
-            json!({"type": kind, "created": created,
+        .map(|(n, (created, kind, text))| match *kind {
+            // Older events carry their text at the top.
+            "stderr" => json!({"type": kind, "created": created, "text": text}),
+            _ => json!({"type": kind, "created": created,
                    "payload": {"deploymentId": d.id, "id": format!("evt_{}_{n}", d.id),
-                               "date": created, "serial": format!("{created}-{n}"), "text": text}})
+                               "date": created, "serial": format!("{created}-{n}"), "text": text}}),
         })
         .collect();
     Json(events).into_response()
@@ -400,7 +444,7 @@ impl FakeVercel {
             auto_assign: true,
             ..Default::default()
         }));
-        let app = Router::new()
+        let api = Router::new()
             .route("/v13/deployments", post(create))
             .route("/v13/deployments/{id}", get(get_one))
             .route("/v6/deployments", get(list))
@@ -408,11 +452,19 @@ impl FakeVercel {
             .route("/v9/projects/{project}", get(project))
             .route("/v10/projects/{project}/promote/{id}", post(promote))
             .route("/v1/projects/{project}/rollback/{id}", post(rollback))
+            .route(
+                "/v1/projects/{project}/deployments/{id}/runtime-logs",
+                get(runtime_logs),
+            )
+            .with_state(world.clone());
+        let site = Router::new()
             .route("/healthz", get(healthz))
             .with_state(world.clone());
+        let gate = Fake::refusing(error_body, 403, "Not authorized: the token is invalid");
         FakeVercel {
-            url: serve(app).await,
+            url: gate.serve_with_open(api, site).await,
             world,
+            gate,
         }
     }
 
@@ -439,5 +491,21 @@ impl FakeVercel {
     /// Ids promoted.
     pub fn promotions(&self) -> Vec<String> {
         self.world.lock().unwrap().promotions.clone()
+    }
+
+    /// Every rollback request: (project, deployment id, description).
+    pub fn rollback_requests(&self) -> Vec<(String, String, Option<String>)> {
+        self.world.lock().unwrap().rollback_requests.clone()
+    }
+
+    /// Makes a promotion complete only at the `reads`-th read of the
+    /// project after it, as Vercel carries it out in the background.
+    pub fn slow_promotions(&self, reads: u32) {
+        self.world.lock().unwrap().promotion_reads = reads;
+    }
+
+    /// Adds `deployment` (see [`FakeDeployment::seeded`]).
+    pub fn add(&self, deployment: FakeDeployment) {
+        self.world.lock().unwrap().deployments.push(deployment);
     }
 }

@@ -1,0 +1,582 @@
+//! What the API answers: its own types, built from the store's rows, so
+//! store internals (a run's lease, lock key, worker and last seq) never reach
+//! clients and a change to a row does not silently change the API. The CLI's
+//! client deserializes the same types, so server and client cannot drift;
+//! the OpenAPI document is generated from them.
+
+use chrono::{DateTime, Utc};
+use opsroom_core::{EventLevel, Phase, RunStatus};
+use opsroom_store::{Artifact, Run, RunEvent, SessionWithRuns};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
+use utoipa::ToSchema;
+
+/// A run: what was asked for, its plan, status, phases, attempts and timings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Run)]
+pub struct RunView {
+    pub id: i64,
+    pub workspace_id: String,
+    pub runbook: String,
+    pub env: Option<String>,
+    pub target: Option<String>,
+    /// The runbook's params, checked against its declaration.
+    #[schema(value_type = Object)]
+    pub params: Value,
+    /// The command text the run came from, if any.
+    pub text: Option<String>,
+    /// The steps of each phase.
+    #[schema(value_type = Vec<PlannedPhaseView>)]
+    pub plan: Value,
+    #[schema(schema_with = risk_schema)]
+    pub risk: String,
+    #[schema(schema_with = run_status_schema)]
+    pub status: RunStatus,
+    pub priority: i32,
+    pub attempt: i32,
+    pub max_attempts: i32,
+    pub run_after: DateTime<Utc>,
+    pub session_id: Option<i64>,
+    #[schema(schema_with = lane_schema)]
+    pub lane: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub created_by: String,
+    pub approved_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The last sign of life of the worker running it.
+    pub heartbeat_at: Option<DateTime<Utc>>,
+    pub cancel_requested: bool,
+    pub timeout_secs: i64,
+    pub error: Option<String>,
+    /// How each phase went.
+    #[schema(value_type = Vec<PhaseView>)]
+    pub phases: Value,
+}
+
+impl From<Run> for RunView {
+    fn from(r: Run) -> Self {
+        RunView {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            runbook: r.runbook,
+            env: r.env,
+            target: r.target,
+            params: r.params,
+            text: r.text,
+            plan: r.plan,
+            risk: r.risk,
+            status: r.status,
+            priority: r.priority,
+            attempt: r.attempt,
+            max_attempts: r.max_attempts,
+            run_after: r.run_after,
+            session_id: r.session_id,
+            lane: r.lane,
+            idempotency_key: r.idempotency_key,
+            created_by: r.created_by,
+            approved_by: r.approved_by,
+            created_at: r.created_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            heartbeat_at: r.heartbeat_at,
+            cancel_requested: r.cancel_requested,
+            timeout_secs: r.timeout_secs,
+            error: r.error,
+            phases: r.phases,
+        }
+    }
+}
+
+/// The steps of one phase of a run's plan (documentation of `Run.plan`).
+#[derive(ToSchema)]
+#[schema(as = PlannedPhase)]
+#[allow(dead_code)]
+pub struct PlannedPhaseView {
+    #[schema(schema_with = phase_schema)]
+    phase: String,
+    steps: Vec<String>,
+}
+
+/// How one phase of a run went (documentation of `Run.phases`).
+#[derive(ToSchema)]
+#[schema(as = PhaseProgress)]
+#[allow(dead_code)]
+pub struct PhaseView {
+    #[schema(schema_with = phase_schema)]
+    phase: String,
+    /// pending, running, succeeded, failed, skipped, cancelled or timed_out.
+    status: String,
+    started_at: Option<DateTime<Utc>>,
+    duration_ms: Option<i64>,
+    error: Option<String>,
+}
+
+/// One event of a run: `seq` counts from 1 without gaps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = RunEvent)]
+pub struct EventView {
+    pub run_id: i64,
+    pub seq: i64,
+    pub ts: DateTime<Utc>,
+    #[schema(schema_with = level_schema)]
+    pub level: EventLevel,
+    #[schema(schema_with = optional_phase_schema)]
+    pub phase: Option<Phase>,
+    pub message: String,
+    /// Structured details, or null; `kind` names what happened (`phase_end`, …).
+    pub data: Value,
+}
+
+impl From<RunEvent> for EventView {
+    fn from(e: RunEvent) -> Self {
+        EventView {
+            run_id: e.run_id,
+            seq: e.seq,
+            ts: e.ts,
+            level: e.level,
+            phase: e.phase,
+            message: e.message,
+            data: e.data,
+        }
+    }
+}
+
+/// The `end` event of a run's stream: the run is final and every event was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct StreamEnd {
+    pub id: i64,
+    #[schema(schema_with = run_status_schema)]
+    pub status: RunStatus,
+    pub error: Option<String>,
+    /// The seq of the run's last event.
+    pub last_seq: i64,
+}
+
+/// Something a run produced: a link, diff, report, file, ERD or JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Artifact)]
+pub struct ArtifactView {
+    pub id: i64,
+    pub run_id: i64,
+    pub workspace_id: String,
+    #[schema(schema_with = artifact_kind_schema)]
+    pub kind: String,
+    pub name: String,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Artifact> for ArtifactView {
+    fn from(a: Artifact) -> Self {
+        ArtifactView {
+            id: a.id,
+            run_id: a.run_id,
+            workspace_id: a.workspace_id,
+            kind: a.kind,
+            name: a.name,
+            content: a.content,
+            created_at: a.created_at,
+        }
+    }
+}
+
+/// A session: its runs grouped in lanes A to D, each lane in enqueue order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Session)]
+pub struct SessionView {
+    pub id: i64,
+    pub workspace_id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub lanes: Vec<LaneView>,
+}
+
+/// One lane of a session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Lane)]
+pub struct LaneView {
+    #[schema(schema_with = lane_name_schema)]
+    pub name: String,
+    pub runs: Vec<RunView>,
+}
+
+impl From<SessionWithRuns> for SessionView {
+    fn from(s: SessionWithRuns) -> Self {
+        SessionView {
+            id: s.session.id,
+            workspace_id: s.session.workspace_id,
+            name: s.session.name,
+            created_by: s.session.created_by,
+            created_at: s.session.created_at,
+            lanes: s
+                .lanes
+                .into_iter()
+                .map(|l| LaneView {
+                    name: l.name,
+                    runs: l.runs.into_iter().map(RunView::from).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A worker process as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Worker)]
+pub struct WorkerView {
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    /// idle, busy or stopped.
+    pub state: String,
+    pub concurrency: i32,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat_at: DateTime<Utc>,
+    /// The runs it holds now.
+    pub running: Vec<i64>,
+    /// Not stopped, and its last heartbeat is older than the heartbeat timeout.
+    pub stale: bool,
+    pub heartbeat_age_ms: i64,
+}
+
+/// `POST /api/v1/parse`: how the text is understood, and what it would do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Parse)]
+pub struct ParseView {
+    /// A runbook name, or `none` when the text asks for no runbook clearly.
+    pub intent: String,
+    pub env: Option<String>,
+    pub target: Option<String>,
+    pub params: Map<String, Value>,
+    /// 0 to 1: how sure the parser is of intent, env and target together.
+    pub confidence: f64,
+    /// What the operator should answer before this can run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<String>,
+    /// Runbooks the text might have meant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<String>,
+    #[schema(value_type = Vec<PlannedPhaseView>)]
+    pub plan: Value,
+    #[schema(schema_with = optional_risk_schema)]
+    pub risk: Option<String>,
+    pub needs_approval: bool,
+    /// Whether a run can be started from this text as it is.
+    pub runnable: bool,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    #[schema(schema_with = ok_schema)]
+    pub status: String,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable `code` and a message that says how to fix it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    /// For command text that was not understood: what to answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<String>>,
+    /// For command text that was not understood: runbooks it might mean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternatives: Option<Vec<String>>,
+    /// For command text that was not understood: how it was read (intent,
+    /// env, target, params, confidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub parsed: Option<Value>,
+}
+
+/// A string schema allowing exactly `values` (and null when `nullable`).
+fn enum_schema<'a>(values: impl IntoIterator<Item = &'a str>, nullable: bool) -> RefOr<Schema> {
+    let mut values: Vec<Value> = values.into_iter().map(Value::from).collect();
+    let ty = if nullable {
+        values.push(Value::Null);
+        utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        utoipa::openapi::schema::SchemaType::new(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .enum_values(Some(values))
+        .into()
+}
+
+fn run_status_schema() -> RefOr<Schema> {
+    enum_schema(RunStatus::ALL.map(RunStatus::as_str), false)
+}
+
+fn level_schema() -> RefOr<Schema> {
+    enum_schema(EventLevel::ALL.map(EventLevel::as_str), false)
+}
+
+fn phase_schema() -> RefOr<Schema> {
+    enum_schema(Phase::ALL.map(Phase::as_str), false)
+}
+
+fn optional_phase_schema() -> RefOr<Schema> {
+    enum_schema(Phase::ALL.map(Phase::as_str), true)
+}
+
+fn risk_schema() -> RefOr<Schema> {
+    enum_schema(["read", "write"], false)
+}
+
+fn optional_risk_schema() -> RefOr<Schema> {
+    enum_schema(["read", "write"], true)
+}
+
+fn lane_schema() -> RefOr<Schema> {
+    enum_schema(opsroom_store::LANES, true)
+}
+
+fn lane_name_schema() -> RefOr<Schema> {
+    enum_schema(opsroom_store::LANES, false)
+}
+
+fn artifact_kind_schema() -> RefOr<Schema> {
+    enum_schema(
+        ["link", "diff", "markdown", "file", "mermaid", "json"],
+        false,
+    )
+}
+
+fn ok_schema() -> RefOr<Schema> {
+    enum_schema(["ok"], false)
+}
+
+/// A string without NUL (U+0000), which no store can keep.
+const NO_NUL: &str = "^[^\\u0000]*$";
+
+/// Body of `POST /api/v1/runs`. Give `text`, or `runbook` (with `env` when
+/// the runbook needs one); explicit fields win over what the text says.
+/// `session_id` and `lane` go together. Null is the same as leaving a field out.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRun {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = optional_command_text_schema)]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[^\\u0000]*$")]
+    pub runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[^\\u0000]*$")]
+    pub env: Option<String>,
+    /// 1 to 200 characters, no control characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(schema_with = params_schema)]
+    pub params: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = lane_schema)]
+    pub lane: Option<String>,
+    /// Also accepted as the `Idempotency-Key` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 200, pattern = "^[^\\u0000]*$")]
+    pub idempotency_key: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    #[schema(minimum = -100, maximum = 100)]
+    pub priority: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 20)]
+    pub max_attempts: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_after: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 86400)]
+    pub timeout_secs: Option<i64>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
+}
+
+/// Optional body of the actions on a run (cancel, approve, reject).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// Why (kept in the run's events and the audit log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000, pattern = "^[^\\u0000]*$")]
+    pub reason: Option<String>,
+}
+
+/// Optional body of `POST /api/v1/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// Default: `session YYYY-MM-DD HH:MM`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = session_name_schema)]
+    pub name: Option<String>,
+}
+
+/// Body of `POST /api/v1/parse`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ParseRequest {
+    #[schema(schema_with = command_text_schema)]
+    pub text: String,
+}
+
+/// Query of `GET /api/v1/runs`: filters and a page, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RunsQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(schema_with = optional_status_param)]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = "^[^\\u0000]*$")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(pattern = "^[^\\u0000]*$")]
+    pub runbook: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<i64>,
+    /// 1 to 1000; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Only runs with a smaller id (pagination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
+}
+
+/// Query of `GET /api/v1/runs/{id}/events`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventsQuery {
+    /// Only events with a greater seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    /// 1 to 10000; default 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 10000)]
+    pub limit: Option<i64>,
+}
+
+/// Query of `GET /api/v1/runs/{id}/events/stream`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Start after this seq (`Last-Event-ID` wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+}
+
+/// Not only spaces, no control characters but tab, line feed and carriage return.
+const COMMAND_TEXT: &str = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$";
+
+/// Not only spaces, no control characters.
+const SESSION_NAME: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+fn text_schema(nullable: bool, max: usize, pattern: &str, description: &str) -> ObjectBuilder {
+    let ty = if nullable {
+        utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        utoipa::openapi::schema::SchemaType::new(Type::String)
+    };
+    ObjectBuilder::new()
+        .schema_type(ty)
+        .min_length(Some(1))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .description(Some(description))
+}
+
+const COMMAND_TEXT_ABOUT: &str = "Plain command text, e.g. `check prod status`: at most 2000 characters, not only spaces, no control characters but tab, line feed and carriage return.";
+
+fn command_text_schema() -> RefOr<Schema> {
+    text_schema(false, 2000, COMMAND_TEXT, COMMAND_TEXT_ABOUT)
+        .examples(["check prod status"])
+        .into()
+}
+
+fn optional_command_text_schema() -> RefOr<Schema> {
+    text_schema(true, 2000, COMMAND_TEXT, COMMAND_TEXT_ABOUT).into()
+}
+
+fn session_name_schema() -> RefOr<Schema> {
+    text_schema(
+        true,
+        200,
+        SESSION_NAME,
+        "1 to 200 characters, not only spaces, no control characters",
+    )
+    .into()
+}
+
+/// A runbook parameter: a string without NUL, an integer or a boolean.
+fn params_schema() -> RefOr<Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, SchemaType};
+    let value = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::String))
+                .pattern(Some(NO_NUL)),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::Integer))
+                .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                    utoipa::openapi::KnownFormat::Int64,
+                ))),
+        )
+        .item(ObjectBuilder::new().schema_type(SchemaType::new(Type::Boolean)))
+        .description(Some(
+            "A runbook parameter: a string (without NUL), an integer or a boolean; which names and kinds a runbook takes is listed by GET /api/v1/runbooks.",
+        ));
+    ObjectBuilder::new()
+        .schema_type(SchemaType::new(Type::Object))
+        .additional_properties(Some(Schema::AnyOf(value.build())))
+        .into()
+}
+
+fn optional_status_param() -> RefOr<Schema> {
+    run_status_schema()
+}
+
+/// One Server-Sent Event of a run's stream (documentation only).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SseEvent {
+    /// The event's seq (not on `end`).
+    #[schema(pattern = "^[0-9]+$")]
+    id: Option<String>,
+    #[schema(schema_with = sse_event_name_schema)]
+    event: Option<String>,
+    /// JSON: a RunEvent, or a StreamEnd on `end`.
+    data: String,
+    retry: Option<i64>,
+}
+
+fn sse_event_name_schema() -> RefOr<Schema> {
+    enum_schema(["message", "end"], false)
+}

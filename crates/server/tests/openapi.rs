@@ -1,0 +1,534 @@
+//! The OpenAPI document against the real server: every operation is called
+//! for real, in success and error cases, and each answer's status, content
+//! type and body must be what the document declares for that status.
+//! (schemathesis, in .ci/schemathesis, also generates requests from it.)
+
+use chrono::Utc;
+use opsroom_server::testing::{TestApp, TestAppOptions};
+use opsroom_store::{DynStore, RunInsertParams};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+const TOKEN: &str = "openapi-test-token";
+
+/// The document and a client that checks answers against it.
+struct Checker {
+    doc: Value,
+    http: reqwest::Client,
+    base: String,
+    /// (method, path template) of every operation called with a 2xx answer.
+    succeeded: BTreeSet<(String, String)>,
+}
+
+/// One call: the operation as the document names it, the concrete path,
+/// and what to send.
+struct Call<'a> {
+    method: Method,
+    template: &'a str,
+    path: String,
+    body: Option<Value>,
+    token: bool,
+}
+
+impl<'a> Call<'a> {
+    fn new(method: Method, template: &'a str, path: impl Into<String>) -> Self {
+        Call {
+            method,
+            template,
+            path: path.into(),
+            body: None,
+            token: true,
+        }
+    }
+
+    fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    fn without_token(mut self) -> Self {
+        self.token = false;
+        self
+    }
+}
+
+impl Checker {
+    async fn new(app: &TestApp) -> Checker {
+        let http = reqwest::Client::new();
+        let doc: Value = http
+            .get(format!("{}/api/openapi.json", app.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Checker {
+            doc,
+            http,
+            base: app.url.clone(),
+            succeeded: BTreeSet::new(),
+        }
+    }
+
+    /// Sends `call`, checks the answer has status `expected` and matches
+    /// the document, and returns its body (JSON, or the text as a string).
+    async fn check(&mut self, call: Call<'_>, expected: u16) -> Value {
+        let what = format!("{} {}", call.method, call.path);
+        let mut rb = self
+            .http
+            .request(call.method.clone(), format!("{}{}", self.base, call.path));
+        if call.token {
+            rb = rb.bearer_auth(TOKEN);
+        }
+        if let Some(b) = &call.body {
+            rb = rb.json(b);
+        }
+        let response = rb.send().await.unwrap();
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let text = response.text().await.unwrap();
+        assert_eq!(status.as_u16(), expected, "{what}: {text}");
+        let method = call.method.as_str().to_lowercase();
+        let op = &self.doc["paths"][call.template][&method];
+        assert!(
+            op.is_object(),
+            "{what}: {} is not documented",
+            call.template
+        );
+        let mut declared = &op["responses"][status.as_str()];
+        assert!(
+            declared.is_object(),
+            "{what}: status {status} is not documented for {method} {}",
+            call.template
+        );
+        if let Some(r) = declared["$ref"].as_str() {
+            declared = self.resolve(r);
+        }
+        let content = declared["content"].as_object().unwrap_or_else(|| {
+            panic!("{what}: the documented {status} answer has no content: {declared}")
+        });
+        let media = content_type.split(';').next().unwrap().trim();
+        let schema = &content
+            .get(media)
+            .unwrap_or_else(|| panic!("{what}: answered {media}, documented {content:?}"))
+            ["schema"];
+        let body = match media {
+            "application/json" => serde_json::from_str(&text).unwrap(),
+            "text/event-stream" => {
+                for event in sse_events(&text) {
+                    self.validate(&what, schema, &event);
+                    let data: Value =
+                        serde_json::from_str(event["data"].as_str().unwrap()).unwrap();
+                    let named = if event["event"] == "end" {
+                        "StreamEnd"
+                    } else {
+                        "RunEvent"
+                    };
+                    let data_schema = json!({"$ref": format!("#/components/schemas/{named}")});
+                    self.validate(&what, &data_schema, &data);
+                }
+                Value::String(text)
+            }
+            _ => Value::String(text),
+        };
+        if media != "text/event-stream" {
+            self.validate(&what, schema, &body);
+        }
+        if status.is_success() {
+            self.succeeded.insert((method, call.template.to_string()));
+        }
+        body
+    }
+
+    fn resolve(&self, pointer: &str) -> &Value {
+        let path = pointer.strip_prefix('#').expect("a local $ref");
+        self.doc
+            .pointer(path)
+            .unwrap_or_else(|| panic!("$ref {pointer} points nowhere"))
+    }
+
+    fn validate(&self, what: &str, schema: &Value, value: &Value) {
+        let mut errors = Vec::new();
+        self.errors(schema, value, "", &mut errors);
+        assert!(
+            errors.is_empty(),
+            "{what}: the answer does not match its documented schema:\n{}\n{value:#}",
+            errors.join("\n")
+        );
+    }
+
+    /// What is wrong with `value` against `schema`, for the subset of JSON
+    /// Schema the generated document uses.
+    fn errors(&self, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+        if value.is_null() && schema["nullable"] == true {
+            return;
+        }
+        if let Some(r) = schema["$ref"].as_str() {
+            return self.errors(self.resolve(r), value, at, out);
+        }
+        for sub in schema["allOf"].as_array().into_iter().flatten() {
+            self.errors(sub, value, at, out);
+        }
+        for key in ["oneOf", "anyOf"] {
+            if let Some(options) = schema[key].as_array() {
+                let fits = options.iter().filter(|s| {
+                    let mut e = Vec::new();
+                    self.errors(s, value, at, &mut e);
+                    e.is_empty()
+                });
+                let n = fits.count();
+                if n == 0 || (key == "oneOf" && n > 1) {
+                    out.push(format!("{at}: fits {n} of the {key} schemas"));
+                }
+            }
+        }
+        if let Some(ty) = schema.get("type") {
+            let types: Vec<&str> = match ty {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            if !types.iter().any(|t| has_type(value, t)) {
+                out.push(format!("{at}: {value} is not of type {ty}"));
+                return;
+            }
+        }
+        if let Some(values) = schema["enum"].as_array() {
+            if !values.contains(value) {
+                out.push(format!("{at}: {value} is not one of {values:?}"));
+            }
+        }
+        if let (Some(min), Some(n)) = (schema["minimum"].as_f64(), value.as_f64()) {
+            if n < min {
+                out.push(format!("{at}: {n} is below the minimum {min}"));
+            }
+        }
+        if let (Some(max), Some(n)) = (schema["maximum"].as_f64(), value.as_f64()) {
+            if n > max {
+                out.push(format!("{at}: {n} is above the maximum {max}"));
+            }
+        }
+        if schema["format"] == "date-time" {
+            if let Some(s) = value.as_str() {
+                if chrono::DateTime::parse_from_rfc3339(s).is_err() {
+                    out.push(format!("{at}: {s} is not a date-time"));
+                }
+            }
+        }
+        if let Some(items) = value.as_array() {
+            for (i, item) in items.iter().enumerate() {
+                if let Some(s) = schema.get("items") {
+                    self.errors(s, item, &format!("{at}[{i}]"), out);
+                }
+            }
+        }
+        if let Some(fields) = value.as_object() {
+            for name in schema["required"].as_array().into_iter().flatten() {
+                if !fields.contains_key(name.as_str().unwrap()) {
+                    out.push(format!("{at}: required field {name} is missing"));
+                }
+            }
+            let properties = schema["properties"].as_object();
+            for (name, v) in fields {
+                let here = format!("{at}.{name}");
+                match properties.and_then(|p| p.get(name)) {
+                    Some(s) => self.errors(s, v, &here, out),
+                    None => match schema.get("additionalProperties") {
+                        Some(Value::Bool(false)) => {
+                            out.push(format!("{here}: not a documented field"))
+                        }
+                        Some(s @ Value::Object(_)) => self.errors(s, v, &here, out),
+                        // Undocumented fields of a documented object are a
+                        // drift between the document and the server.
+                        _ if properties.is_some() => {
+                            out.push(format!("{here}: not a documented field"))
+                        }
+                        _ => {}
+                    },
+                }
+            }
+        }
+    }
+}
+
+fn has_type(value: &Value, ty: &str) -> bool {
+    match ty {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "integer" => value.is_i64() || value.is_u64(),
+        "number" => value.is_number(),
+        "string" => value.is_string(),
+        "array" => value.is_array(),
+        "object" => value.is_object(),
+        _ => false,
+    }
+}
+
+/// The events of an SSE body as objects of their fields (`id`, `event`, `data`).
+fn sse_events(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let mut event = serde_json::Map::new();
+            for line in block.lines() {
+                if let Some((field, v)) = line.split_once(':') {
+                    if !field.is_empty() {
+                        event.insert(field.into(), json!(v.strip_prefix(' ').unwrap_or(v)));
+                    }
+                }
+            }
+            event.contains_key("data").then_some(Value::Object(event))
+        })
+        .collect()
+}
+
+async fn every_operation_answers_as_documented(store: DynStore) {
+    let app = TestApp::spawn(
+        store.clone(),
+        TestAppOptions {
+            admin_token: Some(TOKEN.into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut c = Checker::new(&app).await;
+    assert_eq!(c.doc["openapi"], "3.0.3");
+    use Method as M;
+    c.check(
+        Call::new(M::GET, "/healthz", "/healthz").without_token(),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::GET, "/metrics", "/metrics").without_token(),
+        200,
+    )
+    .await;
+
+    let parse = "/api/v1/parse";
+    c.check(
+        Call::new(M::POST, parse, parse).body(json!({"text": "check prod status"})),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, parse, parse).body(json!({"text": "deploy"})),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, parse, parse).body(json!({"text": 42})),
+        400,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, parse, parse).body(json!({"text": ""})),
+        422,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, parse, parse)
+            .body(json!({"text": "x"}))
+            .without_token(),
+        401,
+    )
+    .await;
+    c.check(
+        Call::new(M::GET, "/api/v1/runbooks", "/api/v1/runbooks"),
+        200,
+    )
+    .await;
+    c.check(Call::new(M::GET, "/api/v1/workers", "/api/v1/workers"), 200)
+        .await;
+
+    let runs = "/api/v1/runs";
+    let run = c
+        .check(
+            Call::new(M::POST, runs, runs).body(json!({"text": "check prod status"})),
+            201,
+        )
+        .await;
+    let id = run["id"].as_i64().unwrap();
+    let keyed = json!({"runbook": "noop", "idempotency_key": "k", "params": {"events": 2}});
+    c.check(Call::new(M::POST, runs, runs).body(keyed.clone()), 201)
+        .await;
+    c.check(Call::new(M::POST, runs, runs).body(keyed), 200)
+        .await;
+    c.check(
+        Call::new(M::POST, runs, runs).body(json!({"colour": 1})),
+        400,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, runs, runs)
+            .body(json!({"runbook": "noop", "session_id": 424242, "lane": "A"})),
+        404,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, runs, runs).body(json!({"text": "delete everything"})),
+        422,
+    )
+    .await;
+    c.check(Call::new(M::GET, runs, runs), 200).await;
+    c.check(Call::new(M::GET, runs, "/api/v1/runs?limit=0"), 400)
+        .await;
+
+    let one = "/api/v1/runs/{id}";
+    c.check(Call::new(M::GET, one, format!("/api/v1/runs/{id}")), 200)
+        .await;
+    c.check(Call::new(M::GET, one, "/api/v1/runs/abc"), 400)
+        .await;
+    c.check(Call::new(M::GET, one, "/api/v1/runs/424242"), 404)
+        .await;
+    // The stream ends once the run is final: its events and its `end`.
+    let stream = "/api/v1/runs/{id}/events/stream";
+    c.check(
+        Call::new(M::GET, stream, format!("/api/v1/runs/{id}/events/stream")),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::GET, stream, "/api/v1/runs/424242/events/stream"),
+        404,
+    )
+    .await;
+    let events = "/api/v1/runs/{id}/events";
+    c.check(
+        Call::new(M::GET, events, format!("/api/v1/runs/{id}/events")),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::GET, events, format!("/api/v1/runs/{id}/events?limit=0")),
+        400,
+    )
+    .await;
+    c.check(Call::new(M::GET, events, "/api/v1/runs/424242/events"), 404)
+        .await;
+    let artifacts = "/api/v1/runs/{id}/artifacts";
+    c.check(
+        Call::new(M::GET, artifacts, format!("/api/v1/runs/{id}/artifacts")),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::GET, artifacts, "/api/v1/runs/424242/artifacts"),
+        404,
+    )
+    .await;
+
+    // Actions: on a final run they conflict; retry makes a new run.
+    for action in ["cancel", "approve", "reject"] {
+        let template = format!("/api/v1/runs/{{id}}/{action}");
+        c.check(
+            Call::new(M::POST, &template, format!("/api/v1/runs/{id}/{action}")),
+            409,
+        )
+        .await;
+        c.check(
+            Call::new(M::POST, &template, format!("/api/v1/runs/{id}/{action}"))
+                .body(json!({"reason": "x".repeat(1001)})),
+            422,
+        )
+        .await;
+        c.check(
+            Call::new(M::POST, &template, format!("/api/v1/runs/424242/{action}")),
+            404,
+        )
+        .await;
+    }
+    let retry = "/api/v1/runs/{id}/retry";
+    let retried = c
+        .check(
+            Call::new(M::POST, retry, format!("/api/v1/runs/{id}/retry")),
+            201,
+        )
+        .await;
+    c.check(
+        Call::new(
+            M::POST,
+            "/api/v1/runs/{id}/cancel",
+            format!("/api/v1/runs/{}/cancel", retried["id"]),
+        )
+        .body(json!({"reason": "not needed"})),
+        200,
+    )
+    .await;
+    // Runs waiting for approval: one approved, one rejected.
+    for action in ["approve", "reject"] {
+        let mut p = RunInsertParams::new("noop", Utc::now());
+        p.needs_approval = true;
+        p.actor = "someone else".into();
+        let (waiting, _) = store.run_insert(p).await.unwrap();
+        c.check(
+            Call::new(
+                M::POST,
+                &format!("/api/v1/runs/{{id}}/{action}"),
+                format!("/api/v1/runs/{}/{action}", waiting.id),
+            ),
+            200,
+        )
+        .await;
+    }
+    c.check(Call::new(M::POST, retry, "/api/v1/runs/424242/retry"), 404)
+        .await;
+
+    let sessions = "/api/v1/sessions";
+    let session = c
+        .check(
+            Call::new(M::POST, sessions, sessions).body(json!({"name": "release"})),
+            201,
+        )
+        .await;
+    c.check(
+        Call::new(M::POST, runs, runs)
+            .body(json!({"runbook": "noop", "session_id": session["id"], "lane": "B"})),
+        201,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, sessions, sessions).body(json!({"name": " "})),
+        422,
+    )
+    .await;
+    let one_session = "/api/v1/sessions/{id}";
+    c.check(
+        Call::new(
+            M::GET,
+            one_session,
+            format!("/api/v1/sessions/{}", session["id"]),
+        ),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::GET, one_session, "/api/v1/sessions/424242"),
+        404,
+    )
+    .await;
+
+    // Every documented operation was seen answering successfully.
+    let documented: BTreeSet<(String, String)> = c.doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "post", "put", "delete", "patch"].contains(&m.as_str()))
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect();
+    let missed: Vec<_> = documented.difference(&c.succeeded).collect();
+    assert!(missed.is_empty(), "never called successfully: {missed:?}");
+    app.stop().await;
+}
+
+opsroom_store::on_both_stores!(every_operation_answers_as_documented);
