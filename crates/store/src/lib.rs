@@ -192,7 +192,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn artifact_insert(&self, params: ArtifactInsertParams) -> StoreResult<Artifact>;
 
-    async fn artifacts_list(&self, workspace_id: &str, run_id: RunId) -> StoreResult<Vec<Artifact>>;
+    async fn artifacts_list(&self, workspace_id: &str, run_id: RunId)
+        -> StoreResult<Vec<Artifact>>;
 
     /// Registers a worker or refreshes its heartbeat; returns the runs it
     /// holds that were asked to cancel.

@@ -1,8 +1,8 @@
 //! Rows and the params structs of the store's methods.
 
 use chrono::{DateTime, Utc};
-pub use opsroom_core::{RunId, Seq};
 use opsroom_core::{EventLevel, Phase, RunStatus};
+pub use opsroom_core::{RunId, Seq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

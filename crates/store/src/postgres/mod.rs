@@ -683,7 +683,11 @@ impl Store for PgStore {
         }
     }
 
-    async fn artifacts_list(&self, workspace_id: &str, run_id: RunId) -> StoreResult<Vec<Artifact>> {
+    async fn artifacts_list(
+        &self,
+        workspace_id: &str,
+        run_id: RunId,
+    ) -> StoreResult<Vec<Artifact>> {
         let rows = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifacts_list.sql"))
             .bind(workspace_id)
             .bind(run_id.0)
