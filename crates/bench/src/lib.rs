@@ -487,7 +487,7 @@ async fn measure_e2e(kind: &str, args: &BenchArgs, http: &reqwest::Client) -> Be
         })
         .await
         .map_err(failed)?;
-    let events_per_run = sample.first().map(|r| r.last_seq).unwrap_or(0);
+    let events_per_run = sample.first().map(|r| r.last_seq.0).unwrap_or(0);
     server.stop().await;
     drop(store);
     db.drop().await;

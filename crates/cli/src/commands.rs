@@ -3,6 +3,7 @@
 use crate::client::{CliError, CliResult};
 use crate::follow::{follow, print_event};
 use clap::Args;
+use opsroom_core::{RunId, Seq};
 use opsroom_server::client::{ApiClient, RunAction};
 use opsroom_server::views::{CreateRun, EventsQuery, RunsQuery};
 use serde_json::{Map, Value};
@@ -86,7 +87,7 @@ pub async fn run(api: &ApiClient, args: RunArgs) -> CliResult<ExitCode> {
         println!("{}", run.id);
         return Ok(ExitCode::SUCCESS);
     }
-    follow(api, run.id, 0).await
+    follow(api, run.id, Seq(0)).await
 }
 
 #[derive(Debug, Args)]
@@ -200,13 +201,13 @@ pub struct LogsArgs {
 
 pub async fn logs(api: &ApiClient, args: LogsArgs) -> CliResult<ExitCode> {
     if args.follow {
-        return follow(api, args.id, 0).await;
+        return follow(api, RunId(args.id), Seq(0)).await;
     }
-    let mut after = 0;
+    let mut after = Seq(0);
     loop {
         let events = api
             .events(
-                args.id,
+                RunId(args.id),
                 &EventsQuery {
                     after: Some(after),
                     limit: Some(1000),
@@ -239,9 +240,9 @@ pub async fn action(api: &ApiClient, action: &str, args: ActionArgs) -> CliResul
         _ => None,
     };
     let run = match (act, args.reason) {
-        (Some(act), reason) => api.act(args.id, act, reason).await?,
+        (Some(act), reason) => api.act(RunId(args.id), act, reason).await?,
         (None, Some(_)) => return Err(CliError::input(format!("{action} takes no --reason"))),
-        (None, None) => api.retry(args.id).await?,
+        (None, None) => api.retry(RunId(args.id)).await?,
     };
     match action {
         "retry" => println!("run {} retried as run {} ({})", args.id, run.id, run.status),

@@ -3,7 +3,7 @@
 //! from the last seq, and the run's outcome as the exit code.
 
 use crate::client::CliResult;
-use opsroom_core::RunStatus;
+use opsroom_core::{RunId, RunStatus, Seq};
 use opsroom_server::client::{ApiClient, ClientError, StreamItem};
 use opsroom_server::views::{EventView, StreamEnd};
 use std::io::{IsTerminal, Write};
@@ -62,7 +62,7 @@ impl Progress {
 }
 
 /// Streams run `id` from seq `after` until its `end` event.
-pub async fn follow(api: &ApiClient, id: i64, mut after: i64) -> CliResult<ExitCode> {
+pub async fn follow(api: &ApiClient, id: RunId, mut after: Seq) -> CliResult<ExitCode> {
     let mut progress = Progress {
         enabled: std::io::stderr().is_terminal(),
         started: Instant::now(),

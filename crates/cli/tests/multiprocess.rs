@@ -116,7 +116,7 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
             1
         );
         assert_eq!(
-            evs.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            evs.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
             (1..=evs.len() as i64).collect::<Vec<_>>()
         );
     }
@@ -254,7 +254,7 @@ async fn a_killed_worker_loses_no_event_and_its_runs_are_rescued() {
             "run {id}: every event committed before the kill is still there"
         );
         assert_eq!(
-            after.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            after.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
             (1..=after.len() as i64).collect::<Vec<_>>()
         );
         let rescue = after

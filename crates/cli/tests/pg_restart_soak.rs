@@ -241,7 +241,7 @@ async fn runs_survive_two_postgres_restarts_across_two_worker_processes() {
             .await
             .unwrap();
         assert_eq!(
-            evs.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            evs.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
             (1..=evs.len() as i64).collect::<Vec<_>>(),
             "run {}: events contiguous",
             r.id

@@ -2,11 +2,13 @@
 //! command parser. Pure code: no IO, no async runtime, no database.
 
 pub mod catalog;
+pub mod ids;
 pub mod new_run;
 pub mod parser;
 pub mod redact;
 pub mod run;
 
 pub use catalog::{Catalog, Risk, RunbookSpec, StepAction};
+pub use ids::{RunId, Seq};
 pub use new_run::{NewRun, NewRunError, NewRunInput};
 pub use run::{EventLevel, Phase, RunStatus};

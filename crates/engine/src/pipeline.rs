@@ -228,7 +228,7 @@ impl RunContext {
             }
             Err(StoreError::LeaseLost { .. }) => self.lease_lost = true,
             Err(e) => {
-                tracing::warn!(run = self.run.id, error = %e, "cannot write run events yet; keeping them for the next write")
+                tracing::warn!(run = %self.run.id, error = %e, "cannot write run events yet; keeping them for the next write")
             }
         }
     }
@@ -371,7 +371,7 @@ pub async fn execute_run(
     let mut ctx = RunContext::new(engine.clone(), run);
     ctx.flushed_at = Some(Instant::now());
     tracing::debug!(
-        run = ctx.run.id,
+        run = %ctx.run.id,
         worker = worker_id,
         attempt = ctx.run.attempt,
         "run started"
@@ -577,7 +577,7 @@ async fn end_attempt(engine: &Engine, params: RunCompleteParams) -> Result<Run, 
         Err(StoreError::LeaseLost { .. }) => return Err(Outcome::LeaseLost),
         Err(e) => e,
     };
-    tracing::error!(run = run_id, error = %e, "cannot record the end of the run with its last events; recording it without them");
+    tracing::error!(run = %run_id, error = %e, "cannot record the end of the run with its last events; recording it without them");
     let lost = params.events.len();
     let mut without_events = params;
     without_events.events = vec![NewEvent::new(
@@ -591,7 +591,7 @@ async fn end_attempt(engine: &Engine, params: RunCompleteParams) -> Result<Run, 
         Ok(run) => Ok(run),
         Err(StoreError::LeaseLost { .. }) => Err(Outcome::LeaseLost),
         Err(e) => {
-            tracing::error!(run = run_id, error = %e, "cannot record the end of the run; leaving it to be rescued when its lease lapses");
+            tracing::error!(run = %run_id, error = %e, "cannot record the end of the run; leaving it to be rescued when its lease lapses");
             Err(Outcome::Abandoned)
         }
     }
@@ -604,7 +604,7 @@ async fn complete_retrying(engine: &Engine, params: RunCompleteParams) -> Result
     loop {
         match Completions::complete(engine, params.clone()).await {
             Err(e) if e.is_transient() && Instant::now() + pause < give_up_at => {
-                tracing::warn!(run = params.run_id, error = %e, retry_in_ms = pause.as_millis() as u64, "cannot record the end of the run yet");
+                tracing::warn!(run = %params.run_id, error = %e, retry_in_ms = pause.as_millis() as u64, "cannot record the end of the run yet");
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
             }

@@ -5,7 +5,7 @@
 
 use crate::pipeline::{execute_run, Outcome, StopSignal};
 use crate::Engine;
-use opsroom_store::{Run, RunClaimParams, RunsRescueParams, Wakeup, WorkerHeartbeatParams};
+use opsroom_store::{Run, RunClaimParams, RunId, RunsRescueParams, Wakeup, WorkerHeartbeatParams};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -68,7 +68,7 @@ pub async fn until_true(rx: &mut watch::Receiver<bool>) {
     }
 }
 
-type StopSenders = Arc<Mutex<HashMap<i64, watch::Sender<StopSignal>>>>;
+type StopSenders = Arc<Mutex<HashMap<RunId, watch::Sender<StopSignal>>>>;
 
 /// One worker with its own id.
 #[derive(Clone)]
@@ -133,7 +133,7 @@ impl WorkerPool {
         }
     }
 
-    fn spawn_run(&self, set: &mut JoinSet<(i64, Outcome)>, run: Run) {
+    fn spawn_run(&self, set: &mut JoinSet<(RunId, Outcome)>, run: Run) {
         let (tx, rx) = watch::channel(StopSignal::Run);
         self.in_flight.lock().unwrap().insert(run.id, tx);
         let engine = self.engine.clone();
@@ -144,7 +144,7 @@ impl WorkerPool {
         });
     }
 
-    fn finished(&self, id: i64, outcome: &Outcome) {
+    fn finished(&self, id: RunId, outcome: &Outcome) {
         self.in_flight.lock().unwrap().remove(&id);
         match outcome {
             Outcome::Completed(_) => self.engine.metrics.record_completed(),
@@ -154,10 +154,10 @@ impl WorkerPool {
         }
         match outcome {
             Outcome::LeaseLost => {
-                tracing::warn!(worker = %self.id, run = id, "lost the lease on a run; another worker owns it now")
+                tracing::warn!(worker = %self.id, run = %id, "lost the lease on a run; another worker owns it now")
             }
             Outcome::Abandoned => {
-                tracing::error!(worker = %self.id, run = id, "gave up on a run; it is rescued once its lease lapses")
+                tracing::error!(worker = %self.id, run = %id, "gave up on a run; it is rescued once its lease lapses")
             }
             _ => {}
         }
@@ -185,7 +185,7 @@ impl WorkerPool {
     pub async fn heartbeat(&self, state: &str) {
         let now = self.engine.clock.now();
         let store = &self.engine.store;
-        let running: Vec<i64> = self.in_flight.lock().unwrap().keys().copied().collect();
+        let running: Vec<RunId> = self.in_flight.lock().unwrap().keys().copied().collect();
         match store
             .worker_heartbeat(WorkerHeartbeatParams {
                 worker_id: self.id.clone(),
@@ -226,7 +226,7 @@ impl WorkerPool {
         {
             Ok(rescued) => {
                 for r in rescued {
-                    tracing::warn!(run = r.id, status = %r.status, "rescued a run whose worker stopped heartbeating");
+                    tracing::warn!(run = %r.id, status = %r.status, "rescued a run whose worker stopped heartbeating");
                 }
             }
             Err(e) => tracing::warn!(error = %e, "rescue failed"),
@@ -255,7 +255,7 @@ impl WorkerPool {
                 }
             })
         };
-        let mut set: JoinSet<(i64, Outcome)> = JoinSet::new();
+        let mut set: JoinSet<(RunId, Outcome)> = JoinSet::new();
         let mut poll = tokio::time::interval(self.options.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut claim_now = true;
@@ -315,7 +315,7 @@ impl WorkerPool {
     }
 
     /// Lets current runs finish within the grace period, then releases the rest.
-    async fn drain(&self, mut set: JoinSet<(i64, Outcome)>) {
+    async fn drain(&self, mut set: JoinSet<(RunId, Outcome)>) {
         if set.is_empty() {
             return;
         }

@@ -204,7 +204,7 @@ async fn run_to_end(engine: &Engine, runbook: &str, target: Option<&str>) -> (Ru
         .events_list(EventsListParams::new(DEFAULT_WORKSPACE, run.id, 10_000))
         .await
         .unwrap();
-    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, (1..=events.len() as i64).collect::<Vec<_>>());
     (done, events)
 }

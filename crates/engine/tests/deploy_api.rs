@@ -54,7 +54,7 @@ async fn an_approved_prod_deploy_runs_through_the_api() {
         .await;
     assert_eq!(status, 201, "{run}");
     assert_eq!(run["status"], "awaiting_approval", "{run}");
-    let id = run["id"].as_i64().unwrap();
+    let id = opsroom_store::RunId(run["id"].as_i64().unwrap());
     assert_eq!(api.lock_key(id).await.as_deref(), Some("prod/web"));
 
     let approve = format!("/api/v1/runs/{id}/approve");

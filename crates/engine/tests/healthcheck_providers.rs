@@ -123,7 +123,7 @@ async fn healthcheck(store: &DynStore, toml: &str) -> Finished {
         )
         .await;
     assert_eq!(status, 201, "{created}");
-    let done = Finished::load(&api, created["id"].as_i64().unwrap()).await;
+    let done = Finished::load(&api, opsroom_store::RunId(created["id"].as_i64().unwrap())).await;
     api.stop().await;
     done
 }

@@ -44,12 +44,12 @@ async fn enqueue(
     engine.store.run_insert(p).await.unwrap().0
 }
 
-async fn events(store: &DynStore, id: i64) -> Vec<RunEvent> {
+async fn events(store: &DynStore, id: RunId) -> Vec<RunEvent> {
     let evs = store
         .events_list(EventsListParams::new(DEFAULT_WORKSPACE, id, 10_000))
         .await
         .unwrap();
-    let seqs: Vec<i64> = evs.iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = evs.iter().map(|e| e.seq.0).collect();
     assert_eq!(
         seqs,
         (1..=evs.len() as i64).collect::<Vec<_>>(),

@@ -102,7 +102,7 @@ async fn run_once(store: &DynStore, toml: &str, run: NewRun<'_>) -> Finished {
     let (status, created) = api.post("/api/v1/runs", REQUESTER, body).await;
     assert_eq!(status, 201, "POST /api/v1/runs: {created}");
     assert_eq!(created["status"], "queued", "{created}");
-    let id = created["id"].as_i64().expect("a created run has an id");
+    let id = opsroom_store::RunId(created["id"].as_i64().expect("a created run has an id"));
     let done = Finished::load(&api, id).await;
     api.stop().await;
     done

@@ -7,6 +7,7 @@ use crate::views::{
     WorkerView,
 };
 use futures_util::StreamExt;
+use opsroom_core::{RunId, Seq};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -186,14 +187,14 @@ impl ApiClient {
     }
 
     /// `GET /api/v1/runs/{id}`.
-    pub async fn run(&self, id: i64) -> Result<RunView, ClientError> {
+    pub async fn run(&self, id: RunId) -> Result<RunView, ClientError> {
         self.get(&format!("/api/v1/runs/{id}")).await
     }
 
     /// `GET /api/v1/runs/{id}/events`: one page.
     pub async fn events(
         &self,
-        id: i64,
+        id: RunId,
         query: &EventsQuery,
     ) -> Result<Vec<EventView>, ClientError> {
         let query = serde_urlencoded(query);
@@ -201,7 +202,11 @@ impl ApiClient {
     }
 
     /// Every event of run `id` after seq `after`, page by page.
-    pub async fn all_events(&self, id: i64, mut after: i64) -> Result<Vec<EventView>, ClientError> {
+    pub async fn all_events(
+        &self,
+        id: RunId,
+        mut after: Seq,
+    ) -> Result<Vec<EventView>, ClientError> {
         const PAGE: i64 = 1000;
         let mut events = Vec::new();
         loop {
@@ -226,14 +231,14 @@ impl ApiClient {
     }
 
     /// `GET /api/v1/runs/{id}/artifacts`.
-    pub async fn artifacts(&self, id: i64) -> Result<Vec<ArtifactView>, ClientError> {
+    pub async fn artifacts(&self, id: RunId) -> Result<Vec<ArtifactView>, ClientError> {
         self.get(&format!("/api/v1/runs/{id}/artifacts")).await
     }
 
     /// `POST /api/v1/runs/{id}/{cancel,approve,reject}`.
     pub async fn act(
         &self,
-        id: i64,
+        id: RunId,
         action: RunAction,
         reason: Option<String>,
     ) -> Result<RunView, ClientError> {
@@ -245,7 +250,7 @@ impl ApiClient {
     }
 
     /// `POST /api/v1/runs/{id}/retry`: the new run.
-    pub async fn retry(&self, id: i64) -> Result<RunView, ClientError> {
+    pub async fn retry(&self, id: RunId) -> Result<RunView, ClientError> {
         let path = format!("/api/v1/runs/{id}/retry");
         Ok(self.call(Method::POST, &path, None::<&()>).await?.1)
     }
@@ -286,7 +291,7 @@ impl ApiClient {
     }
 
     /// Opens run `id`'s live event stream after seq `after`.
-    pub async fn stream(&self, id: i64, after: i64) -> Result<EventStream, ClientError> {
+    pub async fn stream(&self, id: RunId, after: Seq) -> Result<EventStream, ClientError> {
         self.stream_at(&format!("/api/v1/runs/{id}/events/stream"), Some(after))
             .await
     }
@@ -296,7 +301,7 @@ impl ApiClient {
     pub async fn stream_at(
         &self,
         path: &str,
-        last_event_id: Option<i64>,
+        last_event_id: Option<Seq>,
     ) -> Result<EventStream, ClientError> {
         let mut rb = self.request(Method::GET, path);
         if let Some(seq) = last_event_id {
@@ -327,8 +332,8 @@ impl ApiClient {
 
     /// Follows run `id`'s stream to its `end`: every event from the start,
     /// and the end. Fails if the stream breaks before `end`.
-    pub async fn wait_final(&self, id: i64) -> Result<(Vec<EventView>, StreamEnd), ClientError> {
-        self.stream(id, 0).await?.to_end().await
+    pub async fn wait_final(&self, id: RunId) -> Result<(Vec<EventView>, StreamEnd), ClientError> {
+        self.stream(id, Seq(0)).await?.to_end().await
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> ClientError {

@@ -11,6 +11,7 @@ use axum::Json;
 use opsroom_store::StoreError;
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
+use std::str::FromStr;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -232,10 +233,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A run id from the path; a non-number gets a clear 400.
-pub struct RunIdPath(pub i64);
+/// An id from the path (a run's as `IdPath<RunId>`, a session's as
+/// `IdPath<i64>`); a non-number gets a clear 400.
+pub struct IdPath<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for RunIdPath {
+impl<S: Send + Sync, T: FromStr> FromRequestParts<S> for IdPath<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -243,13 +245,18 @@ impl<S: Send + Sync> FromRequestParts<S> for RunIdPath {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|e| ApiError::bad_request("invalid_path", e.body_text()))?;
-        raw.parse::<i64>().map(RunIdPath).map_err(|_| {
-            ApiError::bad_request(
-                "invalid_id",
-                format!("`{raw}` is not an id: ids are whole numbers"),
-            )
-        })
+        parse_id(&raw).map(IdPath)
     }
+}
+
+/// An id from a path segment; a non-number gets a clear 400.
+pub fn parse_id<T: FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_id",
+            format!("`{raw}` is not an id: ids are whole numbers"),
+        )
+    })
 }
 
 /// An optional JSON body: an empty body is `None`, anything else must be

@@ -5,14 +5,16 @@
 //! seconds in case a wakeup was lost. It ends with an event named `end`
 //! once the run is final and every event was sent.
 
-use crate::error::{ApiError, ApiQuery, RunIdPath};
+use crate::error::{ApiError, ApiQuery, IdPath};
 use crate::views::{ErrorBody, EventView, SseEvent, StreamEnd, StreamQuery};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use opsroom_store::{DynStore, EventsListParams, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE};
+use opsroom_store::{
+    DynStore, EventsListParams, RunId, Seq, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE,
+};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -22,8 +24,8 @@ const FALLBACK_POLL: Duration = Duration::from_secs(2);
 
 struct Cursor {
     store: DynStore,
-    run_id: i64,
-    after: i64,
+    run_id: RunId,
+    after: Seq,
     wakeups: WakeupReceiver,
     pending: VecDeque<Event>,
     done: bool,
@@ -47,7 +49,7 @@ struct Cursor {
 )]
 pub async fn stream(
     State(state): State<AppState>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -58,7 +60,7 @@ pub async fn stream(
         Some(v) => Some(
             v.to_str()
                 .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
+                .and_then(|s| s.trim().parse::<Seq>().ok())
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_header",
@@ -71,7 +73,7 @@ pub async fn stream(
     let cursor = Cursor {
         store,
         run_id: id,
-        after: last_event_id.or(q.after).unwrap_or(0).max(0),
+        after: last_event_id.or(q.after).unwrap_or_default().max(Seq(0)),
         wakeups,
         pending: VecDeque::new(),
         done: false,
@@ -86,7 +88,7 @@ pub async fn stream(
                 return None;
             }
             if let Err(e) = c.fill().await {
-                tracing::warn!(run = c.run_id, error = %e, "event stream read failed; retrying");
+                tracing::warn!(run = %c.run_id, error = %e, "event stream read failed; retrying");
                 tokio::time::sleep(FALLBACK_POLL).await;
             }
             if c.pending.is_empty() && !c.done {

@@ -5,7 +5,7 @@
 //! the OpenAPI document is generated from them.
 
 use chrono::{DateTime, Utc};
-use opsroom_core::{EventLevel, Phase, RunStatus};
+use opsroom_core::{EventLevel, Phase, RunId, RunStatus, Seq};
 use opsroom_store::{Artifact, Run, RunEvent, SessionWithRuns};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -17,7 +17,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Run)]
 pub struct RunView {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: RunId,
     pub workspace_id: String,
     pub runbook: String,
     pub env: Option<String>,
@@ -119,8 +120,10 @@ pub struct PhaseView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = RunEvent)]
 pub struct EventView {
-    pub run_id: i64,
-    pub seq: i64,
+    #[schema(value_type = i64)]
+    pub run_id: RunId,
+    #[schema(value_type = i64)]
+    pub seq: Seq,
     pub ts: DateTime<Utc>,
     #[schema(schema_with = level_schema)]
     pub level: EventLevel,
@@ -148,12 +151,14 @@ impl From<RunEvent> for EventView {
 /// The `end` event of a run's stream: the run is final and every event was sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct StreamEnd {
-    pub id: i64,
+    #[schema(value_type = i64)]
+    pub id: RunId,
     #[schema(schema_with = run_status_schema)]
     pub status: RunStatus,
     pub error: Option<String>,
     /// The seq of the run's last event.
-    pub last_seq: i64,
+    #[schema(value_type = i64)]
+    pub last_seq: Seq,
 }
 
 /// Something a run produced: a link, diff, report, file, ERD or JSON.
@@ -161,7 +166,8 @@ pub struct StreamEnd {
 #[schema(as = Artifact)]
 pub struct ArtifactView {
     pub id: i64,
-    pub run_id: i64,
+    #[schema(value_type = i64)]
+    pub run_id: RunId,
     pub workspace_id: String,
     #[schema(schema_with = artifact_kind_schema)]
     pub kind: String,
@@ -238,7 +244,8 @@ pub struct WorkerView {
     pub started_at: DateTime<Utc>,
     pub heartbeat_at: DateTime<Utc>,
     /// The runs it holds now.
-    pub running: Vec<i64>,
+    #[schema(value_type = Vec<i64>)]
+    pub running: Vec<RunId>,
     /// Not stopped, and its last heartbeat is older than the heartbeat timeout.
     pub stale: bool,
     pub heartbeat_age_ms: i64,
@@ -464,7 +471,8 @@ pub struct RunsQuery {
     pub limit: Option<i64>,
     /// Only runs with a smaller id (pagination).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub before: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub before: Option<RunId>,
 }
 
 /// Query of `GET /api/v1/runs/{id}/events`.
@@ -474,7 +482,8 @@ pub struct RunsQuery {
 pub struct EventsQuery {
     /// Only events with a greater seq.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub after: Option<Seq>,
     /// 1 to 10000; default 1000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 10000)]
@@ -488,7 +497,8 @@ pub struct EventsQuery {
 pub struct StreamQuery {
     /// Start after this seq (`Last-Event-ID` wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub after: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    pub after: Option<Seq>,
 }
 
 /// Not only spaces, no control characters but tab, line feed and carriage return.

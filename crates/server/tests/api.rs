@@ -5,7 +5,7 @@ use opsroom_engine::{WorkerOptions, WorkerPool};
 use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_server::views::{EventView, RunView, StreamEnd};
-use opsroom_store::DynStore;
+use opsroom_store::{DynStore, RunId, Seq};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -51,7 +51,11 @@ impl Client {
 
     /// Reads an SSE stream to its `end` event: its events and the end.
     async fn sse(&self, path: &str, last_event_id: Option<i64>) -> (Vec<EventView>, StreamEnd) {
-        let stream = self.api.stream_at(path, last_event_id).await.unwrap();
+        let stream = self
+            .api
+            .stream_at(path, last_event_id.map(Seq))
+            .await
+            .unwrap();
         tokio::time::timeout(Duration::from_secs(30), stream.to_end())
             .await
             .expect("stream ended in time")
@@ -59,8 +63,8 @@ impl Client {
     }
 
     async fn wait_final(&self, id: i64) -> RunView {
-        let (_, end) = self.api.wait_final(id).await.unwrap();
-        let run = self.api.run(id).await.unwrap();
+        let (_, end) = self.api.wait_final(RunId(id)).await.unwrap();
+        let run = self.api.run(RunId(id)).await.unwrap();
         assert_eq!(end.status, run.status);
         run
     }
@@ -71,7 +75,7 @@ fn seqs(events: &[Value]) -> Vec<i64> {
 }
 
 fn streamed_seqs(events: &[EventView]) -> Vec<i64> {
-    events.iter().map(|e| e.seq).collect()
+    events.iter().map(|e| e.seq.0).collect()
 }
 
 async fn check_prod_status_end_to_end(store: DynStore) {
@@ -170,7 +174,7 @@ async fn sse_sees_a_run_live_and_resumes_exactly(store: DynStore) {
         (18..=all.len() as i64).collect::<Vec<_>>()
     );
     assert_eq!(end.status.as_str(), "succeeded");
-    assert_eq!(end.last_seq, all.len() as i64);
+    assert_eq!(end.last_seq, Seq(all.len() as i64));
     let (resumed, _) = c.sse(&format!("{path}?after=50"), None).await;
     assert_eq!(streamed_seqs(&resumed)[0], 51);
     app.stop().await;

@@ -8,6 +8,7 @@ use opsroom_server::client::ApiClient;
 use opsroom_server::views::CreateRun;
 use opsroom_server::{Application, ServerOptions};
 use opsroom_store::testing::TestStore;
+use opsroom_store::Seq;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -77,7 +78,7 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
     );
     let run = api.run(id).await.unwrap();
     assert_eq!(run.status.as_str(), "succeeded", "{run:?}");
-    let events = api.all_events(id, 0).await.unwrap();
+    let events = api.all_events(id, Seq(0)).await.unwrap();
     assert!(
         events
             .iter()
@@ -134,14 +135,14 @@ async fn a_step_printing_nul_finishes_with_its_output_shown(store: opsroom_store
     );
     let run = api.run(id).await.unwrap();
     assert_eq!(run.status.as_str(), "succeeded", "{run:?}");
-    let events = api.all_events(id, 0).await.unwrap();
+    let events = api.all_events(id, Seq(0)).await.unwrap();
     assert!(
         events
             .iter()
             .any(|e| e.message == "before␀after" && e.data["stream"] == "stdout"),
         "{events:#?}"
     );
-    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>());
     let _ = stop.send(true);
     server.await.unwrap().unwrap();

@@ -40,7 +40,7 @@ pub enum StoreError {
     /// The caller's lease on the run is gone: the run was rescued, cancelled or
     /// finished by someone else. The caller must stop writing to it.
     #[error("lease on run {run_id} lost")]
-    LeaseLost { run_id: i64 },
+    LeaseLost { run_id: RunId },
     #[error("invalid database url: {0}")]
     InvalidUrl(String),
     #[error("database error while {doing}: {source}")]
@@ -66,7 +66,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn not_found_run(id: i64) -> StoreError {
+    pub(crate) fn not_found_run(id: RunId) -> StoreError {
         StoreError::NotFound {
             what: "run",
             id: id.to_string(),
@@ -145,7 +145,7 @@ pub trait Store: SecretStore + Send + Sync + 'static {
     /// those go through [`Store::run_insert`]). One audit entry covers the batch.
     async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>>;
 
-    async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run>;
+    async fn run_get(&self, workspace_id: &str, id: RunId) -> StoreResult<Run>;
 
     /// Run history, newest first.
     async fn run_list(&self, params: RunListParams) -> StoreResult<Vec<Run>>;
@@ -156,7 +156,7 @@ pub trait Store: SecretStore + Send + Sync + 'static {
 
     /// Appends events to a run, with contiguous per-run sequence numbers.
     /// Returns the seq of the last event written.
-    async fn events_append(&self, params: EventsAppendParams) -> StoreResult<i64>;
+    async fn events_append(&self, params: EventsAppendParams) -> StoreResult<Seq>;
 
     /// Ends attempts, many in one transaction: final status, or back to
     /// queued for a retry at `retry_at`. Each item has its own result: a lost
@@ -197,11 +197,12 @@ pub trait Store: SecretStore + Send + Sync + 'static {
 
     async fn artifact_insert(&self, params: ArtifactInsertParams) -> StoreResult<Artifact>;
 
-    async fn artifacts_list(&self, workspace_id: &str, run_id: i64) -> StoreResult<Vec<Artifact>>;
+    async fn artifacts_list(&self, workspace_id: &str, run_id: RunId)
+        -> StoreResult<Vec<Artifact>>;
 
     /// Registers a worker or refreshes its heartbeat; returns the runs it
     /// holds that were asked to cancel.
-    async fn worker_heartbeat(&self, params: WorkerHeartbeatParams) -> StoreResult<Vec<i64>>;
+    async fn worker_heartbeat(&self, params: WorkerHeartbeatParams) -> StoreResult<Vec<RunId>>;
 
     /// Every worker, newest heartbeat first. Workers are global: they serve
     /// all workspaces.

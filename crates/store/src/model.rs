@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use opsroom_core::{EventLevel, Phase, RunStatus};
+pub use opsroom_core::{RunId, Seq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A run as stored (and as the API shows it: clients deserialize it too).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Run {
-    pub id: i64,
+    pub id: RunId,
     pub workspace_id: String,
     pub runbook: String,
     pub env: Option<String>,
@@ -45,7 +46,7 @@ pub struct Run {
     pub error: Option<String>,
     /// Per-phase progress written by the worker: `[{phase, status, duration_ms}]`.
     pub phases: Value,
-    pub last_seq: i64,
+    pub last_seq: Seq,
 }
 
 impl Run {
@@ -139,7 +140,7 @@ pub struct RunListParams {
     pub runbook: Option<String>,
     pub session_id: Option<i64>,
     /// Only runs with id < before (pagination).
-    pub before: Option<i64>,
+    pub before: Option<RunId>,
     pub limit: i64,
 }
 
@@ -185,8 +186,8 @@ impl NewEvent {
 /// A stored run event.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunEvent {
-    pub run_id: i64,
-    pub seq: i64,
+    pub run_id: RunId,
+    pub seq: Seq,
     pub ts: DateTime<Utc>,
     pub level: EventLevel,
     pub phase: Option<Phase>,
@@ -198,25 +199,25 @@ pub struct RunEvent {
 #[derive(Debug, Clone)]
 pub struct EventsListParams {
     pub workspace_id: String,
-    pub run_id: i64,
+    pub run_id: RunId,
     /// Only events with seq > after.
-    pub after: i64,
+    pub after: Seq,
     pub limit: i64,
 }
 
 impl EventsListParams {
     /// The first `limit` events of a run of the workspace.
-    pub fn new(workspace_id: &str, run_id: i64, limit: i64) -> Self {
+    pub fn new(workspace_id: &str, run_id: RunId, limit: i64) -> Self {
         EventsListParams {
             workspace_id: workspace_id.to_string(),
             run_id,
-            after: 0,
+            after: Seq(0),
             limit,
         }
     }
 
     /// Only the events after `seq`.
-    pub fn after(mut self, seq: i64) -> Self {
+    pub fn after(mut self, seq: Seq) -> Self {
         self.after = seq;
         self
     }
@@ -224,7 +225,7 @@ impl EventsListParams {
 
 #[derive(Debug, Clone)]
 pub struct EventsAppendParams {
-    pub run_id: i64,
+    pub run_id: RunId,
     /// None: written by the control plane (API, rescuer), not a worker.
     pub fence: Option<Fence>,
     pub events: Vec<NewEvent>,
@@ -234,7 +235,7 @@ pub struct EventsAppendParams {
 
 #[derive(Debug, Clone)]
 pub struct RunCompleteParams {
-    pub run_id: i64,
+    pub run_id: RunId,
     pub fence: Fence,
     /// Succeeded, Failed or Cancelled; Failed with `retry_at` requeues.
     pub status: RunStatus,
@@ -250,7 +251,7 @@ pub struct RunCompleteParams {
 #[derive(Debug, Clone)]
 pub struct RunActionParams {
     pub workspace_id: String,
-    pub run_id: i64,
+    pub run_id: RunId,
     pub actor: String,
     pub reason: Option<String>,
     /// For approvals: whether the requester may approve their own run.
@@ -270,7 +271,7 @@ pub struct RunsRescueParams {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Artifact {
     pub id: i64,
-    pub run_id: i64,
+    pub run_id: RunId,
     pub workspace_id: String,
     /// link, diff, markdown, file, mermaid or json.
     pub kind: String,
@@ -281,7 +282,7 @@ pub struct Artifact {
 
 #[derive(Debug, Clone)]
 pub struct ArtifactInsertParams {
-    pub run_id: i64,
+    pub run_id: RunId,
     pub fence: Option<Fence>,
     pub kind: String,
     pub name: String,
@@ -301,7 +302,7 @@ pub struct WorkerHeartbeatParams {
     /// extended: a run the worker claimed but lost track of (its claim's
     /// answer never arrived, or it gave up completing it) is not kept alive
     /// by the worker's other runs, and is rescued once its lease lapses.
-    pub running: Vec<i64>,
+    pub running: Vec<RunId>,
     pub now: DateTime<Utc>,
 }
 
@@ -315,7 +316,7 @@ pub struct Worker {
     pub started_at: DateTime<Utc>,
     pub heartbeat_at: DateTime<Utc>,
     /// Runs this worker holds now.
-    pub running: Vec<i64>,
+    pub running: Vec<RunId>,
 }
 
 #[derive(Debug, Clone)]

@@ -165,7 +165,7 @@ impl<J: StoredJson, T: StoredTime> TryFrom<RunRow<J, T>> for Run {
     fn try_from(r: RunRow<J, T>) -> StoreResult<Run> {
         let c = Columns::of(format_args!("run {}", r.id));
         Ok(Run {
-            id: r.id,
+            id: RunId(r.id),
             workspace_id: r.workspace_id,
             runbook: r.runbook,
             env: r.env,
@@ -196,7 +196,7 @@ impl<J: StoredJson, T: StoredTime> TryFrom<RunRow<J, T>> for Run {
             timeout_secs: r.timeout_secs,
             error: r.error,
             phases: c.json("phases", r.phases)?,
-            last_seq: r.last_seq,
+            last_seq: Seq(r.last_seq),
         })
     }
 }
@@ -224,8 +224,8 @@ impl<J: StoredJson, T: StoredTime> EventPageRow<J, T> {
         let c = Columns::of(format_args!("event {seq} of run {}", self.run_id));
         let missing = |column| c.corrupt(column, "missing");
         Ok(Some(RunEvent {
-            run_id: self.run_id,
-            seq,
+            run_id: RunId(self.run_id),
+            seq: Seq(seq),
             ts: c.time("ts", self.ts.ok_or_else(|| missing("ts"))?)?,
             level: c.parse("level", &self.level.ok_or_else(|| missing("level"))?)?,
             phase: c.opt_parse("phase", self.phase)?,
@@ -238,7 +238,7 @@ impl<J: StoredJson, T: StoredTime> EventPageRow<J, T> {
 /// Turns a page of [`EventPageRow`]s into the run's events.
 pub(crate) fn events_page<J: StoredJson, T: StoredTime>(
     rows: Vec<EventPageRow<J, T>>,
-    run_id: i64,
+    run_id: RunId,
 ) -> StoreResult<Vec<RunEvent>> {
     if rows.is_empty() {
         return Err(StoreError::not_found_run(run_id));
@@ -267,7 +267,7 @@ impl<T: StoredTime> TryFrom<ArtifactRow<T>> for Artifact {
         let c = Columns::of(format_args!("artifact {}", r.id));
         Ok(Artifact {
             id: r.id,
-            run_id: r.run_id,
+            run_id: RunId(r.run_id),
             workspace_id: r.workspace_id,
             kind: r.kind,
             name: r.name,
@@ -323,7 +323,10 @@ impl<T: StoredTime, I: StoredIds> TryFrom<WorkerRow<T, I>> for Worker {
         Ok(Worker {
             started_at: c.time("started_at", r.started_at)?,
             heartbeat_at: c.time("heartbeat_at", r.heartbeat_at)?,
-            running: r.running.into_ids().map_err(|e| c.corrupt("running", e))?,
+            running: (r.running.into_ids().map_err(|e| c.corrupt("running", e))?)
+                .into_iter()
+                .map(RunId)
+                .collect(),
             id: r.id,
             host: r.host,
             pid: r.pid,
@@ -368,8 +371,8 @@ pub(crate) fn convert<R, M: TryFrom<R, Error = StoreError>>(rows: Vec<R>) -> Sto
 }
 
 /// The runs of a heartbeat's answer (id, cancel requested) that were asked to cancel.
-pub(crate) fn cancel_requested(rows: Vec<(i64, bool)>) -> Vec<i64> {
+pub(crate) fn cancel_requested(rows: Vec<(i64, bool)>) -> Vec<RunId> {
     rows.into_iter()
-        .filter_map(|(id, cancel)| cancel.then_some(id))
+        .filter_map(|(id, cancel)| cancel.then_some(RunId(id)))
         .collect()
 }

@@ -48,14 +48,14 @@ pub(crate) trait Primitives: Send + Sync {
         &self,
         tx: &mut Self::Tx,
         workspace_id: &str,
-        run_id: i64,
+        run_id: RunId,
     ) -> StoreResult<Option<Run>>;
 
     /// Writes what an action decided; bumps `last_seq` by one for its event.
     async fn run_update_for_action(
         &self,
         tx: &mut Self::Tx,
-        run_id: i64,
+        run_id: RunId,
         change: &Change,
         p: &RunActionParams,
     ) -> StoreResult<Run>;
@@ -82,7 +82,7 @@ pub(crate) trait Primitives: Send + Sync {
         &self,
         tx: &mut Self::Tx,
         run: &Run,
-        first_seq: i64,
+        first_seq: Seq,
         events: &[NewEvent],
     ) -> StoreResult<()>;
 
@@ -244,7 +244,7 @@ pub(crate) async fn complete<B: Primitives>(
     if frees {
         b.notify(Wakeup::RunsAvailable);
     }
-    let mut done: HashMap<i64, Run> = done.into_iter().map(|r| (r.id, r)).collect();
+    let mut done: HashMap<RunId, Run> = done.into_iter().map(|r| (r.id, r)).collect();
     Ok(results
         .into_iter()
         .zip(run_ids)

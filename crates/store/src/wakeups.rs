@@ -8,7 +8,7 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wakeup {
     /// New events (or a status change) on this run.
-    Run(i64),
+    Run(opsroom_core::RunId),
     /// Runs may be ready to claim.
     RunsAvailable,
     /// Signals may have been lost: everyone re-reads.

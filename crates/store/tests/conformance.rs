@@ -55,7 +55,7 @@ async fn finish(store: &DynStore, r: &Run, status: RunStatus) -> Run {
         .unwrap()
 }
 
-fn action(id: i64, actor: &str) -> RunActionParams {
+fn action(id: RunId, actor: &str) -> RunActionParams {
     RunActionParams {
         workspace_id: DEFAULT_WORKSPACE.into(),
         run_id: id,
@@ -66,7 +66,7 @@ fn action(id: i64, actor: &str) -> RunActionParams {
     }
 }
 
-fn ids(runs: &[Run]) -> Vec<i64> {
+fn ids(runs: &[Run]) -> Vec<RunId> {
     runs.iter().map(|r| r.id).collect()
 }
 
@@ -92,7 +92,7 @@ async fn claim_is_atomic_under_concurrency(store: DynStore) {
             }
         }));
     }
-    let mut counts: HashMap<i64, usize> = HashMap::new();
+    let mut counts: HashMap<RunId, usize> = HashMap::new();
     for t in tasks {
         for id in t.await.unwrap() {
             *counts.entry(id).or_default() += 1;
@@ -395,7 +395,7 @@ async fn rescue_requeues_then_fails_runs_of_dead_workers(store: DynStore) {
         .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 100))
         .await
         .unwrap();
-    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq.0).collect();
     assert_eq!(
         seqs,
         (1..=events.len() as i64).collect::<Vec<_>>(),
@@ -478,7 +478,8 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(
-        last, 27,
+        last,
+        Seq(27),
         "created event is seq 1, the claim's attempt_start seq 2"
     );
     // A control-plane write interleaves without gaps.
@@ -488,7 +489,7 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(
-        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        all.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
         (1..=28).collect::<Vec<_>>()
     );
     // Both backends write the same first event of an attempt.
@@ -501,11 +502,11 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
     assert_eq!(all[6].data, json!({"i": 4}));
     assert_eq!(all[6].phase, Some(Phase::Action));
     let after = store
-        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 3).after(20))
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 3).after(Seq(20)))
         .await
         .unwrap();
     assert_eq!(
-        after.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        after.iter().map(|e| e.seq.0).collect::<Vec<_>>(),
         vec![21, 22, 23]
     );
     let got = store.run_get(DEFAULT_WORKSPACE, r.id).await.unwrap();
@@ -654,7 +655,7 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
         phases: Some(json!([{"phase": "summarize", "status": "succeeded"}])),
         now: t0(),
     };
-    let by_id: HashMap<i64, &Run> = claimed.iter().map(|r| (r.id, r)).collect();
+    let by_id: HashMap<RunId, &Run> = claimed.iter().map(|r| (r.id, r)).collect();
     let ok = by_id[&claimed[0].id];
     let stale = by_id[&claimed[1].id];
     let bad = by_id[&claimed[2].id];
@@ -703,7 +704,7 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
     let done = results[4].as_ref().unwrap();
     assert_eq!(
         (done.id, done.status, done.last_seq),
-        (ok.id, RunStatus::Succeeded, 5)
+        (ok.id, RunStatus::Succeeded, Seq(5))
     );
     assert_eq!(done.finished_at, Some(t0()));
     assert_eq!(
@@ -718,7 +719,7 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
     assert_eq!(
         events
             .iter()
-            .map(|e| (e.seq, e.message.as_str()))
+            .map(|e| (e.seq.0, e.message.as_str()))
             .skip(2)
             .collect::<Vec<_>>(),
         vec![(3, "end 0"), (4, "end 1"), (5, "end 2")]
@@ -728,7 +729,7 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
             .run_get(DEFAULT_WORKSPACE, untouched.id)
             .await
             .unwrap();
-        assert_eq!((now.status, now.last_seq), (RunStatus::Running, 2));
+        assert_eq!((now.status, now.last_seq), (RunStatus::Running, Seq(2)));
         assert_eq!(
             store
                 .events_list(EventsListParams::new(DEFAULT_WORKSPACE, untouched.id, 100))
@@ -802,7 +803,7 @@ async fn events_of_another_workspace_are_not_found(store: DynStore) {
     p.workspace_id = "other".into();
     let theirs = insert(&store, p).await;
     let mine = insert(&store, run("noop")).await;
-    let list = |ws: &str, id: i64| store.events_list(EventsListParams::new(ws, id, 10));
+    let list = |ws: &str, id: RunId| store.events_list(EventsListParams::new(ws, id, 10));
     assert!(matches!(
         list(DEFAULT_WORKSPACE, theirs.id).await,
         Err(StoreError::NotFound { what: "run", .. })
@@ -810,11 +811,11 @@ async fn events_of_another_workspace_are_not_found(store: DynStore) {
     assert_eq!(list("other", theirs.id).await.unwrap().len(), 1);
     assert_eq!(list(DEFAULT_WORKSPACE, mine.id).await.unwrap().len(), 1);
     assert!(matches!(
-        list(DEFAULT_WORKSPACE, mine.id + 100).await,
+        list(DEFAULT_WORKSPACE, RunId(mine.id.0 + 100)).await,
         Err(StoreError::NotFound { what: "run", .. })
     ));
     let none_new = store
-        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, mine.id, 10).after(1))
+        .events_list(EventsListParams::new(DEFAULT_WORKSPACE, mine.id, 10).after(Seq(1)))
         .await
         .unwrap();
     assert!(
@@ -835,7 +836,7 @@ async fn attempt_started_reads_the_same_on_both(store: DynStore) {
         .events_list(EventsListParams::new(DEFAULT_WORKSPACE, r.id, 10))
         .await
         .unwrap();
-    assert_eq!(events[1].seq, 2);
+    assert_eq!(events[1].seq, Seq(2));
     assert_eq!(
         events[1].message,
         "attempt 1 of 3 started on worker w{attempt}"

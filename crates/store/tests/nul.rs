@@ -34,7 +34,7 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
         })
         .await
         .expect("an event with NUL is stored");
-    assert_eq!(seq, 3, "created, claimed, then the printed line");
+    assert_eq!(seq, Seq(3), "created, claimed, then the printed line");
     let artifact = store
         .artifact_insert(ArtifactInsertParams {
             run_id: run.id,
@@ -76,7 +76,7 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
         .events_list(EventsListParams::new(DEFAULT_WORKSPACE, run.id, 100))
         .await
         .unwrap();
-    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq.0).collect();
     assert_eq!(seqs, [1, 2, 3, 4], "contiguous: nothing was lost");
     assert_eq!(events[2].message, "before␀after");
     assert_eq!(

@@ -19,7 +19,7 @@ use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
 use opsroom_core::catalog::secret_name;
 use opsroom_core::{EventLevel, Phase, RunbookSpec, StepAction};
-use opsroom_store::Run;
+use opsroom_store::{Run, RunId};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use tokio::time::Instant;
@@ -134,7 +134,7 @@ struct Vars {
     values: BTreeMap<String, String>,
     /// Which values came from a string (SQL quotes them).
     strings: Vec<String>,
-    run_id: i64,
+    run_id: RunId,
     runbook: String,
 }
 
@@ -336,7 +336,7 @@ mod tests {
         Vars {
             values,
             strings: vec!["target".into(), "who".into(), "flag".into()],
-            run_id: 1,
+            run_id: RunId(1),
             runbook: "t".into(),
         }
     }

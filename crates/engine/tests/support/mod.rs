@@ -10,7 +10,7 @@ use opsroom_server::client::{ApiClient, RunAction};
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_server::views::CreateRun;
 pub use opsroom_server::views::{ArtifactView as Artifact, EventView as RunEvent, RunView as Run};
-use opsroom_store::{DynStore, DEFAULT_WORKSPACE};
+use opsroom_store::{DynStore, RunId, Seq, DEFAULT_WORKSPACE};
 use serde_json::Value;
 
 /// The token every fake provider accepts, and what the tests share with
@@ -93,7 +93,7 @@ impl Api {
     /// Asks for a run as [`REQUESTER`] and returns its id. The server
     /// decides risk, env lock and approval; a run it holds for approval is
     /// approved by [`APPROVER`].
-    pub async fn submit(&self, run: NewRun<'_>) -> i64 {
+    pub async fn submit(&self, run: NewRun<'_>) -> RunId {
         let body = CreateRun {
             runbook: Some(run.runbook.into()),
             env: run.env.map(String::from),
@@ -116,7 +116,7 @@ impl Api {
     }
 
     /// Run `id` as the API shows it now, and the answer as JSON.
-    pub async fn run(&self, id: i64) -> (Run, String) {
+    pub async fn run(&self, id: RunId) -> (Run, String) {
         let run = self
             .client
             .run(id)
@@ -128,14 +128,14 @@ impl Api {
 
     /// The env lock key the server gave run `id` (a store internal the API
     /// does not show).
-    pub async fn lock_key(&self, id: i64) -> Option<String> {
+    pub async fn lock_key(&self, id: RunId) -> Option<String> {
         let store = &self.app.engine.store;
         store.run_get(DEFAULT_WORKSPACE, id).await.unwrap().lock_key
     }
 
     /// Follows run `id`'s event stream until the server ends it (no
     /// polling), then reads the run.
-    pub async fn wait_until_final(&self, id: i64) -> (Run, String) {
+    pub async fn wait_until_final(&self, id: RunId) -> (Run, String) {
         self.client
             .wait_final(id)
             .await
@@ -174,14 +174,14 @@ pub struct Finished {
 impl Finished {
     /// Waits until run `id` is final, then reads it, its events (page by
     /// page) and its artifacts through the API.
-    pub async fn load(api: &Api, id: i64) -> Finished {
+    pub async fn load(api: &Api, id: RunId) -> Finished {
         let (run, body) = api.wait_until_final(id).await;
         let events = api
             .client
-            .all_events(id, 0)
+            .all_events(id, Seq(0))
             .await
             .unwrap_or_else(|e| panic!("events of run {id}: {e}"));
-        let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+        let seqs: Vec<i64> = events.iter().map(|e| e.seq.0).collect();
         assert_eq!(
             seqs,
             (1..=events.len() as i64).collect::<Vec<_>>(),

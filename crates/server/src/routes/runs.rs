@@ -1,6 +1,6 @@
 //! `/api/v1/runs`: create, list, read, events, artifacts and actions.
 
-use crate::error::{ApiError, ApiJson, ApiQuery, OptionalJson, RunIdPath};
+use crate::error::{ApiError, ApiJson, ApiQuery, IdPath, OptionalJson};
 use crate::resolve::{resolve, Resolved, RunRequest};
 use crate::views::{
     ActionBody, ArtifactView, CreateRun, ErrorBody, EventView, EventsQuery, RunView, RunsQuery,
@@ -13,7 +13,7 @@ use axum::{Extension, Json, Router};
 use opsroom_core::new_run::RunWhat;
 use opsroom_core::{NewRun, NewRunInput, Risk, RunStatus};
 use opsroom_store::{
-    EventsListParams, RunActionParams, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
+    EventsListParams, RunActionParams, RunId, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
 };
 use serde_json::Value;
 
@@ -168,7 +168,7 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<RunView>, ApiError> {
     let run = state.engine.store.run_get(DEFAULT_WORKSPACE, id).await?;
     Ok(Json(run.into()))
@@ -186,7 +186,7 @@ pub(crate) async fn read(
 )]
 pub(crate) async fn events(
     State(state): State<AppState>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
     let limit = q.limit.unwrap_or(1000);
@@ -196,7 +196,8 @@ pub(crate) async fn events(
             "limit must be from 1 to 10000",
         ));
     }
-    let params = EventsListParams::new(DEFAULT_WORKSPACE, id, limit).after(q.after.unwrap_or(0));
+    let params =
+        EventsListParams::new(DEFAULT_WORKSPACE, id, limit).after(q.after.unwrap_or_default());
     let events = state.engine.store.events_list(params).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
@@ -213,7 +214,7 @@ pub(crate) async fn events(
 )]
 pub(crate) async fn artifacts(
     State(state): State<AppState>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<Json<Vec<ArtifactView>>, ApiError> {
     let store = &state.engine.store;
     store.run_get(DEFAULT_WORKSPACE, id).await?;
@@ -225,7 +226,7 @@ pub(crate) async fn artifacts(
 
 fn action_params(
     state: &AppState,
-    id: i64,
+    id: RunId,
     actor: String,
     body: Option<ActionBody>,
 ) -> Result<RunActionParams, ApiError> {
@@ -262,7 +263,7 @@ fn action_params(
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
     let p = action_params(&state, id, actor, body)?;
@@ -285,7 +286,7 @@ pub(crate) async fn cancel(
 pub(crate) async fn approve(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
     let p = action_params(&state, id, actor, body)?;
@@ -308,7 +309,7 @@ pub(crate) async fn approve(
 pub(crate) async fn reject(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
     let p = action_params(&state, id, actor, body)?;
@@ -330,7 +331,7 @@ pub(crate) async fn reject(
 pub(crate) async fn retry(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<RunId>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let engine = &state.engine;
     let old = engine.store.run_get(DEFAULT_WORKSPACE, id).await?;

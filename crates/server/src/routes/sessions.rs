@@ -1,6 +1,6 @@
 //! `/api/v1/sessions`: a session groups runs in lanes A to D.
 
-use crate::error::{ApiError, OptionalJson, RunIdPath};
+use crate::error::{ApiError, IdPath, OptionalJson};
 use crate::views::{CreateSession, ErrorBody, SessionView};
 use crate::{Actor, AppState};
 use axum::extract::State;
@@ -69,7 +69,7 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn read(
     State(state): State<AppState>,
-    RunIdPath(id): RunIdPath,
+    IdPath(id): IdPath<i64>,
 ) -> Result<Json<SessionView>, ApiError> {
     let session = state
         .engine

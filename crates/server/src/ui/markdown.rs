@@ -2,12 +2,12 @@
 //! tables, then `ammonia` keeps only harmless tags, attributes and URLs.
 //! The run view fetches the result from [`artifact_html`].
 
-use crate::error::ApiError;
+use crate::error::{parse_id, ApiError};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use opsroom_store::DEFAULT_WORKSPACE;
+use opsroom_store::{RunId, DEFAULT_WORKSPACE};
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream};
 use std::collections::{HashSet, VecDeque};
 use std::sync::LazyLock;
@@ -18,7 +18,7 @@ pub async fn artifact_html(
     State(state): State<AppState>,
     Path((run, artifact)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let (run_id, artifact_id) = (parse_id(&run)?, parse_id(&artifact)?);
+    let (run_id, artifact_id): (RunId, i64) = (parse_id(&run)?, parse_id(&artifact)?);
     let store = &state.engine.store;
     store.run_get(DEFAULT_WORKSPACE, run_id).await?;
     let artifacts = store.artifacts_list(DEFAULT_WORKSPACE, run_id).await?;
@@ -42,15 +42,6 @@ pub async fn artifact_html(
         to_html(&a.content),
     )
         .into_response())
-}
-
-fn parse_id(raw: &str) -> Result<i64, ApiError> {
-    raw.parse().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_id",
-            format!("`{raw}` is not an id: ids are whole numbers"),
-        )
-    })
 }
 
 /// Markdown to safe HTML: headings, paragraphs, emphasis, lists with task

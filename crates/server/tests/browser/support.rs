@@ -7,6 +7,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::testing::TestStore;
+use opsroom_store::RunId;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -67,7 +68,7 @@ impl Server {
 
     /// Follows the run's event stream to its end; returns the run.
     pub async fn wait_final(&self, id: i64) -> Value {
-        let (_, end) = tokio::time::timeout(DEADLINE, self.api.wait_final(id))
+        let (_, end) = tokio::time::timeout(DEADLINE, self.api.wait_final(RunId(id)))
             .await
             .unwrap_or_else(|_| panic!("run {id} not final within {DEADLINE:?}"))
             .expect("the run's event stream");

@@ -178,10 +178,10 @@ impl Primitives for PgStore {
         &self,
         tx: &mut Self::Tx,
         workspace_id: &str,
-        run_id: i64,
+        run_id: RunId,
     ) -> StoreResult<Option<Run>> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_for_update.sql"))
-            .bind(run_id)
+            .bind(run_id.0)
             .bind(workspace_id)
             .fetch_optional(&mut **tx)
             .await
@@ -193,12 +193,12 @@ impl Primitives for PgStore {
     async fn run_update_for_action(
         &self,
         tx: &mut Self::Tx,
-        run_id: i64,
+        run_id: RunId,
         change: &Change,
         p: &RunActionParams,
     ) -> StoreResult<Run> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_update_for_action.sql"))
-            .bind(run_id)
+            .bind(run_id.0)
             .bind(change.status.as_str())
             .bind(change.cancel_requested)
             .bind(change.status.is_final().then_some(p.now))
@@ -228,7 +228,7 @@ impl Primitives for PgStore {
         p: &RunsRescueParams,
     ) -> StoreResult<Option<Run>> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_update_if_stale.sql"))
-            .bind(stale.id)
+            .bind(stale.id.0)
             .bind(r.status.as_str())
             .bind(r.status.is_final().then_some(p.now))
             .bind(r.run_after)
@@ -254,7 +254,7 @@ impl Primitives for PgStore {
             finished_at,
         } in decided
         {
-            d.id.push(p.run_id);
+            d.id.push(p.run_id.0);
             d.lease.push(p.fence.lease);
             d.status.push(status.as_str());
             d.finished_at.push(finished_at);
@@ -263,7 +263,7 @@ impl Primitives for PgStore {
             d.n.push(p.events.len() as i64);
             d.phases.push(p.phases);
             for (ord, e) in p.events.into_iter().enumerate() {
-                d.event_run.push(p.run_id);
+                d.event_run.push(p.run_id.0);
                 d.event_ord.push(ord as i64 + 1);
                 events.push(e);
             }
@@ -295,14 +295,14 @@ impl Primitives for PgStore {
         &self,
         tx: &mut Self::Tx,
         run: &Run,
-        first_seq: i64,
+        first_seq: Seq,
         events: &[NewEvent],
     ) -> StoreResult<()> {
         let cols = EventColumns::from(events);
         let n = events.len() as i64;
         sqlx::query(include_str!("queries/events_insert.sql"))
-            .bind(vec![run.id; events.len()])
-            .bind((first_seq..first_seq + n).collect::<Vec<_>>())
+            .bind(vec![run.id.0; events.len()])
+            .bind((first_seq.0..first_seq.0 + n).collect::<Vec<_>>())
             .bind(vec![run.workspace_id.as_str(); events.len()])
             .bind(cols.ts)
             .bind(cols.level)
@@ -530,7 +530,7 @@ impl Store for PgStore {
             .collect();
         let cols = EventColumns::from(&created);
         sqlx::query(include_str!("queries/events_insert.sql"))
-            .bind(runs.iter().map(|r| r.id).collect::<Vec<_>>())
+            .bind(runs.iter().map(|r| r.id.0).collect::<Vec<_>>())
             .bind(vec![1i64; runs.len()])
             .bind(
                 runs.iter()
@@ -567,9 +567,9 @@ impl Store for PgStore {
         Ok(runs)
     }
 
-    async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run> {
+    async fn run_get(&self, workspace_id: &str, id: RunId) -> StoreResult<Run> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_get.sql"))
-            .bind(id)
+            .bind(id.0)
             .bind(workspace_id)
             .fetch_optional(&self.pool)
             .await
@@ -584,7 +584,7 @@ impl Store for PgStore {
             .bind(p.status.map(|s| s.as_str()))
             .bind(&p.env)
             .bind(&p.runbook)
-            .bind(p.before)
+            .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
             .fetch_all(&self.pool)
@@ -612,10 +612,10 @@ impl Store for PgStore {
         Ok(runs)
     }
 
-    async fn events_append(&self, p: EventsAppendParams) -> StoreResult<i64> {
+    async fn events_append(&self, p: EventsAppendParams) -> StoreResult<Seq> {
         let cols = EventColumns::from(&p.events);
         let last_seq: Option<i64> = sqlx::query_scalar(include_str!("queries/events_append.sql"))
-            .bind(p.run_id)
+            .bind(p.run_id.0)
             .bind(p.events.len() as i64)
             .bind(&p.phases)
             .bind(p.fence.map(|f| f.lease))
@@ -630,7 +630,7 @@ impl Store for PgStore {
         match last_seq {
             Some(seq) => {
                 self.notify(Wakeup::Run(p.run_id));
-                Ok(seq)
+                Ok(Seq(seq))
             }
             None if p.fence.is_some() => Err(StoreError::LeaseLost { run_id: p.run_id }),
             None => Err(StoreError::not_found_run(p.run_id)),
@@ -663,8 +663,8 @@ impl Store for PgStore {
     async fn events_list(&self, p: EventsListParams) -> StoreResult<Vec<RunEvent>> {
         let rows = sqlx::query_as::<_, EventPageRow>(include_str!("queries/events_list.sql"))
             .bind(&p.workspace_id)
-            .bind(p.run_id)
-            .bind(p.after)
+            .bind(p.run_id.0)
+            .bind(p.after.0)
             .bind(p.limit)
             .fetch_all(&self.pool)
             .await
@@ -674,7 +674,7 @@ impl Store for PgStore {
 
     async fn artifact_insert(&self, p: ArtifactInsertParams) -> StoreResult<Artifact> {
         let row = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifact_insert.sql"))
-            .bind(p.run_id)
+            .bind(p.run_id.0)
             .bind(p.fence.map(|f| f.lease))
             .bind(escape_nul(&p.kind))
             .bind(escape_nul(&p.name))
@@ -690,17 +690,21 @@ impl Store for PgStore {
         }
     }
 
-    async fn artifacts_list(&self, workspace_id: &str, run_id: i64) -> StoreResult<Vec<Artifact>> {
+    async fn artifacts_list(
+        &self,
+        workspace_id: &str,
+        run_id: RunId,
+    ) -> StoreResult<Vec<Artifact>> {
         let rows = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifacts_list.sql"))
             .bind(workspace_id)
-            .bind(run_id)
+            .bind(run_id.0)
             .fetch_all(&self.pool)
             .await
             .doing("listing artifacts")?;
         convert(rows)
     }
 
-    async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> StoreResult<Vec<i64>> {
+    async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> StoreResult<Vec<RunId>> {
         sqlx::query(include_str!("queries/worker_upsert.sql"))
             .bind(&p.worker_id)
             .bind(&p.host)
@@ -715,7 +719,7 @@ impl Store for PgStore {
             sqlx::query_as(include_str!("queries/worker_leases_extend.sql"))
                 .bind(&p.worker_id)
                 .bind(p.now)
-                .bind(&p.running)
+                .bind(p.running.iter().map(|r| r.0).collect::<Vec<_>>())
                 .fetch_all(&self.pool)
                 .await
                 .doing("extending run leases")?;

@@ -79,7 +79,7 @@ fn encode_payloads(origin: &str, batch: &[Wakeup]) -> Vec<String> {
     let mut ids: Vec<i64> = batch
         .iter()
         .filter_map(|w| match w {
-            Wakeup::Run(id) => Some(*id),
+            Wakeup::Run(id) => Some(id.0),
             _ => None,
         })
         .collect();
@@ -130,12 +130,13 @@ fn decode_payload(origin: &str, payload: &str) -> Vec<Wakeup> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opsroom_core::RunId;
 
     #[test]
     fn payloads_round_trip_and_stay_small() {
-        let mut batch: Vec<Wakeup> = (0..5000).map(Wakeup::Run).collect();
+        let mut batch: Vec<Wakeup> = (0..5000).map(|i| Wakeup::Run(RunId(i))).collect();
         batch.push(Wakeup::RunsAvailable);
-        batch.push(Wakeup::Run(7));
+        batch.push(Wakeup::Run(RunId(7)));
         let payloads = encode_payloads("a1", &batch);
         assert!(payloads.len() > 1);
         assert!(payloads.iter().all(|p| p.len() <= MAX_PAYLOAD));

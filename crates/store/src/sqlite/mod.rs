@@ -151,7 +151,7 @@ async fn insert_runs(
             inserted
                 .iter()
                 .zip(&events)
-                .map(|(r, e)| (r.id, 1, r.workspace_id.as_str(), e)),
+                .map(|(r, e)| (r.id, Seq(1), r.workspace_id.as_str(), e)),
         )
         .await?;
         runs.extend(inserted);
@@ -177,8 +177,8 @@ async fn audit_insert(conn: &mut SqliteConnection, a: NewAudit<'_>) -> StoreResu
 async fn insert_events(
     conn: &mut SqliteConnection,
     workspace_id: &str,
-    run_id: i64,
-    first_seq: i64,
+    run_id: RunId,
+    first_seq: Seq,
     events: &[NewEvent],
 ) -> StoreResult<()> {
     insert_event_rows(
@@ -186,7 +186,7 @@ async fn insert_events(
         events
             .iter()
             .enumerate()
-            .map(|(i, e)| (run_id, first_seq + i as i64, workspace_id, e)),
+            .map(|(i, e)| (run_id, first_seq.plus(i as i64), workspace_id, e)),
     )
     .await
 }
@@ -195,7 +195,7 @@ async fn insert_events(
 /// thousand per statement.
 async fn insert_event_rows<'a>(
     conn: &mut SqliteConnection,
-    rows: impl Iterator<Item = (i64, i64, &'a str, &'a NewEvent)>,
+    rows: impl Iterator<Item = (RunId, Seq, &'a str, &'a NewEvent)>,
 ) -> StoreResult<()> {
     // SQLite allows 32766 variables per statement; 8 per event.
     let rows: Vec<_> = rows.collect();
@@ -203,8 +203,8 @@ async fn insert_event_rows<'a>(
         let mut qb: QueryBuilder<Sqlite> =
             QueryBuilder::new(include_str!("queries/events_insert.sql"));
         qb.push_values(chunk, |mut b, (run_id, seq, workspace_id, e)| {
-            b.push_bind(*run_id)
-                .push_bind(*seq)
+            b.push_bind(run_id.0)
+                .push_bind(seq.0)
                 .push_bind(*workspace_id)
                 .push_bind(us(e.ts))
                 .push_bind(e.level.as_str())
@@ -242,10 +242,10 @@ impl Primitives for SqliteStore {
         &self,
         tx: &mut Self::Tx,
         workspace_id: &str,
-        run_id: i64,
+        run_id: RunId,
     ) -> StoreResult<Option<Run>> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_get.sql"))
-            .bind(run_id)
+            .bind(run_id.0)
             .bind(workspace_id)
             .fetch_optional(&mut **tx)
             .await
@@ -257,12 +257,12 @@ impl Primitives for SqliteStore {
     async fn run_update_for_action(
         &self,
         tx: &mut Self::Tx,
-        run_id: i64,
+        run_id: RunId,
         change: &Change,
         p: &RunActionParams,
     ) -> StoreResult<Run> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_update_for_action.sql"))
-            .bind(run_id)
+            .bind(run_id.0)
             .bind(change.status.as_str())
             .bind(change.cancel_requested)
             .bind(change.status.is_final().then_some(us(p.now)))
@@ -292,7 +292,7 @@ impl Primitives for SqliteStore {
         p: &RunsRescueParams,
     ) -> StoreResult<Option<Run>> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_update_if_stale.sql"))
-            .bind(stale.id)
+            .bind(stale.id.0)
             .bind(r.status.as_str())
             .bind(r.status.is_final().then_some(us(p.now)))
             .bind(us(r.run_after))
@@ -313,7 +313,7 @@ impl Primitives for SqliteStore {
             let p = &d.params;
             let n = p.events.len() as i64;
             let row = sqlx::query_as::<_, RunRow>(include_str!("queries/run_complete.sql"))
-                .bind(p.run_id)
+                .bind(p.run_id.0)
                 .bind(d.status.as_str())
                 .bind(d.finished_at.map(us))
                 .bind(p.retry_at.map(us))
@@ -332,7 +332,7 @@ impl Primitives for SqliteStore {
                 &mut tx,
                 &run.workspace_id,
                 run.id,
-                run.last_seq - n + 1,
+                run.last_seq.plus(1 - n),
                 &p.events,
             )
             .await?;
@@ -346,7 +346,7 @@ impl Primitives for SqliteStore {
         &self,
         tx: &mut Self::Tx,
         run: &Run,
-        first_seq: i64,
+        first_seq: Seq,
         events: &[NewEvent],
     ) -> StoreResult<()> {
         insert_events(tx, &run.workspace_id, run.id, first_seq, events).await
@@ -477,9 +477,9 @@ impl Store for SqliteStore {
         Ok(runs)
     }
 
-    async fn run_get(&self, workspace_id: &str, id: i64) -> StoreResult<Run> {
+    async fn run_get(&self, workspace_id: &str, id: RunId) -> StoreResult<Run> {
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_get.sql"))
-            .bind(id)
+            .bind(id.0)
             .bind(workspace_id)
             .fetch_optional(&self.reader)
             .await
@@ -494,7 +494,7 @@ impl Store for SqliteStore {
             .bind(p.status.map(|s| s.as_str()))
             .bind(&p.env)
             .bind(&p.runbook)
-            .bind(p.before)
+            .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
             .fetch_all(&self.reader)
@@ -532,11 +532,11 @@ impl Store for SqliteStore {
         Ok(runs)
     }
 
-    async fn events_append(&self, p: EventsAppendParams) -> StoreResult<i64> {
+    async fn events_append(&self, p: EventsAppendParams) -> StoreResult<Seq> {
         let n = p.events.len() as i64;
         let mut tx = self.begin().await?;
         let row: Option<(String, i64)> = sqlx::query_as(include_str!("queries/events_append.sql"))
-            .bind(p.run_id)
+            .bind(p.run_id.0)
             .bind(n)
             .bind(p.phases.as_ref().map(|v| v.to_string()))
             .bind(p.fence.map(|f| f.lease))
@@ -553,13 +553,13 @@ impl Store for SqliteStore {
             &mut tx,
             &workspace_id,
             p.run_id,
-            last_seq - n + 1,
+            Seq(last_seq - n + 1),
             &p.events,
         )
         .await?;
         tx.commit().await.doing("committing run events")?;
         self.notify(Wakeup::Run(p.run_id));
-        Ok(last_seq)
+        Ok(Seq(last_seq))
     }
 
     async fn runs_complete(
@@ -588,8 +588,8 @@ impl Store for SqliteStore {
     async fn events_list(&self, p: EventsListParams) -> StoreResult<Vec<RunEvent>> {
         let rows = sqlx::query_as::<_, EventPageRow>(include_str!("queries/events_list.sql"))
             .bind(&p.workspace_id)
-            .bind(p.run_id)
-            .bind(p.after)
+            .bind(p.run_id.0)
+            .bind(p.after.0)
             .bind(p.limit)
             .fetch_all(&self.reader)
             .await
@@ -599,7 +599,7 @@ impl Store for SqliteStore {
 
     async fn artifact_insert(&self, p: ArtifactInsertParams) -> StoreResult<Artifact> {
         let row = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifact_insert.sql"))
-            .bind(p.run_id)
+            .bind(p.run_id.0)
             .bind(p.fence.map(|f| f.lease))
             .bind(escape_nul(&p.kind))
             .bind(escape_nul(&p.name))
@@ -615,17 +615,21 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn artifacts_list(&self, workspace_id: &str, run_id: i64) -> StoreResult<Vec<Artifact>> {
+    async fn artifacts_list(
+        &self,
+        workspace_id: &str,
+        run_id: RunId,
+    ) -> StoreResult<Vec<Artifact>> {
         let rows = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifacts_list.sql"))
             .bind(workspace_id)
-            .bind(run_id)
+            .bind(run_id.0)
             .fetch_all(&self.reader)
             .await
             .doing("listing artifacts")?;
         convert(rows)
     }
 
-    async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> StoreResult<Vec<i64>> {
+    async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> StoreResult<Vec<RunId>> {
         let mut tx = self.begin().await?;
         sqlx::query(include_str!("queries/worker_upsert.sql"))
             .bind(&p.worker_id)
