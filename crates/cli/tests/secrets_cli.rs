@@ -25,7 +25,11 @@ async fn opsroom(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("run opsroom");
     let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).await.unwrap();
+    // A command refused before it reads stdin closes the pipe first.
+    match input.write_all(stdin.as_bytes()).await {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.unwrap(),
+    }
     drop(input);
     child.wait_with_output().await.unwrap()
 }
