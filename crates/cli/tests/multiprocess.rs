@@ -57,7 +57,7 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
                 p.params = json!({"events": 3});
                 if n % 5 != 0 {
                     p.session_id = Some(sessions[(n / 5) % sessions.len()]);
-                    p.lane = Some(LANES[(n / 50) % 4].to_string());
+                    p.lane = Some(Lane::ALL[(n / 50) % 4]);
                 }
                 store.run_insert(p).await.unwrap();
             }
@@ -125,10 +125,10 @@ async fn three_worker_processes_drain_3000_runs_exactly_once_in_lane_order() {
     // statements run, so compare along the causal chain: the previous run's
     // `run_end` event is stamped before its completion commits, and the next
     // run's first `phase_start` after its claim (which needs that commit) returns.
-    let mut lanes: HashMap<(i64, String), Vec<&Run>> = HashMap::new();
+    let mut lanes: HashMap<(i64, Lane), Vec<&Run>> = HashMap::new();
     for r in runs.iter().filter(|r| r.session_id.is_some()) {
         lanes
-            .entry((r.session_id.unwrap(), r.lane.clone().unwrap()))
+            .entry((r.session_id.unwrap(), r.lane.unwrap()))
             .or_default()
             .push(r);
     }

@@ -14,14 +14,14 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
-/// Whether a runbook only reads or also changes things.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Risk {
-    /// Only reads and reports.
-    Read,
-    /// Changes something (a deployment, a database, a repository).
-    Write,
+crate::run::text_enum! {
+    /// Whether a runbook only reads or also changes things.
+    pub enum Risk ("risk") {
+        /// Only reads and reports.
+        Read = "read",
+        /// Changes something (a deployment, a database, a repository).
+        Write = "write",
+    }
 }
 
 /// The type of a runbook parameter and the values it allows.

@@ -11,4 +11,4 @@ pub mod run;
 pub use catalog::{Catalog, Risk, RunbookSpec, StepAction};
 pub use ids::{RunId, Seq};
 pub use new_run::{NewRun, NewRunError, NewRunInput};
-pub use run::{EventLevel, Phase, RunStatus};
+pub use run::{ArtifactKind, EventLevel, Lane, Phase, PhaseStatus, RunStatus, WorkerState};

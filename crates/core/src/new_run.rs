@@ -3,11 +3,9 @@
 //! the server's config and catalog (the text's meaning, the runbook, the env,
 //! the params) is checked later, when the run is resolved.
 
+use crate::run::Lane;
 use serde_json::{Map, Value};
 use std::fmt;
-
-/// The lanes every session has.
-pub const LANES: [&str; 4] = ["A", "B", "C", "D"];
 
 /// The fields of a run request as a client sent them.
 #[derive(Debug, Clone, Default)]
@@ -155,7 +153,7 @@ impl IdempotencyKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionLane {
     pub session_id: i64,
-    pub lane: String,
+    pub lane: Lane,
 }
 
 impl SessionLane {
@@ -172,13 +170,14 @@ impl SessionLane {
                 "give both `session_id` and `lane`, or neither",
             )),
             (Some(session_id), Some(lane)) => {
-                if !LANES.contains(&lane.as_str()) {
-                    return Err(NewRunError::new(
+                let lane = lane.parse::<Lane>().map_err(|_| {
+                    let all = Lane::ALL.map(Lane::as_str).join(", ");
+                    NewRunError::new(
                         "lane",
                         "invalid_lane",
-                        format!("unknown lane `{lane}`; lanes are {}", LANES.join(", ")),
-                    ));
-                }
+                        format!("unknown lane `{lane}`; lanes are {all}"),
+                    )
+                })?;
                 Ok(Some(SessionLane { session_id, lane }))
             }
         }
@@ -349,7 +348,7 @@ mod tests {
             run.lane,
             Some(SessionLane {
                 session_id: 7,
-                lane: "D".into()
+                lane: Lane::D
             })
         );
     }

@@ -118,7 +118,7 @@ fn semantic_errors_say_what_is_wrong() {
     let cases = [
         (
             HEAD.replace("read", "dangerous") + "[[steps.action]]\nwait = { seconds = 1 }\n",
-            "bad.toml:3: risk `dangerous`",
+            "bad.toml:3: unknown risk `dangerous`",
         ),
         (
             HEAD.replace("{env}", "{cluster}") + "[[steps.action]]\nwait = { seconds = 1 }\n",

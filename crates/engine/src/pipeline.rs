@@ -14,7 +14,7 @@ use crate::Engine;
 use chrono::{DateTime, Utc};
 use opsroom_adapters::secret::Redactor;
 use opsroom_adapters::Secret;
-use opsroom_core::{EventLevel, Phase, RunStatus};
+use opsroom_core::{ArtifactKind, EventLevel, Phase, PhaseStatus, RunStatus};
 use opsroom_store::{
     ArtifactInsertParams, EventsAppendParams, NewEvent, Run, RunCompleteParams, StoreError,
 };
@@ -84,8 +84,7 @@ pub trait Execution: Send {
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseRecord {
     pub phase: Phase,
-    /// pending, running, succeeded, failed, skipped, cancelled or timed_out.
-    pub status: &'static str,
+    pub status: PhaseStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -136,7 +135,7 @@ impl RunContext {
                 .iter()
                 .map(|&phase| PhaseRecord {
                     phase,
-                    status: "pending",
+                    status: PhaseStatus::Pending,
                     started_at: None,
                     duration_ms: None,
                     error: None,
@@ -236,7 +235,7 @@ impl RunContext {
     /// Stores an artifact of the run.
     pub async fn artifact(
         &mut self,
-        kind: &str,
+        kind: ArtifactKind,
         name: &str,
         content: String,
     ) -> Result<(), PhaseError> {
@@ -249,7 +248,7 @@ impl RunContext {
             .artifact_insert(ArtifactInsertParams {
                 run_id: self.run.id,
                 fence: Some(self.run.fence()),
-                kind: kind.to_string(),
+                kind,
                 name: self.redact(name),
                 content: self.redact(&content),
                 now: self.now(),
@@ -288,7 +287,7 @@ impl RunContext {
         self.phase = Some(phase);
         let now = self.now();
         let r = self.record(phase);
-        r.status = "running";
+        r.status = PhaseStatus::Running;
         r.started_at = Some(now);
         self.log_data(
             EventLevel::Info,
@@ -297,7 +296,7 @@ impl RunContext {
         );
     }
 
-    fn end(&mut self, phase: Phase, status: &'static str, error: Option<String>, started: Instant) {
+    fn end(&mut self, phase: Phase, status: PhaseStatus, error: Option<String>, started: Instant) {
         let ms = started.elapsed().as_millis() as i64;
         let r = self.record(phase);
         r.status = status;
@@ -322,7 +321,7 @@ impl RunContext {
 
     fn skip(&mut self, phase: Phase, why: &str) {
         self.phase = Some(phase);
-        self.record(phase).status = "skipped";
+        self.record(phase).status = PhaseStatus::Skipped;
         self.log_data(
             EventLevel::Warn,
             format!("phase {phase} skipped: {why}"),
@@ -431,10 +430,10 @@ pub async fn execute_run(
             (None, None) => PhaseResult::Done(Err(PhaseError::permanent("runbook not started"))),
         };
         match result {
-            PhaseResult::Done(Ok(())) => ctx.end(phase, "succeeded", None, t),
+            PhaseResult::Done(Ok(())) => ctx.end(phase, PhaseStatus::Succeeded, None, t),
             PhaseResult::Done(Err(e)) => {
                 let e = ctx.redacted(e);
-                ctx.end(phase, "failed", Some(e.message.clone()), t);
+                ctx.end(phase, PhaseStatus::Failed, Some(e.message.clone()), t);
                 failure = Some((phase, e));
             }
             PhaseResult::Stopped(s) => {
@@ -443,7 +442,7 @@ pub async fn execute_run(
                 } else {
                     "worker shutting down"
                 };
-                ctx.end(phase, "cancelled", Some(why.to_string()), t);
+                ctx.end(phase, PhaseStatus::Cancelled, Some(why.to_string()), t);
                 stopped = Some(s);
             }
             PhaseResult::TimedOut => {
@@ -452,7 +451,7 @@ pub async fn execute_run(
                     started.elapsed().as_secs(),
                     ctx.run.timeout_secs
                 ));
-                ctx.end(phase, "timed_out", Some(e.message.clone()), t);
+                ctx.end(phase, PhaseStatus::TimedOut, Some(e.message.clone()), t);
                 failure = Some((phase, e));
             }
         }
@@ -492,14 +491,19 @@ pub async fn execute_run(
     let summary_result = match summary_result {
         Ok(()) if wants_artifact => {
             let md = summary_markdown(&ctx, status, error.as_deref(), started.elapsed());
-            ctx.artifact("markdown", "summary.md", md).await
+            ctx.artifact(ArtifactKind::Markdown, "summary.md", md).await
         }
         other => other,
     }
     .map_err(|e| ctx.redacted(e));
     match &summary_result {
-        Ok(()) => ctx.end(Phase::Summarize, "succeeded", None, t),
-        Err(e) => ctx.end(Phase::Summarize, "failed", Some(e.message.clone()), t),
+        Ok(()) => ctx.end(Phase::Summarize, PhaseStatus::Succeeded, None, t),
+        Err(e) => ctx.end(
+            Phase::Summarize,
+            PhaseStatus::Failed,
+            Some(e.message.clone()),
+            t,
+        ),
     }
     if ctx.lease_lost {
         return Outcome::LeaseLost;
@@ -662,7 +666,7 @@ fn summary_markdown(
     md.push_str("\n## Phases\n\n| phase | status | duration |\n|---|---|---|\n");
     for p in &ctx.phases {
         let status = if p.phase == Phase::Summarize {
-            "running"
+            PhaseStatus::Running
         } else {
             p.status
         };

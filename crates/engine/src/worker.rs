@@ -5,7 +5,9 @@
 
 use crate::pipeline::{execute_run, Outcome, StopSignal};
 use crate::Engine;
-use opsroom_store::{Run, RunClaimParams, RunId, RunsRescueParams, Wakeup, WorkerHeartbeatParams};
+use opsroom_store::{
+    Run, RunClaimParams, RunId, RunsRescueParams, Wakeup, WorkerHeartbeatParams, WorkerState,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -182,7 +184,7 @@ impl WorkerPool {
 
     /// One heartbeat: extend the leases of the runs this worker is executing
     /// (and no others), pass on cancels, rescue dead workers' runs.
-    pub async fn heartbeat(&self, state: &str) {
+    pub async fn heartbeat(&self, state: WorkerState) {
         let now = self.engine.clock.now();
         let store = &self.engine.store;
         let running: Vec<RunId> = self.in_flight.lock().unwrap().keys().copied().collect();
@@ -191,7 +193,7 @@ impl WorkerPool {
                 worker_id: self.id.clone(),
                 host: self.host.clone(),
                 pid: std::process::id() as i64,
-                state: state.to_string(),
+                state,
                 concurrency: self.options.concurrency as i32,
                 running,
                 now,
@@ -247,7 +249,7 @@ impl WorkerPool {
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {
-                            let state = if me.in_flight_count() > 0 { "busy" } else { "idle" };
+                            let state = if me.in_flight_count() > 0 { WorkerState::Busy } else { WorkerState::Idle };
                             me.heartbeat(state).await;
                         }
                         _ = until_true(&mut hb_stop) => break,
@@ -310,7 +312,7 @@ impl WorkerPool {
         self.drain(set).await;
         let _ = hb_stop_tx.send(true);
         let _ = heartbeat.await;
-        self.heartbeat("stopped").await;
+        self.heartbeat(WorkerState::Stopped).await;
         tracing::info!(worker = %self.id, "worker stopped");
     }
 

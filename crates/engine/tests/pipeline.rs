@@ -217,7 +217,7 @@ async fn cancel_stops_a_running_run(store: DynStore) {
         let w = w.clone();
         async move {
             loop {
-                w.heartbeat("busy").await;
+                w.heartbeat(WorkerState::Busy).await;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }
@@ -284,7 +284,7 @@ async fn shutdown_releases_runs_after_the_grace_period(store: DynStore) {
         .iter()
         .any(|e| e.message.contains("shutting down; run released")));
     let workers = store.workers_list().await.unwrap();
-    assert_eq!(workers[0].state, "stopped");
+    assert_eq!(workers[0].state, WorkerState::Stopped);
 }
 
 async fn healthcheck_reports_each_probe(store: DynStore) {

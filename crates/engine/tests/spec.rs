@@ -11,7 +11,7 @@ mod support;
 
 use opsroom_adapters::git::{GitAuthor, GitFile, GitOptions, GitRepo};
 use opsroom_adapters::testing::github::FakeGitHub;
-use opsroom_core::RunStatus;
+use opsroom_core::{ArtifactKind, RunStatus};
 use opsroom_store::DynStore;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -83,13 +83,13 @@ async fn writes_four_documents_on_a_branch_and_pushes_it(store: DynStore) {
     .await;
     assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
     let link = done.artifact("pull request");
-    assert_eq!(link.kind, "link");
+    assert_eq!(link.kind, ArtifactKind::Link);
     assert_eq!(
         link.content,
         format!("{url}#spec/user-authentication-with-sso")
     );
     for name in ["constitution.md", "prd.md", "plan.md", "tasks.md"] {
-        assert_eq!(done.artifact(name).kind, "markdown");
+        assert_eq!(done.artifact(name).kind, ArtifactKind::Markdown);
     }
     let prd = &done.artifact("prd.md").content;
     assert!(

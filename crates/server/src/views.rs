@@ -5,7 +5,9 @@
 //! the OpenAPI document is generated from them.
 
 use chrono::{DateTime, Utc};
-use opsroom_core::{EventLevel, Phase, RunId, RunStatus, Seq};
+use opsroom_core::{
+    ArtifactKind, EventLevel, Lane, Phase, PhaseStatus, Risk, RunId, RunStatus, Seq, WorkerState,
+};
 use opsroom_store::{Artifact, Run, RunEvent, SessionWithRuns};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -32,7 +34,7 @@ pub struct RunView {
     #[schema(value_type = Vec<PlannedPhaseView>)]
     pub plan: Value,
     #[schema(schema_with = risk_schema)]
-    pub risk: String,
+    pub risk: Risk,
     #[schema(schema_with = run_status_schema)]
     pub status: RunStatus,
     pub priority: i32,
@@ -41,7 +43,7 @@ pub struct RunView {
     pub run_after: DateTime<Utc>,
     pub session_id: Option<i64>,
     #[schema(schema_with = lane_schema)]
-    pub lane: Option<String>,
+    pub lane: Option<Lane>,
     pub idempotency_key: Option<String>,
     pub created_by: String,
     pub approved_by: Option<String>,
@@ -109,7 +111,7 @@ pub struct PlannedPhaseView {
 pub struct PhaseView {
     #[schema(schema_with = phase_schema)]
     phase: String,
-    /// pending, running, succeeded, failed, skipped, cancelled or timed_out.
+    #[schema(schema_with = phase_status_schema)]
     status: String,
     started_at: Option<DateTime<Utc>>,
     duration_ms: Option<i64>,
@@ -170,7 +172,7 @@ pub struct ArtifactView {
     pub run_id: RunId,
     pub workspace_id: String,
     #[schema(schema_with = artifact_kind_schema)]
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub name: String,
     pub content: String,
     pub created_at: DateTime<Utc>,
@@ -207,7 +209,7 @@ pub struct SessionView {
 #[schema(as = Lane)]
 pub struct LaneView {
     #[schema(schema_with = lane_name_schema)]
-    pub name: String,
+    pub name: Lane,
     pub runs: Vec<RunView>,
 }
 
@@ -238,8 +240,8 @@ pub struct WorkerView {
     pub id: String,
     pub host: String,
     pub pid: i64,
-    /// idle, busy or stopped.
-    pub state: String,
+    #[schema(schema_with = worker_state_schema)]
+    pub state: WorkerState,
     pub concurrency: i32,
     pub started_at: DateTime<Utc>,
     pub heartbeat_at: DateTime<Utc>,
@@ -271,7 +273,7 @@ pub struct ParseView {
     #[schema(value_type = Vec<PlannedPhaseView>)]
     pub plan: Value,
     #[schema(schema_with = optional_risk_schema)]
-    pub risk: Option<String>,
+    pub risk: Option<Risk>,
     pub needs_approval: bool,
     /// Whether a run can be started from this text as it is.
     pub runnable: bool,
@@ -340,26 +342,31 @@ fn optional_phase_schema() -> RefOr<Schema> {
 }
 
 fn risk_schema() -> RefOr<Schema> {
-    enum_schema(["read", "write"], false)
+    enum_schema(Risk::ALL.map(Risk::as_str), false)
 }
 
 fn optional_risk_schema() -> RefOr<Schema> {
-    enum_schema(["read", "write"], true)
+    enum_schema(Risk::ALL.map(Risk::as_str), true)
 }
 
 fn lane_schema() -> RefOr<Schema> {
-    enum_schema(opsroom_store::LANES, true)
+    enum_schema(Lane::ALL.map(Lane::as_str), true)
 }
 
 fn lane_name_schema() -> RefOr<Schema> {
-    enum_schema(opsroom_store::LANES, false)
+    enum_schema(Lane::ALL.map(Lane::as_str), false)
 }
 
 fn artifact_kind_schema() -> RefOr<Schema> {
-    enum_schema(
-        ["link", "diff", "markdown", "file", "mermaid", "json"],
-        false,
-    )
+    enum_schema(ArtifactKind::ALL.map(ArtifactKind::as_str), false)
+}
+
+fn phase_status_schema() -> RefOr<Schema> {
+    enum_schema(PhaseStatus::ALL.map(PhaseStatus::as_str), false)
+}
+
+fn worker_state_schema() -> RefOr<Schema> {
+    enum_schema(WorkerState::ALL.map(WorkerState::as_str), false)
 }
 
 fn ok_schema() -> RefOr<Schema> {

@@ -155,7 +155,7 @@ async fn command_bar_to_live_run() {
             worker_id: "gone-1".into(),
             host: "old-host".into(),
             pid: 1,
-            state: "busy".into(),
+            state: opsroom_store::WorkerState::Busy,
             concurrency: 1,
             running: vec![],
             now: chrono::Utc::now() - chrono::Duration::minutes(10),
@@ -680,7 +680,7 @@ async fn artifact_renderers_are_safe_and_draw() {
         .artifact_insert(opsroom_store::ArtifactInsertParams {
             run_id: opsroom_store::RunId(id),
             fence: None,
-            kind: "markdown".into(),
+            kind: opsroom_store::ArtifactKind::Markdown,
             name: "hostile.md".into(),
             content: [
                 "# Report <script>window.pwned=1</script>",

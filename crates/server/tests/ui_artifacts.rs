@@ -2,6 +2,7 @@
 //! against the real server: behind the token like the pages, sanitised HTML
 //! for markdown, clear errors for anything else.
 
+use opsroom_core::ArtifactKind;
 use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_server::views::CreateRun;
@@ -37,8 +38,8 @@ async fn markdown_artifacts_render_behind_the_token() {
     let id = run.id;
     client.wait_final(id).await.unwrap();
     let artifacts = client.artifacts(id).await.unwrap();
-    let id_of = |kind: &str| artifacts.iter().find(|a| a.kind == kind).unwrap().id;
-    let (report, json_artifact) = (id_of("markdown"), id_of("json"));
+    let id_of = |kind| artifacts.iter().find(|a| a.kind == kind).unwrap().id;
+    let (report, json_artifact) = (id_of(ArtifactKind::Markdown), id_of(ArtifactKind::Json));
 
     let path = format!("/ui/runs/{id}/artifacts/{report}/html");
     let anonymous = reqwest::get(client.url(&path)).await.unwrap();

@@ -1,8 +1,8 @@
 //! Rows and the params structs of the store's methods.
 
 use chrono::{DateTime, Utc};
+pub use opsroom_core::{ArtifactKind, Lane, Risk, RunId, Seq, WorkerState};
 use opsroom_core::{EventLevel, Phase, RunStatus};
-pub use opsroom_core::{RunId, Seq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,14 +19,14 @@ pub struct Run {
     pub text: Option<String>,
     /// The plan: steps per phase.
     pub plan: Value,
-    pub risk: String,
+    pub risk: Risk,
     pub status: RunStatus,
     pub priority: i32,
     pub attempt: i32,
     pub max_attempts: i32,
     pub run_after: DateTime<Utc>,
     pub session_id: Option<i64>,
-    pub lane: Option<String>,
+    pub lane: Option<Lane>,
     #[serde(skip)]
     pub lane_key: Option<String>,
     /// Env lock key (`env/target`) of a write run.
@@ -77,13 +77,13 @@ pub struct RunInsertParams {
     pub params: Value,
     pub text: Option<String>,
     pub plan: Value,
-    pub risk: String,
+    pub risk: Risk,
     pub priority: i32,
     /// None: runnable at once.
     pub run_after: Option<DateTime<Utc>>,
     pub max_attempts: i32,
     pub session_id: Option<i64>,
-    pub lane: Option<String>,
+    pub lane: Option<Lane>,
     pub lock_key: Option<String>,
     pub idempotency_key: Option<String>,
     /// Starts in `awaiting_approval` instead of `queued`.
@@ -104,7 +104,7 @@ impl RunInsertParams {
             params: Value::Object(Default::default()),
             text: None,
             plan: Value::Array(vec![]),
-            risk: "read".into(),
+            risk: Risk::Read,
             priority: 0,
             run_after: None,
             max_attempts: 1,
@@ -273,8 +273,7 @@ pub struct Artifact {
     pub id: i64,
     pub run_id: RunId,
     pub workspace_id: String,
-    /// link, diff, markdown, file, mermaid or json.
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub name: String,
     pub content: String,
     pub created_at: DateTime<Utc>,
@@ -284,7 +283,7 @@ pub struct Artifact {
 pub struct ArtifactInsertParams {
     pub run_id: RunId,
     pub fence: Option<Fence>,
-    pub kind: String,
+    pub kind: ArtifactKind,
     pub name: String,
     pub content: String,
     pub now: DateTime<Utc>,
@@ -295,8 +294,7 @@ pub struct WorkerHeartbeatParams {
     pub worker_id: String,
     pub host: String,
     pub pid: i64,
-    /// idle, busy or stopped.
-    pub state: String,
+    pub state: WorkerState,
     pub concurrency: i32,
     /// The runs this worker is executing right now. Only their leases are
     /// extended: a run the worker claimed but lost track of (its claim's
@@ -311,7 +309,7 @@ pub struct Worker {
     pub id: String,
     pub host: String,
     pub pid: i64,
-    pub state: String,
+    pub state: WorkerState,
     pub concurrency: i32,
     pub started_at: DateTime<Utc>,
     pub heartbeat_at: DateTime<Utc>,
@@ -336,12 +334,10 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
 }
 
-/// The lanes every session has.
-pub const LANES: [&str; 4] = ["A", "B", "C", "D"];
-
+/// One lane of a session, with its runs in enqueue order.
 #[derive(Debug, Clone, Serialize)]
-pub struct Lane {
-    pub name: String,
+pub struct SessionLane {
+    pub name: Lane,
     pub runs: Vec<Run>,
 }
 
@@ -349,21 +345,17 @@ pub struct Lane {
 pub struct SessionWithRuns {
     #[serde(flatten)]
     pub session: Session,
-    pub lanes: Vec<Lane>,
+    pub lanes: Vec<SessionLane>,
 }
 
 impl SessionWithRuns {
     /// Groups a session's runs (in enqueue order) into its lanes.
     pub fn from_runs(session: Session, runs: Vec<Run>) -> Self {
-        let lanes = LANES
-            .iter()
-            .map(|l| Lane {
-                name: l.to_string(),
-                runs: runs
-                    .iter()
-                    .filter(|r| r.lane.as_deref() == Some(*l))
-                    .cloned()
-                    .collect(),
+        let lanes = Lane::ALL
+            .into_iter()
+            .map(|l| SessionLane {
+                name: l,
+                runs: runs.iter().filter(|r| r.lane == Some(l)).cloned().collect(),
             })
             .collect();
         SessionWithRuns { session, lanes }

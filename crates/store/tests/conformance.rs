@@ -135,19 +135,19 @@ async fn lanes_run_in_enqueue_order_and_in_parallel(store: DynStore) {
         })
         .await
         .unwrap();
-    let in_lane = |lane: &str| {
+    let in_lane = |lane: Lane| {
         let mut p = run("noop");
         p.session_id = Some(session.id);
-        p.lane = Some(lane.into());
+        p.lane = Some(lane);
         p
     };
-    let a1 = insert(&store, in_lane("A")).await;
-    let a2 = insert(&store, in_lane("A")).await;
-    let mut a3p = in_lane("A");
+    let a1 = insert(&store, in_lane(Lane::A)).await;
+    let a2 = insert(&store, in_lane(Lane::A)).await;
+    let mut a3p = in_lane(Lane::A);
     a3p.priority = 10; // priority never jumps the lane
     let a3 = insert(&store, a3p).await;
-    let b1 = insert(&store, in_lane("B")).await;
-    let b2 = insert(&store, in_lane("B")).await;
+    let b1 = insert(&store, in_lane(Lane::B)).await;
+    let b2 = insert(&store, in_lane(Lane::B)).await;
 
     let first = claim(&store, "w", 10, t0()).await;
     assert_eq!(
@@ -170,17 +170,17 @@ async fn lanes_run_in_enqueue_order_and_in_parallel(store: DynStore) {
         .session_get(DEFAULT_WORKSPACE, session.id)
         .await
         .unwrap();
-    let names: Vec<_> = lanes.lanes.iter().map(|l| l.name.as_str()).collect();
-    assert_eq!(names, LANES);
+    let names: Vec<_> = lanes.lanes.iter().map(|l| l.name).collect();
+    assert_eq!(names, Lane::ALL);
     assert_eq!(ids(&lanes.lanes[0].runs), vec![a1.id, a2.id, a3.id]);
     assert_eq!(ids(&lanes.lanes[1].runs), vec![b1.id, b2.id]);
     assert!(lanes.lanes[2].runs.is_empty());
 
     // A run waiting for approval holds its lane too.
-    let mut gated = in_lane("C");
+    let mut gated = in_lane(Lane::C);
     gated.needs_approval = true;
     let c1 = insert(&store, gated).await;
-    let c2 = insert(&store, in_lane("C")).await;
+    let c2 = insert(&store, in_lane(Lane::C)).await;
     assert!(!ids(&claim(&store, "w", 10, t0()).await).contains(&c2.id));
     store.run_reject(action(c1.id, "bob")).await.unwrap();
     assert!(ids(&claim(&store, "w", 10, t0()).await).contains(&c2.id));
@@ -189,7 +189,7 @@ async fn lanes_run_in_enqueue_order_and_in_parallel(store: DynStore) {
 async fn env_lock_allows_one_write_run_per_target(store: DynStore) {
     let write = |key: &str| {
         let mut p = run("deploy");
-        p.risk = "write".into();
+        p.risk = Risk::Write;
         p.lock_key = Some(key.into());
         p
     };
@@ -307,7 +307,7 @@ async fn cancel_stops_queued_at_once_and_running_through_the_worker(store: DynSt
             worker_id: "w".into(),
             host: "h".into(),
             pid: 1,
-            state: "busy".into(),
+            state: WorkerState::Busy,
             concurrency: 1,
             running: vec![r.id],
             now: t0(),
@@ -424,7 +424,7 @@ async fn heartbeats_keep_alive_only_the_runs_a_worker_executes(store: DynStore) 
             worker_id: "w1".into(),
             host: "h".into(),
             pid: 1,
-            state: "busy".into(),
+            state: WorkerState::Busy,
             concurrency: 2,
             running: vec![kept.id],
             now: later,
@@ -555,20 +555,20 @@ async fn artifacts_and_workers(store: DynStore) {
         .artifact_insert(ArtifactInsertParams {
             run_id: r.id,
             fence: Some(c.fence()),
-            kind: "markdown".into(),
+            kind: ArtifactKind::Markdown,
             name: "report.md".into(),
             content: "# ok".into(),
             now: t0(),
         })
         .await
         .unwrap();
-    assert_eq!(a.kind, "markdown");
+    assert_eq!(a.kind, ArtifactKind::Markdown);
     store
         .worker_heartbeat(WorkerHeartbeatParams {
             worker_id: "w9".into(),
             host: "box".into(),
             pid: 42,
-            state: "busy".into(),
+            state: WorkerState::Busy,
             concurrency: 4,
             running: vec![r.id],
             now: t0(),
@@ -583,7 +583,7 @@ async fn artifacts_and_workers(store: DynStore) {
         .artifact_insert(ArtifactInsertParams {
             run_id: r.id,
             fence: Some(c.fence()),
-            kind: "json".into(),
+            kind: ArtifactKind::Json,
             name: "late".into(),
             content: "{}".into(),
             now: t0(),
@@ -767,7 +767,7 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
             p.params = json!({"events": i});
             if i % 2 == 0 {
                 p.session_id = Some(session.id);
-                p.lane = Some("A".into());
+                p.lane = Some(Lane::A);
             }
             p
         })

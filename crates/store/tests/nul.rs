@@ -39,7 +39,7 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
         .artifact_insert(ArtifactInsertParams {
             run_id: run.id,
             fence,
-            kind: "file".into(),
+            kind: ArtifactKind::File,
             name: "out\0.txt".into(),
             content: "x\0y".into(),
             now,

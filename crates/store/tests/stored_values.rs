@@ -1,7 +1,8 @@
 //! A stored value that cannot be read back is the same error on both
 //! backends: the row types of each are converted by one `TryFrom`, so corrupt
-//! JSON, a time out of range or an unknown status is `StoreError::Corrupt`
-//! naming the row and the column, never a default value or a panic.
+//! JSON, a time out of range or an unknown status, risk, lane, artifact kind
+//! or worker state is `StoreError::Corrupt` naming the row and the column,
+//! never a default value or a panic.
 
 use chrono::{TimeZone, Utc};
 use opsroom_store::testing::TestStore;
@@ -104,6 +105,75 @@ async fn unknown_event_level(t: TestStore) {
     t.cleanup().await;
 }
 
+async fn unknown_risk_and_lane(t: TestStore) {
+    for (column, bad) in [("risk", "risky"), ("lane", "E")] {
+        let run = inserted_run(&t).await;
+        t.execute(&format!(
+            "UPDATE runs SET {column} = '{bad}' WHERE id = {}",
+            run.id
+        ))
+        .await;
+        assert_run_corrupt(&t, &run, column).await;
+        t.execute(&format!("DELETE FROM runs WHERE id = {}", run.id))
+            .await;
+    }
+    t.cleanup().await;
+}
+
+async fn unknown_artifact_kind(t: TestStore) {
+    let run = inserted_run(&t).await;
+    let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+    let a = t
+        .store
+        .artifact_insert(ArtifactInsertParams {
+            run_id: run.id,
+            fence: None,
+            kind: ArtifactKind::Markdown,
+            name: "a.md".into(),
+            content: "x".into(),
+            now,
+        })
+        .await
+        .unwrap();
+    t.execute(&format!(
+        "UPDATE artifacts SET kind = 'video' WHERE id = {}",
+        a.id
+    ))
+    .await;
+    match t.store.artifacts_list(DEFAULT_WORKSPACE, run.id).await {
+        Err(StoreError::Corrupt { what, column, .. }) => {
+            assert_eq!((what, column), (format!("artifact {}", a.id), "kind"));
+        }
+        other => panic!("{}: expected a corrupt kind, got {other:?}", t.backend()),
+    }
+    t.cleanup().await;
+}
+
+async fn unknown_worker_state(t: TestStore) {
+    let now = Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap();
+    t.store
+        .worker_heartbeat(WorkerHeartbeatParams {
+            worker_id: "w1".into(),
+            host: "h".into(),
+            pid: 1,
+            state: WorkerState::Idle,
+            concurrency: 1,
+            running: vec![],
+            now,
+        })
+        .await
+        .unwrap();
+    t.execute("UPDATE workers SET state = 'dreaming' WHERE id = 'w1'")
+        .await;
+    match t.store.workers_list().await {
+        Err(StoreError::Corrupt { what, column, .. }) => {
+            assert_eq!((what.as_str(), column), ("worker w1", "state"));
+        }
+        other => panic!("{}: expected a corrupt state, got {other:?}", t.backend()),
+    }
+    t.cleanup().await;
+}
+
 /// PostgreSQL's `jsonb` cannot hold corrupt JSON; SQLite's text can, and
 /// it is an error there too (not `null`).
 #[tokio::test]
@@ -136,4 +206,11 @@ macro_rules! on_both {
     };
 }
 
-on_both!(unknown_status, time_out_of_range, unknown_event_level);
+on_both!(
+    unknown_status,
+    time_out_of_range,
+    unknown_event_level,
+    unknown_risk_and_lane,
+    unknown_artifact_kind,
+    unknown_worker_state
+);

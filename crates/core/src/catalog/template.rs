@@ -261,15 +261,9 @@ impl Checker<'_> {
         if raw.description.get_ref().trim().is_empty() {
             return Err(self.at(&raw.description, "description must not be empty".into()));
         }
-        let risk = match raw.risk.get_ref().as_str() {
-            "read" => Risk::Read,
-            "write" => Risk::Write,
-            other => {
-                return Err(self.at(
-                    &raw.risk,
-                    format!("risk `{other}` is not known; use \"read\" or \"write\""),
-                ))
-            }
+        let risk = match raw.risk.get_ref().parse::<Risk>() {
+            Ok(risk) => risk,
+            Err(e) => return Err(self.at(&raw.risk, e.to_string())),
         };
         let params = self.params(&raw.params)?;
         let mut slots: HashSet<String> = BUILTIN_SLOTS.iter().map(|s| s.to_string()).collect();

@@ -12,6 +12,7 @@ use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::probe::ProbeResult;
 use crate::Engine;
 use opsroom_adapters::postgres::{load_migrations_dir, PgConfig, Postgres};
+use opsroom_core::ArtifactKind;
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
 use serde::Deserialize;
@@ -386,10 +387,10 @@ impl Deploy {
             Phase::Verify => self.verify(ctx).await,
             Phase::Summarize => {
                 let summary = self.summary();
-                ctx.artifact("markdown", "deploy-summary.md", summary)
+                ctx.artifact(ArtifactKind::Markdown, "deploy-summary.md", summary)
                     .await?;
                 if let Some(url) = self.deployed.as_ref().and_then(|d| d.url.clone()) {
-                    ctx.artifact("link", "deployment", url).await?;
+                    ctx.artifact(ArtifactKind::Link, "deployment", url).await?;
                 }
                 Ok(())
             }

@@ -14,6 +14,7 @@ use opsroom_adapters::github::{
 };
 use opsroom_adapters::shell::{self, CommandSpec};
 use opsroom_adapters::{ApiError, Secret};
+use opsroom_core::ArtifactKind;
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
 use serde_json::{json, Map, Value};
@@ -138,10 +139,11 @@ impl Spec {
             Phase::Verify => self.verify(ctx).await,
             Phase::Summarize => {
                 if let Some(link) = self.link.clone() {
-                    ctx.artifact("link", "pull request", link).await?;
+                    ctx.artifact(ArtifactKind::Link, "pull request", link)
+                        .await?;
                 }
                 for (name, content) in self.documents.clone() {
-                    ctx.artifact("markdown", name, content).await?;
+                    ctx.artifact(ArtifactKind::Markdown, name, content).await?;
                 }
                 Ok(())
             }

@@ -6,6 +6,7 @@ use crate::config::ServiceConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::probe::{probe, ProbeResult};
 use crate::Engine;
+use opsroom_core::ArtifactKind;
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
 use serde_json::json;
@@ -117,10 +118,10 @@ impl Execution for Healthcheck {
             }
             Phase::Summarize => {
                 let report = report_markdown(&self.env, &self.results);
-                ctx.artifact("markdown", "healthcheck-report.md", report)
+                ctx.artifact(ArtifactKind::Markdown, "healthcheck-report.md", report)
                     .await?;
                 ctx.artifact(
-                    "json",
+                    ArtifactKind::Json,
                     "probes.json",
                     serde_json::to_string_pretty(&self.results).unwrap_or_default(),
                 )

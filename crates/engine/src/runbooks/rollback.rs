@@ -13,6 +13,7 @@ use crate::config::EnvConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::probe::ProbeResult;
 use crate::Engine;
+use opsroom_core::ArtifactKind;
 use opsroom_core::{EventLevel, Phase};
 use opsroom_store::Run;
 use serde::Deserialize;
@@ -210,10 +211,10 @@ impl Rollback {
             }
             Phase::Summarize => {
                 let summary = self.summary();
-                ctx.artifact("markdown", "rollback-summary.md", summary)
+                ctx.artifact(ArtifactKind::Markdown, "rollback-summary.md", summary)
                     .await?;
                 if let Some(url) = self.restored.as_ref().and_then(|d| d.url.clone()) {
-                    ctx.artifact("link", "deployment", url).await?;
+                    ctx.artifact(ArtifactKind::Link, "deployment", url).await?;
                 }
                 Ok(())
             }

@@ -9,8 +9,8 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use opsroom_core::RunStatus;
-use opsroom_core::{Risk, RunbookSpec};
+use opsroom_core::RunbookSpec;
+use opsroom_core::{RunStatus, WorkerState};
 use serde::Serialize;
 
 /// Routes without authentication.
@@ -78,10 +78,7 @@ pub(crate) async fn parse(
         .unwrap_or_default();
     Ok(Json(ParseView {
         plan: serde_json::to_value(plan).unwrap_or_default(),
-        risk: risk.map(|r| match r {
-            Risk::Read => "read".into(),
-            Risk::Write => "write".into(),
-        }),
+        risk,
         needs_approval,
         runnable,
         intent: parsed.intent,
@@ -139,7 +136,7 @@ pub(crate) async fn workers(
         workers
             .into_iter()
             .map(|w| WorkerView {
-                stale: w.state != "stopped" && now - w.heartbeat_at > timeout,
+                stale: w.state != WorkerState::Stopped && now - w.heartbeat_at > timeout,
                 heartbeat_age_ms: (now - w.heartbeat_at).num_milliseconds(),
                 id: w.id,
                 host: w.host,
@@ -175,7 +172,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoRe
         .unwrap_or(chrono::Duration::seconds(30));
     let live = workers
         .iter()
-        .filter(|w| w.state != "stopped" && now - w.heartbeat_at <= timeout)
+        .filter(|w| w.state != WorkerState::Stopped && now - w.heartbeat_at <= timeout)
         .count();
     let count = |s: RunStatus| {
         counts

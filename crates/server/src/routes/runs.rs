@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use opsroom_core::new_run::RunWhat;
-use opsroom_core::{NewRun, NewRunInput, Risk, RunStatus};
+use opsroom_core::{NewRun, NewRunInput, RunStatus};
 use opsroom_store::{
     EventsListParams, RunActionParams, RunId, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
 };
@@ -104,10 +104,7 @@ fn insert_params(state: &AppState, resolved: Resolved, actor: String) -> RunInse
     let mut p = RunInsertParams::new(&resolved.runbook, state.engine.clock.now());
     p.lock_key = resolved.lock_key();
     p.max_attempts = resolved.default_max_attempts();
-    p.risk = match resolved.risk {
-        Risk::Read => "read".into(),
-        Risk::Write => "write".into(),
-    };
+    p.risk = resolved.risk;
     p.env = resolved.env;
     p.target = resolved.target;
     p.params = Value::Object(resolved.params);

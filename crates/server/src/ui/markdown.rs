@@ -7,7 +7,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use opsroom_store::{RunId, DEFAULT_WORKSPACE};
+use opsroom_store::{ArtifactKind, RunId, DEFAULT_WORKSPACE};
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream};
 use std::collections::{HashSet, VecDeque};
 use std::sync::LazyLock;
@@ -27,7 +27,7 @@ pub async fn artifact_html(
             "run {run_id} has no artifact {artifact_id}"
         )));
     };
-    if a.kind != "markdown" {
+    if a.kind != ArtifactKind::Markdown {
         return Err(ApiError::NotFound(format!(
             "artifact {artifact_id} is {}, not markdown: only markdown is rendered here",
             a.kind

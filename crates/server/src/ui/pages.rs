@@ -7,6 +7,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
+use opsroom_core::Lane;
 use std::collections::HashMap;
 
 /// Which navigation entry a page belongs to.
@@ -102,7 +103,7 @@ fn command_bar(with_lane: bool) -> Markup {
                     label.lane-pick {
                         "Lane "
                         select #cmd-lane name="lane" {
-                            @for lane in ["A", "B", "C", "D"] { option { (lane) } }
+                            @for lane in Lane::ALL { option { (lane) } }
                         }
                     }
                 }
@@ -225,7 +226,7 @@ pub async fn runboard(Path(session): Path<String>) -> Response {
         h1 { "Runboard " span #session-name .muted { "session #" (id) } }
         (command_bar(true))
         #board .board {
-            @for lane in ["A", "B", "C", "D"] {
+            @for lane in Lane::ALL {
                 section.lane data-lane=(lane) aria-labelledby={ "lane-" (lane) } {
                     h2 id={ "lane-" (lane) } { "Lane " (lane) }
                     ol.lane-runs {}
