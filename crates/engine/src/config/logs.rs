@@ -203,7 +203,8 @@ mod tests {
         OpsConfig::parse("t.toml", text).map_err(|e| e.to_string())
     }
 
-    const SERVICE: &str = "[[environments.prod.services]]\nname = \"payments\"\nkind = \"opsroom_db\"\n";
+    const SERVICE: &str =
+        "[[environments.prod.services]]\nname = \"payments\"\nkind = \"opsroom_db\"\n";
 
     #[test]
     fn each_kind_parses() {
@@ -231,15 +232,36 @@ mod tests {
     #[test]
     fn errors_name_the_service_and_the_key() {
         for (logs, want) in [
-            ("{ kind = \"syslog\" }", "logs.kind: unknown kind `syslog`; known kinds: file, command, http, vercel"),
-            ("{ path = \"/x\" }", "logs.kind: expected one of: file, command, http, vercel"),
+            (
+                "{ kind = \"syslog\" }",
+                "logs.kind: unknown kind `syslog`; known kinds: file, command, http, vercel",
+            ),
+            (
+                "{ path = \"/x\" }",
+                "logs.kind: expected one of: file, command, http, vercel",
+            ),
             ("\"/var/log/x\"", "logs: expected a table"),
             ("{ kind = \"file\" }", "logs: missing field `path`"),
-            ("{ kind = \"file\", path = \"/x\", paht = 1 }", "logs: unknown field `paht`"),
-            ("{ kind = \"command\", argv = [] }", "logs.argv: expected the program"),
-            ("{ kind = \"http\", url = \"ftp://x\" }", "logs.url: expected an http:// or https:// URL"),
-            ("{ kind = \"http\", url = \"https://x\", token_secret = \"nope\" }", "logs.token_secret: credential `nope` is not declared"),
-            ("{ kind = \"vercel\" }", "logs.kind: `vercel` reads the env's Vercel project, but env prod has none"),
+            (
+                "{ kind = \"file\", path = \"/x\", paht = 1 }",
+                "logs: unknown field `paht`",
+            ),
+            (
+                "{ kind = \"command\", argv = [] }",
+                "logs.argv: expected the program",
+            ),
+            (
+                "{ kind = \"http\", url = \"ftp://x\" }",
+                "logs.url: expected an http:// or https:// URL",
+            ),
+            (
+                "{ kind = \"http\", url = \"https://x\", token_secret = \"nope\" }",
+                "logs.token_secret: credential `nope` is not declared",
+            ),
+            (
+                "{ kind = \"vercel\" }",
+                "logs.kind: `vercel` reads the env's Vercel project, but env prod has none",
+            ),
         ] {
             let err = parse(&format!("{SERVICE}logs = {logs}\n")).unwrap_err();
             assert!(

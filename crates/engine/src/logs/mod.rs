@@ -66,30 +66,37 @@ pub fn parse_line(text: &str, year: i32) -> LogLine<'_> {
 
 fn json_line<'a>(text: &'a str, fields: &Map<String, Value>, year: i32) -> LogLine<'a> {
     let field = |names: &[&str]| names.iter().find_map(|n| fields.get(*n));
-    let time = field(&["ts", "time", "timestamp", "@timestamp", "timestampInMs", "date"])
-        .and_then(|v| match v {
-            Value::Number(n) => n.as_f64().and_then(epoch_time),
-            Value::String(s) => s
-                .parse::<f64>()
-                .ok()
-                .and_then(epoch_time)
-                .or_else(|| sniff(s, year).0.time),
-            _ => None,
-        });
-    let level = field(&["level", "severity", "lvl", "levelname", "log.level"]).and_then(|v| match v
-    {
-        Value::String(s) => Level::from_word(s),
-        // pino / bunyan: 10 trace … 60 fatal.
-        Value::Number(n) => n.as_u64().map(|n| match n {
-            0..=19 => Level::Trace,
-            20..=29 => Level::Debug,
-            30..=39 => Level::Info,
-            40..=49 => Level::Warn,
-            50..=59 => Level::Error,
-            _ => Level::Fatal,
-        }),
+    let time = field(&[
+        "ts",
+        "time",
+        "timestamp",
+        "@timestamp",
+        "timestampInMs",
+        "date",
+    ])
+    .and_then(|v| match v {
+        Value::Number(n) => n.as_f64().and_then(epoch_time),
+        Value::String(s) => s
+            .parse::<f64>()
+            .ok()
+            .and_then(epoch_time)
+            .or_else(|| sniff(s, year).0.time),
         _ => None,
     });
+    let level =
+        field(&["level", "severity", "lvl", "levelname", "log.level"]).and_then(|v| match v {
+            Value::String(s) => Level::from_word(s),
+            // pino / bunyan: 10 trace … 60 fatal.
+            Value::Number(n) => n.as_u64().map(|n| match n {
+                0..=19 => Level::Trace,
+                20..=29 => Level::Debug,
+                30..=39 => Level::Info,
+                40..=49 => Level::Warn,
+                50..=59 => Level::Error,
+                _ => Level::Fatal,
+            }),
+            _ => None,
+        });
     let message = match field(&["message", "msg", "log", "text", "event"]) {
         Some(Value::String(s)) => Cow::Owned(s.trim_end().to_string()),
         Some(other) if !other.is_null() => Cow::Owned(other.to_string()),
@@ -247,8 +254,14 @@ mod tests {
             t("2026-12-01T10:00:00Z ERROR payment failed").as_deref(),
             Some("2026-12-01T10:00:00+00:00")
         );
-        assert_eq!(l("2026-12-01T10:00:00Z ERROR payment failed"), Some(Level::Error));
-        assert_eq!(m("2026-12-01T10:00:00Z ERROR payment failed"), "ERROR payment failed");
+        assert_eq!(
+            l("2026-12-01T10:00:00Z ERROR payment failed"),
+            Some(Level::Error)
+        );
+        assert_eq!(
+            m("2026-12-01T10:00:00Z ERROR payment failed"),
+            "ERROR payment failed"
+        );
         assert_eq!(
             t("Dec  1 10:00:00 host app[12]: warning disk").as_deref(),
             Some("2026-12-01T10:00:00+00:00")
@@ -266,14 +279,21 @@ mod tests {
             t("2026/12/01 10:00:00 [error] 31#31: upstream timed out").as_deref(),
             Some("2026-12-01T10:00:00+00:00")
         );
-        assert_eq!(t("1796119200 worker started").as_deref(), Some("2026-12-01T10:00:00+00:00"));
+        assert_eq!(
+            t("1796119200 worker started").as_deref(),
+            Some("2026-12-01T10:00:00+00:00")
+        );
         for json in [
             r#"{"ts": 1796119200, "level": "error", "msg": "charge declined"}"#,
             r#"{"time": 1796119200000, "level": 50, "msg": "charge declined"}"#,
             r#"{"@timestamp": "2026-12-01T10:00:00Z", "severity": "ERROR", "message": "charge declined"}"#,
             r#"{"timestamp": "2026-12-01T10:00:00.000Z", "lvl": "err", "msg": "charge declined"}"#,
         ] {
-            assert_eq!(t(json).as_deref(), Some("2026-12-01T10:00:00+00:00"), "{json}");
+            assert_eq!(
+                t(json).as_deref(),
+                Some("2026-12-01T10:00:00+00:00"),
+                "{json}"
+            );
             assert_eq!(l(json), Some(Level::Error), "{json}");
             assert_eq!(m(json), "charge declined", "{json}");
         }
@@ -311,7 +331,11 @@ mod tests {
                 let _ = splitter.push(chunk, &mut sink);
             }
             let _ = splitter.finish(&mut sink);
-            assert_eq!(sink.lines, ["a", "bb", "ccc", "", "last"], "chunks of {size}");
+            assert_eq!(
+                sink.lines,
+                ["a", "bb", "ccc", "", "last"],
+                "chunks of {size}"
+            );
             assert_eq!(sink.too_long, 1, "chunks of {size}");
         }
     }

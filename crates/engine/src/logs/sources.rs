@@ -359,7 +359,12 @@ mod tests {
     fn a_glob_lists_matching_files_in_name_order_and_nothing_matching_is_named() {
         let dir = std::env::temp_dir().join(format!("opsroom-glob-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("b")).unwrap();
-        for f in ["b/app.log", "b/app.1.log.gz", "b/other.txt", "b/.hidden.log"] {
+        for f in [
+            "b/app.log",
+            "b/app.1.log.gz",
+            "b/other.txt",
+            "b/.hidden.log",
+        ] {
             std::fs::write(dir.join(f), "x\n").unwrap();
         }
         let found = expand_glob(&format!("{}/*/app*.log*", dir.display())).unwrap();
@@ -369,7 +374,10 @@ mod tests {
             .collect();
         assert_eq!(names, ["app.1.log.gz", "app.log"]);
         let err = expand_glob(&format!("{}/*.nothing", dir.display())).unwrap_err();
-        assert!(err.starts_with("no file matches") && err.contains(".nothing"), "{err}");
+        assert!(
+            err.starts_with("no file matches") && err.contains(".nothing"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

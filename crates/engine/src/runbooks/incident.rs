@@ -141,9 +141,10 @@ impl Incident {
                 vercel: None,
             };
             let secret = |name: &str| {
-                engine.config.secret(name).map_err(|e| {
-                    PhaseError::permanent(format!("logs of {}: {e}", svc.name))
-                })
+                engine
+                    .config
+                    .secret(name)
+                    .map_err(|e| PhaseError::permanent(format!("logs of {}: {e}", svc.name)))
             };
             match &config {
                 LogSourceConfig::Http {
@@ -210,7 +211,9 @@ impl Incident {
                 .iter()
                 .rev()
                 .find(|e| e.data["kind"] == DEPLOYED_EVENT)
-                .and_then(|e| serde_json::from_value::<Deployment>(e.data["deployment"].clone()).ok());
+                .and_then(|e| {
+                    serde_json::from_value::<Deployment>(e.data["deployment"].clone()).ok()
+                });
             let git_ref = deployed
                 .as_ref()
                 .and_then(|d| d.git_ref.clone())
@@ -470,7 +473,8 @@ impl Incident {
                 };
                 let json = serde_json::to_string_pretty(triage)
                     .map_err(|e| PhaseError::permanent(format!("writing triage.json: {e}")))?;
-                ctx.artifact("markdown", "triage.md", triage.markdown()).await?;
+                ctx.artifact("markdown", "triage.md", triage.markdown())
+                    .await?;
                 ctx.artifact("json", "triage.json", json).await?;
                 Ok(())
             }

@@ -194,10 +194,7 @@ impl Intake {
     pub fn patterns(&self, service: &str, first_id: u32) -> (Vec<TriagePattern>, u32) {
         let mut merged: HashMap<u32, Counts> = HashMap::new();
         for (id, counts) in &self.counts {
-            let root = self
-                .miner
-                .resolve(opsroom_patterns::PatternId(*id))
-                .0;
+            let root = self.miner.resolve(opsroom_patterns::PatternId(*id)).0;
             merged.entry(root).or_default().merge(counts);
         }
         let window_minutes = minutes(self.window.to - self.window.from);
@@ -317,7 +314,11 @@ pub fn suspect_for(
     let at = at?;
     deploys
         .iter()
-        .filter(|d| d.target.as_deref().is_none_or(|t| t.eq_ignore_ascii_case(service)))
+        .filter(|d| {
+            d.target
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case(service))
+        })
         .filter(|d| d.finished_at <= at)
         .max_by_key(|d| (d.finished_at, d.run_id))
         .cloned()
@@ -411,7 +412,9 @@ impl Triage {
             self.skipped,
             self.patterns.len()
         ));
-        md.push_str("## Sources\n\n| service | kind | lines | skipped | note |\n|---|---|---|---|---|\n");
+        md.push_str(
+            "## Sources\n\n| service | kind | lines | skipped | note |\n|---|---|---|---|---|\n",
+        );
         for s in &self.sources {
             let note = match (&s.error, s.truncated) {
                 (Some(e), _) => format!("❌ {}", cell(e)),
@@ -448,7 +451,10 @@ impl Triage {
                         .map(|s| format!(
                             "run {} ({})",
                             s.run_id,
-                            s.deployment.as_deref().or(s.git_ref.as_deref()).unwrap_or("-")
+                            s.deployment
+                                .as_deref()
+                                .or(s.git_ref.as_deref())
+                                .unwrap_or("-")
                         ))
                         .unwrap_or_else(|| "-".into())
                 ));
@@ -528,13 +534,36 @@ mod tests {
         let deploys = vec![deploy(3, -200), deploy(7, 30)];
         let mut intake = Intake::new(window, at(30), 1000);
         for m in (-55..60).step_by(5) {
-            feed(&mut intake, &format!("{} ERROR db pool exhausted after {} ms", at(m).to_rfc3339(), 100 + m));
-            feed(&mut intake, &format!("{} INFO request served in {} ms", at(m).to_rfc3339(), m + 70));
+            feed(
+                &mut intake,
+                &format!(
+                    "{} ERROR db pool exhausted after {} ms",
+                    at(m).to_rfc3339(),
+                    100 + m
+                ),
+            );
+            feed(
+                &mut intake,
+                &format!(
+                    "{} INFO request served in {} ms",
+                    at(m).to_rfc3339(),
+                    m + 70
+                ),
+            );
         }
         for m in [31, 40, 50] {
-            feed(&mut intake, &format!("{} ERROR PaymentIntent pi_{m} failed: card_declined", at(m).to_rfc3339()));
+            feed(
+                &mut intake,
+                &format!(
+                    "{} ERROR PaymentIntent pi_{m} failed: card_declined",
+                    at(m).to_rfc3339()
+                ),
+            );
         }
-        feed(&mut intake, &format!("{} ERROR too old", at(-200).to_rfc3339()));
+        feed(
+            &mut intake,
+            &format!("{} ERROR too old", at(-200).to_rfc3339()),
+        );
         let _ = intake.raw(b"\xff\xfe not utf-8");
         assert_eq!((intake.outside, intake.skipped), (1, 1));
         let (mut patterns, _) = intake.patterns("payments", 0);
@@ -543,11 +572,17 @@ mod tests {
             p.suspect = suspect_for(&deploys, &p.service, p.first_seen);
         }
         let top = &patterns[0];
-        assert_eq!(top.template, "ERROR PaymentIntent pi_<*> failed: card_declined");
+        assert_eq!(
+            top.template,
+            "ERROR PaymentIntent pi_<*> failed: card_declined"
+        );
         assert!(top.new && top.count == 3 && top.level == Some(Level::Error));
         assert_eq!(top.suspect.as_ref().unwrap().run_id, RunId(7));
         let old = &patterns[1];
-        assert!(old.template.starts_with("ERROR db pool exhausted"), "{patterns:?}");
+        assert!(
+            old.template.starts_with("ERROR db pool exhausted"),
+            "{patterns:?}"
+        );
         assert!(!old.new && old.count == 12 && old.baseline_count == 11);
         assert_eq!(old.suspect.as_ref().unwrap().run_id, RunId(3));
         assert_eq!(patterns[2].level, Some(Level::Info));
@@ -575,7 +610,11 @@ mod tests {
             p.suspect = suspect_for(&[], &p.service, p.first_seen);
         }
         assert!(patterns.iter().all(|p| p.suspect.is_none()));
-        assert_eq!(patterns.len(), 2, "the untimed line takes the time before it");
+        assert_eq!(
+            patterns.len(),
+            2,
+            "the untimed line takes the time before it"
+        );
         assert!(patterns.iter().all(|p| p.first_seen == Some(at(10))));
         assert_eq!(remediation("prod", &patterns, &[]), Value::Null);
     }
