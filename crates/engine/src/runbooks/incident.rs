@@ -5,7 +5,7 @@
 //! just before its first line, and writes `triage.md` and `triage.json`
 //! with a proposed remediation (a rollback of the suspect deploy).
 
-mod triage;
+pub mod triage;
 
 use super::deploy::typed_params;
 use super::deploy_checks::check_target;

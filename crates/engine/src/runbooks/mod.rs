@@ -7,7 +7,7 @@ mod deploy_checks;
 mod feature_spec;
 mod feature_spec_docs;
 mod healthcheck;
-mod incident;
+pub mod incident;
 mod noop;
 pub mod provider;
 mod rollback;
