@@ -13,6 +13,7 @@
 //! (newline-delimited JSON stream).
 
 use std::fmt;
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -519,7 +520,23 @@ pub struct RuntimeLog {
     /// The response status, for request logs.
     #[serde(default)]
     pub response_status_code: Option<i64>,
+    /// The request method, for request logs.
+    #[serde(default)]
+    pub request_method: Option<String>,
+    /// The domain the request came to.
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The row's id in Vercel's log store.
+    #[serde(default)]
+    pub row_id: Option<String>,
+    /// Whether Vercel cut the message.
+    #[serde(default)]
+    pub message_truncated: bool,
 }
+
+/// A runtime log line longer than this is dropped unread (Vercel cuts
+/// messages far shorter and says so in `messageTruncated`).
+const MAX_RUNTIME_LOG_LINE: usize = 1 << 20;
 
 /// How much of the runtime log stream to read.
 #[derive(Clone, Debug)]
@@ -699,6 +716,34 @@ impl VercelClient {
         deployment_id: &str,
         window: &RuntimeLogWindow,
     ) -> Result<Vec<RuntimeLog>, ApiError> {
+        let mut logs = Vec::new();
+        if window.max_lines > 0 {
+            self.runtime_logs_each(project_id, deployment_id, window.max_duration, |log| {
+                logs.push(log);
+                if logs.len() >= window.max_lines {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .await?;
+        }
+        Ok(logs)
+    }
+
+    /// Streams a deployment's runtime logs
+    /// (`GET /v1/projects/{projectId}/deployments/{deploymentId}/runtime-logs`,
+    /// `application/stream+json`) to `each`, one log at a time, until the
+    /// stream ends, `each` breaks, or `max_duration` has passed (Vercel may
+    /// keep the stream open). Lines that are not log objects are skipped;
+    /// memory holds one line at a time.
+    pub async fn runtime_logs_each(
+        &self,
+        project_id: &str,
+        deployment_id: &str,
+        max_duration: Duration,
+        mut each: impl FnMut(RuntimeLog) -> ControlFlow<()>,
+    ) -> Result<(), ApiError> {
         let call = Call::get(
             "vercel.runtime_logs",
             &[
@@ -710,39 +755,47 @@ impl VercelClient {
                 "runtime-logs",
             ],
         )
-        .timeout(window.max_duration + Duration::from_secs(30));
+        .timeout(max_duration + Duration::from_secs(30));
         let call = self.team(call);
         let mut response = self.api.send(&call).await?;
-        let deadline = tokio::time::Instant::now() + window.max_duration;
-        let mut logs = Vec::new();
+        let deadline = tokio::time::Instant::now() + max_duration;
         let mut pending: Vec<u8> = Vec::new();
-        let push_line = |line: &[u8], logs: &mut Vec<RuntimeLog>| {
+        let parse = |line: &[u8]| {
             let line = String::from_utf8_lossy(line);
             let line = line.trim();
-            if !line.is_empty() {
-                if let Ok(log) = serde_json::from_str::<RuntimeLog>(line) {
-                    logs.push(log);
-                }
-            }
+            (!line.is_empty())
+                .then(|| serde_json::from_str::<RuntimeLog>(line).ok())
+                .flatten()
         };
-        while logs.len() < window.max_lines {
+        loop {
             let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
-                Err(_) => break,
+                Err(_) => return Ok(()),
                 Ok(Ok(Some(chunk))) => chunk,
                 Ok(Ok(None)) => {
-                    push_line(&pending, &mut logs);
-                    break;
+                    if let Some(log) = parse(&pending) {
+                        let _ = each(log);
+                    }
+                    return Ok(());
                 }
                 Ok(Err(e)) => return Err(self.api.body_error(&call, e)),
             };
             pending.extend_from_slice(&chunk);
-            while let Some(pos) = pending.iter().position(|b| *b == b'\n') {
-                let line: Vec<u8> = pending.drain(..=pos).collect();
-                push_line(&line, &mut logs);
+            let mut start = 0;
+            while let Some(pos) = pending[start..].iter().position(|b| *b == b'\n') {
+                let line = &pending[start..start + pos];
+                start += pos + 1;
+                if let Some(log) = parse(line) {
+                    if each(log).is_break() {
+                        return Ok(());
+                    }
+                }
+            }
+            pending.drain(..start);
+            if pending.len() > MAX_RUNTIME_LOG_LINE {
+                // One line longer than any log Vercel sends: not a log.
+                pending.clear();
             }
         }
-        logs.truncate(window.max_lines);
-        Ok(logs)
     }
 
     /// Polls a deployment until it is `READY`, `ERROR` or `CANCELED`, sending

@@ -7,11 +7,13 @@ use std::fmt;
 use std::path::Path;
 
 mod deploy;
+mod logs;
 mod probes;
 pub use deploy::{
     DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
     SpecGitHubConfig,
 };
+pub use logs::{vercel_project, LogSourceConfig, VercelLogsProject};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,6 +112,8 @@ pub struct EnvConfig {
 pub struct ServiceConfig {
     pub name: String,
     pub probe: ProbeConfig,
+    /// Where its logs are, for the `incident` runbook (`logs = { kind = … }`).
+    pub logs: Option<LogSourceConfig>,
 }
 
 /// Read by hand rather than through `#[serde(flatten)]`, so that a missing
@@ -128,6 +132,11 @@ impl<'de> Deserialize<'de> for ServiceConfig {
                 ))
             }
         };
+        let logs = table
+            .remove("logs")
+            .map(logs::parse)
+            .transpose()
+            .map_err(|e| D::Error::custom(format!("service `{name}`: {e}")))?;
         match table.get("kind") {
             Some(toml::Value::String(kind)) if ProbeConfig::KINDS.contains(&kind.as_str()) => {}
             Some(toml::Value::String(kind)) => {
@@ -151,7 +160,7 @@ impl<'de> Deserialize<'de> for ServiceConfig {
         }
         let probe = ProbeConfig::deserialize(toml::Value::Table(table))
             .map_err(|e| D::Error::custom(format!("service `{name}`: {}", e.message())))?;
-        Ok(ServiceConfig { name, probe })
+        Ok(ServiceConfig { name, probe, logs })
     }
 }
 
@@ -369,6 +378,11 @@ impl OpsConfig {
                 probes::check(name, &svc.probe, &config.secrets).map_err(|e| {
                     invalid(format!("environments.{name}.services.{}.{e}", svc.name))
                 })?;
+                if let Some(source) = &svc.logs {
+                    logs::check(name, env, source, &config.secrets).map_err(|e| {
+                        invalid(format!("environments.{name}.services.{}.{e}", svc.name))
+                    })?;
+                }
             }
         }
         for (name, db) in &config.databases {
@@ -404,10 +418,12 @@ impl OpsConfig {
                         ca_file: None,
                         tls_min_days: default_tls_min_days(),
                     },
+                    logs: None,
                 },
                 ServiceConfig {
                     name: "database".into(),
                     probe: ProbeConfig::OpsroomDb,
+                    logs: None,
                 },
             ]
         };

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod completions;
 pub mod config;
+pub mod logs;
 pub mod metrics;
 pub mod pipeline;
 pub mod probe;

@@ -19,7 +19,8 @@
 //! Lists are paged as Vercel pages them (`limit`, `until`,
 //! `pagination.next`). A promotion can be made to take a few reads of the
 //! project, as Vercel carries it out in the background
-//! ([`FakeVercel::slow_promotions`]). Runtime logs are three JSON lines.
+//! ([`FakeVercel::slow_promotions`]). Runtime logs are the lines a test set for a
+//! deployment ([`FakeVercel::set_runtime_logs`]), else three JSON lines.
 
 use super::{error_response, Fake};
 use axum::extract::{Path, Query, State};
@@ -87,6 +88,12 @@ pub struct VercelWorld {
     pub created: u32,
     /// Refs that stay BUILDING until released.
     pub held: Vec<String>,
+    /// Runtime logs by deployment id, as set by
+    /// [`FakeVercel::set_runtime_logs`]; a deployment without any gets
+    /// three lines (see [`runtime_logs`]).
+    pub runtime_logs: HashMap<String, Vec<Value>>,
+    /// Deployment ids whose runtime logs were read, in order.
+    pub runtime_log_reads: Vec<String>,
 }
 
 /// A running fake; `url` is its base URL, `gate` checks the token, injects
@@ -369,9 +376,22 @@ impl VercelWorld {
     }
 }
 
-/// `GET /v1/projects/{project}/deployments/{id}/runtime-logs`: three JSON
-/// lines, two of them the same error.
-async fn runtime_logs(Path((_project, _id)): Path<(String, String)>) -> Response {
+/// `GET /v1/projects/{project}/deployments/{id}/runtime-logs`: the lines
+/// set for the deployment, one JSON object a line, else three JSON lines,
+/// two of them the same error.
+async fn runtime_logs(
+    State(w): State<Shared>,
+    Path((_project, id)): Path<(String, String)>,
+) -> Response {
+    let set = {
+        let mut world = w.lock().unwrap();
+        world.runtime_log_reads.push(id.clone());
+        world.runtime_logs.get(&id).cloned()
+    };
+    if let Some(lines) = set {
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        return ([("content-type", "application/stream+json")], body).into_response();
+    }
     let line = |row: u32, level: &str, message: &str, path: &str, status: u16| {
         json!({"level": level, "message": message, "rowId": row.to_string(),
                "source": if status == 200 { "request" } else { "serverless" },
@@ -502,6 +522,30 @@ impl FakeVercel {
     /// project after it, as Vercel carries it out in the background.
     pub fn slow_promotions(&self, reads: u32) {
         self.world.lock().unwrap().promotion_reads = reads;
+    }
+
+    /// Serves `lines` as the runtime logs of `deployment`; see
+    /// [`FakeVercel::runtime_log`] for one line in Vercel's shape.
+    pub fn set_runtime_logs(&self, deployment: &str, lines: Vec<Value>) {
+        self.world
+            .lock()
+            .unwrap()
+            .runtime_logs
+            .insert(deployment.into(), lines);
+    }
+
+    /// Deployment ids whose runtime logs were read, in order.
+    pub fn runtime_log_reads(&self) -> Vec<String> {
+        self.world.lock().unwrap().runtime_log_reads.clone()
+    }
+
+    /// One runtime log line as Vercel streams it: a `serverless` log with
+    /// `level` and `message` at `at_ms` (milliseconds since the epoch).
+    pub fn runtime_log(at_ms: i64, level: &str, message: &str) -> Value {
+        json!({"level": level, "message": message, "rowId": format!("row_{at_ms}"),
+               "source": "serverless", "timestampInMs": at_ms, "domain": "web.app",
+               "messageTruncated": false, "requestMethod": "POST",
+               "requestPath": "/api/pay", "responseStatusCode": if level == "error" { 500 } else { 200 }})
     }
 
     /// Adds `deployment` (see [`FakeDeployment::seeded`]).

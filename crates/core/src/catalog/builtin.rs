@@ -366,11 +366,21 @@ fn incident() -> RunbookSpec {
             ),
             param(
                 "log_source",
-                "Where logs come from; `auto` picks the env's provider.",
+                "Which services' logs are read: `auto` every configured source, else only \
+                 the sources of that kind.",
                 ParamKind::Enum {
-                    values: strings(&["auto", "vercel", "file", "http"]),
+                    values: strings(&["auto", "vercel", "file", "http", "command"]),
                 },
                 Some(Value::from("auto")),
+            ),
+            param(
+                "max_lines",
+                "Stop reading after this many lines of the window and its baseline.",
+                ParamKind::Integer {
+                    min: 1,
+                    max: 100_000_000,
+                },
+                Some(Value::from(5_000_000)),
             ),
         ],
         risk: Risk::Read,

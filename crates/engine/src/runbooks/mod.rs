@@ -7,6 +7,7 @@ mod deploy_checks;
 mod feature_spec;
 mod feature_spec_docs;
 mod healthcheck;
+pub mod incident;
 mod noop;
 pub mod provider;
 mod rollback;
@@ -29,7 +30,7 @@ struct Builtin {
 
 /// The one registry of built-in runbooks: [`IMPLEMENTED`] and [`start`]
 /// both read it.
-const BUILTINS: [Builtin; 5] = [
+const BUILTINS: [Builtin; 6] = [
     Builtin {
         name: "noop",
         start: |_, _, params| Ok(Box::new(noop::Noop::new(params))),
@@ -49,6 +50,10 @@ const BUILTINS: [Builtin; 5] = [
     Builtin {
         name: "spec",
         start: |engine, run, params| Ok(Box::new(feature_spec::Spec::new(engine, run, params)?)),
+    },
+    Builtin {
+        name: "incident",
+        start: |engine, run, params| Ok(Box::new(incident::Incident::new(engine, run, params)?)),
     },
 ];
 
