@@ -16,7 +16,7 @@ use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
 use opsroom_adapters::vercel::{VercelClient, VercelConfig};
 use opsroom_adapters::Secret;
-use opsroom_core::{EventLevel, Phase, RunStatus};
+use opsroom_core::{ArtifactKind, EventLevel, Phase, RunStatus};
 use opsroom_store::{EventsListParams, Run, RunListParams};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -473,9 +473,10 @@ impl Incident {
                 };
                 let json = serde_json::to_string_pretty(triage)
                     .map_err(|e| PhaseError::permanent(format!("writing triage.json: {e}")))?;
-                ctx.artifact("markdown", "triage.md", triage.markdown())
+                ctx.artifact(ArtifactKind::Markdown, "triage.md", triage.markdown())
                     .await?;
-                ctx.artifact("json", "triage.json", json).await?;
+                ctx.artifact(ArtifactKind::Json, "triage.json", json)
+                    .await?;
                 Ok(())
             }
         }
