@@ -402,6 +402,10 @@ pub async fn authorize_ui(
 ) -> Response {
     let principal: Principal = match auth::principal(&state, req.headers()).await {
         Ok(p) => p,
+        // What the pages' scripts fetch (`/ui/…`) is refused, not redirected.
+        Err(Refusal::Missing | Refusal::Bad) if req.uri().path().starts_with("/ui/") => {
+            return ApiError::Unauthorized.into_response();
+        }
         Err(Refusal::Missing | Refusal::Bad) => {
             let target = req
                 .uri()
