@@ -771,7 +771,7 @@ pub struct CreateToken {
     #[schema(
         min_length = 1,
         max_length = 100,
-        pattern = "^[^\\u0000-\\u001f\\u007f]*$"
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
     )]
     pub name: Option<String>,
 }

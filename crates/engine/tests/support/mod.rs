@@ -89,6 +89,11 @@ impl Api {
         }
     }
 
+    /// The API as the bootstrap admin (the admin token): secrets, members.
+    pub fn admin(&self) -> ApiClient {
+        self.client.clone()
+    }
+
     /// The API as `user` ([`REQUESTER`] or [`APPROVER`]), with their token.
     pub fn client(&self, user: &str) -> ApiClient {
         self.people
