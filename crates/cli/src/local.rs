@@ -44,9 +44,14 @@ pub struct ServeArgs {
     /// Workers inside the server process (0: only separate `opsroom worker`s).
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
-    /// When set, API requests must carry `Authorization: Bearer <token>`.
+    /// The bootstrap admin's token (admin of every workspace), for
+    /// automation and first setup; clients send `Authorization: Bearer …`.
     #[arg(long, env = "OPSROOM_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Mark the session cookie `Secure` (always done when a proxy sends
+    /// `X-Forwarded-Proto: https`).
+    #[arg(long, env = "OPSROOM_SECURE_COOKIES")]
+    pub secure_cookies: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -179,6 +184,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     let options = ServerOptions {
         bind: args.bind.clone(),
         admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
+        secure_cookies: args.secure_cookies,
         workers: args.workers,
         worker: worker_options(&args.engine)?,
     };
@@ -200,6 +206,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     let secret_key = crate::secrets_cmd::master_key_from_env()?;
     let (config, config_origin) = load_config(&args.engine.config, &url)?;
     let store = open_store(&args.engine.db.database_url).await?;
+    refuse_open_server(&addr, options.admin_token.is_some(), store.as_ref()).await?;
     let backend = store.backend();
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
     let engine = Engine::new(store, config)
@@ -222,6 +229,31 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
         .await
         .map_err(|e| CliError::server(format!("server failed: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A server reachable from other machines needs authentication: an admin
+/// token, or users (who sign in). Without either, every request would act
+/// as admin (local mode), which only loopback may have.
+async fn refuse_open_server(
+    addr: &std::net::SocketAddr,
+    admin_token: bool,
+    store: &dyn opsroom_store::Store,
+) -> CliResult<()> {
+    if addr.ip().is_loopback() || admin_token {
+        return Ok(());
+    }
+    let users = store
+        .users_exist()
+        .await
+        .map_err(|e| CliError::server(format!("reading users: {e}")))?;
+    if users {
+        return Ok(());
+    }
+    Err(CliError::input(format!(
+        "refusing to serve on {addr} without authentication: anyone who can reach it would be admin. \
+         Set OPSROOM_ADMIN_TOKEN (or --admin-token) to a long random value (e.g. `openssl rand -hex 32`), \
+         then create users and tokens with it; or bind to 127.0.0.1 (OPSROOM_BIND)"
+    )))
 }
 
 pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {

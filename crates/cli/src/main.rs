@@ -3,6 +3,7 @@
 mod client;
 mod commands;
 mod follow;
+mod identity_cmd;
 mod local;
 mod patterns_cmd;
 mod runbooks_cmd;
@@ -28,7 +29,7 @@ struct Cli {
         default_value = "http://127.0.0.1:7300"
     )]
     server: String,
-    /// API token (the server's OPSROOM_ADMIN_TOKEN).
+    /// API token (one made by `opsroom tokens create`, or the server's OPSROOM_ADMIN_TOKEN).
     #[arg(long, global = true, env = "OPSROOM_TOKEN", hide_env_values = true)]
     token: Option<String>,
     #[command(subcommand)]
@@ -63,6 +64,16 @@ enum Command {
     Runbooks(runbooks_cmd::RunbooksArgs),
     /// Group log lines into patterns (templates with values as <*>), offline.
     Patterns(patterns_cmd::PatternsArgs),
+    /// Users: add (password on stdin with --password-stdin).
+    Users(identity_cmd::UsersArgs),
+    /// Workspaces: create.
+    Workspaces(identity_cmd::WorkspacesArgs),
+    /// Members: set a user's role in a workspace.
+    Members(identity_cmd::MembersArgs),
+    /// API tokens: create (printed once), revoke.
+    Tokens(identity_cmd::TokensArgs),
+    /// Who the token acts as: user, workspace, role.
+    Whoami,
     /// Secrets: set (value on stdin), list, delete; new-key and rotate-key.
     Secrets(secrets_cmd::SecretsArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
@@ -99,6 +110,11 @@ fn main() -> ExitCode {
             Command::Runbooks(args) => runbooks_cmd::run(args),
             Command::Patterns(args) => patterns_cmd::run(args),
             Command::Secrets(args) => secrets_cmd::run(args, api).await,
+            Command::Users(args) => identity_cmd::users(&api()?, args).await,
+            Command::Workspaces(args) => identity_cmd::workspaces(&api()?, args).await,
+            Command::Members(args) => identity_cmd::members(&api()?, args).await,
+            Command::Tokens(args) => identity_cmd::tokens(&api()?, args).await,
+            Command::Whoami => identity_cmd::whoami(&api()?).await,
             #[cfg(feature = "bench")]
             Command::Bench(args) => bench(args).await,
         }

@@ -19,7 +19,7 @@ use opsroom_server::testing::TestAppOptions;
 use opsroom_store::testing::TestStore;
 use serde_json::json;
 use sqlx::Connection;
-use support::{temp_dir, Api, Finished, NewRun, REQUESTER};
+use support::{temp_dir, Api, Finished, NewRun};
 
 /// Printed by the step in several forms; only set through the API.
 const VALUE: &str = "st0red-S3cret/value+42";
@@ -121,11 +121,8 @@ async fn a_stored_secret_is_used_and_never_shown(t: &TestStore) {
     std::fs::write(dir.join("print_stored.toml"), runbook(&dir)).unwrap();
     let (key, _) = MasterKey::generate();
     let api = start(t, &toml(&dir, "deploy.token"), Some(key)).await;
-    let (_, created) = api
-        .client(REQUESTER)
-        .secret_set("deploy.token", VALUE)
-        .await
-        .unwrap();
+    // Secrets are an admin's to set.
+    let (_, created) = api.admin().secret_set("deploy.token", VALUE).await.unwrap();
     assert!(created);
     let done = run(&api).await;
     api.stop().await;

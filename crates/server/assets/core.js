@@ -20,9 +20,16 @@
   };
   const h = O.h;
 
+  /** The session's CSRF token (from its cookie), sent with every change. */
+  O.csrf = function () {
+    const m = document.cookie.match(/(?:^|;\s*)opsroom_csrf=([^;]*)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  };
+
   /** Calls the JSON API; resolves to {ok, status, data} and never throws. */
   O.api = async function (method, path, body) {
     const init = { method, headers: { Accept: "application/json" } };
+    if (method !== "GET" && method !== "HEAD" && O.csrf()) init.headers["X-CSRF-Token"] = O.csrf();
     if (body !== undefined) {
       init.headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -103,6 +110,16 @@
     }
     O.toast("Copied " + text.split("\n").length + " lines");
   };
+
+  // Who is signed in, and the sign-out form's CSRF field.
+  document.addEventListener("DOMContentLoaded", async () => {
+    const form = document.getElementById("signout");
+    if (!form || !O.csrf()) return;
+    form.elements.csrf.value = O.csrf();
+    const me = await O.api("GET", "/me");
+    if (me.ok) document.getElementById("whoami").textContent = me.data.user + " · " + me.data.workspace + " · " + me.data.role + " ";
+    form.hidden = false;
+  });
 
   // Relative times stay current.
   setInterval(() => {

@@ -2,9 +2,10 @@
 //! the CLI and the tests use it, so neither can drift from the server.
 
 use crate::views::{
-    ActionBody, ArtifactView, CreateRun, CreateSession, ErrorBody, EventView, EventsQuery,
-    ParseRequest, ParseView, RunView, RunsQuery, SecretView, SessionView, SetSecret, StreamEnd,
-    WorkerView,
+    ActionBody, ArtifactView, CreateRun, CreateSession, CreateToken, CreateUser, CreateWorkspace,
+    CreatedTokenView, ErrorBody, EventView, EventsQuery, MeView, MemberView, ParseRequest,
+    ParseView, RunView, RunsQuery, SecretView, SessionView, SetMember, SetSecret, StreamEnd,
+    UserView, WorkerView, WorkspaceView,
 };
 use futures_util::StreamExt;
 use opsroom_core::{RunId, Seq};
@@ -66,7 +67,7 @@ impl RunAction {
 pub struct ApiClient {
     base: String,
     token: Option<String>,
-    user: Option<String>,
+    workspace: Option<String>,
     http: reqwest::Client,
 }
 
@@ -83,7 +84,7 @@ impl ApiClient {
         Ok(ApiClient {
             base: base.trim_end_matches('/').to_string(),
             token: None,
-            user: None,
+            workspace: None,
             http,
         })
     }
@@ -94,10 +95,11 @@ impl ApiClient {
         self
     }
 
-    /// Acts as `user` (`X-Opsroom-User`).
-    pub fn as_user(&self, user: &str) -> Self {
+    /// Acts in `workspace` (`X-Opsroom-Workspace`): for the admin token,
+    /// which is admin of every workspace.
+    pub fn in_workspace(&self, workspace: &str) -> Self {
         let mut c = self.clone();
-        c.user = Some(user.to_string());
+        c.workspace = Some(workspace.to_string());
         c
     }
 
@@ -116,8 +118,8 @@ impl ApiClient {
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t);
         }
-        if let Some(u) = &self.user {
-            rb = rb.header("x-opsroom-user", u);
+        if let Some(ws) = &self.workspace {
+            rb = rb.header("x-opsroom-workspace", ws);
         }
         rb
     }
@@ -551,5 +553,95 @@ impl ApiClient {
             return Err(api_error(status, text));
         }
         Ok(())
+    }
+}
+
+/// People, workspaces, roles and tokens (PRODUCT.md §8).
+impl ApiClient {
+    /// `POST /api/v1/workspaces`.
+    pub async fn workspace_create(&self, name: &str) -> Result<WorkspaceView, ClientError> {
+        let body = CreateWorkspace { name: name.into() };
+        Ok(self
+            .call(Method::POST, "/api/v1/workspaces", Some(&body))
+            .await?
+            .1)
+    }
+
+    /// `POST /api/v1/users`.
+    pub async fn user_create(
+        &self,
+        name: &str,
+        password: Option<&str>,
+    ) -> Result<UserView, ClientError> {
+        let body = CreateUser {
+            name: name.into(),
+            password: password.map(String::from),
+        };
+        Ok(self
+            .call(Method::POST, "/api/v1/users", Some(&body))
+            .await?
+            .1)
+    }
+
+    /// `PUT /api/v1/workspaces/{ws}/members/{user}`.
+    pub async fn member_set(
+        &self,
+        workspace: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<MemberView, ClientError> {
+        let body = SetMember { role: role.into() };
+        let path = format!("/api/v1/workspaces/{workspace}/members/{user}");
+        Ok(self.call(Method::PUT, &path, Some(&body)).await?.1)
+    }
+
+    /// `POST /api/v1/tokens`: the token, shown this once.
+    pub async fn token_create(&self, body: &CreateToken) -> Result<CreatedTokenView, ClientError> {
+        Ok(self
+            .call(Method::POST, "/api/v1/tokens", Some(body))
+            .await?
+            .1)
+    }
+
+    /// `DELETE /api/v1/tokens/{id}`.
+    pub async fn token_revoke(&self, id: i64) -> Result<(), ClientError> {
+        let (status, text) = self
+            .send(Method::DELETE, &format!("/api/v1/tokens/{id}"), None::<&()>)
+            .await?;
+        if !status.is_success() {
+            return Err(api_error(status, text));
+        }
+        Ok(())
+    }
+
+    /// `GET /api/v1/me`.
+    pub async fn me(&self) -> Result<MeView, ClientError> {
+        self.get("/api/v1/me").await
+    }
+
+    /// A user with `role` in `workspace` and a token of theirs there (as
+    /// an admin): a client acting as them. For tests and first setup.
+    pub async fn member_with_token(
+        &self,
+        workspace: &str,
+        user: &str,
+        role: &str,
+    ) -> Result<ApiClient, ClientError> {
+        match self.user_create(user, None).await {
+            Ok(_) => {}
+            Err(ClientError::Api { status, .. }) if status == StatusCode::CONFLICT => {}
+            Err(e) => return Err(e),
+        }
+        self.member_set(workspace, user, role).await?;
+        let created = self
+            .token_create(&CreateToken {
+                user: Some(user.into()),
+                workspace: Some(workspace.into()),
+                ..Default::default()
+            })
+            .await?;
+        let mut c = self.clone().with_token(Some(created.token));
+        c.workspace = None;
+        Ok(c)
     }
 }

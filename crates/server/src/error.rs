@@ -17,8 +17,10 @@ use std::str::FromStr;
 pub enum ApiError {
     /// 400: the request itself is malformed.
     BadRequest { code: &'static str, message: String },
-    /// 401: missing or wrong token.
+    /// 401: missing, wrong, revoked or expired credentials.
     Unauthorized,
+    /// 403: known, but not allowed (a role too low, no CSRF token).
+    Forbidden { code: &'static str, message: String },
     /// 404
     NotFound(String),
     /// 405: the route exists, not with this method.
@@ -41,6 +43,13 @@ pub enum ApiError {
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Forbidden {
             code,
             message: message.into(),
         }
@@ -74,9 +83,12 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
-                "missing or wrong token: send `Authorization: Bearer <token>`".to_string(),
+                "missing, wrong, revoked or expired credentials: send `Authorization: Bearer <token>` or sign in at /login".to_string(),
                 Value::Null,
             ),
+            ApiError::Forbidden { code, message } => {
+                (StatusCode::FORBIDDEN, code, message, Value::Null)
+            }
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, Value::Null),
             ApiError::MethodNotAllowed(m) => (
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -2,6 +2,7 @@
 //! (SSE), metrics, the OpenAPI document and the web UI, plus the workers
 //! that run inside the server process.
 
+pub mod auth;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod error;
@@ -16,10 +17,7 @@ pub mod views;
 
 pub use resolve::{resolve, ParseEnv, Resolved, RunRequest};
 
-use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::{Method, Uri};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::ApiError;
@@ -35,8 +33,11 @@ use tokio::sync::watch;
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub bind: String,
-    /// When set, every API request must carry `Authorization: Bearer <token>`.
+    /// `OPSROOM_ADMIN_TOKEN`: the bootstrap admin, admin of every workspace.
     pub admin_token: Option<String>,
+    /// Mark the session cookie `Secure` even when no proxy says the request
+    /// came over TLS (`X-Forwarded-Proto: https` always does).
+    pub secure_cookies: bool,
     /// Workers inside the server process (0: none, use `opsroom worker`).
     pub workers: usize,
     pub worker: WorkerOptions,
@@ -47,15 +48,14 @@ pub struct ServerOptions {
 pub struct AppState {
     pub engine: Engine,
     pub parse_env: Arc<ParseEnv>,
-    admin_token: Option<Arc<str>>,
+    pub auth: Arc<auth::AuthState>,
     heartbeat_timeout: Duration,
     /// Turns true when the server shuts down: live streams end so the
     /// graceful shutdown is not held open by them (clients resume elsewhere).
     closing: watch::Receiver<bool>,
 }
 
-/// Who is making a request (until users and roles exist: the token holder,
-/// or the name in `X-Opsroom-User`).
+/// Who is making a request, by name: the [`auth::Principal`]'s user.
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 
@@ -80,7 +80,10 @@ impl Application {
             closing: closing_rx,
             parse_env: Arc::new(ParseEnv::new(&engine)),
             engine: engine.clone(),
-            admin_token: options.admin_token.clone().map(Arc::from),
+            auth: Arc::new(auth::AuthState::new(
+                options.admin_token.clone(),
+                options.secure_cookies,
+            )),
             heartbeat_timeout: options.worker.heartbeat_timeout,
         };
         Application {
@@ -119,7 +122,10 @@ impl Application {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let serve = axum::serve(listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let serve = axum::serve(listener, service)
             .with_graceful_shutdown(
                 async move { opsroom_engine::worker::until_true(&mut stop).await },
             )
@@ -147,24 +153,16 @@ fn router(state: AppState) -> Router {
         .merge(routes::runs::router())
         .merge(routes::sessions::router())
         .merge(routes::secrets::router())
+        .merge(routes::identity::router())
         .merge(routes::meta::api_router())
-        .layer(axum::middleware::from_fn_with_state(
+        .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            authenticate,
-        ));
-    let ui = ui::router()
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            ui::token_from_query,
+            auth::authorize_api,
         ));
     Router::new()
         .nest("/api/v1", api)
         .merge(routes::meta::open_router())
-        .merge(ui)
+        .merge(ui::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -189,58 +187,4 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
         "{method} is not allowed on `{}`; the `Allow` header lists what is",
         uri.path()
     ))
-}
-
-/// Checks the admin token when one is configured, and names the actor.
-/// The token comes only from `Authorization: Bearer` or the UI's cookie:
-/// never from the URL, where logs and browser history would keep it.
-async fn authenticate(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let user = req
-        .headers()
-        .get("x-opsroom-user")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 100 && v.chars().all(|c| c.is_ascii_graphic()))
-        .map(String::from);
-    if let Some(token) = &state.admin_token {
-        let bearer = req
-            .headers()
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let cookie = req
-            .headers()
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().strip_prefix("opsroom_token="))
-            .next();
-        let given = bearer.or(cookie);
-        if !given.is_some_and(|g| token_matches(g, token)) {
-            return Err(ApiError::Unauthorized);
-        }
-    }
-    let actor = user.unwrap_or_else(|| {
-        if state.admin_token.is_some() {
-            "admin".into()
-        } else {
-            "operator".into()
-        }
-    });
-    req.extensions_mut().insert(Actor(actor));
-    Ok(next.run(req).await)
-}
-
-/// Whether `given` is the admin token, compared in constant time.
-fn token_matches(given: &str, token: &str) -> bool {
-    constant_time_eq(given.as_bytes(), token.as_bytes())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

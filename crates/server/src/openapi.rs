@@ -2,7 +2,7 @@
 //! view types, so it cannot drift from what the server does. Served at
 //! `/api/openapi.json`.
 
-use crate::routes::{meta, runs, secrets, sessions};
+use crate::routes::{identity, meta, runs, secrets, sessions};
 use crate::sse;
 use crate::views::ErrorBody;
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi, PartialSchema};
     info(
         title = "opsroom API",
         version = "1",
-        description = "Ops control room: parse commands, enqueue runs, stream their events. Errors are {\"error\":{\"code\",\"message\"}}. When OPSROOM_ADMIN_TOKEN is set, send Authorization: Bearer <token>."
+        description = "Ops control room: parse commands, enqueue runs, stream their events. Errors are {\"error\":{\"code\",\"message\"}}. Send Authorization: Bearer <token> (an API token, or OPSROOM_ADMIN_TOKEN, which acts in `default` unless X-Opsroom-Workspace names another workspace); a server with no auth configured serves loopback only and needs none."
     ),
     servers((url = "/")),
     paths(
@@ -45,8 +45,14 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         secrets::put,
         secrets::list,
         secrets::delete,
+        identity::create_workspace,
+        identity::create_user,
+        identity::set_member,
+        identity::create_token,
+        identity::revoke_token,
+        identity::me,
     ),
-    components(schemas(crate::views::StreamEnd)),
+    components(schemas(crate::views::StreamEnd, crate::views::RoleName)),
     modifiers(&Auth, &ApiErrors, &Links)
 )]
 struct ApiDoc;
@@ -165,8 +171,8 @@ impl Modify for Auth {
         components.add_security_scheme(
             "cookie",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-                "opsroom_token",
-                "The UI's cookie, set once by opening a UI page with `?token=`; the API never reads a token from the URL.",
+                "opsroom_session",
+                "The UI's session cookie, set by signing in at /login (or once by opening a UI page with `?token=ADMIN_TOKEN`); a request with it that changes something needs `X-CSRF-Token`. The API never reads a token from the URL.",
             ))),
         );
         doc.security = Some(vec![
@@ -183,7 +189,8 @@ struct ApiErrors;
 
 const BAD_REQUEST: &str = "Malformed request: a path id that is not a whole number, a query parameter that is unknown, of the wrong type, out of range or holds a NUL character, a body that is not JSON or not an object, an unknown body field or a field of the wrong type. The message names what is wrong.";
 const UNAUTHORIZED: &str =
-    "No or wrong credentials: send `Authorization: Bearer <token>` (the UI uses its cookie).";
+    "No, wrong, revoked or expired credentials: send `Authorization: Bearer <token>` (the UI uses its session cookie).";
+const FORBIDDEN: &str = "Signed in, but the role in this workspace is too low (`forbidden`), the user has no role there (`no_role`), or a request made with the session cookie lacks `X-CSRF-Token` (`csrf`).";
 
 impl Modify for ApiErrors {
     fn modify(&self, doc: &mut Document) {
@@ -191,7 +198,11 @@ impl Modify for ApiErrors {
         components
             .schemas
             .insert("ErrorBody".into(), ErrorBody::schema());
-        for (name, description) in [("BadRequest", BAD_REQUEST), ("Unauthorized", UNAUTHORIZED)] {
+        for (name, description) in [
+            ("BadRequest", BAD_REQUEST),
+            ("Unauthorized", UNAUTHORIZED),
+            ("Forbidden", FORBIDDEN),
+        ] {
             components
                 .responses
                 .insert(name.into(), RefOr::T(error_response(description)));
@@ -201,7 +212,14 @@ impl Modify for ApiErrors {
                 continue;
             }
             for op in operations(item) {
-                for (status, name) in [("400", "BadRequest"), ("401", "Unauthorized")] {
+                for (status, name) in [
+                    ("400", "BadRequest"),
+                    ("401", "Unauthorized"),
+                    ("403", "Forbidden"),
+                ] {
+                    if op.responses.responses.contains_key(status) {
+                        continue;
+                    }
                     op.responses.responses.insert(
                         status.into(),
                         RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))),

@@ -12,9 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
-use opsroom_store::{
-    DynStore, EventsListParams, RunId, Seq, Wakeup, WakeupReceiver, DEFAULT_WORKSPACE,
-};
+use opsroom_store::{DynStore, EventsListParams, RunId, Seq, Wakeup, WakeupReceiver};
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -24,6 +22,7 @@ const FALLBACK_POLL: Duration = Duration::from_secs(2);
 
 struct Cursor {
     store: DynStore,
+    workspace_id: String,
     run_id: RunId,
     after: Seq,
     wakeups: WakeupReceiver,
@@ -49,13 +48,14 @@ struct Cursor {
 )]
 pub async fn stream(
     State(state): State<AppState>,
+    axum::Extension(crate::auth::Workspace(ws)): axum::Extension<crate::auth::Workspace>,
     IdPath(id): IdPath<RunId>,
     headers: HeaderMap,
     ApiQuery(q): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let store = state.engine.store.clone();
     let wakeups = store.wakeups().subscribe();
-    store.run_get(DEFAULT_WORKSPACE, id).await?;
+    store.run_get(&ws, id).await?;
     let last_event_id = match headers.get("last-event-id") {
         Some(v) => Some(
             v.to_str()
@@ -72,6 +72,7 @@ pub async fn stream(
     };
     let cursor = Cursor {
         store,
+        workspace_id: ws,
         run_id: id,
         after: last_event_id.or(q.after).unwrap_or_default().max(Seq(0)),
         wakeups,
@@ -104,11 +105,11 @@ impl Cursor {
     async fn fill(&mut self) -> Result<(), opsroom_store::StoreError> {
         // Status first: a final status is committed with the last events, so
         // if the run is final now, the read below sees every event.
-        let run = self.store.run_get(DEFAULT_WORKSPACE, self.run_id).await?;
+        let run = self.store.run_get(&self.workspace_id, self.run_id).await?;
         let events = self
             .store
             .events_list(
-                EventsListParams::new(DEFAULT_WORKSPACE, self.run_id, PAGE).after(self.after),
+                EventsListParams::new(&self.workspace_id, self.run_id, PAGE).after(self.after),
             )
             .await?;
         let full_page = events.len() as i64 == PAGE;

@@ -50,6 +50,7 @@ impl TestApp {
         let server_options = ServerOptions {
             bind: "127.0.0.1:0".into(),
             admin_token: options.admin_token.clone(),
+            secure_cookies: false,
             workers: options.workers,
             worker: WorkerOptions {
                 concurrency: 4,

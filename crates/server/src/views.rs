@@ -636,3 +636,183 @@ impl std::fmt::Debug for SetSecret {
         f.write_str("SetSecret { value: *** }")
     }
 }
+
+/// A role in a workspace, as the API spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Viewer,
+    Operator,
+    Approver,
+    Admin,
+}
+
+/// Body of `POST /api/v1/workspaces`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkspace {
+    /// 1 to 64 of `A-Z a-z 0-9 _ . -`, starting with a letter or a digit.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
+    pub name: String,
+}
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Workspace)]
+pub struct WorkspaceView {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl From<opsroom_store::Workspace> for WorkspaceView {
+    fn from(w: opsroom_store::Workspace) -> Self {
+        WorkspaceView {
+            name: w.name,
+            created_at: w.created_at,
+            created_by: w.created_by,
+        }
+    }
+}
+
+/// Body of `POST /api/v1/users`.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    /// 1 to 64 of `A-Z a-z 0-9 _ . -`, starting with a letter or a digit.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
+    pub name: String,
+    /// For signing in to the UI (8 to 256 characters); without one the
+    /// user works with API tokens only. Stored as an Argon2id hash.
+    #[serde(default)]
+    #[schema(min_length = 8, max_length = 256, pattern = "^[^\\u0000]*$")]
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("name", &self.name)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+/// A user (never a password or its hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = User)]
+pub struct UserView {
+    pub name: String,
+    /// Whether the user can sign in to the UI with a password.
+    pub has_password: bool,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+}
+
+impl From<opsroom_store::User> for UserView {
+    fn from(u: opsroom_store::User) -> Self {
+        UserView {
+            name: u.name,
+            has_password: u.has_password,
+            created_at: u.created_at,
+            created_by: u.created_by,
+        }
+    }
+}
+
+/// Body of `PUT /api/v1/workspaces/{ws}/members/{user}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetMember {
+    #[schema(value_type = RoleName)]
+    pub role: String,
+}
+
+/// A user's role in a workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Member)]
+pub struct MemberView {
+    pub workspace: String,
+    pub user: String,
+    #[schema(value_type = RoleName)]
+    pub role: String,
+    /// The role before this change; null when the user was not a member.
+    #[schema(value_type = Option<RoleName>)]
+    pub previous_role: Option<String>,
+}
+
+/// Body of `POST /api/v1/tokens`; every field is optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// Whose token (default: the caller; another user's needs admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
+    pub user: Option<String>,
+    /// Where it acts (default: the caller's workspace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+    )]
+    pub workspace: Option<String>,
+    /// Seconds until it expires (1 to 315360000); default: never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 315360000)]
+    pub expires_in_s: Option<i64>,
+    /// A label, e.g. what uses it (1 to 100 printable characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
+    pub name: Option<String>,
+}
+
+/// A new API token: `token` is shown this once (only its digest is kept).
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = CreatedToken)]
+pub struct CreatedTokenView {
+    pub id: i64,
+    /// `opsroom_…`: send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub user: String,
+    pub workspace: String,
+    pub name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for CreatedTokenView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedTokenView")
+            .field("id", &self.id)
+            .field("user", &self.user)
+            .field("workspace", &self.workspace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who the caller is: `GET /api/v1/me`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Me)]
+pub struct MeView {
+    pub user: String,
+    pub workspace: String,
+    #[schema(value_type = RoleName)]
+    pub role: String,
+}

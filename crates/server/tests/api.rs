@@ -553,9 +553,10 @@ async fn admin_token_is_required_when_set(store: DynStore) {
     app.stop().await;
 }
 
-/// The API takes the token only from the header or the cookie; the UI takes
-/// it once from `?token=`, keeps it in the cookie and sends the browser to
-/// the same URL without it. Returns the cookie (`name=value`).
+/// The API takes the token only from the header; the UI takes it once from
+/// `?token=`, exchanges it for a session (whose cookie never holds the
+/// token) and sends the browser to the same URL without it. Returns the
+/// session cookie (`name=value`).
 async fn ui_token_link_sets_the_cookie_and_leaves_the_url(c: &Client) -> String {
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -593,9 +594,15 @@ async fn ui_token_link_sets_the_cookie_and_leaves_the_url(c: &Client) -> String 
     assert_eq!(page.headers()["location"], "/runs?status=failed&env=prod");
     let cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(
-        cookie.starts_with("opsroom_token=") && cookie.contains("HttpOnly"),
+        cookie.starts_with("opsroom_session=") && cookie.contains("HttpOnly"),
         "{cookie}"
     );
+    for c in page.headers().get_all("set-cookie") {
+        assert!(
+            !c.to_str().unwrap().contains("s3cret-token"),
+            "the token was exchanged for a session, not stored: {c:?}"
+        );
+    }
     let cookie = cookie.split(';').next().unwrap().to_string();
     let home = no_redirects
         .get(format!("{}/?token=s3cret-token", c.base))

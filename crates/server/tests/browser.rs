@@ -778,3 +778,70 @@ async fn artifact_renderers_are_safe_and_draw() {
     b.close().await;
     server.stop().await;
 }
+
+/// Signing in through the form, the UI's own scripts sending the CSRF token
+/// (a request without it refused), and signing out with the nav's button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_csrf_and_sign_out_in_the_browser() {
+    let server = Server::start().await;
+    // The first user of a server without auth becomes admin; sign-in is
+    // required from then on.
+    server
+        .api
+        .user_create("ivy", Some("ivy's password"))
+        .await
+        .unwrap();
+    let mut b = Browser::start("sign-in", BrowserOptions::default()).await;
+    b.goto(&server.url("/runs")).await;
+    b.wait(
+        "the sign-in form",
+        "return location.pathname === '/login' && document.querySelector('input[name=next]').value === '/runs'",
+    )
+    .await;
+    b.find("input[name=name]")
+        .await
+        .send_keys("ivy")
+        .await
+        .unwrap();
+    b.find("input[name=password]")
+        .await
+        .send_keys("ivy's password")
+        .await
+        .unwrap();
+    b.click("button[type=submit]").await;
+    b.wait("back on the page", "return location.pathname === '/runs'")
+        .await;
+    b.wait(
+        "who is signed in",
+        "return document.getElementById('whoami').textContent.includes('ivy') && !document.getElementById('signout').hidden",
+    )
+    .await;
+    let statuses = b
+        .js(
+            "return Promise.all([
+                fetch('/api/v1/sessions', {method: 'POST'}).then(r => r.status),
+                opsroom.api('POST', '/sessions', {name: 'from the UI'}).then(r => r.status),
+                fetch('/api/v1/me').then(r => r.json()).then(m => m.user),
+             ])",
+            vec![],
+        )
+        .await;
+    assert_eq!(statuses, serde_json::json!([403, 201, "ivy"]));
+    assert_eq!(
+        b.js("return document.cookie.includes('opsroom_session')", vec![])
+            .await,
+        serde_json::json!(false),
+        "the session cookie is HttpOnly"
+    );
+    b.screenshot("signed-in").await;
+    b.click("#signout button").await;
+    b.wait("signed out", "return location.pathname === '/login'")
+        .await;
+    let after = b
+        .js("return fetch('/api/v1/me').then(r => r.status)", vec![])
+        .await;
+    assert_eq!(after, serde_json::json!(401));
+    b.assert_clean_console_except(&["403", "401"]).await;
+    b.close().await;
+    server.stop().await;
+}

@@ -29,6 +29,7 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
     let options = ServerOptions {
         bind: "127.0.0.1:0".into(),
         admin_token: None,
+        secure_cookies: false,
         workers: 0,
         worker: WorkerOptions::default(),
     };
@@ -106,6 +107,7 @@ async fn a_step_printing_nul_finishes_with_its_output_shown(store: opsroom_store
     let options = ServerOptions {
         bind: "127.0.0.1:0".into(),
         admin_token: None,
+        secure_cookies: false,
         workers: 0,
         worker: WorkerOptions::default(),
     };

@@ -545,6 +545,95 @@ async fn every_operation_answers_as_documented(store: DynStore) {
     c.check(Call::new(M::DELETE, one_secret, db), 204).await;
     c.check(Call::new(M::DELETE, one_secret, db), 404).await;
 
+    // People, workspaces, roles and tokens.
+    let workspaces = "/api/v1/workspaces";
+    c.check(
+        Call::new(M::POST, workspaces, workspaces).body(json!({"name": "team-a"})),
+        201,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, workspaces, workspaces).body(json!({"name": "team-a"})),
+        409,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, workspaces, workspaces).body(json!({"name": "-bad"})),
+        422,
+    )
+    .await;
+    let users = "/api/v1/users";
+    c.check(
+        Call::new(M::POST, users, users)
+            .body(json!({"name": "alice", "password": "long enough pw"})),
+        201,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, users, users).body(json!({"name": "alice"})),
+        409,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, users, users).body(json!({"name": "bob", "password": "short"})),
+        422,
+    )
+    .await;
+    let member = "/api/v1/workspaces/{ws}/members/{user}";
+    c.check(
+        Call::new(M::PUT, member, "/api/v1/workspaces/default/members/alice")
+            .body(json!({"role": "operator"})),
+        200,
+    )
+    .await;
+    c.check(
+        Call::new(M::PUT, member, "/api/v1/workspaces/default/members/alice")
+            .body(json!({"role": "owner"})),
+        422,
+    )
+    .await;
+    c.check(
+        Call::new(M::PUT, member, "/api/v1/workspaces/default/members/nobody")
+            .body(json!({"role": "viewer"})),
+        404,
+    )
+    .await;
+    let tokens = "/api/v1/tokens";
+    let token = c
+        .check(
+            Call::new(M::POST, tokens, tokens)
+                .body(json!({"user": "alice", "name": "ci", "expires_in_s": 3600})),
+            201,
+        )
+        .await;
+    c.check(
+        Call::new(M::POST, tokens, tokens).body(json!({"user": "alice", "expires_in_s": 0})),
+        422,
+    )
+    .await;
+    c.check(
+        Call::new(M::POST, tokens, tokens).body(json!({"user": "nobody"})),
+        404,
+    )
+    .await;
+    c.check(Call::new(M::GET, "/api/v1/me", "/api/v1/me"), 200)
+        .await;
+    let one_token = "/api/v1/tokens/{id}";
+    c.check(
+        Call::new(
+            M::DELETE,
+            one_token,
+            format!("/api/v1/tokens/{}", token["id"]),
+        ),
+        204,
+    )
+    .await;
+    c.check(
+        Call::new(M::DELETE, one_token, "/api/v1/tokens/424242"),
+        404,
+    )
+    .await;
+
     // Every documented operation was seen answering successfully.
     let documented: BTreeSet<(String, String)> = c.doc["paths"]
         .as_object()

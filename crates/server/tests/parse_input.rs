@@ -22,6 +22,7 @@ async fn spawn() -> Server {
     let options = ServerOptions {
         bind: "127.0.0.1:0".into(),
         admin_token: None,
+        secure_cookies: false,
         workers: 0,
         worker: WorkerOptions::default(),
     };

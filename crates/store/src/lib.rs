@@ -2,6 +2,7 @@
 //! implementation, each with its own migrations. Every method that depends on
 //! the time takes `now` from the caller, so tests inject the clock.
 
+mod identity;
 mod model;
 mod nul;
 pub mod postgres;
@@ -14,6 +15,12 @@ pub mod sqlite;
 pub mod testing;
 mod wakeups;
 
+pub use identity::{
+    ApiToken, AuditRecordParams, AuditSource, IdentityStore, MemberSet, MemberSetParams,
+    Membership, Name, NameError, TokenAuth, TokenCreateParams, TokenRevokeParams, UiSession,
+    UiSessionAuth, UiSessionCreateParams, UiSessionDeleteParams, User, UserCreateParams,
+    UserCredentials, Workspace, WorkspaceCreateParams,
+};
 pub use model::*;
 pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
 /// A URL with its credentials hidden, for logs and errors (one implementation
@@ -126,7 +133,7 @@ impl<T> Doing<T> for Result<T, sqlx::Error> {
 /// Methods are named noun-then-verb. Writes made on behalf of a worker carry
 /// a [`Fence`]: they only apply while that worker still holds the run's lease.
 #[async_trait]
-pub trait Store: SecretStore + Send + Sync + 'static {
+pub trait Store: SecretStore + IdentityStore + Send + Sync + 'static {
     /// Which backend this is: "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
 

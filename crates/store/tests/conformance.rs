@@ -8,6 +8,8 @@ use opsroom_store::*;
 use serde_json::json;
 use std::collections::HashMap;
 
+#[path = "conformance/identity.rs"]
+mod identity;
 #[path = "conformance/secrets.rs"]
 mod secrets;
 

@@ -38,6 +38,9 @@ pub struct NewRun<'a> {
 pub struct Api {
     app: TestApp,
     client: ApiClient,
+    /// [`REQUESTER`] (an operator) and [`APPROVER`] (an approver), each
+    /// with a token of their own.
+    people: std::collections::HashMap<String, ApiClient>,
 }
 
 impl Api {
@@ -71,12 +74,32 @@ impl Api {
         let client = ApiClient::new(&app.url)
             .expect("an API client")
             .with_token(Some(ADMIN.into()));
-        Api { app, client }
+        let mut people = std::collections::HashMap::new();
+        for (user, role) in [(REQUESTER, "operator"), (APPROVER, "approver")] {
+            let as_user = client
+                .member_with_token(DEFAULT_WORKSPACE, user, role)
+                .await
+                .unwrap_or_else(|e| panic!("creating {user}: {e}"));
+            people.insert(user.to_string(), as_user);
+        }
+        Api {
+            app,
+            client,
+            people,
+        }
     }
 
-    /// The API as `user`.
+    /// The API as the bootstrap admin (the admin token): secrets, members.
+    pub fn admin(&self) -> ApiClient {
+        self.client.clone()
+    }
+
+    /// The API as `user` ([`REQUESTER`] or [`APPROVER`]), with their token.
     pub fn client(&self, user: &str) -> ApiClient {
-        self.client.as_user(user)
+        self.people
+            .get(user)
+            .unwrap_or_else(|| panic!("no test user {user}: use REQUESTER or APPROVER"))
+            .clone()
     }
 
     /// POSTs `body` to `path` as `user`: the status and the JSON answer

@@ -1,5 +1,6 @@
 //! One module per resource, each with its own router.
 
+pub mod identity;
 pub mod meta;
 pub mod runs;
 pub mod secrets;

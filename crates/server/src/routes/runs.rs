@@ -1,5 +1,6 @@
 //! `/api/v1/runs`: create, list, read, events, artifacts and actions.
 
+use crate::auth::Workspace;
 use crate::error::{ApiError, ApiJson, ApiQuery, IdPath, OptionalJson};
 use crate::resolve::{resolve, Resolved, RunRequest};
 use crate::views::{
@@ -12,9 +13,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use opsroom_core::new_run::RunWhat;
 use opsroom_core::{NewRun, NewRunInput, RunStatus};
-use opsroom_store::{
-    EventsListParams, RunActionParams, RunId, RunInsertParams, RunListParams, DEFAULT_WORKSPACE,
-};
+use opsroom_store::{EventsListParams, RunActionParams, RunId, RunInsertParams, RunListParams};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -44,6 +43,7 @@ pub fn router() -> Router<AppState> {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRun>,
@@ -70,12 +70,10 @@ pub(crate) async fn create(
     })?;
     let resolved = resolve(engine, &state.parse_env, RunRequest::from(&new_run))?;
     if let Some(lane) = &new_run.lane {
-        engine
-            .store
-            .session_get(DEFAULT_WORKSPACE, lane.session_id)
-            .await?;
+        engine.store.session_get(&ws, lane.session_id).await?;
     }
     let mut p = insert_params(&state, resolved, actor);
+    p.workspace_id = ws.clone();
     if let RunWhat::Text(text) = new_run.what {
         p.text = Some(text);
     }
@@ -123,6 +121,7 @@ fn insert_params(state: &AppState, resolved: Resolved, actor: String) -> RunInse
 )]
 pub(crate) async fn list(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     ApiQuery(q): ApiQuery<RunsQuery>,
 ) -> Result<Json<Vec<RunView>>, ApiError> {
     let status = q
@@ -141,7 +140,7 @@ pub(crate) async fn list(
         .engine
         .store
         .run_list(RunListParams {
-            workspace_id: DEFAULT_WORKSPACE.into(),
+            workspace_id: ws.clone(),
             status,
             env: q.env,
             runbook: q.runbook,
@@ -165,9 +164,10 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn read(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     IdPath(id): IdPath<RunId>,
 ) -> Result<Json<RunView>, ApiError> {
-    let run = state.engine.store.run_get(DEFAULT_WORKSPACE, id).await?;
+    let run = state.engine.store.run_get(&ws, id).await?;
     Ok(Json(run.into()))
 }
 
@@ -183,6 +183,7 @@ pub(crate) async fn read(
 )]
 pub(crate) async fn events(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     IdPath(id): IdPath<RunId>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> Result<Json<Vec<EventView>>, ApiError> {
@@ -193,8 +194,7 @@ pub(crate) async fn events(
             "limit must be from 1 to 10000",
         ));
     }
-    let params =
-        EventsListParams::new(DEFAULT_WORKSPACE, id, limit).after(q.after.unwrap_or_default());
+    let params = EventsListParams::new(&ws, id, limit).after(q.after.unwrap_or_default());
     let events = state.engine.store.events_list(params).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
 }
@@ -211,11 +211,12 @@ pub(crate) async fn events(
 )]
 pub(crate) async fn artifacts(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     IdPath(id): IdPath<RunId>,
 ) -> Result<Json<Vec<ArtifactView>>, ApiError> {
     let store = &state.engine.store;
-    store.run_get(DEFAULT_WORKSPACE, id).await?;
-    let artifacts = store.artifacts_list(DEFAULT_WORKSPACE, id).await?;
+    store.run_get(&ws, id).await?;
+    let artifacts = store.artifacts_list(&ws, id).await?;
     Ok(Json(
         artifacts.into_iter().map(ArtifactView::from).collect(),
     ))
@@ -223,6 +224,7 @@ pub(crate) async fn artifacts(
 
 fn action_params(
     state: &AppState,
+    ws: &str,
     id: RunId,
     actor: String,
     body: Option<ActionBody>,
@@ -235,7 +237,7 @@ fn action_params(
         ));
     }
     Ok(RunActionParams {
-        workspace_id: DEFAULT_WORKSPACE.into(),
+        workspace_id: ws.to_string(),
         run_id: id,
         actor,
         reason,
@@ -259,11 +261,12 @@ fn action_params(
 )]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
-    let p = action_params(&state, id, actor, body)?;
+    let p = action_params(&state, &ws, id, actor, body)?;
     Ok(Json(state.engine.store.run_cancel(p).await?.into()))
 }
 
@@ -282,11 +285,12 @@ pub(crate) async fn cancel(
 )]
 pub(crate) async fn approve(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
-    let p = action_params(&state, id, actor, body)?;
+    let p = action_params(&state, &ws, id, actor, body)?;
     Ok(Json(state.engine.store.run_approve(p).await?.into()))
 }
 
@@ -305,11 +309,12 @@ pub(crate) async fn approve(
 )]
 pub(crate) async fn reject(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
-    let p = action_params(&state, id, actor, body)?;
+    let p = action_params(&state, &ws, id, actor, body)?;
     Ok(Json(state.engine.store.run_reject(p).await?.into()))
 }
 
@@ -327,11 +332,12 @@ pub(crate) async fn reject(
 )]
 pub(crate) async fn retry(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     IdPath(id): IdPath<RunId>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let engine = &state.engine;
-    let old = engine.store.run_get(DEFAULT_WORKSPACE, id).await?;
+    let old = engine.store.run_get(&ws, id).await?;
     if !old.status.is_final() {
         return Err(ApiError::Conflict(format!(
             "run {id} is {}; only finished runs can be retried",
@@ -350,6 +356,7 @@ pub(crate) async fn retry(
     })?;
     let resolved = resolve(engine, &state.parse_env, RunRequest::from(&again))?;
     let mut p = insert_params(&state, resolved, actor);
+    p.workspace_id = ws.clone();
     p.text = old.text;
     p.priority = old.priority;
     p.max_attempts = old.max_attempts;

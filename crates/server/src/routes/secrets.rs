@@ -1,8 +1,8 @@
 //! `/api/v1/secrets`: values set here are sealed with the master key before
 //! they reach the store, and no route ever answers with one.
-// roles: admin — every route here needs the workspace's admin role once
-// roles exist; today they sit behind the admin token like the others.
+// Every route here needs the workspace's admin role (auth::ROUTE_PERMISSIONS).
 
+use crate::auth::Workspace;
 use crate::error::{ApiError, ApiJson};
 use crate::views::{ErrorBody, SecretView, SetSecret};
 use crate::{Actor, AppState};
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, put as put_route};
 use axum::{Extension, Json, Router};
 use opsroom_engine::stored_secrets::{context, KEY_HELP};
-use opsroom_store::{SecretDeleteParams, SecretName, SecretPutParams, DEFAULT_WORKSPACE};
+use opsroom_store::{SecretDeleteParams, SecretName, SecretPutParams};
 
 /// The longest value accepted, in characters.
 const MAX_VALUE_CHARS: usize = 65536;
@@ -42,6 +42,7 @@ fn secret_name(name: &str) -> Result<SecretName, ApiError> {
 )]
 pub(crate) async fn put(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<SetSecret>,
@@ -60,7 +61,7 @@ pub(crate) async fn put(
             message: format!("secrets cannot be stored without a master key: {KEY_HELP}"),
         });
     };
-    let workspace_id = DEFAULT_WORKSPACE.to_string();
+    let workspace_id = ws;
     let sealed = key.seal(
         &context(&workspace_id, name.as_str()),
         body.value.as_bytes(),
@@ -90,8 +91,11 @@ pub(crate) async fn put(
     path = "/api/v1/secrets",
     responses((status = 200, description = "The secrets' metadata", body = Vec<SecretView>))
 )]
-pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<SecretView>>, ApiError> {
-    let secrets = state.engine.store.secrets_list(DEFAULT_WORKSPACE).await?;
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
+) -> Result<Json<Vec<SecretView>>, ApiError> {
+    let secrets = state.engine.store.secrets_list(&ws).await?;
     Ok(Json(secrets.into_iter().map(SecretView::from).collect()))
 }
 
@@ -108,6 +112,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Secre
 )]
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -116,7 +121,7 @@ pub(crate) async fn delete(
     engine
         .store
         .secret_delete(SecretDeleteParams {
-            workspace_id: DEFAULT_WORKSPACE.into(),
+            workspace_id: ws,
             name,
             actor,
             now: engine.clock.now(),

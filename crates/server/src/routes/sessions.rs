@@ -1,5 +1,6 @@
 //! `/api/v1/sessions`: a session groups runs in lanes A to D.
 
+use crate::auth::Workspace;
 use crate::error::{ApiError, IdPath, OptionalJson};
 use crate::views::{CreateSession, ErrorBody, SessionView};
 use crate::{Actor, AppState};
@@ -7,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
-use opsroom_store::{SessionCreateParams, DEFAULT_WORKSPACE};
+use opsroom_store::SessionCreateParams;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
 )]
 pub(crate) async fn create(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
     OptionalJson(body): OptionalJson<CreateSession>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
@@ -44,16 +46,13 @@ pub(crate) async fn create(
     let session = engine
         .store
         .session_create(SessionCreateParams {
-            workspace_id: DEFAULT_WORKSPACE.into(),
+            workspace_id: ws.clone(),
             name,
             actor,
             now,
         })
         .await?;
-    let full = engine
-        .store
-        .session_get(DEFAULT_WORKSPACE, session.id)
-        .await?;
+    let full = engine.store.session_get(&ws, session.id).await?;
     Ok((StatusCode::CREATED, Json(full.into())))
 }
 
@@ -69,12 +68,9 @@ pub(crate) async fn create(
 )]
 pub(crate) async fn read(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     IdPath(id): IdPath<i64>,
 ) -> Result<Json<SessionView>, ApiError> {
-    let session = state
-        .engine
-        .store
-        .session_get(DEFAULT_WORKSPACE, id)
-        .await?;
+    let session = state.engine.store.session_get(&ws, id).await?;
     Ok(Json(session.into()))
 }

@@ -2,12 +2,14 @@
 //! tables, then `ammonia` keeps only harmless tags, attributes and URLs.
 //! The run view fetches the result from [`artifact_html`].
 
+use crate::auth::Workspace;
 use crate::error::{parse_id, ApiError};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use opsroom_store::{ArtifactKind, RunId, DEFAULT_WORKSPACE};
+use axum::Extension;
+use opsroom_store::{ArtifactKind, RunId};
 use pulldown_cmark::{CowStr, Event, LinkType, Options, Parser, Tag, TagEnd, TextMergeStream};
 use std::collections::{HashSet, VecDeque};
 use std::sync::LazyLock;
@@ -16,12 +18,13 @@ use std::sync::LazyLock;
 /// sanitised HTML, for the run view (behind the same token as the pages).
 pub async fn artifact_html(
     State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
     Path((run, artifact)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let (run_id, artifact_id): (RunId, i64) = (parse_id(&run)?, parse_id(&artifact)?);
     let store = &state.engine.store;
-    store.run_get(DEFAULT_WORKSPACE, run_id).await?;
-    let artifacts = store.artifacts_list(DEFAULT_WORKSPACE, run_id).await?;
+    store.run_get(&ws, run_id).await?;
+    let artifacts = store.artifacts_list(&ws, run_id).await?;
     let Some(a) = artifacts.into_iter().find(|a| a.id == artifact_id) else {
         return Err(ApiError::NotFound(format!(
             "run {run_id} has no artifact {artifact_id}"

@@ -80,6 +80,13 @@ impl<'a> Page<'a> {
                                     }
                                 }
                             }
+                            // Filled in by the scripts from /api/v1/me and the
+                            // CSRF cookie; shown only when signed in.
+                            form #signout method="post" action="/logout" hidden {
+                                span #whoami {}
+                                input type="hidden" name="csrf" value="";
+                                button type="submit" { "Sign out" }
+                            }
                         }
                     }
                     main #main tabindex="-1" { (body) }
@@ -250,13 +257,18 @@ pub async fn workers() -> Markup {
 }
 
 /// A page saying what was not found, answered with 404.
-pub(super) fn not_found(message: &str) -> Response {
-    let page = Page::new("Not found", Nav::Home, "none").render(html! {
-        h1 { "Not found" }
-        p { (message) }
+pub(super) fn not_found(text: &str) -> Response {
+    message(StatusCode::NOT_FOUND, "Not found", text)
+}
+
+/// A page with a title and a message, answered with `status`.
+pub(super) fn message(status: StatusCode, title: &str, text: &str) -> Response {
+    let page = Page::new(title, Nav::Home, "none").render(html! {
+        h1 { (title) }
+        p { (text) }
         p { a href="/runs" { "Run history" } }
     });
-    (StatusCode::NOT_FOUND, page).into_response()
+    (status, page).into_response()
 }
 
 #[cfg(test)]

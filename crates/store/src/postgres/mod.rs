@@ -4,6 +4,7 @@
 //! process. Its SQL is in `queries/`; the multi-step sequences are shared
 //! (`crate::sequences`) on top of its [`Primitives`].
 
+mod identity;
 mod notify;
 mod rows;
 mod secrets;
@@ -36,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_secrets",
         include_str!("../../migrations/postgres/0002_secrets.sql"),
+    ),
+    (
+        "0003_identity",
+        include_str!("../../migrations/postgres/0003_identity.sql"),
     ),
 ];
 

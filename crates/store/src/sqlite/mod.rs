@@ -5,6 +5,7 @@
 //! in `queries/`; the multi-step sequences are shared (`crate::sequences`)
 //! on top of its [`Primitives`].
 
+mod identity;
 mod rows;
 mod secrets;
 
@@ -33,6 +34,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_secrets",
         include_str!("../../migrations/sqlite/0002_secrets.sql"),
+    ),
+    (
+        "0003_identity",
+        include_str!("../../migrations/sqlite/0003_identity.sql"),
     ),
 ];
 

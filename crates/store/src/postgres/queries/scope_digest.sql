@@ -1,0 +1,1 @@
+SELECT set_config('opsroom.token_digest', $1, true)

@@ -1,0 +1,1 @@
+SELECT set_config('opsroom.workspace', $1, true)
