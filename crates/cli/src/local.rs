@@ -47,8 +47,19 @@ pub struct ServeArgs {
     /// When set, API requests must carry `Authorization: Bearer <token>`.
     #[arg(long, env = "OPSROOM_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// The largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "OPSROOM_MAX_BODY_BYTES", default_value_t = opsroom_server::security::DEFAULT_MAX_BODY_BYTES, value_parser = parse_body_limit)]
+    pub max_body_bytes: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// A body limit of at least 1 KiB (a smaller one would refuse ordinary requests).
+fn parse_body_limit(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1024 => Ok(n),
+        _ => Err(format!("`{s}` is not a byte count of at least 1024")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -181,6 +192,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
         admin_token: args.admin_token.clone().filter(|t| !t.is_empty()),
         workers: args.workers,
         worker: worker_options(&args.engine)?,
+        max_body_bytes: args.max_body_bytes,
     };
     let listener = Application::bind(options.clone()).await.map_err(|e| {
         CliError::input(format!(

@@ -178,10 +178,11 @@ impl Modify for Auth {
 
 /// Every `/api/v1` operation can answer 400 (a malformed request) and 401
 /// (no or wrong credentials): its extractors and the authentication layer
-/// do, whatever the handler.
+/// do, whatever the handler; one that takes a body also 413 (too large).
 struct ApiErrors;
 
 const BAD_REQUEST: &str = "Malformed request: a path id that is not a whole number, a query parameter that is unknown, of the wrong type, out of range or holds a NUL character, a body that is not JSON or not an object, an unknown body field or a field of the wrong type. The message names what is wrong.";
+const PAYLOAD_TOO_LARGE: &str = "The request body is larger than the server's limit (OPSROOM_MAX_BODY_BYTES, 1 MiB by default); the message names the limit (`body_too_large`).";
 const UNAUTHORIZED: &str =
     "No or wrong credentials: send `Authorization: Bearer <token>` (the UI uses its cookie).";
 
@@ -191,7 +192,11 @@ impl Modify for ApiErrors {
         components
             .schemas
             .insert("ErrorBody".into(), ErrorBody::schema());
-        for (name, description) in [("BadRequest", BAD_REQUEST), ("Unauthorized", UNAUTHORIZED)] {
+        for (name, description) in [
+            ("BadRequest", BAD_REQUEST),
+            ("Unauthorized", UNAUTHORIZED),
+            ("PayloadTooLarge", PAYLOAD_TOO_LARGE),
+        ] {
             components
                 .responses
                 .insert(name.into(), RefOr::T(error_response(description)));
@@ -201,7 +206,15 @@ impl Modify for ApiErrors {
                 continue;
             }
             for op in operations(item) {
-                for (status, name) in [("400", "BadRequest"), ("401", "Unauthorized")] {
+                let with_body = op.request_body.is_some();
+                for (status, name) in [
+                    ("400", "BadRequest"),
+                    ("401", "Unauthorized"),
+                    ("413", "PayloadTooLarge"),
+                ] {
+                    if status == "413" && !with_body {
+                        continue;
+                    }
                     op.responses.responses.insert(
                         status.into(),
                         RefOr::Ref(Ref::new(format!("#/components/responses/{name}"))),
