@@ -132,14 +132,12 @@ pub(crate) async fn list(
         .status
         .map(|s| s.parse::<RunStatus>())
         .transpose()
-        .map_err(|_| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!(
-                    "query parameter `status` must be one of {}",
-                    RunStatus::ALL.map(|s| s.as_str()).join(", ")
-                ),
-            )
+        .map_err(|mut e| {
+            // The value is named, not echoed whole: it may be very long.
+            if e.value.chars().count() > 40 {
+                e.value = e.value.chars().take(40).chain(['…']).collect();
+            }
+            ApiError::bad_request("invalid_query", format!("query parameter `status`: {e}"))
         })?;
     let env = q.env.map(|e| ENV_FILTER.check(e)).transpose()?;
     let runbook = q.runbook.map(|r| RUNBOOK_FILTER.check(r)).transpose()?;
