@@ -290,3 +290,18 @@ pub async fn migrate(args: DbArgs) -> CliResult<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_body_limit;
+
+    #[test]
+    fn body_limit_is_a_byte_count_of_at_least_1_kib() {
+        assert_eq!(parse_body_limit("1048576"), Ok(1_048_576));
+        assert_eq!(parse_body_limit("1024"), Ok(1024));
+        for bad in ["1023", "0", "-5", "1MB", ""] {
+            let e = parse_body_limit(bad).unwrap_err();
+            assert!(e.contains("at least 1024"), "{bad}: {e}");
+        }
+    }
+}
