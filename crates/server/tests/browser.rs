@@ -963,6 +963,24 @@ async fn hostile_data_runs_no_script_on_any_page() {
         }),
         "only safe links: {links}"
     );
+    // Every artifact but links can be saved, under a plain file name (the
+    // part of the name after its last `/`).
+    let saved = b
+        .js(
+            "const links = [...document.querySelectorAll('.artifact [data-action=download]')];
+             const r = await fetch(links.find(a => a.closest('.artifact').dataset.kind === 'markdown').href);
+             return [links.length, r.headers.get('content-disposition')]",
+            vec![],
+        )
+        .await;
+    assert_eq!(saved[0], json!(4), "{saved}");
+    assert!(
+        saved[1]
+            .as_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"svg>.md\""),
+        "{saved}"
+    );
     // The command bar's preview and card show typed markup as text.
     b.goto(&server.url("/")).await;
     let input = b.find("#cmd").await;

@@ -499,9 +499,10 @@ async fn path_traversal_reaches_nothing(store: DynStore) {
 /// What the server writes into a header never carries a line break or a
 /// header of the client's making.
 async fn nothing_injects_a_header(store: DynStore) {
+    let store = &store;
     let token = "hdr-token";
     let (app, api, run, _) = seeded(
-        &store,
+        store,
         TestAppOptions {
             admin_token: Some(token.into()),
             ..Default::default()
@@ -574,6 +575,64 @@ async fn nothing_injects_a_header(store: DynStore) {
         let r = raw(&app, &head, b"").await;
         assert_eq!(r.status, 400, "{head:?}");
         assert!(r.header("x-injected").is_none());
+    }
+    // An artifact's name is the download's file name: a plain name, one
+    // header, whatever the runbook called it.
+    for (name, filename) in [
+        ("../../etc/passwd", "passwd"),
+        ("/root/.ssh/id_rsa", "id_rsa"),
+        ("..\\..\\boot.ini", "boot.ini"),
+        ("%2e%2e%2fx", "_2e_2e_2fx"),
+        (
+            "r.md\"\r\nSet-Cookie: pwned=1\r\nX-Injected: 1",
+            "r.md_Set-Cookie: pwned=1X-Injected: 1",
+        ),
+        ("\u{202E}fdp.exe", "fdp.exe"),
+        ("..", "artifact"),
+    ] {
+        let a = store
+            .artifact_insert(opsroom_store::ArtifactInsertParams {
+                run_id: RunId(run),
+                fence: None,
+                kind: "markdown".into(),
+                name: name.into(),
+                content: "# x".into(),
+                now: chrono::Utc::now(),
+            })
+            .await
+            .unwrap();
+        let r = api
+            .request(
+                Method::GET,
+                &format!("/ui/runs/{run}/artifacts/{}/download", a.id),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name:?}");
+        let disposition = r.headers()["content-disposition"].to_str().unwrap();
+        assert!(
+            disposition.starts_with(&format!(
+                "attachment; filename=\"{filename}\"; filename*=UTF-8''"
+            )),
+            "{name:?}: {disposition}"
+        );
+        assert!(r.headers().get("set-cookie").is_none() && r.headers().get("x-injected").is_none());
+        assert_eq!(r.text().await.unwrap(), "# x");
+    }
+    for path in [
+        format!("/ui/runs/{run}/artifacts/..%2f..%2fetc%2fpasswd/download"),
+        format!("/ui/runs/{run}/artifacts/999999/download"),
+        "/ui/runs/%2e%2e/artifacts/1/download".to_string(),
+    ] {
+        let r = raw(
+            &app,
+            &format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {token}"),
+            b"",
+        )
+        .await;
+        assert!((400..500).contains(&r.status), "{path}: {}", r.status);
+        assert!(r.header("content-disposition").is_none(), "{path}");
     }
     // An idempotency key with markup is stored as text, not echoed in headers.
     let r = api

@@ -5,6 +5,7 @@
 //! live parts from the JSON API; there is no front-end build.
 
 mod assets;
+mod download;
 mod markdown;
 mod pages;
 
@@ -31,6 +32,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/ui/runs/{id}/artifacts/{artifact}/html",
             get(markdown::artifact_html),
+        )
+        .route(
+            "/ui/runs/{id}/artifacts/{artifact}/download",
+            get(download::artifact_download),
         )
 }
 
