@@ -52,8 +52,19 @@ pub struct ServeArgs {
     /// `X-Forwarded-Proto: https`).
     #[arg(long, env = "OPSROOM_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// The largest request body accepted, in bytes (larger ones get 413).
+    #[arg(long, env = "OPSROOM_MAX_BODY_BYTES", default_value_t = opsroom_server::security::DEFAULT_MAX_BODY_BYTES, value_parser = parse_body_limit)]
+    pub max_body_bytes: usize,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// A body limit of at least 1 KiB (a smaller one would refuse ordinary requests).
+fn parse_body_limit(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1024 => Ok(n),
+        _ => Err(format!("`{s}` is not a byte count of at least 1024")),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -187,6 +198,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
         secure_cookies: args.secure_cookies,
         workers: args.workers,
         worker: worker_options(&args.engine)?,
+        max_body_bytes: args.max_body_bytes,
     };
     let listener = Application::bind(options.clone()).await.map_err(|e| {
         CliError::input(format!(
@@ -309,4 +321,19 @@ pub async fn migrate(args: DbArgs) -> CliResult<ExitCode> {
         println!("applied: {}", applied.join(", "));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_body_limit;
+
+    #[test]
+    fn body_limit_is_a_byte_count_of_at_least_1_kib() {
+        assert_eq!(parse_body_limit("1048576"), Ok(1_048_576));
+        assert_eq!(parse_body_limit("1024"), Ok(1024));
+        for bad in ["1023", "0", "-5", "1MB", ""] {
+            let e = parse_body_limit(bad).unwrap_err();
+            assert!(e.contains("at least 1024"), "{bad}: {e}");
+        }
+    }
 }

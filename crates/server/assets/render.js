@@ -127,8 +127,10 @@
       try { pretty = JSON.stringify(JSON.parse(text), null, 2); } catch (_) { /* shown as is */ }
       body = h("pre", { class: "code" }, pretty);
     } else body = h("pre", { class: "code" }, text);
+    const save = a.kind === "link" ? null : h("p", { class: "artifact-save" },
+      h("a", { href: "/ui/runs/" + runId + "/artifacts/" + a.id + "/download", download: "", "data-action": "download" }, "Download"));
     return h("details", { class: "artifact", open: a.kind !== "json", "data-kind": a.kind },
       h("summary", {}, h("span", { class: "badge kind" }, a.kind), " ", a.name),
-      h("div", { class: "artifact-body" }, body));
+      h("div", { class: "artifact-body" }, save, body));
   };
 })();

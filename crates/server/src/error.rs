@@ -29,6 +29,8 @@ pub enum ApiError {
     Conflict(String),
     /// 409 with its own code (e.g. `secret_key_missing`).
     ConflictCode { code: &'static str, message: String },
+    /// 413: the request body is larger than the server's limit (bytes).
+    PayloadTooLarge { limit: usize },
     /// 422: well-formed but not understood or not allowed; `extra` carries
     /// questions and alternatives for text that was not understood.
     Unprocessable {
@@ -100,6 +102,15 @@ impl IntoResponse for ApiError {
             ApiError::ConflictCode { code, message } => {
                 (StatusCode::CONFLICT, code, message, Value::Null)
             }
+            ApiError::PayloadTooLarge { limit } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!(
+                    "the request body is larger than this server's limit of {}; send less (the limit is OPSROOM_MAX_BODY_BYTES)",
+                    crate::security::describe_bytes(limit)
+                ),
+                Value::Null,
+            ),
             ApiError::Unprocessable {
                 code,
                 message,

@@ -9,6 +9,7 @@ pub mod error;
 mod openapi;
 mod resolve;
 mod routes;
+pub mod security;
 mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -41,6 +42,8 @@ pub struct ServerOptions {
     /// Workers inside the server process (0: none, use `opsroom worker`).
     pub workers: usize,
     pub worker: WorkerOptions,
+    /// The largest request body accepted, in bytes (larger: 413).
+    pub max_body_bytes: usize,
 }
 
 /// Shared by every handler.
@@ -88,7 +91,7 @@ impl Application {
         };
         Application {
             listener,
-            router: router(state),
+            router: router(state, security::BodyLimit(options.max_body_bytes)),
             engine,
             options,
             closing,
@@ -148,7 +151,7 @@ impl Application {
     }
 }
 
-fn router(state: AppState) -> Router {
+fn router(state: AppState, body_limit: security::BodyLimit) -> Router {
     let api = Router::new()
         .merge(routes::runs::router())
         .merge(routes::sessions::router())
@@ -166,6 +169,12 @@ fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            body_limit,
+            security::limit_body,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit.0))
+        .layer(axum::middleware::from_fn(security::headers))
 }
 
 /// No route: the API answers with its JSON error, the UI with a page.

@@ -184,10 +184,11 @@ impl Modify for Auth {
 
 /// Every `/api/v1` operation can answer 400 (a malformed request) and 401
 /// (no or wrong credentials): its extractors and the authentication layer
-/// do, whatever the handler.
+/// do, whatever the handler; one that takes a body also 413 (too large).
 struct ApiErrors;
 
 const BAD_REQUEST: &str = "Malformed request: a path id that is not a whole number, a query parameter that is unknown, of the wrong type, out of range or holds a NUL character, a body that is not JSON or not an object, an unknown body field or a field of the wrong type. The message names what is wrong.";
+const PAYLOAD_TOO_LARGE: &str = "The request body is larger than the server's limit (OPSROOM_MAX_BODY_BYTES, 1 MiB by default); the message names the limit (`body_too_large`).";
 const UNAUTHORIZED: &str =
     "No, wrong, revoked or expired credentials: send `Authorization: Bearer <token>` (the UI uses its session cookie).";
 const FORBIDDEN: &str = "Signed in, but the role in this workspace is too low (`forbidden`), the user has no role there (`no_role`), or a request made with the session cookie lacks `X-CSRF-Token` (`csrf`).";
@@ -202,6 +203,7 @@ impl Modify for ApiErrors {
             ("BadRequest", BAD_REQUEST),
             ("Unauthorized", UNAUTHORIZED),
             ("Forbidden", FORBIDDEN),
+            ("PayloadTooLarge", PAYLOAD_TOO_LARGE),
         ] {
             components
                 .responses
@@ -212,12 +214,16 @@ impl Modify for ApiErrors {
                 continue;
             }
             for op in operations(item) {
+                let with_body = op.request_body.is_some();
                 for (status, name) in [
                     ("400", "BadRequest"),
                     ("401", "Unauthorized"),
                     ("403", "Forbidden"),
+                    ("413", "PayloadTooLarge"),
                 ] {
-                    if op.responses.responses.contains_key(status) {
+                    if op.responses.responses.contains_key(status)
+                        || (status == "413" && !with_body)
+                    {
                         continue;
                     }
                     op.responses.responses.insert(

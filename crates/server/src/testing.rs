@@ -30,6 +30,8 @@ pub struct TestAppOptions {
     pub database_url: Option<String>,
     /// The master key that seals stored secrets (none: setting one answers 409).
     pub secret_key: Option<opsroom_auth::MasterKey>,
+    /// The request body limit, in bytes.
+    pub max_body_bytes: usize,
 }
 
 impl Default for TestAppOptions {
@@ -40,6 +42,7 @@ impl Default for TestAppOptions {
             workers: 1,
             database_url: None,
             secret_key: None,
+            max_body_bytes: crate::security::DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -58,6 +61,7 @@ impl TestApp {
                 shutdown_grace: Duration::from_millis(500),
                 ..Default::default()
             },
+            max_body_bytes: options.max_body_bytes,
         };
         let listener = Application::bind(server_options.clone())
             .await

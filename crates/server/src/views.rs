@@ -464,11 +464,13 @@ pub struct RunsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(schema_with = optional_status_param)]
     pub status: Option<String>,
+    /// An environment name: 1 to 100 letters, digits, `-` or `_`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(pattern = "^[^\\u0000]*$")]
+    #[param(pattern = "^[A-Za-z0-9_-]{1,100}$")]
     pub env: Option<String>,
+    /// A runbook name: 1 to 64 of a-z, 0-9 and `_`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[param(pattern = "^[^\\u0000]*$")]
+    #[param(pattern = "^[a-z0-9_]{1,64}$")]
     pub runbook: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<i64>,

@@ -496,6 +496,15 @@ async fn log_viewer_keeps_50000_lines_responsive() {
         .await;
     println!("pop out mode: {mode}");
     if mode == json!("pip") {
+        // Under the page's Content-Security-Policy the window gets the
+        // page's stylesheet and shows the log's rows.
+        b.wait(
+            "PiP window styled, with the log",
+            "const w = documentPictureInPicture.window; const d = w && w.document;
+             return d && d.querySelector('.logview') && [...d.styleSheets].some(s => s.cssRules.length > 10)
+               && w.getComputedStyle(d.querySelector('.logview')).display === 'flex'",
+        )
+        .await;
         // Closing the window puts the log back; without the API the log
         // floats on the page instead.
         b.js("documentPictureInPicture.window.close(); return 1", vec![])
@@ -842,6 +851,246 @@ async fn sign_in_csrf_and_sign_out_in_the_browser() {
         .await;
     assert_eq!(after, serde_json::json!(401));
     b.assert_clean_console_except(&["403", "401"]).await;
+}
+
+/// Markup everywhere a page shows stored data (run text, params, target,
+/// runbook and env names, event messages, artifact names and markdown,
+/// `javascript:` links, a session name, a worker's host, command text):
+/// every page shows it as text and runs none of it; the pages' own
+/// scripts run under a Content-Security-Policy without `unsafe-inline`,
+/// which the browser enforces (an inline script added on purpose is
+/// refused) without any other violation in the console.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_data_runs_no_script_on_any_page() {
+    const XSS: &str = "\"><script>window.pwned=1</script><img src=x onerror=window.pwned=1><svg onload=window.pwned=1></svg>";
+    let server = Server::start().await;
+    let store = &server.store.store;
+    let now = chrono::Utc::now();
+    let session = server.post("/sessions", json!({ "name": XSS })).await["id"]
+        .as_i64()
+        .unwrap();
+    // A finished run with hostile events and artifacts.
+    let done = server
+        .post("/runs", json!({"runbook": "noop", "env": "dev", "target": XSS, "session_id": session, "lane": "B"}))
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    server.wait_final(done).await;
+    store
+        .events_append(opsroom_store::EventsAppendParams {
+            run_id: opsroom_store::RunId(done),
+            fence: None,
+            events: vec![opsroom_store::NewEvent {
+                ts: now,
+                level: opsroom_core::EventLevel::Error,
+                phase: Some(opsroom_core::Phase::Action),
+                message: format!("failed: {XSS}"),
+                data: json!({ "html": XSS }),
+            }],
+            phases: None,
+        })
+        .await
+        .unwrap();
+    for (kind, name, content) in [
+        (
+            "markdown",
+            format!("{XSS}.md"),
+            format!(
+                "# {XSS}\n\n[js](javascript:window.pwned=1) [data](data:text/html;base64,PHNjcmlwdD53aW5kb3cucHduZWQ9MTwvc2NyaXB0Pg==) \
+                 <a href=\"javascript:window.pwned=1\">raw</a>\n\n<svg onload=\"window.pwned=1\"><circle r=1 /></svg>\n\n\
+                 <iframe src=\"javascript:window.pwned=1\"></iframe>\n\n![x](javascript:window.pwned=1)"
+            ),
+        ),
+        ("link", "link".into(), "javascript:window.pwned=1".into()),
+        ("link", "data link".into(), "data:text/html,<script>window.pwned=1</script>".into()),
+        ("json", XSS.into(), json!({ "x": XSS }).to_string()),
+        ("diff", "d".into(), format!("+{XSS}\n-{XSS}")),
+        ("mermaid", "m".into(), format!("erDiagram\n  A {{\n    text {XSS}\n  }}\n  A ||--o{{ B : \"{XSS}\"")),
+    ] {
+        store
+            .artifact_insert(opsroom_store::ArtifactInsertParams {
+                run_id: opsroom_store::RunId(done),
+                fence: None,
+                kind: kind.parse().unwrap(),
+                name,
+                content,
+                now,
+            })
+            .await
+            .unwrap();
+    }
+    // A run whose every field is markup, as if it had got past the API's
+    // checks: its worker fails it, naming the runbook.
+    let mut p = opsroom_store::RunInsertParams::new(XSS, now);
+    p.env = Some(XSS.into());
+    p.target = Some(XSS.into());
+    p.text = Some(XSS.into());
+    p.params = json!({ "note": XSS, XSS: XSS });
+    p.session_id = Some(session);
+    p.lane = Some(opsroom_store::Lane::A);
+    p.actor = XSS.into();
+    let (hostile, _) = store.run_insert(p).await.unwrap();
+    let hostile = hostile.id.0;
+    server.wait_final(hostile).await;
+    store
+        .worker_heartbeat(opsroom_store::WorkerHeartbeatParams {
+            worker_id: XSS.into(),
+            host: XSS.into(),
+            pid: 1,
+            state: opsroom_store::WorkerState::Idle,
+            concurrency: 1,
+            running: vec![],
+            now,
+        })
+        .await
+        .unwrap();
+
+    let mut b = Browser::start("hostile", BrowserOptions::default()).await;
+    // Nothing injected may exist or have run; the payload shows as text.
+    let inert = "return window.pwned === undefined
+        && !document.querySelector('img, iframe, object, embed, svg [onload], svg:not(.erd), [onerror], [onload], [onclick], [onmouseover], a[href^=javascript], a[href^=data]')
+        && [...document.scripts].every(s => s.src && new URL(s.src).pathname.startsWith('/ui/'))
+        && document.body.textContent.includes('<script>window.pwned=1</script>')";
+    let pages = [
+        ("/".to_string(), "return document.querySelector('#recent tr[data-run]')"),
+        (
+            format!("/runs?env={0}&runbook={0}&q=%3Cimg%20src%3Dx%20onerror%3Dwindow.pwned%3D1%3E", "%22%3E%3Cscript%3Ewindow.pwned%3D1%3C%2Fscript%3E"),
+            "return document.querySelector('#history .error')",
+        ),
+        ("/runs".to_string(), "return document.querySelectorAll('#history tr[data-run]').length >= 2"),
+        (
+            format!("/runs/{hostile}"),
+            "return ['failed','succeeded'].includes(document.querySelector('#run-view').dataset.status) && document.querySelector('.logview')",
+        ),
+        (
+            format!("/runs/{done}"),
+            "return document.querySelectorAll('.artifact').length === 6 && document.querySelector('.artifact[data-kind=markdown] .md h3')",
+        ),
+        (
+            format!("/runboard/{session}"),
+            "return document.querySelectorAll('.lane-run').length === 2 && document.querySelector('#session-name').textContent.includes('<script>')",
+        ),
+        ("/workers".to_string(), "return document.querySelector('tr[data-worker]')"),
+    ];
+    for (path, ready) in &pages {
+        b.goto(&server.url(path)).await;
+        b.wait(&format!("page {} drawn", path.replace('/', "_")), ready)
+            .await;
+        // The log view is drawn lazily: scroll through all of it.
+        b.js("const v = document.querySelector('#run-view'); if (v && v.runView) { v.runView.log.render(); } return 1", vec![]).await;
+        let safe = b.js(inert, vec![]).await;
+        if safe != json!(true) && !path.starts_with("/runs?") {
+            b.screenshot("unsafe").await;
+        }
+        if path.starts_with("/runs?") {
+            // The filters hold the payload as values; the page shows the API's refusal.
+            let values = b
+                .js(
+                    "return [...document.querySelectorAll('#filters input')].map(i => i.value)",
+                    vec![],
+                )
+                .await;
+            assert_eq!(
+                values[0],
+                json!("\"><script>window.pwned=1</script>"),
+                "{path}"
+            );
+            let ok = b
+                .js("return window.pwned === undefined && !document.querySelector('img, [onerror]')", vec![])
+                .await;
+            assert_eq!(ok, json!(true), "{path}");
+        } else {
+            assert_eq!(safe, json!(true), "{path}: injected markup exists or ran");
+        }
+        b.screenshot(&format!(
+            "page-{}",
+            path.split('?').next().unwrap().replace('/', "_")
+        ))
+        .await;
+    }
+    // The log shows the event's message as text.
+    b.goto(&server.url(&format!("/runs/{done}"))).await;
+    b.wait(
+        "hostile event in the log",
+        "const v = document.querySelector('#run-view'); return v && v.runView && v.runView.log.events.some(e => e.message.startsWith('failed: \"><script>'))",
+    )
+    .await;
+    let links = b
+        .js(
+            "return [...document.querySelectorAll('.artifact a')].map(a => a.getAttribute('href'))",
+            vec![],
+        )
+        .await;
+    assert!(
+        links.as_array().unwrap().iter().all(|h| {
+            let h = h.as_str().unwrap_or("");
+            h.starts_with("http") || h.starts_with('/') || h.starts_with('#')
+        }),
+        "only safe links: {links}"
+    );
+    // Every artifact but links can be saved, under a plain file name (the
+    // part of the name after its last `/`).
+    let saved = b
+        .js(
+            "const links = [...document.querySelectorAll('.artifact [data-action=download]')];
+             const r = await fetch(links.find(a => a.closest('.artifact').dataset.kind === 'markdown').href);
+             return [links.length, r.headers.get('content-disposition')]",
+            vec![],
+        )
+        .await;
+    assert_eq!(saved[0], json!(4), "{saved}");
+    assert!(
+        saved[1]
+            .as_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"svg>.md\""),
+        "{saved}"
+    );
+    // The command bar's preview and card show typed markup as text.
+    b.goto(&server.url("/")).await;
+    let input = b.find("#cmd").await;
+    input
+        .send_keys(&format!("check {XSS} status"))
+        .await
+        .unwrap();
+    input.send_keys(&Key::Enter.to_string()).await.unwrap();
+    b.wait("card for markup", "return document.querySelector('.card')")
+        .await;
+    assert_eq!(
+        b.js(
+            &inert.replace(
+                "&& document.body.textContent.includes('<script>window.pwned=1</script>')",
+                ""
+            ),
+            vec![]
+        )
+        .await,
+        json!(true)
+    );
+    b.assert_clean_console_except(&[
+        // The history page's refused filters.
+        "/api/v1/runs?",
+        // Markup typed in the command bar is not understood.
+        "/api/v1/parse - Failed to load resource: the server responded with a status of 422",
+    ])
+    .await;
+    // The policy is enforced: an inline script added now does not run,
+    // and the browser says why.
+    let ran = b
+        .js(
+            "const s = document.createElement('script'); s.textContent = 'window.inlineRan = 1'; document.body.append(s); return window.inlineRan === 1",
+            vec![],
+        )
+        .await;
+    assert_eq!(ran, json!(false), "an inline script ran despite the policy");
+    let console = b.console().await;
+    assert!(
+        console.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Content Security Policy")),
+        "the refusal is reported: {console:?}"
+    );
     b.close().await;
     server.stop().await;
 }

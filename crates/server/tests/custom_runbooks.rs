@@ -32,6 +32,7 @@ async fn custom_runbooks_are_listed_parsed_and_run_through_the_api() {
         secure_cookies: false,
         workers: 0,
         worker: WorkerOptions::default(),
+        max_body_bytes: opsroom_server::security::DEFAULT_MAX_BODY_BYTES,
     };
     let listener = Application::bind(options.clone()).await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -110,6 +111,7 @@ async fn a_step_printing_nul_finishes_with_its_output_shown(store: opsroom_store
         secure_cookies: false,
         workers: 0,
         worker: WorkerOptions::default(),
+        max_body_bytes: opsroom_server::security::DEFAULT_MAX_BODY_BYTES,
     };
     let listener = Application::bind(options.clone()).await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());

@@ -25,6 +25,7 @@ async fn spawn() -> Server {
         secure_cookies: false,
         workers: 0,
         worker: WorkerOptions::default(),
+        max_body_bytes: opsroom_server::security::DEFAULT_MAX_BODY_BYTES,
     };
     let listener = Application::bind(options.clone()).await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());

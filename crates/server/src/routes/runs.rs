@@ -128,7 +128,15 @@ pub(crate) async fn list(
         .status
         .map(|s| s.parse::<RunStatus>())
         .transpose()
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+        .map_err(|mut e| {
+            // The value is named, not echoed whole: it may be very long.
+            if e.value.chars().count() > 40 {
+                e.value = e.value.chars().take(40).chain(['…']).collect();
+            }
+            ApiError::bad_request("invalid_query", format!("query parameter `status`: {e}"))
+        })?;
+    let env = q.env.map(|e| ENV_FILTER.check(e)).transpose()?;
+    let runbook = q.runbook.map(|r| RUNBOOK_FILTER.check(r)).transpose()?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -142,14 +150,51 @@ pub(crate) async fn list(
         .run_list(RunListParams {
             workspace_id: ws.clone(),
             status,
-            env: q.env,
-            runbook: q.runbook,
+            env,
+            runbook,
             session_id: q.session_id,
             before: q.before,
             limit,
         })
         .await?;
     Ok(Json(runs.into_iter().map(RunView::from).collect()))
+}
+
+/// A filter that can only match a name of one shape: any other value
+/// (quotes, spaces, SQL, paths, very long text) is refused naming the
+/// parameter, instead of quietly matching nothing.
+struct NameFilter {
+    param: &'static str,
+    max_chars: usize,
+    allowed: fn(char) -> bool,
+    rule: &'static str,
+}
+
+const ENV_FILTER: NameFilter = NameFilter {
+    param: "env",
+    max_chars: 100,
+    allowed: |c| c.is_ascii_alphanumeric() || c == '-' || c == '_',
+    rule: "an environment name: 1 to 100 letters, digits, `-` or `_`",
+};
+
+const RUNBOOK_FILTER: NameFilter = NameFilter {
+    param: "runbook",
+    max_chars: 64,
+    allowed: |c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_',
+    rule: "a runbook name: 1 to 64 of a-z, 0-9 and `_`",
+};
+
+impl NameFilter {
+    fn check(&self, value: String) -> Result<String, ApiError> {
+        let n = value.chars().count();
+        if (1..=self.max_chars).contains(&n) && value.chars().all(self.allowed) {
+            return Ok(value);
+        }
+        Err(ApiError::bad_request(
+            "invalid_query",
+            format!("query parameter `{}` must be {}", self.param, self.rule),
+        ))
+    }
 }
 
 /// One run with its status, phases, attempt and timings.

@@ -5,6 +5,7 @@
 //! live parts from the JSON API; there is no front-end build.
 
 mod assets;
+mod download;
 mod login;
 mod markdown;
 mod pages;
@@ -26,6 +27,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/ui/runs/{id}/artifacts/{artifact}/html",
             get(markdown::artifact_html),
+        )
+        .route(
+            "/ui/runs/{id}/artifacts/{artifact}/download",
+            get(download::artifact_download),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
