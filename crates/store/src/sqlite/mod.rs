@@ -53,6 +53,11 @@ fn us(t: DateTime<Utc>) -> i64 {
 }
 
 impl SqliteStore {
+    /// A transaction on the single writer connection.
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.writer.begin().await.doing("starting a transaction")
+    }
+
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &str) -> StoreResult<SqliteStore> {
         if let Some(dir) = std::path::Path::new(path).parent() {
@@ -224,8 +229,14 @@ async fn insert_event_rows<'a>(
 impl Primitives for SqliteStore {
     type Tx = Transaction<'static, Sqlite>;
 
-    async fn begin(&self) -> StoreResult<Self::Tx> {
-        self.writer.begin().await.doing("starting a transaction")
+    /// The store layer scopes every query by workspace itself (SQLite has
+    /// no row-level security): the workspace is in each statement.
+    async fn begin(&self, _workspace_id: &str) -> StoreResult<Self::Tx> {
+        self.write_tx().await
+    }
+
+    async fn workspace_enter(&self, _tx: &mut Self::Tx, _workspace_id: &str) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn commit(&self, tx: Self::Tx, doing: &'static str) -> StoreResult<()> {
@@ -307,7 +318,7 @@ impl Primitives for SqliteStore {
     }
 
     async fn runs_update_completed(&self, decided: Vec<Decided>) -> StoreResult<Vec<Run>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut done = Vec::with_capacity(decided.len());
         for d in &decided {
             let p = &d.params;
@@ -321,6 +332,7 @@ impl Primitives for SqliteStore {
                 .bind(n)
                 .bind(p.phases.as_ref().map(|v| v.to_string()))
                 .bind(p.fence.lease)
+                .bind(&p.workspace_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .doing("completing a run")?;
@@ -414,7 +426,7 @@ impl Store for SqliteStore {
     }
 
     async fn run_insert(&self, p: RunInsertParams) -> StoreResult<(Run, bool)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Some(key) = &p.idempotency_key {
             let existing =
                 sqlx::query_as::<_, RunRow>(include_str!("queries/run_by_idempotency_key.sql"))
@@ -453,7 +465,7 @@ impl Store for SqliteStore {
 
     async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>> {
         check_batch(&params)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let runs = insert_runs(&mut tx, &params).await?;
         if let Some((ws, actor, subject, details)) = batch_audit(&runs) {
             audit_insert(
@@ -534,12 +546,13 @@ impl Store for SqliteStore {
 
     async fn events_append(&self, p: EventsAppendParams) -> StoreResult<Seq> {
         let n = p.events.len() as i64;
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row: Option<(String, i64)> = sqlx::query_as(include_str!("queries/events_append.sql"))
             .bind(p.run_id.0)
             .bind(n)
             .bind(p.phases.as_ref().map(|v| v.to_string()))
             .bind(p.fence.map(|f| f.lease))
+            .bind(&p.workspace_id)
             .fetch_optional(&mut *tx)
             .await
             .doing("appending run events")?;
@@ -605,6 +618,7 @@ impl Store for SqliteStore {
             .bind(escape_nul(&p.name))
             .bind(escape_nul(&p.content))
             .bind(us(p.now))
+            .bind(&p.workspace_id)
             .fetch_optional(&self.writer)
             .await
             .doing("storing an artifact")?;
@@ -630,7 +644,7 @@ impl Store for SqliteStore {
     }
 
     async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> StoreResult<Vec<RunId>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(include_str!("queries/worker_upsert.sql"))
             .bind(&p.worker_id)
             .bind(&p.host)
