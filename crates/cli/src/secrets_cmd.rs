@@ -93,7 +93,7 @@ fn check_name(name: &str) -> CliResult<()> {
         .map_err(|e| CliError::input(e.to_string()))
 }
 
-fn read_stdin(what: &str) -> CliResult<String> {
+pub(crate) fn read_stdin(what: &str) -> CliResult<String> {
     let mut text = String::new();
     std::io::stdin()
         .read_to_string(&mut text)

@@ -678,6 +678,7 @@ async fn artifact_renderers_are_safe_and_draw() {
         .store
         .store
         .artifact_insert(opsroom_store::ArtifactInsertParams {
+            workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
             run_id: opsroom_store::RunId(id),
             fence: None,
             kind: "markdown".into(),

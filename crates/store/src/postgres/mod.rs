@@ -30,7 +30,7 @@ use tokio::sync::mpsc;
 
 static NEXT_ORIGIN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init",
         include_str!("../../migrations/postgres/0001_init.sql"),

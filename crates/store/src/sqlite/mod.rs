@@ -726,3 +726,55 @@ impl Store for SqliteStore {
             .doing("counting runs")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Helpers add migrations in parallel: one merged later may carry a
+    /// lower number than one a database has applied already (0003 after
+    /// 0004). It is applied then, whatever its place in the list.
+    #[tokio::test]
+    async fn a_migration_merged_later_with_a_lower_number_is_applied() {
+        let path = std::env::temp_dir().join(format!(
+            "opsroom_migrations_{}_{}.db",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        ));
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let first = [
+            ("0001_a", "CREATE TABLE a (x INTEGER)"),
+            ("0004_d", "CREATE TABLE d (x INTEGER)"),
+        ];
+        assert_eq!(
+            sequences::migrate(&store, &first).await.unwrap(),
+            ["0001_a", "0004_d"]
+        );
+        let merged = [
+            ("0004_d", "CREATE TABLE d (x INTEGER)"),
+            ("0001_a", "CREATE TABLE a (x INTEGER)"),
+            ("0003_c", "CREATE TABLE c (x INTEGER)"),
+        ];
+        assert_eq!(
+            sequences::migrate(&store, &merged).await.unwrap(),
+            ["0003_c"]
+        );
+        assert!(sequences::migrate(&store, &merged)
+            .await
+            .unwrap()
+            .is_empty());
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// Each backend's migrations have distinct names in ascending order.
+    #[test]
+    fn migration_lists_are_sorted_and_distinct() {
+        for list in [MIGRATIONS, crate::postgres::MIGRATIONS] {
+            let names: Vec<&str> = list.iter().map(|(n, _)| *n).collect();
+            assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        }
+    }
+}
