@@ -4,7 +4,8 @@ use crate::client::{CliError, CliResult};
 use clap::Args;
 use opsroom_engine::{Engine, OpsConfig, WorkerOptions, WorkerPool};
 use opsroom_server::{Application, ServerOptions};
-use opsroom_store::{redact_url, DynStore};
+use opsroom_store::postgres::{PgStore, RoleCreateParams};
+use opsroom_store::{redact_url, DynStore, StoreError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -301,14 +302,41 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn migrate(args: DbArgs) -> CliResult<ExitCode> {
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// PostgreSQL: after migrating, create this LOGIN role without
+    /// SUPERUSER or BYPASSRLS (or take the existing one) and grant it
+    /// opsroom's tables, sequences and functions; serve with its URL.
+    #[arg(long, value_name = "NAME")]
+    pub create_role: Option<String>,
+    /// Read the role's password from stdin (never from the command line).
+    #[arg(long, requires = "create_role")]
+    pub password_stdin: bool,
+}
+
+pub async fn migrate(args: MigrateArgs) -> CliResult<ExitCode> {
     init_logging();
-    let store = opsroom_store::connect(&args.database_url)
+    let password = if args.password_stdin {
+        Some(crate::secrets_cmd::read_stdin("the role's password")?)
+    } else {
+        None
+    };
+    let is_postgres = args.db.database_url.starts_with("postgres://")
+        || args.db.database_url.starts_with("postgresql://");
+    if args.create_role.is_some() && !is_postgres {
+        return Err(CliError::input(
+            "--create-role is for PostgreSQL (row-level security); SQLite has no roles",
+        ));
+    }
+    let args_db = args.db;
+    let store = opsroom_store::connect(&args_db.database_url)
         .await
         .map_err(|e| {
             CliError::input(format!(
                 "cannot open database {}: {e}",
-                redact_url(&args.database_url)
+                redact_url(&args_db.database_url)
             ))
         })?;
     let applied = store
@@ -319,6 +347,28 @@ pub async fn migrate(args: DbArgs) -> CliResult<ExitCode> {
         println!("database is up to date");
     } else {
         println!("applied: {}", applied.join(", "));
+    }
+    if let Some(name) = args.create_role {
+        drop(store);
+        let url = &args_db.database_url;
+        let owner = PgStore::connect(url).await.map_err(|e| {
+            CliError::input(format!("cannot open database {}: {e}", redact_url(url)))
+        })?;
+        let done = owner
+            .role_create(&RoleCreateParams {
+                name: name.clone(),
+                password,
+            })
+            .await
+            .map_err(|e| match e {
+                StoreError::Conflict(why) => CliError::input(why),
+                other => CliError::server(format!("creating role {name}: {other}")),
+            })?;
+        println!(
+            "role {name} {} and granted schema {}: serve with its URL (no SUPERUSER, no BYPASSRLS)",
+            if done.created { "created" } else { "exists" },
+            done.schema
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

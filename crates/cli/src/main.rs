@@ -42,8 +42,9 @@ enum Command {
     Serve(local::ServeArgs),
     /// Run workers in this process against the server's database.
     Worker(local::WorkerArgs),
-    /// Apply database migrations and exit.
-    Migrate(local::DbArgs),
+    /// Apply database migrations and exit; on PostgreSQL, optionally create
+    /// a restricted role to serve as (no SUPERUSER, no BYPASSRLS).
+    Migrate(local::MigrateArgs),
     /// Start a run from a command ("check prod status") or a runbook.
     Run(commands::RunArgs),
     /// Show how a command is understood and the plan it becomes.

@@ -213,6 +213,7 @@ impl RunContext {
             .engine
             .store
             .events_append(EventsAppendParams {
+                workspace_id: self.run.workspace_id.clone(),
                 run_id: self.run.id,
                 fence: Some(self.run.fence()),
                 events: self.buffer.clone(),
@@ -246,6 +247,7 @@ impl RunContext {
             .engine
             .store
             .artifact_insert(ArtifactInsertParams {
+                workspace_id: self.run.workspace_id.clone(),
                 run_id: self.run.id,
                 fence: Some(self.run.fence()),
                 kind,
@@ -554,6 +556,7 @@ async fn complete(
         json!({"kind": "run_end", "status": if retry { "queued" } else { status.as_str() }, "duration_ms": ms as i64}),
     );
     let params = RunCompleteParams {
+        workspace_id: ctx.run.workspace_id.clone(),
         run_id: ctx.run.id,
         fence: ctx.run.fence(),
         status,
@@ -626,6 +629,7 @@ async fn release(ctx: &mut RunContext, worker_id: &str) -> Outcome {
         json!({"kind": "released"}),
     );
     let params = RunCompleteParams {
+        workspace_id: ctx.run.workspace_id.clone(),
         run_id: ctx.run.id,
         fence: ctx.run.fence(),
         status: RunStatus::Failed,

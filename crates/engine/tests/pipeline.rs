@@ -467,6 +467,7 @@ async fn runs_ending_together_share_a_transaction(store: DynStore) {
         Completions::complete(
             &engine,
             RunCompleteParams {
+                workspace_id: r.workspace_id.clone(),
                 run_id: r.id,
                 fence: if i == 7 {
                     Fence { lease: r.lease + 1 }

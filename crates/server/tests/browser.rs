@@ -687,6 +687,7 @@ async fn artifact_renderers_are_safe_and_draw() {
         .store
         .store
         .artifact_insert(opsroom_store::ArtifactInsertParams {
+            workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
             run_id: opsroom_store::RunId(id),
             fence: None,
             kind: opsroom_store::ArtifactKind::Markdown,
@@ -878,6 +879,7 @@ async fn hostile_data_runs_no_script_on_any_page() {
     server.wait_final(done).await;
     store
         .events_append(opsroom_store::EventsAppendParams {
+            workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
             run_id: opsroom_store::RunId(done),
             fence: None,
             events: vec![opsroom_store::NewEvent {
@@ -909,6 +911,7 @@ async fn hostile_data_runs_no_script_on_any_page() {
     ] {
         store
             .artifact_insert(opsroom_store::ArtifactInsertParams {
+                workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
                 run_id: opsroom_store::RunId(done),
                 fence: None,
                 kind: kind.parse().unwrap(),

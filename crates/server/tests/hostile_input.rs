@@ -592,6 +592,7 @@ async fn nothing_injects_a_header(store: DynStore) {
     ] {
         let a = store
             .artifact_insert(opsroom_store::ArtifactInsertParams {
+                workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
                 run_id: RunId(run),
                 fence: None,
                 kind: opsroom_store::ArtifactKind::Markdown,
@@ -659,6 +660,7 @@ async fn pages_carry_no_executable_markup(store: DynStore) {
     let xss = "\"><script>window.pwned=1</script><img src=x onerror=window.pwned=1><svg onload=window.pwned=1>";
     store
         .events_append(EventsAppendParams {
+            workspace_id: opsroom_store::DEFAULT_WORKSPACE.into(),
             run_id: RunId(run),
             fence: None,
             events: vec![NewEvent::new(

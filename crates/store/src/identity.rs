@@ -472,8 +472,7 @@ pub(crate) async fn workspace_create<B: IdentityRows>(
     p: WorkspaceCreateParams,
 ) -> StoreResult<Workspace> {
     let name = p.name.as_str();
-    let mut tx = b.begin().await?;
-    b.scope_workspace(&mut tx, name).await?;
+    let mut tx = b.begin(name).await?;
     let Some(ws) = b
         .workspace_insert(&mut tx, name, &p.source.actor, p.now)
         .await?
@@ -516,8 +515,7 @@ pub(crate) async fn workspace_get<B: IdentityRows>(b: &B, name: &str) -> StoreRe
 }
 
 pub(crate) async fn user_create<B: IdentityRows>(b: &B, p: UserCreateParams) -> StoreResult<User> {
-    let mut tx = b.begin().await?;
-    b.scope_workspace(&mut tx, &p.workspace_id).await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     let Some(user) = b.user_insert(&mut tx, &p).await? else {
         b.rollback(tx).await;
         return Err(StoreError::Conflict(format!(
@@ -571,8 +569,7 @@ pub(crate) async fn member_set<B: IdentityRows>(
     b: &B,
     p: MemberSetParams,
 ) -> StoreResult<MemberSet> {
-    let mut tx = b.begin().await?;
-    b.scope_workspace(&mut tx, &p.workspace_id).await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     if b.workspace_read(&mut tx, &p.workspace_id).await?.is_none() {
         b.rollback(tx).await;
         return Err(not_found("workspace", &p.workspace_id));
@@ -628,8 +625,7 @@ pub(crate) async fn token_create<B: IdentityRows>(
     b: &B,
     p: TokenCreateParams,
 ) -> StoreResult<ApiToken> {
-    let mut tx = b.begin().await?;
-    b.scope_workspace(&mut tx, &p.workspace_id).await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     if b.workspace_read(&mut tx, &p.workspace_id).await?.is_none() {
         b.rollback(tx).await;
         return Err(not_found("workspace", &p.workspace_id));
@@ -691,8 +687,7 @@ pub(crate) async fn token_revoke<B: IdentityRows>(
     b: &B,
     p: TokenRevokeParams,
 ) -> StoreResult<ApiToken> {
-    let mut tx = b.begin().await?;
-    b.scope_workspace(&mut tx, &p.workspace_id).await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     let Some(before) = b.token_by_id(&mut tx, &p.workspace_id, p.id).await? else {
         b.rollback(tx).await;
         return Err(not_found("token", p.id));
@@ -727,8 +722,7 @@ pub(crate) async fn ui_session_create<B: IdentityRows>(
     p: UiSessionCreateParams,
 ) -> StoreResult<()> {
     let s = &p.session;
-    let mut tx = b.begin().await?;
-    b.scope_workspace(&mut tx, &s.workspace_id).await?;
+    let mut tx = b.begin(&s.workspace_id).await?;
     b.ui_session_insert(&mut tx, &p.digest, s).await?;
     audit(
         b,
@@ -769,12 +763,14 @@ pub(crate) async fn ui_session_delete<B: IdentityRows>(
     b: &B,
     p: UiSessionDeleteParams,
 ) -> StoreResult<bool> {
-    let mut tx = b.begin().await?;
+    // The session's workspace is known once its row is found by digest.
+    let mut tx = b.begin(DEFAULT_WORKSPACE).await?;
     b.scope_digest(&mut tx, &p.digest).await?;
     let Some(s) = b.ui_session_remove(&mut tx, &p.digest).await? else {
         b.rollback(tx).await;
         return Ok(false);
     };
+    b.workspace_enter(&mut tx, &s.workspace_id).await?;
     audit(
         b,
         &mut tx,
@@ -793,7 +789,7 @@ pub(crate) async fn ui_session_delete<B: IdentityRows>(
 }
 
 pub(crate) async fn audit_record<B: IdentityRows>(b: &B, p: AuditRecordParams) -> StoreResult<()> {
-    let mut tx = b.begin().await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     audit(
         b,
         &mut tx,

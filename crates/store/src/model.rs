@@ -225,6 +225,8 @@ impl EventsListParams {
 
 #[derive(Debug, Clone)]
 pub struct EventsAppendParams {
+    /// The run's workspace: a run of another workspace is not written to.
+    pub workspace_id: String,
     pub run_id: RunId,
     /// None: written by the control plane (API, rescuer), not a worker.
     pub fence: Option<Fence>,
@@ -235,6 +237,8 @@ pub struct EventsAppendParams {
 
 #[derive(Debug, Clone)]
 pub struct RunCompleteParams {
+    /// The run's workspace: a run of another workspace is not ended.
+    pub workspace_id: String,
     pub run_id: RunId,
     pub fence: Fence,
     /// Succeeded, Failed or Cancelled; Failed with `retry_at` requeues.
@@ -281,6 +285,8 @@ pub struct Artifact {
 
 #[derive(Debug, Clone)]
 pub struct ArtifactInsertParams {
+    /// The run's workspace: a run of another workspace gets no artifact.
+    pub workspace_id: String,
     pub run_id: RunId,
     pub fence: Option<Fence>,
     pub kind: ArtifactKind,

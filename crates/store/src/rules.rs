@@ -196,6 +196,14 @@ impl Rescue {
 
 /// Refuses batch entries that need the single-run path.
 pub(crate) fn check_batch(params: &[RunInsertParams]) -> StoreResult<()> {
+    if let Some(i) = params
+        .iter()
+        .position(|p| p.workspace_id != params[0].workspace_id)
+    {
+        return Err(StoreError::Conflict(format!(
+            "run {i} of the batch is in another workspace than run 0; a batch is one workspace's"
+        )));
+    }
     if let Some(i) = params.iter().position(|p| p.idempotency_key.is_some()) {
         return Err(StoreError::Conflict(format!(
             "run {i} of the batch has an idempotency key; create such runs one at a time"

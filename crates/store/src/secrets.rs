@@ -268,7 +268,7 @@ pub(crate) async fn all<B: SecretRows>(b: &B) -> StoreResult<Vec<SealedSecret>> 
 }
 
 pub(crate) async fn put<B: SecretRows>(b: &B, p: SecretPutParams) -> StoreResult<SecretPut> {
-    let mut tx = b.begin().await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     let before = b
         .secret_read_tx(&mut tx, &p.workspace_id, p.name.as_str())
         .await?;
@@ -293,7 +293,7 @@ pub(crate) async fn put<B: SecretRows>(b: &B, p: SecretPutParams) -> StoreResult
 }
 
 pub(crate) async fn delete<B: SecretRows>(b: &B, p: SecretDeleteParams) -> StoreResult<()> {
-    let mut tx = b.begin().await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     if !b
         .secret_remove(&mut tx, &p.workspace_id, p.name.as_str())
         .await?
@@ -317,8 +317,13 @@ pub(crate) async fn delete<B: SecretRows>(b: &B, p: SecretDeleteParams) -> Store
 }
 
 pub(crate) async fn reseal<B: SecretRows>(b: &B, p: SecretsResealParams) -> StoreResult<usize> {
-    let mut tx = b.begin().await?;
+    let Some(first) = p.reseals.first() else {
+        return Ok(0);
+    };
+    // Each secret is written back in its own workspace.
+    let mut tx = b.begin(&first.workspace_id).await?;
     for r in &p.reseals {
+        b.workspace_enter(&mut tx, &r.workspace_id).await?;
         if !b.secret_reseal_row(&mut tx, r).await? {
             b.rollback(tx).await;
             return Err(StoreError::Conflict(format!(

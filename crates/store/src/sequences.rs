@@ -35,7 +35,15 @@ pub(crate) trait Primitives: Send + Sync {
     /// A transaction; dropping it uncommitted rolls it back.
     type Tx: Send;
 
-    async fn begin(&self) -> StoreResult<Self::Tx>;
+    /// Starts a transaction that sees and writes the rows of one workspace
+    /// (on PostgreSQL: row-level security's `opsroom.workspace`, set in the
+    /// same round trip as BEGIN).
+    async fn begin(&self, workspace_id: &str) -> StoreResult<Self::Tx>;
+
+    /// Moves a transaction to another workspace's rows, for the sequences
+    /// that write runs of several workspaces in one transaction (rescue,
+    /// key rotation).
+    async fn workspace_enter(&self, tx: &mut Self::Tx, workspace_id: &str) -> StoreResult<()>;
 
     async fn commit(&self, tx: Self::Tx, doing: &'static str) -> StoreResult<()>;
 
@@ -60,7 +68,8 @@ pub(crate) trait Primitives: Send + Sync {
         p: &RunActionParams,
     ) -> StoreResult<Run>;
 
-    /// Running runs whose last heartbeat is older than `stale_before`, by id.
+    /// Running runs of every workspace whose last heartbeat is older than
+    /// `stale_before`, by id.
     async fn runs_stale(&self, stale_before: DateTime<Utc>) -> StoreResult<Vec<Run>>;
 
     /// Writes a rescue if the run is still the stale one that was read (same
@@ -101,13 +110,18 @@ pub(crate) trait Primitives: Send + Sync {
     fn notify(&self, wakeup: Wakeup);
 }
 
-/// Applies the migrations not applied yet, in order; returns their names.
+/// Applies the migrations not applied yet, in the order of their names;
+/// returns their names. Each is looked up by name, so one merged in later
+/// with a lower number than migrations applied already (0003 after 0004)
+/// is applied then.
 pub(crate) async fn migrate<B: Primitives>(
     b: &B,
     migrations: &[(&str, &str)],
 ) -> StoreResult<Vec<String>> {
+    let mut sorted = migrations.to_vec();
+    sorted.sort_by_key(|(name, _)| *name);
     let mut applied = Vec::new();
-    for (name, sql) in migrations {
+    for (name, sql) in sorted {
         let mut tx = b.migration_begin().await?;
         if b.migration_applied(&mut tx, name).await? {
             b.rollback(tx).await;
@@ -135,7 +149,7 @@ pub(crate) async fn transition<B: Primitives>(
     p: &RunActionParams,
     action: Action,
 ) -> StoreResult<Run> {
-    let mut tx = b.begin().await?;
+    let mut tx = b.begin(&p.workspace_id).await?;
     let Some(run) = b
         .run_fetch_for_update(&mut tx, &p.workspace_id, p.run_id)
         .await?
@@ -183,9 +197,15 @@ pub(crate) async fn rescue<B: Primitives>(b: &B, p: &RunsRescueParams) -> StoreR
     if stale.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = b.begin().await?;
+    // Each rescue is written in its run's workspace.
+    let mut tx = b.begin(&stale[0].workspace_id).await?;
+    let mut workspace = stale[0].workspace_id.as_str();
     let mut rescued = Vec::new();
     for run in &stale {
+        if run.workspace_id != workspace {
+            b.workspace_enter(&mut tx, &run.workspace_id).await?;
+            workspace = &run.workspace_id;
+        }
         let decided = Rescue::decide(run, p);
         if let Some(updated) = b.run_update_if_stale(&mut tx, run, &decided, p).await? {
             b.events_insert(

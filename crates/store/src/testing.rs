@@ -3,7 +3,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`). A PostgreSQL that cannot be
 //! reached fails the test: the PostgreSQL half is never skipped.
 
-use crate::postgres::PgStore;
+use crate::postgres::{PgStore, RoleCreateParams};
 use crate::sqlite::SqliteStore;
 use crate::{DynStore, Store};
 use sqlx::postgres::PgConnectOptions;
@@ -112,6 +112,31 @@ impl TestStore {
         self.store.backend()
     }
 
+    /// A role made by [`PgStore::role_create`] on this test's schema: no
+    /// SUPERUSER, no BYPASSRLS. Roles are shared by the whole PostgreSQL
+    /// server, so its name is unique; call [`TestRole::drop_role`] at the end.
+    pub async fn restricted_role(&self) -> TestRole {
+        let owner = PgStore::connect(&self.url).await.expect("connect as owner");
+        let name = unique_name("opsroom_t_role");
+        let password = format!("pw-{name}");
+        owner
+            .role_create(&RoleCreateParams {
+                name: name.clone(),
+                password: Some(password.clone()),
+            })
+            .await
+            .expect("create the restricted role");
+        let Cleanup::Schema(schema) = &self.cleanup else {
+            panic!("a restricted role is for PostgreSQL");
+        };
+        let options = PgConnectOptions::from_str(&test_database_url())
+            .unwrap()
+            .username(&name)
+            .password(&password)
+            .options([("search_path", schema.as_str())]);
+        TestRole { name, options }
+    }
+
     /// Removes the test's file or schema.
     pub async fn cleanup(self) {
         drop(self.store);
@@ -128,6 +153,42 @@ impl TestStore {
                         .await;
                 }
             }
+        }
+    }
+}
+
+/// A restricted role of a test (see [`TestStore::restricted_role`]).
+pub struct TestRole {
+    pub name: String,
+    /// How to connect as it, to the test's schema.
+    pub options: PgConnectOptions,
+}
+
+impl TestRole {
+    /// A store connected as this role (not migrated: the owner did that).
+    pub async fn store(&self) -> PgStore {
+        PgStore::connect_with(self.options.clone(), 8)
+            .await
+            .expect("connect as the restricted role")
+    }
+
+    /// A single connection as this role.
+    pub async fn connection(&self) -> PgConnection {
+        PgConnection::connect_with(&self.options)
+            .await
+            .expect("connect as the restricted role")
+    }
+
+    /// Drops the role and what it was granted (before the schema goes).
+    pub async fn drop_role(self) {
+        let mut admin = PgConnection::connect(&test_database_url())
+            .await
+            .expect("connect to drop a role");
+        for sql in [
+            format!("DROP OWNED BY {}", self.name),
+            format!("DROP ROLE {}", self.name),
+        ] {
+            sqlx::query(&sql).execute(&mut admin).await.expect(&sql);
         }
     }
 }

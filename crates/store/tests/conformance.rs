@@ -39,6 +39,7 @@ async fn claim(store: &DynStore, worker: &str, limit: i64, now: DateTime<Utc>) -
 async fn finish(store: &DynStore, r: &Run, status: RunStatus) -> Run {
     store
         .run_complete(RunCompleteParams {
+            workspace_id: r.workspace_id.clone(),
             run_id: r.id,
             fence: r.fence(),
             status,
@@ -237,6 +238,7 @@ async fn retries_back_off_and_fence_old_attempts(store: DynStore) {
     let retry_at = t0() + Duration::seconds(2);
     let requeued = store
         .run_complete(RunCompleteParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: r.id,
             fence: first.fence(),
             status: RunStatus::Failed,
@@ -267,6 +269,7 @@ async fn retries_back_off_and_fence_old_attempts(store: DynStore) {
     // The first attempt's fence no longer writes anything.
     let stale = store
         .events_append(EventsAppendParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: r.id,
             fence: Some(first.fence()),
             events: vec![NewEvent::new(t0(), EventLevel::Info, None, "late write")],
@@ -365,6 +368,7 @@ async fn rescue_requeues_then_fails_runs_of_dead_workers(store: DynStore) {
     assert_eq!(rescued[0].status, RunStatus::Queued);
     let late = store
         .events_append(EventsAppendParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: r.id,
             fence: Some(first.fence()),
             events: vec![NewEvent::new(t0(), EventLevel::Info, None, "zombie")],
@@ -472,6 +476,7 @@ async fn events_are_contiguous_and_fenced(store: DynStore) {
         .collect();
     let last = store
         .events_append(EventsAppendParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: r.id,
             fence: Some(c.fence()),
             events: batch,
@@ -555,6 +560,7 @@ async fn artifacts_and_workers(store: DynStore) {
     let c = claim(&store, "w9", 1, t0()).await.remove(0);
     let a = store
         .artifact_insert(ArtifactInsertParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: r.id,
             fence: Some(c.fence()),
             kind: ArtifactKind::Markdown,
@@ -583,6 +589,7 @@ async fn artifacts_and_workers(store: DynStore) {
     finish(&store, &c, RunStatus::Succeeded).await;
     let late = store
         .artifact_insert(ArtifactInsertParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: r.id,
             fence: Some(c.fence()),
             kind: ArtifactKind::Json,
@@ -624,7 +631,122 @@ opsroom_store::on_both_stores!(
     completions_in_one_batch_succeed_or_fail_each_on_their_own,
     events_of_another_workspace_are_not_found,
     attempt_started_reads_the_same_on_both,
+    a_run_of_another_workspace_is_neither_seen_nor_written,
 );
+
+/// Workspace A's run, its events, artifacts, session and audit entries are
+/// not found from workspace B; a worker's write naming another workspace
+/// than its run's writes nothing; workers still claim across workspaces.
+async fn a_run_of_another_workspace_is_neither_seen_nor_written(store: DynStore) {
+    let mut p = run("noop");
+    p.workspace_id = "a".into();
+    let session = store
+        .session_create(SessionCreateParams {
+            workspace_id: "a".into(),
+            name: "s".into(),
+            actor: "ana".into(),
+            now: t0(),
+        })
+        .await
+        .unwrap();
+    p.session_id = Some(session.id);
+    p.lane = Some(Lane::A);
+    let theirs = insert(&store, p).await;
+    let mine = insert(&store, run("noop")).await;
+    let claimed = claim(&store, "w", 10, t0()).await;
+    assert_eq!(
+        ids(&claimed),
+        vec![theirs.id, mine.id],
+        "workers serve every workspace"
+    );
+    let theirs = claimed[0].clone();
+    let not_found = |r: StoreResult<()>| matches!(r, Err(StoreError::NotFound { .. }));
+    assert!(not_found(store.run_get("b", theirs.id).await.map(drop)));
+    assert!(not_found(
+        store
+            .events_list(EventsListParams::new("b", theirs.id, 10))
+            .await
+            .map(drop)
+    ));
+    assert!(store
+        .artifacts_list("b", theirs.id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(not_found(
+        store.session_get("b", session.id).await.map(drop)
+    ));
+    assert!(store
+        .run_list(RunListParams {
+            workspace_id: "b".into(),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store.audit_list("b", 10).await.unwrap().is_empty());
+    let mut cancel = action(theirs.id, "ana");
+    cancel.workspace_id = "b".into();
+    assert!(not_found(store.run_cancel(cancel).await.map(drop)));
+    // Worker writes naming the wrong workspace.
+    let lost = |r: StoreResult<()>| matches!(r, Err(StoreError::LeaseLost { .. }));
+    let append = |workspace: &str| EventsAppendParams {
+        workspace_id: workspace.into(),
+        run_id: theirs.id,
+        fence: Some(theirs.fence()),
+        events: vec![NewEvent::new(t0(), EventLevel::Info, None, "x")],
+        phases: None,
+    };
+    assert!(lost(
+        store
+            .events_append(append(DEFAULT_WORKSPACE))
+            .await
+            .map(drop)
+    ));
+    let artifact = |workspace: &str| ArtifactInsertParams {
+        workspace_id: workspace.into(),
+        run_id: theirs.id,
+        fence: Some(theirs.fence()),
+        kind: ArtifactKind::Json,
+        name: "x".into(),
+        content: "{}".into(),
+        now: t0(),
+    };
+    assert!(lost(
+        store
+            .artifact_insert(artifact(DEFAULT_WORKSPACE))
+            .await
+            .map(drop)
+    ));
+    let mut end = RunCompleteParams {
+        workspace_id: DEFAULT_WORKSPACE.into(),
+        run_id: theirs.id,
+        fence: theirs.fence(),
+        status: RunStatus::Succeeded,
+        error: None,
+        retry_at: None,
+        events: vec![],
+        phases: None,
+        now: t0(),
+    };
+    assert!(lost(store.run_complete(end.clone()).await.map(drop)));
+    let untouched = store.run_get("a", theirs.id).await.unwrap();
+    assert_eq!(
+        (untouched.status, untouched.last_seq),
+        (RunStatus::Running, Seq(2)),
+        "nothing was written"
+    );
+    // The same writes naming the run's workspace go through.
+    assert_eq!(store.events_append(append("a")).await.unwrap(), Seq(3));
+    store.artifact_insert(artifact("a")).await.unwrap();
+    end.workspace_id = "a".into();
+    assert_eq!(
+        store.run_complete(end).await.unwrap().status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(store.artifacts_list("a", theirs.id).await.unwrap().len(), 1);
+}
 
 /// Four running runs end in one call: a success with several events, a
 /// retry, one whose lease is stale and one asked to end as `running`. Only
@@ -639,6 +761,7 @@ async fn completions_in_one_batch_succeed_or_fail_each_on_their_own(store: DynSt
     let claimed = claim(&store, "w", 5, t0()).await;
     assert_eq!(claimed.len(), 5);
     let end = |r: &Run, status: RunStatus, events: usize| RunCompleteParams {
+        workspace_id: DEFAULT_WORKSPACE.into(),
         run_id: r.id,
         fence: r.fence(),
         status,

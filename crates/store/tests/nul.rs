@@ -27,6 +27,7 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
         .with_data(json!({"stream": "stdout", "line": "a\0b", "nested": [{"k\0": "\0"}]}));
     let seq = store
         .events_append(EventsAppendParams {
+            workspace_id: run.workspace_id.clone(),
             run_id: run.id,
             fence,
             events: vec![printed],
@@ -37,6 +38,7 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
     assert_eq!(seq, Seq(3), "created, claimed, then the printed line");
     let artifact = store
         .artifact_insert(ArtifactInsertParams {
+            workspace_id: run.workspace_id.clone(),
             run_id: run.id,
             fence,
             kind: ArtifactKind::File,
@@ -52,6 +54,7 @@ async fn program_output_with_nul_is_stored_with_nul_shown(store: DynStore) {
     );
     let done = store
         .run_complete(RunCompleteParams {
+            workspace_id: run.workspace_id.clone(),
             run_id: run.id,
             fence: claimed.fence(),
             status: RunStatus::Failed,

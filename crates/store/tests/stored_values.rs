@@ -126,6 +126,7 @@ async fn unknown_artifact_kind(t: TestStore) {
     let a = t
         .store
         .artifact_insert(ArtifactInsertParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
             run_id: run.id,
             fence: None,
             kind: ArtifactKind::Markdown,

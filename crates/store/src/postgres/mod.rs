@@ -6,8 +6,11 @@
 
 mod identity;
 mod notify;
+mod roles;
 mod rows;
 mod secrets;
+
+pub use roles::{RoleCreateParams, RoleCreated};
 
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
 use crate::rows::{cancel_requested, convert, events_page};
@@ -23,13 +26,12 @@ use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
-use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 static NEXT_ORIGIN: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
-const MIGRATIONS: &[(&str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0001_init",
         include_str!("../../migrations/postgres/0001_init.sql"),
@@ -42,12 +44,30 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_identity",
         include_str!("../../migrations/postgres/0003_identity.sql"),
     ),
+    (
+        "0004_rls",
+        include_str!("../../migrations/postgres/0004_rls.sql"),
+    ),
 ];
 
-static RUNS_CLAIM: LazyLock<String> = LazyLock::new(|| {
-    include_str!("queries/runs_claim.sql")
-        .replace("/* keys_free */", include_str!("../queries/keys_free.sql"))
-});
+/// `BEGIN` and the transaction's workspace in one simple-query round trip.
+/// The workspace is a literal there (the simple protocol binds nothing):
+/// an `E''` string with `\` and `'` escaped reads back exactly, whatever
+/// `standard_conforming_strings` says. A workspace cannot be empty (a
+/// transaction-local setting reads back as '' after its transaction) nor
+/// hold NUL (PostgreSQL text cannot).
+fn begin_in_sql(workspace_id: &str) -> StoreResult<String> {
+    if workspace_id.is_empty() || workspace_id.contains('\0') {
+        return Err(StoreError::Conflict(format!(
+            "workspace {:?} is not a workspace name (empty, or holds NUL)",
+            workspace_id
+        )));
+    }
+    let quoted = workspace_id.replace('\\', "\\\\").replace('\'', "''");
+    Ok(format!(
+        "BEGIN; SELECT set_config('opsroom.workspace', E'{quoted}', true)"
+    ))
+}
 
 /// PostgreSQL store. Dropping it stops its listener and notifier tasks.
 pub struct PgStore {
@@ -119,6 +139,29 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// A transaction that sees and writes only `workspace_id`'s rows under
+    /// row-level security. A read dropped without commit is rolled back
+    /// with the pool's release check, off the caller's path.
+    pub(crate) async fn begin_in(
+        &self,
+        workspace_id: &str,
+    ) -> StoreResult<Transaction<'static, Postgres>> {
+        self.pool
+            .begin_with(begin_in_sql(workspace_id)?)
+            .await
+            .doing("starting a transaction in a workspace")
+    }
+}
+
+/// Switches a transaction's workspace (bound, so any text is safe).
+async fn workspace_set(tx: &mut sqlx::PgConnection, workspace_id: &str) -> StoreResult<()> {
+    sqlx::query(include_str!("queries/workspace_set.sql"))
+        .bind(workspace_id)
+        .execute(&mut *tx)
+        .await
+        .doing("entering a workspace")?;
+    Ok(())
 }
 
 /// Column arrays of events, bound to an UNNEST.
@@ -167,8 +210,12 @@ struct CompleteColumns {
 impl Primitives for PgStore {
     type Tx = Transaction<'static, Postgres>;
 
-    async fn begin(&self) -> StoreResult<Self::Tx> {
-        self.pool.begin().await.doing("starting a transaction")
+    async fn begin(&self, workspace_id: &str) -> StoreResult<Self::Tx> {
+        self.begin_in(workspace_id).await
+    }
+
+    async fn workspace_enter(&self, tx: &mut Self::Tx, workspace_id: &str) -> StoreResult<()> {
+        workspace_set(tx, workspace_id).await
     }
 
     async fn commit(&self, tx: Self::Tx, doing: &'static str) -> StoreResult<()> {
@@ -249,51 +296,28 @@ impl Primitives for PgStore {
 
     async fn runs_update_completed(&self, mut decided: Vec<Decided>) -> StoreResult<Vec<Run>> {
         // Rows are locked in id order, as heartbeats lock them, so two
-        // writers of the same runs never deadlock.
+        // writers of the same runs never deadlock. Each stretch of runs of
+        // one workspace (in id order) is one statement under that
+        // workspace's setting, all in one transaction: one statement when
+        // the batch is one workspace's.
         decided.sort_by_key(|d| d.params.run_id);
-        let mut d = CompleteColumns::default();
-        let mut events = Vec::new();
-        for Decided {
-            params: p,
-            status,
-            finished_at,
-        } in decided
-        {
-            d.id.push(p.run_id.0);
-            d.lease.push(p.fence.lease);
-            d.status.push(status.as_str());
-            d.finished_at.push(finished_at);
-            d.run_after.push(p.retry_at);
-            d.error.push(p.error.map(|e| escape_nul(&e).into_owned()));
-            d.n.push(p.events.len() as i64);
-            d.phases.push(p.phases);
-            for (ord, e) in p.events.into_iter().enumerate() {
-                d.event_run.push(p.run_id.0);
-                d.event_ord.push(ord as i64 + 1);
-                events.push(e);
+        let mut groups: Vec<Vec<Decided>> = Vec::new();
+        for d in decided {
+            match groups.last_mut() {
+                Some(g) if g[0].params.workspace_id == d.params.workspace_id => g.push(d),
+                _ => groups.push(vec![d]),
             }
         }
-        let cols = EventColumns::from(&events);
-        let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/runs_complete.sql"))
-            .bind(&d.id)
-            .bind(&d.lease)
-            .bind(&d.status)
-            .bind(&d.finished_at)
-            .bind(&d.run_after)
-            .bind(&d.error)
-            .bind(&d.n)
-            .bind(&d.phases)
-            .bind(&d.event_run)
-            .bind(&d.event_ord)
-            .bind(cols.ts)
-            .bind(cols.level)
-            .bind(cols.phase)
-            .bind(cols.message)
-            .bind(cols.data)
-            .fetch_all(&self.pool)
-            .await
-            .doing("completing runs")?;
-        convert(rows)
+        let mut tx = self.begin_in(&groups[0][0].params.workspace_id).await?;
+        let mut done = Vec::new();
+        for (i, group) in groups.into_iter().enumerate() {
+            if i > 0 {
+                workspace_set(&mut tx, &group[0].params.workspace_id).await?;
+            }
+            done.extend(complete_in_workspace(&mut tx, group).await?);
+        }
+        tx.commit().await.doing("committing runs' ends")?;
+        Ok(done)
     }
 
     async fn events_insert(
@@ -371,6 +395,59 @@ impl Primitives for PgStore {
     }
 }
 
+/// Ends the attempts of one workspace's runs (the transaction's) whose
+/// lease still holds, with their last events, in one statement.
+async fn complete_in_workspace(
+    tx: &mut sqlx::PgConnection,
+    decided: Vec<Decided>,
+) -> StoreResult<Vec<Run>> {
+    let workspace_id = decided[0].params.workspace_id.clone();
+    let mut d = CompleteColumns::default();
+    let mut events = Vec::new();
+    for Decided {
+        params: p,
+        status,
+        finished_at,
+    } in decided
+    {
+        d.id.push(p.run_id.0);
+        d.lease.push(p.fence.lease);
+        d.status.push(status.as_str());
+        d.finished_at.push(finished_at);
+        d.run_after.push(p.retry_at);
+        d.error.push(p.error.map(|e| escape_nul(&e).into_owned()));
+        d.n.push(p.events.len() as i64);
+        d.phases.push(p.phases);
+        for (ord, e) in p.events.into_iter().enumerate() {
+            d.event_run.push(p.run_id.0);
+            d.event_ord.push(ord as i64 + 1);
+            events.push(e);
+        }
+    }
+    let cols = EventColumns::from(&events);
+    let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/runs_complete.sql"))
+        .bind(&d.id)
+        .bind(&d.lease)
+        .bind(&d.status)
+        .bind(&d.finished_at)
+        .bind(&d.run_after)
+        .bind(&d.error)
+        .bind(&d.n)
+        .bind(&d.phases)
+        .bind(&d.event_run)
+        .bind(&d.event_ord)
+        .bind(cols.ts)
+        .bind(cols.level)
+        .bind(cols.phase)
+        .bind(cols.message)
+        .bind(cols.data)
+        .bind(&workspace_id)
+        .fetch_all(&mut *tx)
+        .await
+        .doing("completing runs")?;
+    convert(rows)
+}
+
 async fn audit_insert(tx: &mut sqlx::PgConnection, a: NewAudit<'_>) -> StoreResult<()> {
     sqlx::query(include_str!("queries/audit_insert.sql"))
         .bind(a.workspace_id)
@@ -409,19 +486,14 @@ impl Store for PgStore {
 
     async fn run_insert(&self, p: RunInsertParams) -> StoreResult<(Run, bool)> {
         let lane_key = p.lane_key();
-        // Without a lane the insert is one statement: no transaction needed.
-        let mut tx = match &lane_key {
-            Some(key) => {
-                let mut tx = self.begin().await?;
-                sqlx::query(include_str!("queries/lane_lock.sql"))
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await
-                    .doing("locking a lane")?;
-                Some(tx)
-            }
-            None => None,
-        };
+        let mut tx = self.begin_in(&p.workspace_id).await?;
+        if let Some(key) = &lane_key {
+            sqlx::query(include_str!("queries/lane_lock.sql"))
+                .bind(key)
+                .execute(&mut *tx)
+                .await
+                .doing("locking a lane")?;
+        }
         let status = initial_status(&p);
         let created = created_event(&p, status);
         let q = sqlx::query_as::<_, RunRow>(include_str!("queries/run_insert.sql"))
@@ -448,26 +520,21 @@ impl Store for PgStore {
             .bind(escape_nul(&created.message))
             .bind(escape_nul_json(&created.data).into_owned())
             .bind(json!({"runbook": p.runbook, "env": p.env, "target": p.target}));
-        let row = match &mut tx {
-            Some(tx) => q.fetch_optional(&mut **tx).await,
-            None => q.fetch_optional(&self.pool).await,
-        }
-        .doing("inserting a run")?;
-        if let Some(tx) = tx {
-            tx.commit().await.doing("committing a new run")?;
-        }
+        let row = q.fetch_optional(&mut *tx).await.doing("inserting a run")?;
         let Some(row) = row else {
             // The idempotency key exists (ON CONFLICT waited for its insert
-            // to commit): hand back that run.
+            // to commit, and this statement's snapshot sees it): hand back
+            // that run.
             let row =
                 sqlx::query_as::<_, RunRow>(include_str!("queries/run_by_idempotency_key.sql"))
                     .bind(&p.workspace_id)
                     .bind(&p.idempotency_key)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await
                     .doing("reading the run of an idempotency key")?;
             return Ok((row.try_into()?, false));
         };
+        tx.commit().await.doing("committing a new run")?;
         let run = Run::try_from(row)?;
         self.notify(Wakeup::Run(run.id));
         if status == RunStatus::Queued {
@@ -481,7 +548,7 @@ impl Store for PgStore {
         if params.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_in(&params[0].workspace_id).await?;
         let lane_keys: Vec<Option<String>> = params.iter().map(|p| p.lane_key()).collect();
         let mut locks: Vec<&String> = lane_keys.iter().flatten().collect();
         locks.sort();
@@ -573,10 +640,11 @@ impl Store for PgStore {
     }
 
     async fn run_get(&self, workspace_id: &str, id: RunId) -> StoreResult<Run> {
+        let mut tx = self.begin_in(workspace_id).await?;
         sqlx::query_as::<_, RunRow>(include_str!("queries/run_get.sql"))
             .bind(id.0)
             .bind(workspace_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
             .doing("reading a run")?
             .ok_or_else(|| StoreError::not_found_run(id))?
@@ -584,6 +652,7 @@ impl Store for PgStore {
     }
 
     async fn run_list(&self, p: RunListParams) -> StoreResult<Vec<Run>> {
+        let mut tx = self.begin_in(&p.workspace_id).await?;
         let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/run_list.sql"))
             .bind(&p.workspace_id)
             .bind(p.status.map(|s| s.as_str()))
@@ -592,7 +661,7 @@ impl Store for PgStore {
             .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .doing("listing runs")?;
         convert(rows)
@@ -600,7 +669,7 @@ impl Store for PgStore {
 
     async fn run_claim(&self, p: RunClaimParams) -> StoreResult<Vec<Run>> {
         let started = attempt_started_template(&p.worker_id, p.now);
-        let rows = sqlx::query_as::<_, RunRow>(&RUNS_CLAIM)
+        let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/runs_claim.sql"))
             .bind(p.now)
             .bind(p.limit)
             .bind(&p.worker_id)
@@ -619,6 +688,7 @@ impl Store for PgStore {
 
     async fn events_append(&self, p: EventsAppendParams) -> StoreResult<Seq> {
         let cols = EventColumns::from(&p.events);
+        let mut tx = self.begin_in(&p.workspace_id).await?;
         let last_seq: Option<i64> = sqlx::query_scalar(include_str!("queries/events_append.sql"))
             .bind(p.run_id.0)
             .bind(p.events.len() as i64)
@@ -629,11 +699,13 @@ impl Store for PgStore {
             .bind(cols.phase)
             .bind(cols.message)
             .bind(cols.data)
-            .fetch_optional(&self.pool)
+            .bind(&p.workspace_id)
+            .fetch_optional(&mut *tx)
             .await
             .doing("appending run events")?;
         match last_seq {
             Some(seq) => {
+                tx.commit().await.doing("committing run events")?;
                 self.notify(Wakeup::Run(p.run_id));
                 Ok(Seq(seq))
             }
@@ -666,18 +738,20 @@ impl Store for PgStore {
     }
 
     async fn events_list(&self, p: EventsListParams) -> StoreResult<Vec<RunEvent>> {
+        let mut tx = self.begin_in(&p.workspace_id).await?;
         let rows = sqlx::query_as::<_, EventPageRow>(include_str!("queries/events_list.sql"))
             .bind(&p.workspace_id)
             .bind(p.run_id.0)
             .bind(p.after.0)
             .bind(p.limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .doing("reading run events")?;
         events_page(rows, p.run_id)
     }
 
     async fn artifact_insert(&self, p: ArtifactInsertParams) -> StoreResult<Artifact> {
+        let mut tx = self.begin_in(&p.workspace_id).await?;
         let row = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifact_insert.sql"))
             .bind(p.run_id.0)
             .bind(p.fence.map(|f| f.lease))
@@ -685,11 +759,15 @@ impl Store for PgStore {
             .bind(escape_nul(&p.name))
             .bind(escape_nul(&p.content))
             .bind(p.now)
-            .fetch_optional(&self.pool)
+            .bind(&p.workspace_id)
+            .fetch_optional(&mut *tx)
             .await
             .doing("storing an artifact")?;
         match row {
-            Some(r) => r.try_into(),
+            Some(r) => {
+                tx.commit().await.doing("committing an artifact")?;
+                r.try_into()
+            }
             None if p.fence.is_some() => Err(StoreError::LeaseLost { run_id: p.run_id }),
             None => Err(StoreError::not_found_run(p.run_id)),
         }
@@ -700,10 +778,11 @@ impl Store for PgStore {
         workspace_id: &str,
         run_id: RunId,
     ) -> StoreResult<Vec<Artifact>> {
+        let mut tx = self.begin_in(workspace_id).await?;
         let rows = sqlx::query_as::<_, ArtifactRow>(include_str!("queries/artifacts_list.sql"))
             .bind(workspace_id)
             .bind(run_id.0)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .doing("listing artifacts")?;
         convert(rows)
@@ -740,23 +819,26 @@ impl Store for PgStore {
     }
 
     async fn session_create(&self, p: SessionCreateParams) -> StoreResult<Session> {
-        sqlx::query_as::<_, SessionRow>(include_str!("queries/session_insert.sql"))
+        let mut tx = self.begin_in(&p.workspace_id).await?;
+        let row = sqlx::query_as::<_, SessionRow>(include_str!("queries/session_insert.sql"))
             .bind(&p.workspace_id)
             .bind(&p.name)
             .bind(&p.actor)
             .bind(p.now)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await
-            .doing("creating a session")?
-            .try_into()
+            .doing("creating a session")?;
+        tx.commit().await.doing("committing a session")?;
+        row.try_into()
     }
 
     async fn session_get(&self, workspace_id: &str, id: i64) -> StoreResult<SessionWithRuns> {
+        let mut tx = self.begin_in(workspace_id).await?;
         let session: Session =
             sqlx::query_as::<_, SessionRow>(include_str!("queries/session_get.sql"))
                 .bind(id)
                 .bind(workspace_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await
                 .doing("reading a session")?
                 .ok_or(StoreError::NotFound {
@@ -767,17 +849,18 @@ impl Store for PgStore {
         let runs = sqlx::query_as::<_, RunRow>(include_str!("queries/session_runs.sql"))
             .bind(id)
             .bind(workspace_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .doing("reading a session's runs")?;
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
     }
 
     async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+        let mut tx = self.begin_in(workspace_id).await?;
         let rows = sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_list.sql"))
             .bind(workspace_id)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *tx)
             .await
             .doing("reading the audit log")?;
         convert(rows)

@@ -18,16 +18,18 @@ impl SecretRows for PgStore {
     async fn secrets_read(&self, query: SecretsQuery<'_>) -> StoreResult<Vec<SealedSecret>> {
         let found = match query {
             SecretsQuery::One(ws, name) => {
+                let mut tx = self.begin_in(ws).await?;
                 sqlx::query_as::<_, Row>(include_str!("queries/secret_get.sql"))
                     .bind(ws)
                     .bind(name)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await
             }
             SecretsQuery::Workspace(ws) => {
+                let mut tx = self.begin_in(ws).await?;
                 sqlx::query_as::<_, Row>(include_str!("queries/secrets_list.sql"))
                     .bind(ws)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await
             }
             SecretsQuery::All => {

@@ -58,6 +58,11 @@ fn us(t: DateTime<Utc>) -> i64 {
 }
 
 impl SqliteStore {
+    /// A transaction on the single writer connection.
+    async fn write_tx(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.writer.begin().await.doing("starting a transaction")
+    }
+
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &str) -> StoreResult<SqliteStore> {
         if let Some(dir) = std::path::Path::new(path).parent() {
@@ -229,8 +234,14 @@ async fn insert_event_rows<'a>(
 impl Primitives for SqliteStore {
     type Tx = Transaction<'static, Sqlite>;
 
-    async fn begin(&self) -> StoreResult<Self::Tx> {
-        self.writer.begin().await.doing("starting a transaction")
+    /// The store layer scopes every query by workspace itself (SQLite has
+    /// no row-level security): the workspace is in each statement.
+    async fn begin(&self, _workspace_id: &str) -> StoreResult<Self::Tx> {
+        self.write_tx().await
+    }
+
+    async fn workspace_enter(&self, _tx: &mut Self::Tx, _workspace_id: &str) -> StoreResult<()> {
+        Ok(())
     }
 
     async fn commit(&self, tx: Self::Tx, doing: &'static str) -> StoreResult<()> {
@@ -312,7 +323,7 @@ impl Primitives for SqliteStore {
     }
 
     async fn runs_update_completed(&self, decided: Vec<Decided>) -> StoreResult<Vec<Run>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let mut done = Vec::with_capacity(decided.len());
         for d in &decided {
             let p = &d.params;
@@ -326,6 +337,7 @@ impl Primitives for SqliteStore {
                 .bind(n)
                 .bind(p.phases.as_ref().map(|v| v.to_string()))
                 .bind(p.fence.lease)
+                .bind(&p.workspace_id)
                 .fetch_optional(&mut *tx)
                 .await
                 .doing("completing a run")?;
@@ -419,7 +431,7 @@ impl Store for SqliteStore {
     }
 
     async fn run_insert(&self, p: RunInsertParams) -> StoreResult<(Run, bool)> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         if let Some(key) = &p.idempotency_key {
             let existing =
                 sqlx::query_as::<_, RunRow>(include_str!("queries/run_by_idempotency_key.sql"))
@@ -458,7 +470,7 @@ impl Store for SqliteStore {
 
     async fn runs_insert_batch(&self, params: Vec<RunInsertParams>) -> StoreResult<Vec<Run>> {
         check_batch(&params)?;
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let runs = insert_runs(&mut tx, &params).await?;
         if let Some((ws, actor, subject, details)) = batch_audit(&runs) {
             audit_insert(
@@ -539,12 +551,13 @@ impl Store for SqliteStore {
 
     async fn events_append(&self, p: EventsAppendParams) -> StoreResult<Seq> {
         let n = p.events.len() as i64;
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let row: Option<(String, i64)> = sqlx::query_as(include_str!("queries/events_append.sql"))
             .bind(p.run_id.0)
             .bind(n)
             .bind(p.phases.as_ref().map(|v| v.to_string()))
             .bind(p.fence.map(|f| f.lease))
+            .bind(&p.workspace_id)
             .fetch_optional(&mut *tx)
             .await
             .doing("appending run events")?;
@@ -610,6 +623,7 @@ impl Store for SqliteStore {
             .bind(escape_nul(&p.name))
             .bind(escape_nul(&p.content))
             .bind(us(p.now))
+            .bind(&p.workspace_id)
             .fetch_optional(&self.writer)
             .await
             .doing("storing an artifact")?;
@@ -635,7 +649,7 @@ impl Store for SqliteStore {
     }
 
     async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> StoreResult<Vec<RunId>> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query(include_str!("queries/worker_upsert.sql"))
             .bind(&p.worker_id)
             .bind(&p.host)
@@ -715,5 +729,57 @@ impl Store for SqliteStore {
             .fetch_all(&self.reader)
             .await
             .doing("counting runs")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Helpers add migrations in parallel: one merged later may carry a
+    /// lower number than one a database has applied already (0003 after
+    /// 0004). It is applied then, whatever its place in the list.
+    #[tokio::test]
+    async fn a_migration_merged_later_with_a_lower_number_is_applied() {
+        let path = std::env::temp_dir().join(format!(
+            "opsroom_migrations_{}_{}.db",
+            std::process::id(),
+            Utc::now().timestamp_micros()
+        ));
+        let store = SqliteStore::open(path.to_str().unwrap()).await.unwrap();
+        let first = [
+            ("0001_a", "CREATE TABLE a (x INTEGER)"),
+            ("0004_d", "CREATE TABLE d (x INTEGER)"),
+        ];
+        assert_eq!(
+            sequences::migrate(&store, &first).await.unwrap(),
+            ["0001_a", "0004_d"]
+        );
+        let merged = [
+            ("0004_d", "CREATE TABLE d (x INTEGER)"),
+            ("0001_a", "CREATE TABLE a (x INTEGER)"),
+            ("0003_c", "CREATE TABLE c (x INTEGER)"),
+        ];
+        assert_eq!(
+            sequences::migrate(&store, &merged).await.unwrap(),
+            ["0003_c"]
+        );
+        assert!(sequences::migrate(&store, &merged)
+            .await
+            .unwrap()
+            .is_empty());
+        drop(store);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// Each backend's migrations have distinct names in ascending order.
+    #[test]
+    fn migration_lists_are_sorted_and_distinct() {
+        for list in [MIGRATIONS, crate::postgres::MIGRATIONS] {
+            let names: Vec<&str> = list.iter().map(|(n, _)| *n).collect();
+            assert!(names.windows(2).all(|w| w[0] < w[1]), "{names:?}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 -- Bumps the run's last_seq (fenced for a worker) and writes the events after it.
 WITH u AS (
     UPDATE runs SET last_seq = last_seq + $2, phases = COALESCE($3, phases)
-    WHERE id = $1 AND ($4::bigint IS NULL OR (lease = $4 AND status = 'running'))
+    WHERE id = $1 AND workspace_id = $10 AND ($4::bigint IS NULL OR (lease = $4 AND status = 'running'))
     RETURNING id, workspace_id, last_seq - $2 AS base, last_seq),
 ins AS (
     INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data)

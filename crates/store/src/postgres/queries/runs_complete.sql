@@ -10,7 +10,7 @@ u AS (
         last_seq = runs.last_seq + d.n, phases = COALESCE(d.phases, runs.phases),
         worker_id = CASE WHEN d.status = 'queued' THEN NULL ELSE runs.worker_id END,
         updated_by = COALESCE(runs.worker_id, 'system')
-    FROM d WHERE runs.id = d.id AND runs.lease = d.lease AND runs.status = 'running'
+    FROM d WHERE runs.id = d.id AND runs.workspace_id = $16 AND runs.lease = d.lease AND runs.status = 'running'
     RETURNING runs.*, runs.last_seq - d.n AS base),
 ins AS (
     INSERT INTO run_events (run_id, seq, workspace_id, ts, level, phase, message, data)

@@ -1,1 +1,2 @@
-SELECT * FROM runs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY id
+-- Across workspaces: a SECURITY DEFINER function (migration 0004_rls).
+SELECT * FROM opsroom_runs_stale($1)
