@@ -19,6 +19,8 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     /// 401: missing or wrong token.
     Unauthorized,
+    /// 403 with its own code (e.g. `self_approval`): allowed to ask, not this.
+    Forbidden { code: &'static str, message: String },
     /// 404
     NotFound(String),
     /// 405: the route exists, not with this method.
@@ -59,6 +61,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::SelfApproval { .. } => ApiError::Forbidden {
+                code: "self_approval",
+                message: e.to_string(),
+            },
             StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.to_string()),
         }
@@ -77,6 +83,9 @@ impl IntoResponse for ApiError {
                 "missing or wrong token: send `Authorization: Bearer <token>`".to_string(),
                 Value::Null,
             ),
+            ApiError::Forbidden { code, message } => {
+                (StatusCode::FORBIDDEN, code, message, Value::Null)
+            }
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, "not_found", m, Value::Null),
             ApiError::MethodNotAllowed(m) => (
                 StatusCode::METHOD_NOT_ALLOWED,

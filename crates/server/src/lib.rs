@@ -59,6 +59,28 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 
+/// Where a request came from, for the audit log: the client's IP address
+/// as the socket shows it. `X-Forwarded-For` is not read: without a
+/// trusted-proxy setting any client could write what it likes there.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
 /// A bound, not yet serving server.
 pub struct Application {
     listener: TcpListener,
@@ -119,11 +141,13 @@ impl Application {
                 tracing::debug!(error = %e, "cannot set TCP_NODELAY");
             }
         });
-        let serve = axum::serve(listener, self.router)
-            .with_graceful_shutdown(
-                async move { opsroom_engine::worker::until_true(&mut stop).await },
-            )
-            .into_future();
+        let serve = axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { opsroom_engine::worker::until_true(&mut stop).await })
+        .into_future();
         // A client that keeps a request open must not keep the server alive
         // past the workers' grace period.
         let mut late = shutdown.clone();
@@ -147,6 +171,8 @@ fn router(state: AppState) -> Router {
         .merge(routes::runs::router())
         .merge(routes::sessions::router())
         .merge(routes::secrets::router())
+        .merge(routes::approvals::router())
+        .merge(routes::audit::router())
         .merge(routes::meta::api_router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -2,7 +2,7 @@
 //! view types, so it cannot drift from what the server does. Served at
 //! `/api/openapi.json`.
 
-use crate::routes::{meta, runs, secrets, sessions};
+use crate::routes::{approvals, audit, meta, runs, secrets, sessions};
 use crate::sse;
 use crate::views::ErrorBody;
 use serde_json::{json, Value};
@@ -45,6 +45,8 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         secrets::put,
         secrets::list,
         secrets::delete,
+        approvals::list,
+        audit::export,
     ),
     components(schemas(crate::views::StreamEnd)),
     modifiers(&Auth, &ApiErrors, &Links)

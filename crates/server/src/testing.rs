@@ -30,6 +30,9 @@ pub struct TestAppOptions {
     pub database_url: Option<String>,
     /// The master key that seals stored secrets (none: setting one answers 409).
     pub secret_key: Option<opsroom_auth::MasterKey>,
+    /// The engine's clock (none: the system clock), e.g. a
+    /// [`opsroom_engine::ManualClock`] to expire approvals without waiting.
+    pub clock: Option<std::sync::Arc<dyn opsroom_engine::Clock>>,
 }
 
 impl Default for TestAppOptions {
@@ -40,6 +43,7 @@ impl Default for TestAppOptions {
             workers: 1,
             database_url: None,
             secret_key: None,
+            clock: None,
         }
     }
 }
@@ -72,7 +76,11 @@ impl TestApp {
             }
             None => Catalog::builtin(),
         };
-        let engine = Engine::new(store, config)
+        let mut engine = Engine::new(store, config);
+        if let Some(clock) = options.clock {
+            engine = engine.with_clock(clock);
+        }
+        let engine = engine
             .with_catalog(catalog)
             .with_secret_key(options.secret_key)
             .with_process_secrets(options.admin_token.iter().chain(&options.database_url));

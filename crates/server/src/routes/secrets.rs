@@ -5,7 +5,7 @@
 
 use crate::error::{ApiError, ApiJson};
 use crate::views::{ErrorBody, SecretView, SetSecret};
-use crate::{Actor, AppState};
+use crate::{Actor, AppState, ClientAddr};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put as put_route};
@@ -43,6 +43,7 @@ fn secret_name(name: &str) -> Result<SecretName, ApiError> {
 pub(crate) async fn put(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<SetSecret>,
 ) -> Result<(StatusCode, Json<SecretView>), ApiError> {
@@ -73,6 +74,7 @@ pub(crate) async fn put(
             sealed,
             key_id: key.id().to_string(),
             actor,
+            source,
             now: engine.clock.now(),
         })
         .await?;
@@ -109,6 +111,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Secre
 pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = secret_name(&name)?;
@@ -119,6 +122,7 @@ pub(crate) async fn delete(
             workspace_id: DEFAULT_WORKSPACE.into(),
             name,
             actor,
+            source,
             now: engine.clock.now(),
         })
         .await?;

@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/runboard", get(pages::runboard_start))
         .route("/runboard/{session}", get(pages::runboard))
         .route("/workers", get(pages::workers))
+        .route("/approvals", get(pages::approvals))
+        .route("/audit", get(pages::audit))
         .route("/ui/{file}", get(assets::asset))
         .route(
             "/ui/runs/{id}/artifacts/{artifact}/html",
