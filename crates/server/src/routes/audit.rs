@@ -129,6 +129,14 @@ pub(crate) async fn export(
     ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let format = AuditFormat::parse(q.format.as_deref())?;
+    for (name, value) in [("action", &q.action), ("actor", &q.actor)] {
+        if value.as_ref().is_some_and(|v| v.chars().count() > 200) {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be at most 200 characters"),
+            ));
+        }
+    }
     let params = AuditListParams {
         workspace_id: DEFAULT_WORKSPACE.into(),
         since: q.since,
