@@ -235,8 +235,6 @@ pub struct ActionArgs {
 pub async fn action(api: &ApiClient, action: &str, args: ActionArgs) -> CliResult<ExitCode> {
     let act = match action {
         "cancel" => Some(RunAction::Cancel),
-        "approve" => Some(RunAction::Approve),
-        "reject" => Some(RunAction::Reject),
         _ => None,
     };
     let run = match (act, args.reason) {

@@ -36,6 +36,10 @@ pub struct EngineArgs {
     /// Seconds current runs get to finish on shutdown before they are released.
     #[arg(long, default_value_t = 10)]
     pub shutdown_grace: u64,
+    /// Seconds a run waits for approval before it is rejected as expired
+    /// (overrides `[approvals] expire_after_secs`; default 86400).
+    #[arg(long, env = "OPSROOM_APPROVAL_EXPIRE_SECS")]
+    pub approval_expire_secs: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -109,7 +113,22 @@ pub(crate) async fn open_store(url: &str) -> CliResult<DynStore> {
     Ok(store)
 }
 
-fn load_config(path: &Option<PathBuf>, self_url: &str) -> CliResult<(OpsConfig, String)> {
+/// The config file (or the demo), then what the environment and flags
+/// override: defaults → `opsroom.toml` → `OPSROOM_*`.
+fn load_config(args: &EngineArgs, self_url: &str) -> CliResult<(OpsConfig, String)> {
+    let (mut config, origin) = load_config_file(&args.config, self_url)?;
+    if let Some(secs) = args.approval_expire_secs {
+        config.approvals.expire_after_secs =
+            opsroom_engine::config::ApprovalsConfig::check_expire_secs(secs).map_err(|e| {
+                CliError::input(format!(
+                    "OPSROOM_APPROVAL_EXPIRE_SECS (--approval-expire-secs): {e}"
+                ))
+            })?;
+    }
+    Ok((config, origin))
+}
+
+fn load_config_file(path: &Option<PathBuf>, self_url: &str) -> CliResult<(OpsConfig, String)> {
     let path = path.clone().or_else(|| {
         let default = PathBuf::from("opsroom.toml");
         default.exists().then_some(default)
@@ -217,7 +236,7 @@ pub async fn serve(args: ServeArgs) -> CliResult<ExitCode> {
     };
     let url = format!("http://{host}:{}", addr.port());
     let secret_key = crate::secrets_cmd::master_key_from_env()?;
-    let (config, config_origin) = load_config(&args.engine.config, &url)?;
+    let (config, config_origin) = load_config(&args.engine, &url)?;
     let store = open_store(&args.engine.db.database_url).await?;
     refuse_open_server(&addr, options.admin_token.is_some(), store.as_ref()).await?;
     let backend = store.backend();
@@ -276,7 +295,7 @@ pub async fn worker(args: WorkerArgs) -> CliResult<ExitCode> {
     }
     let options = worker_options(&args.engine)?;
     let secret_key = crate::secrets_cmd::master_key_from_env()?;
-    let (config, config_origin) = load_config(&args.engine.config, &args.server)?;
+    let (config, config_origin) = load_config(&args.engine, &args.server)?;
     let store = open_store(&args.engine.db.database_url).await?;
     let catalog = crate::runbooks_cmd::startup_catalog(&config);
     // A worker does not use the admin token, but it may share the server's

@@ -1,5 +1,6 @@
 //! `opsroom`: the server, workers and the command-line client.
 
+mod approvals_cmd;
 mod client;
 mod commands;
 mod follow;
@@ -10,6 +11,7 @@ mod runbooks_cmd;
 mod secrets_cmd;
 
 use clap::{Parser, Subcommand};
+use opsroom_server::client::RunAction;
 use std::process::ExitCode;
 
 /// Exit codes: 0 success, 1 the run did not succeed, 2 bad input or a
@@ -57,10 +59,14 @@ enum Command {
     Cancel(commands::ActionArgs),
     /// Start a finished run again as a new run.
     Retry(commands::ActionArgs),
-    /// Approve a run that waits for approval.
-    Approve(commands::ActionArgs),
+    /// Approve a run that waits for approval (someone else requested it).
+    Approve(approvals_cmd::DecisionArgs),
     /// Reject a run that waits for approval.
-    Reject(commands::ActionArgs),
+    Reject(approvals_cmd::DecisionArgs),
+    /// List the runs waiting for approval, with their plans.
+    Approvals(approvals_cmd::ApprovalsArgs),
+    /// The audit log: `audit export [--since T] [--format jsonl|csv] [-o FILE]`.
+    Audit(approvals_cmd::AuditArgs),
     /// Custom runbook files: `runbooks check DIR` validates them offline.
     Runbooks(runbooks_cmd::RunbooksArgs),
     /// Group log lines into patterns (templates with values as <*>), offline.
@@ -106,8 +112,12 @@ fn main() -> ExitCode {
             Command::Logs(args) => commands::logs(&api()?, args).await,
             Command::Cancel(args) => commands::action(&api()?, "cancel", args).await,
             Command::Retry(args) => commands::action(&api()?, "retry", args).await,
-            Command::Approve(args) => commands::action(&api()?, "approve", args).await,
-            Command::Reject(args) => commands::action(&api()?, "reject", args).await,
+            Command::Approve(args) => {
+                approvals_cmd::decide(&api()?, RunAction::Approve, args).await
+            }
+            Command::Reject(args) => approvals_cmd::decide(&api()?, RunAction::Reject, args).await,
+            Command::Approvals(args) => approvals_cmd::list(&api()?, args).await,
+            Command::Audit(args) => approvals_cmd::audit(&api()?, args).await,
             Command::Runbooks(args) => runbooks_cmd::run(args),
             Command::Patterns(args) => patterns_cmd::run(args),
             Command::Secrets(args) => secrets_cmd::run(args, api).await,

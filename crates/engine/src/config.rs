@@ -36,11 +36,58 @@ pub struct OpsConfig {
     /// Where the `spec` runbook commits its documents.
     #[serde(default)]
     pub spec: Option<SpecConfig>,
+    /// How approvals behave (`[approvals]`).
+    #[serde(default)]
+    pub approvals: ApprovalsConfig,
     /// The `secret:NAME` values read for the run this copy of the config
     /// serves, by stored name (see [`crate::stored_secrets`]); each is the
     /// value or why it could not be read.
     #[serde(skip)]
     pub(crate) stored_secrets: BTreeMap<String, Result<opsroom_adapters::Secret, String>>,
+}
+
+/// `[approvals]`: how long a run waits for approval.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// Seconds a run waits for someone to approve or reject it; after
+    /// that it is rejected as expired. Default 86400 (24 h); the
+    /// `OPSROOM_APPROVAL_EXPIRE_SECS` environment variable overrides it.
+    #[serde(default = "default_approval_expire_secs")]
+    pub expire_after_secs: u64,
+}
+
+impl Default for ApprovalsConfig {
+    fn default() -> Self {
+        ApprovalsConfig {
+            expire_after_secs: default_approval_expire_secs(),
+        }
+    }
+}
+
+fn default_approval_expire_secs() -> u64 {
+    86_400
+}
+
+/// The longest an approval may wait: a year.
+pub const MAX_APPROVAL_EXPIRE_SECS: u64 = 366 * 86_400;
+
+impl ApprovalsConfig {
+    /// Checks a number of seconds for `expire_after_secs`.
+    pub fn check_expire_secs(secs: u64) -> Result<u64, String> {
+        if (1..=MAX_APPROVAL_EXPIRE_SECS).contains(&secs) {
+            Ok(secs)
+        } else {
+            Err(format!(
+                "approvals.expire_after_secs must be from 1 to {MAX_APPROVAL_EXPIRE_SECS} seconds, got {secs}"
+            ))
+        }
+    }
+
+    /// How long a run waits for approval.
+    pub fn expire_after(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.expire_after_secs.min(MAX_APPROVAL_EXPIRE_SECS) as i64)
+    }
 }
 
 /// A database custom runbooks may query, by name.
@@ -400,6 +447,7 @@ impl OpsConfig {
             }
         }
         deploy::check_config(&config).map_err(invalid)?;
+        ApprovalsConfig::check_expire_secs(config.approvals.expire_after_secs).map_err(invalid)?;
         Ok(config)
     }
 
@@ -444,6 +492,7 @@ impl OpsConfig {
             databases: BTreeMap::new(),
             secrets: BTreeMap::new(),
             spec: None,
+            approvals: ApprovalsConfig::default(),
             stored_secrets: BTreeMap::new(),
         }
     }
@@ -523,6 +572,22 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("mysql"), "{err}");
+    }
+
+    #[test]
+    fn approvals_expire_after_a_day_unless_configured() {
+        let c = OpsConfig::parse("t.toml", "").unwrap();
+        assert_eq!(c.approvals.expire_after(), chrono::Duration::hours(24));
+        let c = OpsConfig::parse("t.toml", "[approvals]\nexpire_after_secs = 600\n").unwrap();
+        assert_eq!(c.approvals.expire_after(), chrono::Duration::minutes(10));
+        let err = OpsConfig::parse("t.toml", "[approvals]\nexpire_after_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("approvals.expire_after_secs"), "{err}");
+        let err = OpsConfig::parse("t.toml", "[approvals]\nexpire_after = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expire_after"), "{err}");
     }
 
     #[test]

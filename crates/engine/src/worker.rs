@@ -1,7 +1,8 @@
 //! A worker: claims runs in batches, executes each through the pipeline,
 //! heartbeats its leases, passes on cancels, rescues runs of dead workers,
 //! and on shutdown lets current runs finish within a grace period or
-//! releases them back to the queue.
+//! releases them back to the queue. Its heartbeat also does the queue's
+//! maintenance: rescues and expired approvals.
 
 use crate::pipeline::{execute_run, Outcome, StopSignal};
 use crate::Engine;
@@ -183,7 +184,8 @@ impl WorkerPool {
     }
 
     /// One heartbeat: extend the leases of the runs this worker is executing
-    /// (and no others), pass on cancels, rescue dead workers' runs.
+    /// (and no others), pass on cancels, rescue dead workers' runs, reject
+    /// runs whose approval expired.
     pub async fn heartbeat(&self, state: WorkerState) {
         let now = self.engine.clock.now();
         let store = &self.engine.store;
@@ -232,6 +234,15 @@ impl WorkerPool {
                 }
             }
             Err(e) => tracing::warn!(error = %e, "rescue failed"),
+        }
+        // Every worker sweeps; the store expires each run exactly once.
+        match store.runs_expire_approvals(now).await {
+            Ok(expired) => {
+                for r in expired {
+                    tracing::info!(run = %r.id, "approval expired; run rejected");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "expiring approvals failed"),
         }
     }
 

@@ -82,7 +82,14 @@ async fn an_approved_prod_deploy_runs_through_the_api() {
     assert_eq!(fake.live(), "dpl_new1");
     done.assert_never_shows(TOKEN);
     assert!(!stream.contains(TOKEN));
-    let audit = t.store.audit_list(DEFAULT_WORKSPACE, 100).await.unwrap();
+    let audit = t
+        .store
+        .audit_list(opsroom_store::AuditListParams::newest(
+            DEFAULT_WORKSPACE,
+            100,
+        ))
+        .await
+        .unwrap();
     assert!(
         audit.iter().any(|a| a.actor == "bob"
             && a.action.contains("approve")

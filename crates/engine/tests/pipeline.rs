@@ -207,6 +207,7 @@ async fn cancel_stops_a_running_run(store: DynStore) {
             run_id: run.id,
             actor: "ana".into(),
             reason: Some("wrong target".into()),
+            source: None,
             allow_self: false,
             now: Utc::now(),
         })

@@ -6,6 +6,7 @@
   const h = O.h;
   const PHASES = ["validate", "preflight", "action", "verify", "summarize"];
 
+  O.planList = planList;
   function planList(plan) {
     return h("ol", { class: "plan" }, (plan || []).map((p) =>
       h("li", { "data-phase": p.phase }, h("h3", {}, p.phase),
@@ -67,12 +68,17 @@
     return card;
   };
 
-  /** The run's actions; `after` gets the updated or new run. */
-  function actionButtons(run, after) {
+  /**
+   * The run's actions; `after` gets the updated or new run. `comment`, when
+   * given, returns the text an approval or rejection is sent with.
+   */
+  function actionButtons(run, after, comment) {
     const act = async (what, label) => {
-      const res = await O.api("POST", "/runs/" + run.id + "/" + what);
+      const text = comment && (what === "approve" || what === "reject") ? comment().trim() : "";
+      const res = await O.api("POST", "/runs/" + run.id + "/" + what, text ? { comment: text } : undefined);
       if (!res.ok) { O.toast(label + " refused: " + O.errorText(res)); return; }
       O.toast(label + ": run #" + res.data.id);
+      O.refreshApprovalCount();
       after(what, res.data);
     };
     const out = [];
@@ -85,6 +91,26 @@
     return out;
   }
   O.actionButtons = actionButtons;
+
+  /**
+   * Who requested a run that needed approval, until when it waits, and who
+   * approved, rejected or cancelled it, when, with their comment.
+   */
+  O.approvalInfo = function (run) {
+    const a = run.approval;
+    if (!a) return "";
+    const parts = [h("span", {}, "Requested by ", h("strong", { "data-field": "requested_by" }, a.requested_by), " ", O.time(a.requested_at))];
+    if (a.state === "pending" && a.expires_at) parts.push(h("span", {}, " · expires ", O.time(a.expires_at)));
+    const verb = { approved: "Approved", rejected: "Rejected", cancelled: "Cancelled" }[a.state];
+    const decided = verb && a.decided_by
+      ? h("p", { class: "decision", "data-state": a.state }, verb + " by ", h("strong", { "data-field": "decided_by" }, a.decided_by), " ", a.decided_at ? O.time(a.decided_at) : "")
+      : a.state === "expired"
+        ? h("p", { class: "decision", "data-state": "expired" }, "Expired unapproved ", a.decided_at ? O.time(a.decided_at) : "", ": the run was rejected.")
+        : "";
+    return h("section", { class: "approval-info", "aria-label": "Approval", "data-state": a.state },
+      h("p", {}, ...parts), decided,
+      a.comment ? h("blockquote", { class: "comment", "data-field": "comment" }, a.comment) : "");
+  };
 
   /** Phase progress from run.phases. */
   function phaseRecords(run) {
@@ -106,6 +132,8 @@
     const phaseList = h("ol", { class: "phases", "aria-label": "Phases" });
     const errBox = h("p", { class: "error run-error", role: "alert" });
     const arts = h("section", { class: "artifacts", "aria-label": "Artifacts" });
+    const approvalBox = h("div", { class: "approval-box" });
+    const commentInput = h("input", { type: "text", class: "approval-comment", maxlength: 1000, placeholder: "Comment (optional)", "aria-label": "Comment for the approval or rejection" });
     const pop = h("button", { type: "button", class: "ghost", "data-action": "popout", onclick: () => O.popOut(log, run) }, "Pop out log");
 
     function drawPhases() {
@@ -124,7 +152,13 @@
       actions.replaceChildren(...actionButtons(run, (what, r) => {
         if (what === "retry") location.href = "/runs/" + r.id;
         else { run = r; draw(); }
-      }), O.isFinal(run.status) ? "" : pop, opts.card ? fullscreen : "");
+      }, () => commentInput.value), O.isFinal(run.status) ? "" : pop, opts.card ? fullscreen : "");
+      if (run.status === "awaiting_approval" && !actions.contains(commentInput)) actions.prepend(commentInput);
+      const key = JSON.stringify(run.approval);
+      if (approvalBox.dataset.key !== key) {
+        approvalBox.dataset.key = key;
+        approvalBox.replaceChildren(O.approvalInfo(run));
+      }
       errBox.textContent = run.error || "";
       errBox.hidden = !run.error;
       drawPhases();
@@ -151,7 +185,7 @@
     root.append(
       h("header", { class: "run-head" }, title, h("div", { class: "run-meta" }, status, dur, conn)),
       run.text ? h("p", { class: "card-text" }, h("code", {}, run.text)) : "",
-      actions, errBox, phaseList, log.el, arts);
+      approvalBox, actions, errBox, phaseList, log.el, arts);
     draw();
 
     const stream = new O.RunStream(run.id, {

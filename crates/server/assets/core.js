@@ -120,6 +120,22 @@
     if (me.ok) document.getElementById("whoami").textContent = me.data.user + " · " + me.data.workspace + " · " + me.data.role + " ";
     form.hidden = false;
   });
+  /** Shows how many runs wait for approval next to "Approvals" in the navigation. */
+  O.refreshApprovalCount = async function () {
+    const badge = document.getElementById("nav-approvals-count");
+    if (!badge) return;
+    const r = await O.api("GET", "/approvals");
+    if (!r.ok) return;
+    badge.textContent = String(r.data.length);
+    badge.hidden = r.data.length === 0;
+    badge.setAttribute("aria-label", r.data.length + (r.data.length === 1 ? " run waits" : " runs wait") + " for approval");
+  };
+  const startCount = () => {
+    O.refreshApprovalCount();
+    setInterval(() => { if (!document.hidden) O.refreshApprovalCount(); }, 10000);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startCount);
+  else startCount();
 
   // Relative times stay current.
   setInterval(() => {

@@ -150,7 +150,42 @@
     setInterval(() => { if (!document.hidden) load(); }, 2000);
   }
 
-  const PAGES = { home, run: runPage, history, "runboard-start": runboardStart, runboard, workers };
+  /** One waiting run in the inbox: what it will do, who asked, and the decision. */
+  function approvalCard(r, reload) {
+    const comment = h("input", { type: "text", class: "approval-comment", maxlength: 1000, placeholder: "Comment (optional)", "aria-label": "Comment on run #" + r.id });
+    return h("article", { class: "card approval-card", "data-run": r.id, "aria-labelledby": "appr-" + r.id },
+      h("header", { class: "card-head" },
+        h("h2", { id: "appr-" + r.id }, h("a", { href: "/runs/" + r.id }, "#" + r.id), " " + r.runbook),
+        h("div", { class: "badges" },
+          r.env && h("span", { class: "badge env" }, "env: " + r.env),
+          r.target && h("span", { class: "badge" }, "target: " + r.target),
+          h("span", { class: "badge risk-" + r.risk, "data-risk": r.risk }, r.risk === "write" ? "write" : "read-only"))),
+      r.text ? h("p", { class: "card-text" }, h("code", {}, r.text)) : "",
+      O.approvalInfo(r),
+      Object.keys(r.params || {}).length ? h("p", { class: "params muted" }, "params: ", h("code", {}, JSON.stringify(r.params))) : "",
+      O.planList(r.plan),
+      h("div", { class: "actions" }, comment, ...O.actionButtons(r, () => reload(), () => comment.value)
+        .filter((b) => b.dataset.action !== "cancel")));
+  }
+
+  async function approvals() {
+    const box = document.getElementById("approvals");
+    let last = "";
+    const load = async () => {
+      const r = await O.api("GET", "/approvals");
+      if (!r.ok) { box.replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r))); return; }
+      const key = JSON.stringify(r.data.map((x) => [x.id, x.status]));
+      if (key === last) return;
+      // Keep what someone is typing: only redraw when the list changed.
+      last = key;
+      if (!r.data.length) { box.replaceChildren(h("p", { class: "muted empty" }, "Nothing waits for approval.")); return; }
+      box.replaceChildren(...r.data.map((run) => approvalCard(run, load)));
+    };
+    await load();
+    setInterval(() => { if (!document.hidden) load(); }, 5000);
+  }
+
+  const PAGES = { home, run: runPage, history, approvals, "runboard-start": runboardStart, runboard, workers };
   const start = () => {
     const f = PAGES[document.body.dataset.page];
     if (f) f();

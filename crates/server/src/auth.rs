@@ -174,16 +174,25 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("POST", "/api/v1/tokens", Permission::Read),
     ("DELETE", "/api/v1/tokens/{id}", Permission::Read),
     ("GET", "/api/v1/me", Permission::Read),
-    // The UI's pages read.
+    ("GET", "/api/v1/approvals", Permission::Read),
+    ("GET", "/api/v1/audit", Permission::Administer),
+    // The UI's pages read, except the audit log.
     ("GET", "/", Permission::Read),
     ("GET", "/runs", Permission::Read),
     ("GET", "/runs/{id}", Permission::Read),
     ("GET", "/runboard", Permission::Read),
     ("GET", "/runboard/{session}", Permission::Read),
     ("GET", "/workers", Permission::Read),
+    ("GET", "/approvals", Permission::Read),
+    ("GET", "/audit", Permission::Administer),
     (
         "GET",
         "/ui/runs/{id}/artifacts/{artifact}/html",
+        Permission::Read,
+    ),
+    (
+        "GET",
+        "/ui/runs/{id}/artifacts/{artifact}/download",
         Permission::Read,
     ),
 ];

@@ -2,10 +2,10 @@
 //! the CLI and the tests use it, so neither can drift from the server.
 
 use crate::views::{
-    ActionBody, ArtifactView, CreateRun, CreateSession, CreateToken, CreateUser, CreateWorkspace,
-    CreatedTokenView, ErrorBody, EventView, EventsQuery, MeView, MemberView, ParseRequest,
-    ParseView, RunView, RunsQuery, SecretView, SessionView, SetMember, SetSecret, StreamEnd,
-    UserView, WorkerView, WorkspaceView,
+    ActionBody, ArtifactView, AuditQuery, CreateRun, CreateSession, CreateToken, CreateUser,
+    CreateWorkspace, CreatedTokenView, DecisionBody, ErrorBody, EventView, EventsQuery, MeView,
+    MemberView, ParseRequest, ParseView, RunView, RunsQuery, SecretView, SessionView, SetMember,
+    SetSecret, StreamEnd, UserView, WorkerView, WorkspaceView,
 };
 use futures_util::StreamExt;
 use opsroom_core::{RunId, Seq};
@@ -237,18 +237,67 @@ impl ApiClient {
         self.get(&format!("/api/v1/runs/{id}/artifacts")).await
     }
 
-    /// `POST /api/v1/runs/{id}/{cancel,approve,reject}`.
+    /// `POST /api/v1/runs/{id}/{cancel,approve,reject}`, with the reason
+    /// of a cancel or the comment of an approval or a rejection.
     pub async fn act(
         &self,
         id: RunId,
         action: RunAction,
-        reason: Option<String>,
+        text: Option<String>,
     ) -> Result<RunView, ClientError> {
-        let body = reason.map(|reason| ActionBody {
-            reason: Some(reason),
-        });
         let path = format!("/api/v1/runs/{id}/{}", action.as_str());
+        let body = match (action, text) {
+            (_, None) => None,
+            (RunAction::Cancel, Some(reason)) => Some(serde_json::to_value(ActionBody {
+                reason: Some(reason),
+            })),
+            (_, Some(comment)) => Some(serde_json::to_value(DecisionBody {
+                comment: Some(comment),
+            })),
+        }
+        .transpose()
+        .map_err(|e| ClientError::Unexpected {
+            base: self.base.clone(),
+            cause: e.to_string(),
+        })?;
         Ok(self.call(Method::POST, &path, body.as_ref()).await?.1)
+    }
+
+    /// `GET /api/v1/approvals`: runs awaiting approval, oldest first.
+    pub async fn approvals(&self) -> Result<Vec<RunView>, ClientError> {
+        self.get("/api/v1/approvals").await
+    }
+
+    /// `GET /api/v1/audit`: streams the export into `sink` as it arrives;
+    /// returns how many bytes were written.
+    pub async fn audit_export(
+        &self,
+        query: &AuditQuery,
+        sink: &mut (dyn std::io::Write + Send),
+    ) -> Result<u64, ClientError> {
+        let path = format!("/api/v1/audit{}", serde_urlencoded(query));
+        let response = self
+            .request(Method::GET, &path)
+            .send()
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            return Err(api_error(status, text));
+        }
+        let mut body = response.bytes_stream();
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| self.unreachable(&e))?;
+            sink.write_all(&chunk)
+                .map_err(|e| ClientError::Unexpected {
+                    base: self.base.clone(),
+                    cause: format!("cannot write the export: {e}"),
+                })?;
+            written += chunk.len() as u64;
+        }
+        Ok(written)
     }
 
     /// `POST /api/v1/runs/{id}/retry`: the new run.

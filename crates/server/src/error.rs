@@ -19,7 +19,8 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     /// 401: missing, wrong, revoked or expired credentials.
     Unauthorized,
-    /// 403: known, but not allowed (a role too low, no CSRF token).
+    /// 403: known, but not allowed (a role too low, no CSRF token, or its
+    /// own code such as `self_approval`).
     Forbidden { code: &'static str, message: String },
     /// 404
     NotFound(String),
@@ -70,6 +71,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            StoreError::SelfApproval { .. } => ApiError::Forbidden {
+                code: "self_approval",
+                message: e.to_string(),
+            },
             StoreError::Conflict(m) => ApiError::Conflict(m),
             other => ApiError::Internal(other.to_string()),
         }

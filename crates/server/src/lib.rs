@@ -62,6 +62,28 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct Actor(pub String);
 
+/// Where a request came from, for the audit log: the client's IP address
+/// as the socket shows it. `X-Forwarded-For` is not read: without a
+/// trusted-proxy setting any client could write what it likes there.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddr(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
 /// A bound, not yet serving server.
 pub struct Application {
     listener: TcpListener,
@@ -157,6 +179,8 @@ fn router(state: AppState, body_limit: security::BodyLimit) -> Router {
         .merge(routes::sessions::router())
         .merge(routes::secrets::router())
         .merge(routes::identity::router())
+        .merge(routes::approvals::router())
+        .merge(routes::audit::router())
         .merge(routes::meta::api_router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

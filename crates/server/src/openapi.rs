@@ -2,7 +2,7 @@
 //! view types, so it cannot drift from what the server does. Served at
 //! `/api/openapi.json`.
 
-use crate::routes::{identity, meta, runs, secrets, sessions};
+use crate::routes::{approvals, audit, identity, meta, runs, secrets, sessions};
 use crate::sse;
 use crate::views::ErrorBody;
 use serde_json::{json, Value};
@@ -51,6 +51,8 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         identity::create_token,
         identity::revoke_token,
         identity::me,
+        approvals::list,
+        audit::export,
     ),
     components(schemas(crate::views::StreamEnd, crate::views::RoleName)),
     modifiers(&Auth, &ApiErrors, &Links)

@@ -32,6 +32,9 @@ pub struct TestAppOptions {
     pub secret_key: Option<opsroom_auth::MasterKey>,
     /// The request body limit, in bytes.
     pub max_body_bytes: usize,
+    /// The engine's clock (none: the system clock), e.g. a
+    /// [`opsroom_engine::ManualClock`] to expire approvals without waiting.
+    pub clock: Option<std::sync::Arc<dyn opsroom_engine::Clock>>,
 }
 
 impl Default for TestAppOptions {
@@ -43,6 +46,7 @@ impl Default for TestAppOptions {
             database_url: None,
             secret_key: None,
             max_body_bytes: crate::security::DEFAULT_MAX_BODY_BYTES,
+            clock: None,
         }
     }
 }
@@ -77,7 +81,11 @@ impl TestApp {
             }
             None => Catalog::builtin(),
         };
-        let engine = Engine::new(store, config)
+        let mut engine = Engine::new(store, config);
+        if let Some(clock) = options.clock {
+            engine = engine.with_clock(clock);
+        }
+        let engine = engine
             .with_catalog(catalog)
             .with_secret_key(options.secret_key)
             .with_process_secrets(options.admin_token.iter().chain(&options.database_url));

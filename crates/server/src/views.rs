@@ -47,6 +47,10 @@ pub struct RunView {
     pub idempotency_key: Option<String>,
     pub created_by: String,
     pub approved_by: Option<String>,
+    /// For a run that needed approval: who asked and when, until when it
+    /// waits, who decided, when, and their comment. Null when none was needed.
+    #[serde(default)]
+    pub approval: Option<ApprovalView>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -60,9 +64,46 @@ pub struct RunView {
     pub phases: Value,
 }
 
+/// The approval of a run that needed one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Approval)]
+pub struct ApprovalView {
+    /// `pending` while it waits; then `approved`, `rejected`, `expired`
+    /// (nobody decided in time: the run was rejected) or `cancelled`.
+    #[schema(schema_with = approval_state_schema)]
+    pub state: String,
+    /// Who asked for the run (its `created_by`): they cannot approve it.
+    pub requested_by: String,
+    pub requested_at: DateTime<Utc>,
+    /// When a pending approval expires and the run is rejected; null: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Who approved, rejected or cancelled it.
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The decider's comment.
+    pub comment: Option<String>,
+}
+
+fn approval_state_schema() -> RefOr<Schema> {
+    enum_schema(
+        opsroom_store::ApprovalState::ALL.map(opsroom_store::ApprovalState::as_str),
+        false,
+    )
+}
+
 impl From<Run> for RunView {
     fn from(r: Run) -> Self {
+        let approval = r.approval.map(|a| ApprovalView {
+            state: a.state.as_str().to_string(),
+            requested_by: r.created_by.clone(),
+            requested_at: r.created_at,
+            expires_at: a.expires_at,
+            decided_by: a.decided_by,
+            decided_at: a.decided_at,
+            comment: a.comment,
+        });
         RunView {
+            approval,
             id: r.id,
             workspace_id: r.workspace_id,
             runbook: r.runbook,
@@ -436,6 +477,78 @@ pub struct ActionBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 1000, pattern = "^[^\\u0000]*$")]
     pub reason: Option<String>,
+}
+
+/// Optional body of `POST /api/v1/runs/{id}/approve` and `/reject`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    /// The approver's comment, shown with the run (`reason` is accepted too).
+    #[serde(default, alias = "reason", skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000, pattern = "^[^\\u0000]*$")]
+    pub comment: Option<String>,
+}
+
+/// Query of `GET /api/v1/audit`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries at or after this time (RFC 3339, e.g. `2026-01-31T00:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// `jsonl` (default: one JSON object per line) or `csv`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(schema_with = audit_format_schema)]
+    pub format: Option<String>,
+    /// Only entries with exactly this action (`run.approve`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
+    pub action: Option<String>,
+    /// Only entries of exactly this actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
+    pub actor: Option<String>,
+}
+
+fn audit_format_schema() -> RefOr<Schema> {
+    enum_schema(["jsonl", "csv"], false)
+}
+
+/// One audit entry, as a line of the JSON lines export.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = AuditEntry)]
+pub struct AuditEntryView {
+    pub id: i64,
+    pub ts: DateTime<Utc>,
+    pub workspace: String,
+    /// Who did it (`system` for opsroom itself).
+    pub actor: String,
+    /// `run.create`, `run.retry`, `run.approve`, `run.reject`, `run.expire`,
+    /// `run.cancel`, `secret.set`, `secret.deleted`, …
+    pub action: String,
+    /// What it was done to: `run:42`, `secret:NAME`, …
+    pub subject: String,
+    /// The client's address, when known.
+    pub source: Option<String>,
+    /// Details; `before` and `after` hold what changed.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+impl From<opsroom_store::AuditEntry> for AuditEntryView {
+    fn from(a: opsroom_store::AuditEntry) -> Self {
+        AuditEntryView {
+            id: a.id,
+            ts: a.ts,
+            workspace: a.workspace_id,
+            actor: a.actor,
+            action: a.action,
+            subject: a.subject,
+            source: a.source,
+            details: a.details,
+        }
+    }
 }
 
 /// Optional body of `POST /api/v1/sessions`.

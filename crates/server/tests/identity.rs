@@ -6,7 +6,7 @@ use opsroom_auth::token::digest;
 use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_server::views::CreateToken;
-use opsroom_store::{DynStore, DEFAULT_WORKSPACE};
+use opsroom_store::{AuditListParams, DynStore, DEFAULT_WORKSPACE};
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -35,12 +35,17 @@ fn code(v: &Value) -> &str {
 
 async fn audit_actions(store: &DynStore, ws: &str) -> Vec<(String, Value)> {
     store
-        .audit_list(ws, 200)
+        .audit_list(AuditListParams::newest(ws, 200))
         .await
         .unwrap()
         .into_iter()
         .rev()
-        .map(|e| (e.action, e.details))
+        // The source address has its own column; shown with the details here.
+        .map(|e| {
+            let mut details = e.details;
+            details["source"] = serde_json::json!(e.source);
+            (e.action, details)
+        })
         .collect()
 }
 

@@ -486,6 +486,47 @@ async fn every_operation_answers_as_documented(store: DynStore) {
         )
         .await;
     }
+    // The requester (the admin token's user here) may not decide: 403.
+    for action in ["approve", "reject"] {
+        let mut p = RunInsertParams::new("noop", Utc::now());
+        p.needs_approval = true;
+        p.actor = "admin".into();
+        let (own, _) = store.run_insert(p).await.unwrap();
+        let err = c
+            .check(
+                Call::new(
+                    M::POST,
+                    &format!("/api/v1/runs/{{id}}/{action}"),
+                    format!("/api/v1/runs/{}/{action}", own.id),
+                )
+                .body(json!({"comment": "mine"})),
+                403,
+            )
+            .await;
+        assert_eq!(err["error"]["code"], "self_approval");
+    }
+    let approvals = "/api/v1/approvals";
+    let waiting = c.check(Call::new(M::GET, approvals, approvals), 200).await;
+    assert_eq!(waiting.as_array().unwrap().len(), 2, "{waiting}");
+    let audit = "/api/v1/audit";
+    for format in ["jsonl", "csv"] {
+        c.check(
+            Call::new(M::GET, audit, format!("/api/v1/audit?format={format}")),
+            200,
+        )
+        .await;
+    }
+    c.check(Call::new(M::GET, audit, "/api/v1/audit?format=xml"), 400)
+        .await;
+    c.check(
+        Call::new(
+            M::GET,
+            audit,
+            format!("/api/v1/audit?actor={}", "a".repeat(201)),
+        ),
+        400,
+    )
+    .await;
     c.check(Call::new(M::POST, retry, "/api/v1/runs/424242/retry"), 404)
         .await;
 

@@ -69,7 +69,13 @@ async fn secrets_are_write_only(store: DynStore) {
         Err(ClientError::Api { status, .. }) => assert_eq!(status, StatusCode::NOT_FOUND),
         other => panic!("deleting twice: {other:?}"),
     }
-    let audit = store.audit_list(DEFAULT_WORKSPACE, 10).await.unwrap();
+    let audit = store
+        .audit_list(opsroom_store::AuditListParams::newest(
+            DEFAULT_WORKSPACE,
+            10,
+        ))
+        .await
+        .unwrap();
     let text = serde_json::to_string(&audit).unwrap();
     assert!(text.contains("secret.deleted") && text.contains("secret.set"));
     assert!(!text.contains(VALUE) && !text.contains("other-value"));

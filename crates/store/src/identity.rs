@@ -251,17 +251,6 @@ pub struct UiSessionDeleteParams {
     pub now: DateTime<Utc>,
 }
 
-/// An audit entry that goes with no other write (a failed sign-in).
-#[derive(Debug, Clone)]
-pub struct AuditRecordParams {
-    pub workspace_id: String,
-    pub action: String,
-    pub subject: String,
-    pub details: Value,
-    pub source: AuditSource,
-    pub now: DateTime<Utc>,
-}
-
 /// The identity part of the storage interface (every [`Store`] has it).
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
@@ -311,9 +300,6 @@ pub trait IdentityStore: Send + Sync {
     /// Deletes a session (sign-out), with a `signout` audit entry; whether
     /// there was one.
     async fn ui_session_delete(&self, params: UiSessionDeleteParams) -> StoreResult<bool>;
-
-    /// Appends an audit entry on its own (e.g. a failed sign-in).
-    async fn audit_record(&self, params: AuditRecordParams) -> StoreResult<()>;
 }
 
 /// What each backend provides for identity: single reads and writes in a
@@ -420,13 +406,6 @@ pub(crate) trait IdentityRows: Primitives {
     ) -> StoreResult<Option<UiSession>>;
 }
 
-fn details(source: &AuditSource, mut details: Value) -> Value {
-    if let (Some(address), Some(obj)) = (&source.address, details.as_object_mut()) {
-        obj.insert("source".into(), json!(address));
-    }
-    details
-}
-
 /// An identity change's audit entry.
 struct Entry<'a> {
     workspace_id: &'a str,
@@ -447,10 +426,12 @@ async fn audit<B: IdentityRows>(b: &B, tx: &mut B::Tx, e: Entry<'_>) -> StoreRes
             actor: &e.source.actor,
             action: e.action,
             subject: &e.subject,
-            details: &details(e.source, e.details),
+            source: e.source.address.as_deref(),
+            details: &e.details,
         },
     )
     .await
+    .map(|_| ())
 }
 
 fn not_found(what: &'static str, id: impl std::fmt::Display) -> StoreError {
@@ -788,24 +769,6 @@ pub(crate) async fn ui_session_delete<B: IdentityRows>(
     Ok(true)
 }
 
-pub(crate) async fn audit_record<B: IdentityRows>(b: &B, p: AuditRecordParams) -> StoreResult<()> {
-    let mut tx = b.begin(&p.workspace_id).await?;
-    audit(
-        b,
-        &mut tx,
-        Entry {
-            workspace_id: &p.workspace_id,
-            source: &p.source,
-            now: p.now,
-            action: &p.action,
-            subject: p.subject,
-            details: p.details,
-        },
-    )
-    .await?;
-    b.commit(tx, "committing an audit entry").await
-}
-
 /// Rows as both backends read them, generic over how a time is stored.
 #[derive(sqlx::FromRow)]
 pub(crate) struct WorkspaceRow<T> {
@@ -1038,9 +1001,6 @@ macro_rules! impl_identity_store {
                 p: $crate::UiSessionDeleteParams,
             ) -> $crate::StoreResult<bool> {
                 $crate::identity::ui_session_delete(self, p).await
-            }
-            async fn audit_record(&self, p: $crate::AuditRecordParams) -> $crate::StoreResult<()> {
-                $crate::identity::audit_record(self, p).await
             }
         }
     };

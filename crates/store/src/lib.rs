@@ -16,10 +16,10 @@ pub mod testing;
 mod wakeups;
 
 pub use identity::{
-    ApiToken, AuditRecordParams, AuditSource, IdentityStore, MemberSet, MemberSetParams,
-    Membership, Name, NameError, TokenAuth, TokenCreateParams, TokenRevokeParams, UiSession,
-    UiSessionAuth, UiSessionCreateParams, UiSessionDeleteParams, User, UserCreateParams,
-    UserCredentials, Workspace, WorkspaceCreateParams,
+    ApiToken, AuditSource, IdentityStore, MemberSet, MemberSetParams, Membership, Name, NameError,
+    TokenAuth, TokenCreateParams, TokenRevokeParams, UiSession, UiSessionAuth,
+    UiSessionCreateParams, UiSessionDeleteParams, User, UserCreateParams, UserCredentials,
+    Workspace, WorkspaceCreateParams,
 };
 pub use model::*;
 pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
@@ -33,6 +33,7 @@ pub use secrets::{
 pub use wakeups::{Wakeup, WakeupReceiver, Wakeups};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 /// Errors callers match on. Database text never reaches API clients: the
@@ -44,6 +45,9 @@ pub enum StoreError {
     /// The action does not fit the current state (e.g. approving a running run).
     #[error("{0}")]
     Conflict(String),
+    /// Approving or rejecting a run by the person who requested it.
+    #[error("run {run_id} was requested by {requester}; someone else must approve or reject it")]
+    SelfApproval { run_id: RunId, requester: String },
     /// The caller's lease on the run is gone: the run was rescued, cancelled or
     /// finished by someone else. The caller must stop writing to it.
     #[error("lease on run {run_id} lost")]
@@ -188,11 +192,18 @@ pub trait Store: SecretStore + IdentityStore + Send + Sync + 'static {
     async fn run_cancel(&self, params: RunActionParams) -> StoreResult<Run>;
 
     /// Moves an `awaiting_approval` run to `queued`; the approver must differ
-    /// from the requester unless `allow_self` is set.
+    /// from the requester unless `allow_self` is set ([`StoreError::SelfApproval`]).
+    /// `reason` is kept as the approver's comment.
     async fn run_approve(&self, params: RunActionParams) -> StoreResult<Run>;
 
-    /// Moves an `awaiting_approval` run to `rejected`.
+    /// Moves an `awaiting_approval` run to `rejected`; like approving, not
+    /// by its requester.
     async fn run_reject(&self, params: RunActionParams) -> StoreResult<Run>;
+
+    /// Rejects the runs whose approval expired at or before `now`, each with
+    /// its event and audit entry. Safe to call from many processes at once:
+    /// each run is expired exactly once. Returns the runs expired by this call.
+    async fn runs_expire_approvals(&self, now: DateTime<Utc>) -> StoreResult<Vec<Run>>;
 
     /// Requeues (or fails, once attempts are used up) running runs whose
     /// worker stopped heartbeating before `stale_before`.
@@ -219,7 +230,13 @@ pub trait Store: SecretStore + IdentityStore + Send + Sync + 'static {
 
     async fn session_get(&self, workspace_id: &str, id: i64) -> StoreResult<SessionWithRuns>;
 
-    async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>>;
+    /// Audit entries of a workspace, filtered, in id order.
+    async fn audit_list(&self, params: AuditListParams) -> StoreResult<Vec<AuditEntry>>;
+
+    /// Adds an entry to the append-only audit log (the entries of run and
+    /// secret changes are written by those changes themselves, in their
+    /// transaction). There is no way to change or delete an entry.
+    async fn audit_append(&self, params: AuditAppendParams) -> StoreResult<AuditEntry>;
 
     /// Counts of runs per status, for metrics. Global: all workspaces
     /// together (metrics describe the whole installation).

@@ -34,6 +34,9 @@ pub struct Run {
     pub idempotency_key: Option<String>,
     pub created_by: String,
     pub approved_by: Option<String>,
+    /// How the approval of a run that needed one stands; None for a run
+    /// that never needed one.
+    pub approval: Option<RunApproval>,
     pub created_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -60,6 +63,65 @@ impl Run {
     pub fn frees_queued_runs(&self) -> bool {
         self.status == RunStatus::Queued || self.lane_key.is_some() || self.lock_key.is_some()
     }
+}
+
+/// Where the approval of a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    /// Waiting for someone other than the requester.
+    Pending,
+    Approved,
+    Rejected,
+    /// Nobody decided before it expired: the run was rejected.
+    Expired,
+    /// The run was cancelled while it waited.
+    Cancelled,
+}
+
+impl ApprovalState {
+    pub const ALL: [ApprovalState; 5] = [
+        ApprovalState::Pending,
+        ApprovalState::Approved,
+        ApprovalState::Rejected,
+        ApprovalState::Expired,
+        ApprovalState::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Rejected => "rejected",
+            ApprovalState::Expired => "expired",
+            ApprovalState::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::str::FromStr for ApprovalState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        ApprovalState::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not an approval state"))
+    }
+}
+
+/// The approval of a run that needed one: the requester is the run's
+/// `created_by`, asking at its `created_at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunApproval {
+    pub state: ApprovalState,
+    /// When a pending approval turns into a rejection; None: never.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Who approved, rejected or cancelled it (None while pending or once expired).
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// The decider's comment.
+    pub comment: Option<String>,
 }
 
 /// Proof that a writer holds a run's current lease.
@@ -89,7 +151,14 @@ pub struct RunInsertParams {
     /// Starts in `awaiting_approval` instead of `queued`.
     pub needs_approval: bool,
     pub timeout_secs: i64,
+    /// When a run that needs approval stops waiting and is rejected (None:
+    /// it waits until someone decides).
+    pub approval_expires_at: Option<DateTime<Utc>>,
+    /// The run this one retries (its audit entry is then `run.retry`).
+    pub retry_of: Option<RunId>,
     pub actor: String,
+    /// Where the request came from (the client's address), for the audit log.
+    pub source: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -114,7 +183,10 @@ impl RunInsertParams {
             idempotency_key: None,
             needs_approval: false,
             timeout_secs: 3600,
+            approval_expires_at: None,
+            retry_of: None,
             actor: "system".into(),
+            source: None,
             now,
         }
     }
@@ -257,7 +329,10 @@ pub struct RunActionParams {
     pub workspace_id: String,
     pub run_id: RunId,
     pub actor: String,
+    /// Why (a cancel), or the approver's comment (an approval or a rejection).
     pub reason: Option<String>,
+    /// Where the request came from (the client's address), for the audit log.
+    pub source: Option<String>,
     /// For approvals: whether the requester may approve their own run.
     pub allow_self: bool,
     pub now: DateTime<Utc>,
@@ -368,13 +443,61 @@ impl SessionWithRuns {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
+    pub workspace_id: String,
+    pub ts: DateTime<Utc>,
+    /// Who did it (a user, `system` for opsroom itself).
+    pub actor: String,
+    /// What was done, as `noun.verb`: `run.create`, `run.approve`, `secret.set`, …
+    pub action: String,
+    /// What it was done to: `run:42`, `secret:NAME`, …
+    pub subject: String,
+    /// Where the request came from (the client's address), when known.
+    pub source: Option<String>,
+    /// What else is known; `before` and `after` hold the state that changed.
+    pub details: Value,
+}
+
+/// An entry to add to the audit log ([`Store::audit_append`]).
+#[derive(Debug, Clone)]
+pub struct AuditAppendParams {
     pub workspace_id: String,
     pub ts: DateTime<Utc>,
     pub actor: String,
     pub action: String,
     pub subject: String,
+    pub source: Option<String>,
     pub details: Value,
+}
+
+/// Which audit entries to read ([`Store::audit_list`]).
+#[derive(Debug, Clone, Default)]
+pub struct AuditListParams {
+    pub workspace_id: String,
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries with exactly this action.
+    pub action: Option<String>,
+    /// Only entries of exactly this actor.
+    pub actor: Option<String>,
+    /// Newest first (else oldest first).
+    pub newest_first: bool,
+    /// Only entries that come after this id in the chosen order (paging).
+    pub cursor: Option<i64>,
+    pub limit: i64,
+}
+
+impl AuditListParams {
+    /// The newest `limit` entries of a workspace.
+    pub fn newest(workspace_id: &str, limit: i64) -> Self {
+        AuditListParams {
+            workspace_id: workspace_id.to_string(),
+            newest_first: true,
+            limit,
+            ..Default::default()
+        }
+    }
 }

@@ -157,6 +157,11 @@ pub(crate) struct RunRow<J, T> {
     error: Option<String>,
     phases: J,
     last_seq: i64,
+    approval: Option<String>,
+    approval_expires_at: Option<T>,
+    decided_by: Option<String>,
+    decided_at: Option<T>,
+    decision_comment: Option<String>,
 }
 
 impl<J: StoredJson, T: StoredTime> TryFrom<RunRow<J, T>> for Run {
@@ -184,6 +189,16 @@ impl<J: StoredJson, T: StoredTime> TryFrom<RunRow<J, T>> for Run {
             lane_key: r.lane_key,
             lock_key: r.lock_key,
             idempotency_key: r.idempotency_key,
+            approval: match c.opt_parse::<ApprovalState>("approval", r.approval)? {
+                Some(state) => Some(RunApproval {
+                    state,
+                    expires_at: c.opt_time("approval_expires_at", r.approval_expires_at)?,
+                    decided_by: r.decided_by,
+                    decided_at: c.opt_time("decided_at", r.decided_at)?,
+                    comment: r.decision_comment,
+                }),
+                None => None,
+            },
             created_by: r.created_by,
             approved_by: r.approved_by,
             created_at: c.time("created_at", r.created_at)?,
@@ -345,6 +360,7 @@ pub(crate) struct AuditRow<J, T> {
     actor: String,
     action: String,
     subject: String,
+    source: Option<String>,
     details: J,
 }
 
@@ -361,6 +377,7 @@ impl<J: StoredJson, T: StoredTime> TryFrom<AuditRow<J, T>> for AuditEntry {
             actor: r.actor,
             action: r.action,
             subject: r.subject,
+            source: r.source,
         })
     }
 }

@@ -23,6 +23,24 @@ pub(crate) fn created_event(p: &RunInsertParams, status: RunStatus) -> NewEvent 
         .with_data(json!({"kind": "created", "status": status}))
 }
 
+/// The audit entry of a new run: its action (`run.create`, or `run.retry`
+/// for a retry of another run) and details.
+pub(crate) fn created_audit(p: &RunInsertParams, status: RunStatus) -> (&'static str, Value) {
+    let action = if p.retry_of.is_some() {
+        "run.retry"
+    } else {
+        "run.create"
+    };
+    let details = json!({
+        "runbook": p.runbook,
+        "env": p.env,
+        "target": p.target,
+        "retry_of": p.retry_of,
+        "after": {"status": status, "approval_expires_at": p.approval_expires_at.filter(|_| p.needs_approval)},
+    });
+    (action, details)
+}
+
 /// The status an attempt ends in and its finish time: a failure with a
 /// retry time goes back to the queue; anything else must be final.
 pub(crate) fn completion(p: &RunCompleteParams) -> StoreResult<(RunStatus, Option<DateTime<Utc>>)> {
@@ -36,12 +54,15 @@ pub(crate) fn completion(p: &RunCompleteParams) -> StoreResult<(RunStatus, Optio
     }
 }
 
-/// A control-plane action on a run (cancel, approve, reject).
+/// A control-plane action on a run (cancel, approve, reject), or the
+/// expiry of its approval.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Action {
     Cancel,
     Approve,
     Reject,
+    /// Nobody decided in time: the waiting run is rejected.
+    ExpireApproval,
 }
 
 /// What an action changes.
@@ -49,6 +70,10 @@ pub(crate) struct Change {
     pub status: RunStatus,
     pub cancel_requested: bool,
     pub approved_by: Option<String>,
+    /// The approval's new state, with who decided and their comment.
+    pub approval: Option<ApprovalState>,
+    pub decided_by: Option<String>,
+    pub comment: Option<String>,
     pub error: Option<String>,
     pub event: NewEvent,
     pub audit_action: &'static str,
@@ -63,33 +88,42 @@ impl Action {
             .as_deref()
             .map(|r| format!(": {r}"))
             .unwrap_or_default();
-        let details = json!({"reason": p.reason, "from": run.status});
         let event = |level, message: String, kind: &str| {
             NewEvent::new(p.now, level, None, message)
-                .with_data(json!({"kind": kind, "actor": p.actor}))
+                .with_data(json!({"kind": kind, "actor": p.actor, "comment": p.reason}))
         };
-        match (self, run.status) {
-            (Action::Cancel, s) if s.is_final() => Err(StoreError::Conflict(format!(
-                "run {} is already {s}; only queued, waiting or running runs can be cancelled",
-                run.id
-            ))),
-            (Action::Cancel, RunStatus::Running) => Ok(Change {
-                status: RunStatus::Running,
+        let waiting = run.status == RunStatus::AwaitingApproval;
+        let change = |status: RunStatus, approval: Option<ApprovalState>| Change {
+            status,
+            cancel_requested: false,
+            approved_by: None,
+            approval,
+            decided_by: approval.map(|_| p.actor.clone()),
+            comment: approval.and(p.reason.clone()),
+            error: None,
+            event: event(EventLevel::Info, String::new(), ""),
+            audit_action: "",
+            audit_details: Value::Null,
+        };
+        let mut c = match (self, run.status) {
+            (Action::Cancel, s) if s.is_final() => {
+                return Err(StoreError::Conflict(format!(
+                    "run {} is already {s}; only queued, waiting or running runs can be cancelled",
+                    run.id
+                )))
+            }
+            (Action::Cancel, RunStatus::Running) => Change {
                 cancel_requested: true,
-                approved_by: None,
-                error: None,
                 event: event(
                     EventLevel::Warn,
                     format!("cancel requested by {}{reason}; stopping", p.actor),
                     "cancel_requested",
                 ),
                 audit_action: "run.cancel",
-                audit_details: details,
-            }),
-            (Action::Cancel, _) => Ok(Change {
-                status: RunStatus::Cancelled,
+                ..change(RunStatus::Running, None)
+            },
+            (Action::Cancel, _) => Change {
                 cancel_requested: true,
-                approved_by: None,
                 error: Some(format!("cancelled by {}{reason}", p.actor)),
                 event: event(
                     EventLevel::Warn,
@@ -97,34 +131,34 @@ impl Action {
                     "cancelled",
                 ),
                 audit_action: "run.cancel",
-                audit_details: details,
-            }),
-            (Action::Approve | Action::Reject, s) if s != RunStatus::AwaitingApproval => Err(
-                StoreError::Conflict(format!("run {} is {s}, not awaiting approval", run.id)),
-            ),
-            (Action::Approve, _) if !p.allow_self && p.actor == run.created_by => {
-                Err(StoreError::Conflict(format!(
-                    "run {} was requested by {}; it must be approved by someone else",
-                    run.id, run.created_by
+                ..change(
+                    RunStatus::Cancelled,
+                    waiting.then_some(ApprovalState::Cancelled),
+                )
+            },
+            (Action::Approve | Action::Reject | Action::ExpireApproval, s) if !waiting => {
+                return Err(StoreError::Conflict(format!(
+                    "run {} is {s}, not awaiting approval",
+                    run.id
                 )))
             }
-            (Action::Approve, _) => Ok(Change {
-                status: RunStatus::Queued,
-                cancel_requested: false,
+            (Action::Approve | Action::Reject, _) if !p.allow_self && p.actor == run.created_by => {
+                return Err(StoreError::SelfApproval {
+                    run_id: run.id,
+                    requester: run.created_by.clone(),
+                })
+            }
+            (Action::Approve, _) => Change {
                 approved_by: Some(p.actor.clone()),
-                error: None,
                 event: event(
                     EventLevel::Info,
                     format!("approved by {}{reason}; queued", p.actor),
                     "approved",
                 ),
                 audit_action: "run.approve",
-                audit_details: details,
-            }),
-            (Action::Reject, _) => Ok(Change {
-                status: RunStatus::Rejected,
-                cancel_requested: false,
-                approved_by: None,
+                ..change(RunStatus::Queued, Some(ApprovalState::Approved))
+            },
+            (Action::Reject, _) => Change {
                 error: Some(format!("rejected by {}{reason}", p.actor)),
                 event: event(
                     EventLevel::Warn,
@@ -132,9 +166,45 @@ impl Action {
                     "rejected",
                 ),
                 audit_action: "run.reject",
-                audit_details: details,
-            }),
-        }
+                ..change(RunStatus::Rejected, Some(ApprovalState::Rejected))
+            },
+            (Action::ExpireApproval, _) => {
+                let Some(expires_at) = run.approval.as_ref().and_then(|a| a.expires_at) else {
+                    return Err(StoreError::Conflict(format!(
+                        "run {}'s approval does not expire",
+                        run.id
+                    )));
+                };
+                if expires_at > p.now {
+                    return Err(StoreError::Conflict(format!(
+                        "run {}'s approval expires at {}, not yet",
+                        run.id,
+                        expires_at.to_rfc3339()
+                    )));
+                }
+                let why = format!(
+                    "approval expired: nobody approved or rejected it between {} and {}",
+                    run.created_at.to_rfc3339(),
+                    expires_at.to_rfc3339()
+                );
+                Change {
+                    decided_by: None,
+                    comment: None,
+                    error: Some(why.clone()),
+                    event: NewEvent::new(p.now, EventLevel::Warn, None, why)
+                        .with_data(json!({"kind": "approval_expired", "expires_at": expires_at})),
+                    audit_action: "run.expire",
+                    ..change(RunStatus::Rejected, Some(ApprovalState::Expired))
+                }
+            }
+        };
+        c.audit_details = json!({
+            "before": {"status": run.status},
+            "after": {"status": c.status, "cancel_requested": c.cancel_requested},
+            "comment": p.reason,
+            "error": c.error,
+        });
+        Ok(c)
     }
 }
 

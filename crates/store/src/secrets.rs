@@ -96,6 +96,8 @@ pub struct SecretPutParams {
     pub sealed: String,
     pub key_id: String,
     pub actor: String,
+    /// Where the request came from (the client's address), for the audit log.
+    pub source: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -113,6 +115,8 @@ pub struct SecretDeleteParams {
     pub workspace_id: String,
     pub name: SecretName,
     pub actor: String,
+    /// Where the request came from (the client's address), for the audit log.
+    pub source: Option<String>,
     pub now: DateTime<Utc>,
 }
 
@@ -281,6 +285,7 @@ pub(crate) async fn put<B: SecretRows>(b: &B, p: SecretPutParams) -> StoreResult
             actor: &p.actor,
             action: "secret.set",
             subject: &format!("secret:{}", p.name),
+            source: p.source.as_deref(),
             details: &json!({"name": p.name.as_str(), "created": before.is_none()}),
         },
     )
@@ -309,6 +314,7 @@ pub(crate) async fn delete<B: SecretRows>(b: &B, p: SecretDeleteParams) -> Store
             actor: &p.actor,
             action: "secret.deleted",
             subject: &format!("secret:{}", p.name),
+            source: p.source.as_deref(),
             details: &json!({"name": p.name.as_str()}),
         },
     )
@@ -339,6 +345,7 @@ pub(crate) async fn reseal<B: SecretRows>(b: &B, p: SecretsResealParams) -> Stor
                 actor: &p.actor,
                 action: "secret.resealed",
                 subject: &format!("secret:{}", r.name),
+                source: None,
                 details: &json!({"name": r.name, "key_id": r.key_id}),
             },
         )

@@ -17,7 +17,22 @@ pub(crate) struct NewAudit<'a> {
     pub actor: &'a str,
     pub action: &'a str,
     pub subject: &'a str,
+    pub source: Option<&'a str>,
     pub details: &'a Value,
+}
+
+impl<'a> NewAudit<'a> {
+    pub(crate) fn from_params(p: &'a AuditAppendParams) -> Self {
+        NewAudit {
+            workspace_id: &p.workspace_id,
+            ts: p.ts,
+            actor: &p.actor,
+            action: &p.action,
+            subject: &p.subject,
+            source: p.source.as_deref(),
+            details: &p.details,
+        }
+    }
 }
 
 /// A completion whose outcome the rules already decided.
@@ -95,7 +110,13 @@ pub(crate) trait Primitives: Send + Sync {
         events: &[NewEvent],
     ) -> StoreResult<()>;
 
-    async fn audit_insert(&self, tx: &mut Self::Tx, entry: NewAudit<'_>) -> StoreResult<()>;
+    /// Appends an audit entry (the table refuses changes and deletions).
+    async fn audit_insert(&self, tx: &mut Self::Tx, entry: NewAudit<'_>)
+        -> StoreResult<AuditEntry>;
+
+    /// The runs still waiting for approval whose approval expired at or
+    /// before `now`, oldest first.
+    async fn runs_approval_expired(&self, now: DateTime<Utc>) -> StoreResult<Vec<Run>>;
 
     /// Starts a migration's transaction: one migrator at a time, with the
     /// migrations table in place.
@@ -180,6 +201,7 @@ pub(crate) async fn transition<B: Primitives>(
             actor: &p.actor,
             action: change.audit_action,
             subject: &format!("run:{}", updated.id),
+            source: p.source.as_deref(),
             details: &change.audit_details,
         },
     )
@@ -188,6 +210,47 @@ pub(crate) async fn transition<B: Primitives>(
     b.notify(Wakeup::Run(updated.id));
     b.notify(Wakeup::RunsAvailable);
     Ok(updated)
+}
+
+/// Rejects the waiting runs whose approval expired, one transaction each.
+/// Each goes through [`transition`], which locks the run and decides again
+/// on what it holds then: when several processes sweep at once, the first
+/// expires the run and the others find it no longer waiting, so each run is
+/// expired (with one event and one audit entry) exactly once.
+pub(crate) async fn expire_approvals<B: Primitives>(
+    b: &B,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Run>> {
+    let mut expired = Vec::new();
+    for run in b.runs_approval_expired(now).await? {
+        let p = RunActionParams {
+            workspace_id: run.workspace_id,
+            run_id: run.id,
+            actor: "system".into(),
+            reason: None,
+            source: None,
+            allow_self: true,
+            now,
+        };
+        match transition(b, &p, Action::ExpireApproval).await {
+            Ok(run) => expired.push(run),
+            // Decided, cancelled or expired by someone else meanwhile.
+            Err(StoreError::Conflict(_) | StoreError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(expired)
+}
+
+/// Appends one audit entry in a transaction of its own.
+pub(crate) async fn audit_append<B: Primitives>(
+    b: &B,
+    p: &AuditAppendParams,
+) -> StoreResult<AuditEntry> {
+    let mut tx = b.begin(&p.workspace_id).await?;
+    let entry = b.audit_insert(&mut tx, NewAudit::from_params(p)).await?;
+    b.commit(tx, "committing an audit entry").await?;
+    Ok(entry)
 }
 
 /// Requeues or fails the runs of workers that stopped heartbeating. A run

@@ -107,6 +107,26 @@ impl TestStore {
         }
     }
 
+    /// Like [`TestStore::execute`], answering the database's error as text
+    /// instead of panicking (to check that a statement is refused).
+    pub async fn try_execute(&self, sql: &str) -> Result<(), String> {
+        let result = match &self.cleanup {
+            Cleanup::File(_) => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url)
+                    .await
+                    .expect("connect sqlite");
+                sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ())
+            }
+            Cleanup::Schema(_) => {
+                let mut conn = PgConnection::connect(&self.url)
+                    .await
+                    .expect("connect postgres");
+                sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ())
+            }
+        };
+        result.map_err(|e| e.to_string())
+    }
+
     /// Which backend this is: "postgres" or "sqlite".
     pub fn backend(&self) -> &'static str {
         self.store.backend()

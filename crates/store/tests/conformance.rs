@@ -8,6 +8,8 @@ use opsroom_store::*;
 use serde_json::json;
 use std::collections::HashMap;
 
+#[path = "conformance/approvals.rs"]
+mod approvals;
 #[path = "conformance/identity.rs"]
 mod identity;
 #[path = "conformance/secrets.rs"]
@@ -64,6 +66,7 @@ fn action(id: RunId, actor: &str) -> RunActionParams {
         run_id: id,
         actor: actor.into(),
         reason: None,
+        source: None,
         allow_self: false,
         now: t0(),
     }
@@ -338,7 +341,10 @@ async fn cancel_stops_queued_at_once_and_running_through_the_worker(store: DynSt
     assert!(events
         .iter()
         .any(|e| e.message.contains("cancel requested by ana")));
-    let audit = store.audit_list(DEFAULT_WORKSPACE, 100).await.unwrap();
+    let audit = store
+        .audit_list(AuditListParams::newest(DEFAULT_WORKSPACE, 100))
+        .await
+        .unwrap();
     assert_eq!(audit.iter().filter(|a| a.action == "run.cancel").count(), 2);
 }
 
@@ -539,9 +545,11 @@ async fn approvals_need_someone_else(store: DynStore) {
     assert!(claim(&store, "w", 5, t0()).await.is_empty());
     let err = store.run_approve(action(r.id, "ana")).await.unwrap_err();
     assert!(
-        err.to_string().contains("approved by someone else"),
+        matches!(&err, StoreError::SelfApproval { requester, .. } if requester == "ana"),
         "{err}"
     );
+    let err = store.run_reject(action(r.id, "ana")).await.unwrap_err();
+    assert!(matches!(err, StoreError::SelfApproval { .. }), "{err}");
     let ok = store.run_approve(action(r.id, "bob")).await.unwrap();
     assert_eq!(ok.status, RunStatus::Queued);
     assert_eq!(ok.approved_by.as_deref(), Some("bob"));
@@ -550,7 +558,10 @@ async fn approvals_need_someone_else(store: DynStore) {
         "approving twice is refused"
     );
     assert_eq!(ids(&claim(&store, "w", 5, t0()).await), vec![r.id]);
-    let audit = store.audit_list(DEFAULT_WORKSPACE, 10).await.unwrap();
+    let audit = store
+        .audit_list(AuditListParams::newest(DEFAULT_WORKSPACE, 10))
+        .await
+        .unwrap();
     assert_eq!(audit[0].action, "run.approve");
     assert_eq!(audit[0].actor, "bob");
 }
@@ -685,7 +696,11 @@ async fn a_run_of_another_workspace_is_neither_seen_nor_written(store: DynStore)
         .await
         .unwrap()
         .is_empty());
-    assert!(store.audit_list("b", 10).await.unwrap().is_empty());
+    assert!(store
+        .audit_list(AuditListParams::newest("b", 10))
+        .await
+        .unwrap()
+        .is_empty());
     let mut cancel = action(theirs.id, "ana");
     cancel.workspace_id = "b".into();
     assert!(not_found(store.run_cancel(cancel).await.map(drop)));
@@ -918,7 +933,10 @@ async fn batches_insert_in_order_with_events(store: DynStore) {
         store.runs_insert_batch(vec![p]).await,
         Err(StoreError::Conflict(_))
     ));
-    let audit = store.audit_list(DEFAULT_WORKSPACE, 5).await.unwrap();
+    let audit = store
+        .audit_list(AuditListParams::newest(DEFAULT_WORKSPACE, 5))
+        .await
+        .unwrap();
     assert_eq!(audit[0].action, "run.create_batch");
     assert_eq!(audit[0].details["count"], 3200);
 }

@@ -382,7 +382,7 @@ async fn the_store_works_as_the_restricted_role() {
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|r| r.workspace_id == "beta"));
     assert!(store
-        .audit_list("alpha", 10)
+        .audit_list(AuditListParams::newest("alpha", 10))
         .await
         .unwrap()
         .iter()
@@ -392,6 +392,7 @@ async fn the_store_works_as_the_restricted_role() {
         run_id: b.id,
         actor: "ana".into(),
         reason: None,
+        source: None,
         allow_self: false,
         now: t0(),
     };
@@ -408,6 +409,7 @@ async fn the_store_works_as_the_restricted_role() {
                 sealed: format!("sealed-{ws}"),
                 key_id: "k1".into(),
                 actor: "ana".into(),
+                source: None,
                 now: t0(),
             })
             .await

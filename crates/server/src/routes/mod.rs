@@ -1,5 +1,7 @@
 //! One module per resource, each with its own router.
 
+pub mod approvals;
+pub mod audit;
 pub mod identity;
 pub mod meta;
 pub mod runs;

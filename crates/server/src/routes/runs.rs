@@ -4,9 +4,10 @@ use crate::auth::Workspace;
 use crate::error::{ApiError, ApiJson, ApiQuery, IdPath, OptionalJson};
 use crate::resolve::{resolve, Resolved, RunRequest};
 use crate::views::{
-    ActionBody, ArtifactView, CreateRun, ErrorBody, EventView, EventsQuery, RunView, RunsQuery,
+    ActionBody, ArtifactView, CreateRun, DecisionBody, ErrorBody, EventView, EventsQuery, RunView,
+    RunsQuery,
 };
-use crate::{sse, Actor, AppState};
+use crate::{sse, Actor, AppState, ClientAddr};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -45,6 +46,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     headers: HeaderMap,
     ApiJson(body): ApiJson<CreateRun>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
@@ -72,7 +74,7 @@ pub(crate) async fn create(
     if let Some(lane) = &new_run.lane {
         engine.store.session_get(&ws, lane.session_id).await?;
     }
-    let mut p = insert_params(&state, resolved, actor);
+    let mut p = insert_params(&state, resolved, actor, source);
     p.workspace_id = ws.clone();
     if let RunWhat::Text(text) = new_run.what {
         p.text = Some(text);
@@ -97,9 +99,20 @@ pub(crate) async fn create(
     Ok((status, Json(run.into())))
 }
 
-/// The parts of a new run that come from its checked request.
-fn insert_params(state: &AppState, resolved: Resolved, actor: String) -> RunInsertParams {
-    let mut p = RunInsertParams::new(&resolved.runbook, state.engine.clock.now());
+/// The parts of a new run that come from its checked request; a run that
+/// needs approval waits for it until the configured expiry.
+fn insert_params(
+    state: &AppState,
+    resolved: Resolved,
+    actor: String,
+    source: Option<String>,
+) -> RunInsertParams {
+    let now = state.engine.clock.now();
+    let mut p = RunInsertParams::new(&resolved.runbook, now);
+    p.approval_expires_at = resolved
+        .needs_approval
+        .then(|| now + state.engine.config.approvals.expire_after());
+    p.source = source;
     p.lock_key = resolved.lock_key();
     p.max_attempts = resolved.default_max_attempts();
     p.risk = resolved.risk;
@@ -267,25 +280,34 @@ pub(crate) async fn artifacts(
     ))
 }
 
-fn action_params(
-    state: &AppState,
-    ws: &str,
+/// Who acts on which run, from where, with what reason or comment
+/// (`field` names it in errors).
+struct ActionRequest {
+    ws: String,
     id: RunId,
     actor: String,
-    body: Option<ActionBody>,
-) -> Result<RunActionParams, ApiError> {
-    let reason = body.and_then(|b| b.reason);
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 1000) {
+    source: Option<String>,
+    reason: Option<String>,
+    field: &'static str,
+}
+
+fn action_params(state: &AppState, r: ActionRequest) -> Result<RunActionParams, ApiError> {
+    if r.reason.as_ref().is_some_and(|t| t.chars().count() > 1000) {
         return Err(ApiError::unprocessable(
-            "invalid_reason",
-            "reason must be at most 1000 characters",
+            if r.field == "comment" {
+                "invalid_comment"
+            } else {
+                "invalid_reason"
+            },
+            format!("{} must be at most 1000 characters", r.field),
         ));
     }
     Ok(RunActionParams {
-        workspace_id: ws.to_string(),
-        run_id: id,
-        actor,
-        reason,
+        workspace_id: r.ws,
+        run_id: r.id,
+        actor: r.actor,
+        reason: r.reason,
+        source: r.source,
         allow_self: false,
         now: state.engine.clock.now(),
     })
@@ -308,58 +330,95 @@ pub(crate) async fn cancel(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     IdPath(id): IdPath<RunId>,
     OptionalJson(body): OptionalJson<ActionBody>,
 ) -> Result<Json<RunView>, ApiError> {
-    let p = action_params(&state, &ws, id, actor, body)?;
+    let p = action_params(
+        &state,
+        ActionRequest {
+            ws,
+            id,
+            actor,
+            source,
+            reason: body.and_then(|b| b.reason),
+            field: "reason",
+        },
+    )?;
     Ok(Json(state.engine.store.run_cancel(p).await?.into()))
 }
 
-/// Approve a run waiting for approval (someone else than the requester).
+fn decision_params(
+    state: &AppState,
+    ws: String,
+    id: RunId,
+    actor: String,
+    source: Option<String>,
+    body: Option<DecisionBody>,
+) -> Result<RunActionParams, ApiError> {
+    action_params(
+        state,
+        ActionRequest {
+            ws,
+            id,
+            actor,
+            source,
+            reason: body.and_then(|b| b.comment),
+            field: "comment",
+        },
+    )
+}
+
+/// Approve a run waiting for approval: only someone other than the person
+/// who requested it (its `created_by`) may. The comment is kept with the run.
 #[utoipa::path(
     post,
     path = "/api/v1/runs/{id}/approve",
     params(("id" = i64, Path, description = "The run's id")),
-    request_body(content = Option<ActionBody>, description = "Optional"),
+    request_body(content = Option<DecisionBody>, description = "Optional"),
     responses(
-        (status = 200, description = "The run", body = RunView),
+        (status = 200, description = "The run, queued", body = RunView),
+        (status = 403, description = "The approver requested the run (`self_approval`).", body = ErrorBody),
         (status = 404, description = "No such run.", body = ErrorBody),
-        (status = 409, description = "The run does not wait for approval, or the approver requested it.", body = ErrorBody),
-        (status = 422, description = "A reason that is too long or holds a NUL character.", body = ErrorBody),
+        (status = 409, description = "The run does not wait for approval.", body = ErrorBody),
+        (status = 422, description = "A comment that is too long or holds a NUL character.", body = ErrorBody),
     )
 )]
 pub(crate) async fn approve(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     IdPath(id): IdPath<RunId>,
-    OptionalJson(body): OptionalJson<ActionBody>,
+    OptionalJson(body): OptionalJson<DecisionBody>,
 ) -> Result<Json<RunView>, ApiError> {
-    let p = action_params(&state, &ws, id, actor, body)?;
+    let p = decision_params(&state, ws, id, actor, source, body)?;
     Ok(Json(state.engine.store.run_approve(p).await?.into()))
 }
 
-/// Reject a run waiting for approval.
+/// Reject a run waiting for approval: like approving, not by its requester.
 #[utoipa::path(
     post,
     path = "/api/v1/runs/{id}/reject",
     params(("id" = i64, Path, description = "The run's id")),
-    request_body(content = Option<ActionBody>, description = "Optional"),
+    request_body(content = Option<DecisionBody>, description = "Optional"),
     responses(
-        (status = 200, description = "The run", body = RunView),
+        (status = 200, description = "The run, rejected", body = RunView),
+        (status = 403, description = "The rejecter requested the run (`self_approval`).", body = ErrorBody),
         (status = 404, description = "No such run.", body = ErrorBody),
         (status = 409, description = "The run does not wait for approval.", body = ErrorBody),
-        (status = 422, description = "A reason that is too long or holds a NUL character.", body = ErrorBody),
+        (status = 422, description = "A comment that is too long or holds a NUL character.", body = ErrorBody),
     )
 )]
 pub(crate) async fn reject(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     IdPath(id): IdPath<RunId>,
-    OptionalJson(body): OptionalJson<ActionBody>,
+    OptionalJson(body): OptionalJson<DecisionBody>,
 ) -> Result<Json<RunView>, ApiError> {
-    let p = action_params(&state, &ws, id, actor, body)?;
+    let p = decision_params(&state, ws, id, actor, source, body)?;
     Ok(Json(state.engine.store.run_reject(p).await?.into()))
 }
 
@@ -379,6 +438,7 @@ pub(crate) async fn retry(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     IdPath(id): IdPath<RunId>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let engine = &state.engine;
@@ -400,8 +460,9 @@ pub(crate) async fn retry(
         ..Default::default()
     })?;
     let resolved = resolve(engine, &state.parse_env, RunRequest::from(&again))?;
-    let mut p = insert_params(&state, resolved, actor);
+    let mut p = insert_params(&state, resolved, actor, source);
     p.workspace_id = ws.clone();
+    p.retry_of = Some(old.id);
     p.text = old.text;
     p.priority = old.priority;
     p.max_attempts = old.max_attempts;

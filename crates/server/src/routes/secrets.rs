@@ -5,7 +5,7 @@
 use crate::auth::Workspace;
 use crate::error::{ApiError, ApiJson};
 use crate::views::{ErrorBody, SecretView, SetSecret};
-use crate::{Actor, AppState};
+use crate::{Actor, AppState, ClientAddr};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put as put_route};
@@ -44,6 +44,7 @@ pub(crate) async fn put(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     Path(name): Path<String>,
     ApiJson(body): ApiJson<SetSecret>,
 ) -> Result<(StatusCode, Json<SecretView>), ApiError> {
@@ -74,6 +75,7 @@ pub(crate) async fn put(
             sealed,
             key_id: key.id().to_string(),
             actor,
+            source,
             now: engine.clock.now(),
         })
         .await?;
@@ -114,6 +116,7 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     Extension(Workspace(ws)): Extension<Workspace>,
     Extension(Actor(actor)): Extension<Actor>,
+    ClientAddr(source): ClientAddr,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = secret_name(&name)?;
@@ -124,6 +127,7 @@ pub(crate) async fn delete(
             workspace_id: ws,
             name,
             actor,
+            source,
             now: engine.clock.now(),
         })
         .await?;

@@ -20,7 +20,7 @@ use maud::{html, Markup, DOCTYPE};
 use opsroom_auth::redirect::safe_next;
 use opsroom_auth::{password, token};
 use opsroom_store::{
-    AuditRecordParams, AuditSource, StoreError, UiSession, UiSessionCreateParams,
+    AuditAppendParams, AuditSource, StoreError, UiSession, UiSessionCreateParams,
     UiSessionDeleteParams, DEFAULT_WORKSPACE,
 };
 use serde::Deserialize;
@@ -256,13 +256,14 @@ pub async fn login(
             Err(_) => DEFAULT_WORKSPACE.to_string(),
         };
         store
-            .audit_record(AuditRecordParams {
+            .audit_append(AuditAppendParams {
                 workspace_id: audit_ws,
+                ts: state.engine.clock.now(),
+                actor: source.actor,
                 action: "signin.failed".into(),
                 subject: format!("user:{}", form.name),
+                source: source.address,
                 details: json!({"user": form.name, "workspace": workspace}),
-                source,
-                now: state.engine.clock.now(),
             })
             .await?;
         let page = login_page(

@@ -24,6 +24,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/runboard", get(pages::runboard_start))
         .route("/runboard/{session}", get(pages::runboard))
         .route("/workers", get(pages::workers))
+        .route("/approvals", get(pages::approvals))
+        .route("/audit", get(pages::audit))
         .route(
             "/ui/runs/{id}/artifacts/{artifact}/html",
             get(markdown::artifact_html),

@@ -3,11 +3,16 @@
 //! Templates are `maud` macros: every value is escaped unless marked otherwise.
 
 use super::assets::VERSION;
-use axum::extract::{Path, Query};
+use crate::auth::Workspace;
+use crate::AppState;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use chrono::{DateTime, Utc};
 use maud::{html, Markup, DOCTYPE};
 use opsroom_core::Lane;
+use opsroom_store::AuditListParams;
 use std::collections::HashMap;
 
 /// Which navigation entry a page belongs to.
@@ -15,16 +20,20 @@ use std::collections::HashMap;
 enum Nav {
     Home,
     Runs,
+    Approvals,
     Runboard,
     Workers,
+    Audit,
 }
 
 /// The navigation bar's entries: (href, label, entry).
-const NAV: [(&str, &str, Nav); 4] = [
+const NAV: [(&str, &str, Nav); 6] = [
     ("/", "Command", Nav::Home),
     ("/runs", "History", Nav::Runs),
+    ("/approvals", "Approvals", Nav::Approvals),
     ("/runboard", "Runboard", Nav::Runboard),
     ("/workers", "Workers", Nav::Workers),
+    ("/audit", "Audit", Nav::Audit),
 ];
 
 /// The page scripts, in load order.
@@ -76,6 +85,11 @@ impl<'a> Page<'a> {
                                     li {
                                         a href=(href) aria-current=[(which == self.nav).then_some("page")] {
                                             (label)
+                                            @if which == Nav::Approvals {
+                                                // Filled in by core.js: how many runs wait.
+                                                " "
+                                                span #nav-approvals-count .count hidden aria-label="runs waiting" {}
+                                            }
                                         }
                                     }
                                 }
@@ -242,6 +256,156 @@ pub async fn runboard(Path(session): Path<String>) -> Response {
         }
     })
     .into_response()
+}
+
+/// `/approvals`: the runs waiting for someone to approve or reject them,
+/// each with its plan; filled in (and kept current) by the page script.
+pub async fn approvals() -> Markup {
+    Page::new("Approvals", Nav::Approvals, "approvals").render(html! {
+        h1 { "Approvals" }
+        p.muted {
+            "Runs that wait for a second person: check the plan, then approve or reject \
+             it with a comment. You cannot decide on a run you requested."
+        }
+        #approvals aria-live="polite" {}
+    })
+}
+
+/// `/audit`: the audit log, newest first, filtered by action, actor and time.
+pub async fn audit(
+    State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let get = |k: &str| q.get(k).map(String::as_str).unwrap_or("").trim();
+    let since = match get("since") {
+        "" => Ok(None),
+        s => parse_since(s).map(Some),
+    };
+    let filter = |v: &str| (!v.is_empty()).then(|| v.to_string());
+    let entries = match &since {
+        Ok(since) => state
+            .engine
+            .store
+            .audit_list(AuditListParams {
+                since: *since,
+                action: filter(get("action")),
+                actor: filter(get("actor")),
+                ..AuditListParams::newest(&ws, AUDIT_PAGE)
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading the audit log for its page");
+                "The audit log cannot be read right now; see the server log.".to_string()
+            }),
+        Err(e) => Err(e.clone()),
+    };
+    let export = {
+        let mut pairs = vec![];
+        for k in ["since", "action", "actor"] {
+            let bad_since = k == "since" && since.is_err();
+            if !get(k).is_empty() && !bad_since {
+                pairs.push(format!("{k}={}", url_encode(get(k))));
+            }
+        }
+        pairs.join("&")
+    };
+    Page::new("Audit log", Nav::Audit, "audit")
+        .render(html! {
+            h1 { "Audit log" }
+            form #audit-filters .filters method="get" action="/audit" {
+                label { "Action " input name="action" value=(get("action")) size="14" list="audit-actions"; }
+                datalist #audit-actions {
+                    @for a in AUDIT_ACTIONS { option { (a) } }
+                }
+                label { "Actor " input name="actor" value=(get("actor")) size="10"; }
+                label {
+                    "Since "
+                    input name="since" value=(get("since")) size="22" placeholder="2026-01-31 or 2026-01-31T08:00:00Z";
+                }
+                button type="submit" { "Filter" }
+                a.button.ghost href="/audit" { "Clear" }
+            }
+            p.muted {
+                "Newest first, at most " (AUDIT_PAGE) " entries. Export everything that matches: "
+                a href={ "/api/v1/audit?format=csv&" (export) } download="audit.csv" { "CSV" }
+                " · "
+                a href={ "/api/v1/audit?format=jsonl&" (export) } download="audit.jsonl" { "JSON lines" }
+            }
+            @match entries {
+                Err(message) => { p.error role="alert" { (message) } }
+                Ok(entries) if entries.is_empty() => { p.muted.empty { "No audit entries match these filters." } }
+                Ok(entries) => { div.table-wrap {
+                    table.audit {
+                        thead { tr {
+                            @for c in ["Time", "Actor", "Action", "Subject", "Source", "Details"] {
+                                th scope="col" { (c) }
+                            }
+                        } }
+                        tbody {
+                            @for e in &entries {
+                                tr data-action=(e.action) {
+                                    td { time datetime=(e.ts.to_rfc3339()) { (e.ts.format("%Y-%m-%d %H:%M:%S UTC")) } }
+                                    td { (e.actor) }
+                                    td { code { (e.action) } }
+                                    td {
+                                        @if let Some(id) = e.subject.strip_prefix("run:").filter(|id| id.parse::<i64>().is_ok()) {
+                                            a href={ "/runs/" (id) } { (e.subject) }
+                                        } @else {
+                                            (e.subject)
+                                        }
+                                    }
+                                    td { (e.source.as_deref().unwrap_or("")) }
+                                    td.details { code { (e.details.to_string()) } }
+                                }
+                            }
+                        }
+                    }
+                } }
+            }
+        })
+        .into_response()
+}
+
+/// The most entries the audit page shows.
+const AUDIT_PAGE: i64 = 200;
+
+/// The actions the audit filter suggests.
+const AUDIT_ACTIONS: [&str; 10] = [
+    "run.create",
+    "run.retry",
+    "run.approve",
+    "run.reject",
+    "run.expire",
+    "run.cancel",
+    "run.create_batch",
+    "secret.set",
+    "secret.deleted",
+    "secret.resealed",
+];
+
+/// A time for the audit filter: RFC 3339, or a date (midnight UTC).
+fn parse_since(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.to_utc());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc());
+    }
+    Err(format!(
+        "“{s}” is not a time: write a date (2026-01-31) or an RFC 3339 time (2026-01-31T08:00:00Z)."
+    ))
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `/workers`: worker health.

@@ -15,14 +15,15 @@ pub use roles::{RoleCreateParams, RoleCreated};
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
 use crate::rows::{cancel_requested, convert, events_page};
 use crate::rules::{
-    attempt_started_template, batch_audit, check_batch, created_event, Action, Change, Rescue,
+    attempt_started_template, batch_audit, check_batch, created_audit, created_event, Action,
+    Change, Rescue,
 };
 use crate::sequences::{self, Decided, NewAudit, Primitives};
 use crate::wakeups::{Wakeup, Wakeups};
 use crate::*;
 use chrono::{DateTime, Utc};
 use opsroom_core::RunStatus;
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
 use std::str::FromStr;
@@ -47,6 +48,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0004_rls",
         include_str!("../../migrations/postgres/0004_rls.sql"),
+    ),
+    (
+        "0005_approvals",
+        include_str!("../../migrations/postgres/0005_approvals.sql"),
     ),
 ];
 
@@ -255,8 +260,12 @@ impl Primitives for PgStore {
             .bind(change.cancel_requested)
             .bind(change.status.is_final().then_some(p.now))
             .bind(&change.approved_by)
-            .bind(&change.error)
+            .bind(change.error.as_deref().map(escape_nul))
             .bind(&p.actor)
+            .bind(change.approval.map(ApprovalState::as_str))
+            .bind(&change.decided_by)
+            .bind(p.now)
+            .bind(change.comment.as_deref().map(escape_nul))
             .fetch_one(&mut **tx)
             .await
             .doing("updating a run")?
@@ -344,8 +353,17 @@ impl Primitives for PgStore {
         Ok(())
     }
 
-    async fn audit_insert(&self, tx: &mut Self::Tx, a: NewAudit<'_>) -> StoreResult<()> {
+    async fn audit_insert(&self, tx: &mut Self::Tx, a: NewAudit<'_>) -> StoreResult<AuditEntry> {
         audit_insert(tx, a).await
+    }
+
+    async fn runs_approval_expired(&self, now: DateTime<Utc>) -> StoreResult<Vec<Run>> {
+        let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/runs_approval_expired.sql"))
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .doing("finding expired approvals")?;
+        convert(rows)
     }
 
     async fn migration_begin(&self) -> StoreResult<Self::Tx> {
@@ -448,18 +466,19 @@ async fn complete_in_workspace(
     convert(rows)
 }
 
-async fn audit_insert(tx: &mut sqlx::PgConnection, a: NewAudit<'_>) -> StoreResult<()> {
-    sqlx::query(include_str!("queries/audit_insert.sql"))
+async fn audit_insert(tx: &mut sqlx::PgConnection, a: NewAudit<'_>) -> StoreResult<AuditEntry> {
+    sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_insert.sql"))
         .bind(a.workspace_id)
         .bind(a.ts)
         .bind(a.actor)
         .bind(a.action)
         .bind(a.subject)
-        .bind(a.details)
-        .execute(&mut *tx)
+        .bind(a.source)
+        .bind(escape_nul_json(a.details).into_owned())
+        .fetch_one(&mut *tx)
         .await
-        .doing("writing the audit log")?;
-    Ok(())
+        .doing("writing the audit log")?
+        .try_into()
 }
 
 fn initial_status(p: &RunInsertParams) -> RunStatus {
@@ -496,6 +515,7 @@ impl Store for PgStore {
         }
         let status = initial_status(&p);
         let created = created_event(&p, status);
+        let (audit_action, audit_details) = created_audit(&p, status);
         let q = sqlx::query_as::<_, RunRow>(include_str!("queries/run_insert.sql"))
             .bind(&p.workspace_id)
             .bind(&p.runbook)
@@ -519,7 +539,10 @@ impl Store for PgStore {
             .bind(p.timeout_secs)
             .bind(escape_nul(&created.message))
             .bind(escape_nul_json(&created.data).into_owned())
-            .bind(json!({"runbook": p.runbook, "env": p.env, "target": p.target}));
+            .bind(escape_nul_json(&audit_details).into_owned())
+            .bind(p.approval_expires_at)
+            .bind(&p.source)
+            .bind(audit_action);
         let row = q.fetch_optional(&mut *tx).await.doing("inserting a run")?;
         let Some(row) = row else {
             // The idempotency key exists (ON CONFLICT waited for its insert
@@ -589,6 +612,12 @@ impl Store for PgStore {
             .bind(col(&|p| Some(p.actor.clone())))
             .bind(params.iter().map(|p| p.now).collect::<Vec<_>>())
             .bind(params.iter().map(|p| p.timeout_secs).collect::<Vec<_>>())
+            .bind(
+                params
+                    .iter()
+                    .map(|p| p.approval_expires_at)
+                    .collect::<Vec<_>>(),
+            )
             .fetch_all(&mut *tx)
             .await
             .doing("inserting runs")?;
@@ -626,6 +655,7 @@ impl Store for PgStore {
                     actor: &actor,
                     action: "run.create_batch",
                     subject: &subject,
+                    source: params[0].source.as_deref(),
                     details: &details,
                 },
             )
@@ -731,6 +761,10 @@ impl Store for PgStore {
 
     async fn run_reject(&self, p: RunActionParams) -> StoreResult<Run> {
         sequences::transition(self, &p, Action::Reject).await
+    }
+
+    async fn runs_expire_approvals(&self, now: DateTime<Utc>) -> StoreResult<Vec<Run>> {
+        sequences::expire_approvals(self, now).await
     }
 
     async fn runs_rescue(&self, p: RunsRescueParams) -> StoreResult<Vec<Run>> {
@@ -855,15 +889,24 @@ impl Store for PgStore {
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
     }
 
-    async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>> {
-        let mut tx = self.begin_in(workspace_id).await?;
+    async fn audit_list(&self, p: AuditListParams) -> StoreResult<Vec<AuditEntry>> {
+        let mut tx = self.begin_in(&p.workspace_id).await?;
         let rows = sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_list.sql"))
-            .bind(workspace_id)
-            .bind(limit)
+            .bind(&p.workspace_id)
+            .bind(p.since)
+            .bind(&p.action)
+            .bind(&p.actor)
+            .bind(p.newest_first)
+            .bind(p.cursor)
+            .bind(p.limit)
             .fetch_all(&mut *tx)
             .await
             .doing("reading the audit log")?;
         convert(rows)
+    }
+
+    async fn audit_append(&self, p: AuditAppendParams) -> StoreResult<AuditEntry> {
+        sequences::audit_append(self, &p).await
     }
 
     async fn runs_count_by_status(&self) -> StoreResult<Vec<(String, i64)>> {

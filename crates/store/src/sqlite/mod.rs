@@ -12,7 +12,8 @@ mod secrets;
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
 use crate::rows::{cancel_requested, convert, events_page};
 use crate::rules::{
-    attempt_started_event, batch_audit, check_batch, created_event, Action, Change, Rescue,
+    attempt_started_event, batch_audit, check_batch, created_audit, created_event, Action, Change,
+    Rescue,
 };
 use crate::sequences::{self, Decided, NewAudit, Primitives};
 use crate::wakeups::{Wakeup, Wakeups};
@@ -38,6 +39,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_identity",
         include_str!("../../migrations/sqlite/0003_identity.sql"),
+    ),
+    (
+        "0005_approvals",
+        include_str!("../../migrations/sqlite/0005_approvals.sql"),
     ),
 ];
 
@@ -110,7 +115,7 @@ fn initial_status(p: &RunInsertParams) -> RunStatus {
 
 /// Inserts runs with their `created` events, in order: one multi-row
 /// statement per thousand runs (SQLite allows 32,766 variables per
-/// statement; a run takes 22).
+/// statement; a run takes 24).
 async fn insert_runs(
     conn: &mut SqliteConnection,
     params: &[RunInsertParams],
@@ -141,7 +146,9 @@ async fn insert_runs(
                 .push_bind(us(p.now))
                 .push_bind(p.timeout_secs)
                 .push_bind(1i64)
-                .push_bind(&p.actor);
+                .push_bind(&p.actor)
+                .push_bind(p.needs_approval.then_some(ApprovalState::Pending.as_str()))
+                .push_bind(p.approval_expires_at.filter(|_| p.needs_approval).map(us));
         });
         qb.push(" RETURNING *");
         let rows = qb
@@ -169,18 +176,19 @@ async fn insert_runs(
     Ok(runs)
 }
 
-async fn audit_insert(conn: &mut SqliteConnection, a: NewAudit<'_>) -> StoreResult<()> {
-    sqlx::query(include_str!("queries/audit_insert.sql"))
+async fn audit_insert(conn: &mut SqliteConnection, a: NewAudit<'_>) -> StoreResult<AuditEntry> {
+    sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_insert.sql"))
         .bind(a.workspace_id)
         .bind(us(a.ts))
         .bind(a.actor)
         .bind(a.action)
         .bind(a.subject)
-        .bind(a.details.to_string())
-        .execute(&mut *conn)
+        .bind(a.source)
+        .bind(escape_nul_json(a.details).to_string())
+        .fetch_one(&mut *conn)
         .await
-        .doing("writing the audit log")?;
-    Ok(())
+        .doing("writing the audit log")?
+        .try_into()
 }
 
 /// Inserts events of one run with seq `first_seq ..`.
@@ -283,8 +291,12 @@ impl Primitives for SqliteStore {
             .bind(change.cancel_requested)
             .bind(change.status.is_final().then_some(us(p.now)))
             .bind(&change.approved_by)
-            .bind(&change.error)
+            .bind(change.error.as_deref().map(escape_nul))
             .bind(&p.actor)
+            .bind(change.approval.map(ApprovalState::as_str))
+            .bind(&change.decided_by)
+            .bind(us(p.now))
+            .bind(change.comment.as_deref().map(escape_nul))
             .fetch_one(&mut **tx)
             .await
             .doing("updating a run")?
@@ -369,8 +381,17 @@ impl Primitives for SqliteStore {
         insert_events(tx, &run.workspace_id, run.id, first_seq, events).await
     }
 
-    async fn audit_insert(&self, tx: &mut Self::Tx, a: NewAudit<'_>) -> StoreResult<()> {
+    async fn audit_insert(&self, tx: &mut Self::Tx, a: NewAudit<'_>) -> StoreResult<AuditEntry> {
         audit_insert(tx, a).await
+    }
+
+    async fn runs_approval_expired(&self, now: DateTime<Utc>) -> StoreResult<Vec<Run>> {
+        let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/runs_approval_expired.sql"))
+            .bind(us(now))
+            .fetch_all(&self.reader)
+            .await
+            .doing("finding expired approvals")?;
+        convert(rows)
     }
 
     /// The single writer connection is the one migrator.
@@ -447,15 +468,16 @@ impl Store for SqliteStore {
         let run = insert_runs(&mut tx, std::slice::from_ref(&p))
             .await?
             .remove(0);
-        let details = json!({"runbook": p.runbook, "env": p.env, "target": p.target});
+        let (action, details) = created_audit(&p, run.status);
         audit_insert(
             &mut tx,
             NewAudit {
                 workspace_id: &run.workspace_id,
                 ts: p.now,
                 actor: &p.actor,
-                action: "run.create",
+                action,
                 subject: &format!("run:{}", run.id),
+                source: p.source.as_deref(),
                 details: &details,
             },
         )
@@ -481,6 +503,7 @@ impl Store for SqliteStore {
                     actor: &actor,
                     action: "run.create_batch",
                     subject: &subject,
+                    source: params[0].source.as_deref(),
                     details: &details,
                 },
             )
@@ -599,6 +622,10 @@ impl Store for SqliteStore {
         sequences::transition(self, &p, Action::Reject).await
     }
 
+    async fn runs_expire_approvals(&self, now: DateTime<Utc>) -> StoreResult<Vec<Run>> {
+        sequences::expire_approvals(self, now).await
+    }
+
     async fn runs_rescue(&self, p: RunsRescueParams) -> StoreResult<Vec<Run>> {
         sequences::rescue(self, &p).await
     }
@@ -714,14 +741,23 @@ impl Store for SqliteStore {
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
     }
 
-    async fn audit_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<AuditEntry>> {
+    async fn audit_list(&self, p: AuditListParams) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_list.sql"))
-            .bind(workspace_id)
-            .bind(limit)
+            .bind(&p.workspace_id)
+            .bind(p.since.map(us))
+            .bind(&p.action)
+            .bind(&p.actor)
+            .bind(p.newest_first)
+            .bind(p.cursor)
+            .bind(p.limit)
             .fetch_all(&self.reader)
             .await
             .doing("reading the audit log")?;
         convert(rows)
+    }
+
+    async fn audit_append(&self, p: AuditAppendParams) -> StoreResult<AuditEntry> {
+        sequences::audit_append(self, &p).await
     }
 
     async fn runs_count_by_status(&self) -> StoreResult<Vec<(String, i64)>> {

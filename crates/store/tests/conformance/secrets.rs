@@ -16,6 +16,7 @@ fn put(ws: &str, n: &str, sealed: &str, minutes: i64) -> SecretPutParams {
         sealed: sealed.into(),
         key_id: "k1".into(),
         actor: "alice".into(),
+        source: None,
         now: t0() + Duration::minutes(minutes),
     }
 }
@@ -78,6 +79,7 @@ async fn secrets_are_set_listed_replaced_and_deleted(store: DynStore) {
         workspace_id: ws.into(),
         name: name(n),
         actor: "bob".into(),
+        source: Some("192.0.2.7".into()),
         now: t0(),
     };
     store
@@ -96,7 +98,10 @@ async fn secrets_are_set_listed_replaced_and_deleted(store: DynStore) {
         "other workspace untouched"
     );
 
-    let audit = store.audit_list(DEFAULT_WORKSPACE, 10).await.unwrap();
+    let audit = store
+        .audit_list(AuditListParams::newest(DEFAULT_WORKSPACE, 10))
+        .await
+        .unwrap();
     let actions: Vec<(&str, &str)> = audit
         .iter()
         .map(|a| (a.action.as_str(), a.subject.as_str()))

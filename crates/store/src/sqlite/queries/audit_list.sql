@@ -1,2 +1,10 @@
-SELECT id, workspace_id, ts, actor, action, subject, details FROM audit_log
-WHERE workspace_id = ?1 ORDER BY id DESC LIMIT ?2
+-- A filtered page of a workspace's audit log, in id order either way;
+-- ?6 is the cursor: only ids after it in that order.
+SELECT id, workspace_id, ts, actor, action, subject, source, details FROM audit_log
+WHERE workspace_id = ?1
+    AND (?2 IS NULL OR ts >= ?2)
+    AND (?3 IS NULL OR action = ?3)
+    AND (?4 IS NULL OR actor = ?4)
+    AND (?6 IS NULL OR (CASE WHEN ?5 THEN id < ?6 ELSE id > ?6 END))
+ORDER BY CASE WHEN ?5 THEN -id ELSE id END
+LIMIT ?7
