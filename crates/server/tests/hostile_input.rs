@@ -530,8 +530,15 @@ async fn nothing_injects_a_header(store: DynStore) {
             .iter()
             .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
             .collect();
-        assert_eq!(cookies.len(), 1, "{cookies:?}");
-        assert!(cookies[0].1.starts_with("opsroom_token="));
+        // The token is exchanged for a session: its cookie and the CSRF
+        // cookie, neither holding the token.
+        assert_eq!(cookies.len(), 2, "{cookies:?}");
+        assert!(cookies[0].1.starts_with("opsroom_session="), "{cookies:?}");
+        assert!(cookies[1].1.starts_with("opsroom_csrf="), "{cookies:?}");
+        assert!(
+            cookies.iter().all(|(_, v)| !v.contains(token)),
+            "{cookies:?}"
+        );
     }
     // A redirect stays on this server, whatever the path looks like.
     for path in [

@@ -161,6 +161,8 @@ fn routes() -> Vec<Route> {
             DefaultThing,
         ),
         route(get.clone(), "/api/v1/me", Viewer, OwnWorkspace),
+        route(get.clone(), "/api/v1/approvals", Viewer, OwnWorkspace),
+        route(get.clone(), "/api/v1/audit", Admin, OwnWorkspace),
     ]
 }
 
