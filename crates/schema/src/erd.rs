@@ -15,7 +15,13 @@ fn entity_name(name: &QName) -> String {
         format!("{}.{}", name.schema, name.name)
     };
     raw.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -57,7 +63,10 @@ fn keys(table: &Table, column: &str) -> Vec<&'static str> {
 
 /// Tables drawn: partitions are left out (their parent stands for them).
 fn drawn(schema: &Schema) -> impl Iterator<Item = (&QName, &Table)> {
-    schema.tables.iter().filter(|(_, t)| t.partition_of.is_none())
+    schema
+        .tables
+        .iter()
+        .filter(|(_, t)| t.partition_of.is_none())
 }
 
 /// Mermaid `erDiagram` text.
@@ -67,13 +76,28 @@ pub fn mermaid(schema: &Schema) -> String {
         let _ = writeln!(out, "    {} {{", entity_name(name));
         for c in &table.columns {
             let keys = keys(table, &c.name);
-            let keys = if keys.is_empty() { String::new() } else { format!(" {}", keys.join(", ")) };
+            let keys = if keys.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", keys.join(", "))
+            };
             let ident: String = c
                 .name
                 .chars()
-                .map(|ch| if ch.is_ascii_alphanumeric() || ch == '_' { ch } else { '_' })
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || ch == '_' {
+                        ch
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
-            let _ = writeln!(out, "        {} {}{keys}", mermaid_type(&c.type_name), ident);
+            let _ = writeln!(
+                out,
+                "        {} {}{keys}",
+                mermaid_type(&c.type_name),
+                ident
+            );
         }
         out.push_str("    }\n");
     }
@@ -134,8 +158,14 @@ fn order(schema: &Schema) -> Vec<QName> {
         for c in t.constraints.values() {
             if let Some((target, _)) = &c.references {
                 if schema.tables.contains_key(target) && target != name {
-                    neighbours.entry(name.clone()).or_default().insert(target.clone());
-                    neighbours.entry(target.clone()).or_default().insert(name.clone());
+                    neighbours
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(target.clone());
+                    neighbours
+                        .entry(target.clone())
+                        .or_default()
+                        .insert(name.clone());
                 }
             }
         }
@@ -183,7 +213,15 @@ pub fn svg(schema: &Schema) -> String {
                 .max(title);
             let width = widest as f64 * CHAR + 24.0;
             let height = HEADER + ROW * t.columns.len().max(1) as f64 + 6.0;
-            layout.insert(name.clone(), BoxLayout { x, y, width, height });
+            layout.insert(
+                name.clone(),
+                BoxLayout {
+                    x,
+                    y,
+                    width,
+                    height,
+                },
+            );
             x += width + GAP_X;
             row_height = row_height.max(height);
         }
@@ -199,18 +237,31 @@ pub fn svg(schema: &Schema) -> String {
     );
     out.push_str(r##"<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>"##);
     out.push('\n');
-    let _ = writeln!(out, r##"<rect width="100%" height="100%" fill="#ffffff"/>"##);
+    let _ = writeln!(
+        out,
+        r##"<rect width="100%" height="100%" fill="#ffffff"/>"##
+    );
     // Edges first, so boxes are drawn over them.
     for (name, t) in drawn(schema) {
-        let Some(from) = layout.get(name) else { continue };
+        let Some(from) = layout.get(name) else {
+            continue;
+        };
         for (cname, c) in &t.constraints {
-            let Some((target, target_cols)) = &c.references else { continue };
-            let Some(to) = layout.get(target) else { continue };
+            let Some((target, target_cols)) = &c.references else {
+                continue;
+            };
+            let Some(to) = layout.get(target) else {
+                continue;
+            };
             let row_of = |table: &Table, col: Option<&String>| {
-                col.and_then(|col| table.columns.iter().position(|x| &x.name == col)).unwrap_or(0) as f64
+                col.and_then(|col| table.columns.iter().position(|x| &x.name == col))
+                    .unwrap_or(0) as f64
             };
             let y1 = from.y + HEADER + ROW * row_of(t, c.columns.first()) + ROW / 2.0;
-            let y2 = to.y + HEADER + ROW * row_of(&schema.tables[target], target_cols.first()) + ROW / 2.0;
+            let y2 = to.y
+                + HEADER
+                + ROW * row_of(&schema.tables[target], target_cols.first())
+                + ROW / 2.0;
             let (x1, x2, bend) = if target == name {
                 (from.x + from.width, from.x + from.width, 40.0)
             } else if to.x + to.width / 2.0 >= from.x + from.width / 2.0 {
@@ -218,9 +269,21 @@ pub fn svg(schema: &Schema) -> String {
             } else {
                 (from.x, to.x + to.width, 0.0)
             };
-            let dx = if bend > 0.0 { bend } else { ((x2 - x1) / 2.0).abs().max(30.0) };
-            let (c1, c2) = if bend > 0.0 || x2 >= x1 { (x1 + dx, x2 - dx) } else { (x1 - dx, x2 + dx) };
-            let (c1, c2) = if bend > 0.0 { (x1 + dx, x2 + dx) } else { (c1, c2) };
+            let dx = if bend > 0.0 {
+                bend
+            } else {
+                ((x2 - x1) / 2.0).abs().max(30.0)
+            };
+            let (c1, c2) = if bend > 0.0 || x2 >= x1 {
+                (x1 + dx, x2 - dx)
+            } else {
+                (x1 - dx, x2 + dx)
+            };
+            let (c1, c2) = if bend > 0.0 {
+                (x1 + dx, x2 + dx)
+            } else {
+                (c1, c2)
+            };
             let _ = writeln!(
                 out,
                 r##"<path d="M {x1:.1} {y1:.1} C {c1:.1} {y1:.1}, {c2:.1} {y2:.1}, {x2:.1} {y2:.1}" fill="none" stroke="#555" stroke-width="1.2" marker-end="url(#arrow)"><title>{}</title></path>"##,
@@ -231,7 +294,11 @@ pub fn svg(schema: &Schema) -> String {
     for name in &names {
         let t = &schema.tables[name];
         let b = &layout[name];
-        let _ = writeln!(out, r##"<g class="table" id="{}">"##, xml(&entity_name(name)));
+        let _ = writeln!(
+            out,
+            r##"<g class="table" id="{}">"##,
+            xml(&entity_name(name))
+        );
         let _ = writeln!(
             out,
             r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" rx="4" fill="#f8fafc" stroke="#334155"/>"##,
@@ -252,13 +319,21 @@ pub fn svg(schema: &Schema) -> String {
         for (i, c) in t.columns.iter().enumerate() {
             let ty = b.y + HEADER + ROW * i as f64 + 13.0;
             let keys = keys(t, &c.name);
-            let weight = if keys.contains(&"PK") { r#" font-weight="bold""# } else { "" };
+            let weight = if keys.contains(&"PK") {
+                r#" font-weight="bold""#
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
                 r##"<text x="{:.1}" y="{ty:.1}" fill="#0f172a"{weight}>{}{}</text><text x="{:.1}" y="{ty:.1}" fill="#64748b" text-anchor="end">{}</text>"##,
                 b.x + 8.0,
                 xml(&c.name),
-                if keys.is_empty() { String::new() } else { format!(" [{}]", keys.join(",")) },
+                if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", keys.join(","))
+                },
                 b.x + b.width - 8.0,
                 xml(&c.type_name)
             );

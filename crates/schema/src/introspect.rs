@@ -521,7 +521,9 @@ fn read_column(r: &mut Reader, s: &mut Schema, row: &PgRow) -> Result<(), sqlx::
         "a" | "d" => Some(Identity {
             always: identity == "a",
             options: sequence_options(row)?.ok_or_else(|| {
-                sqlx::Error::Protocol(format!("identity column {name}.{column_name} without sequence"))
+                sqlx::Error::Protocol(format!(
+                    "identity column {name}.{column_name} without sequence"
+                ))
             })?,
         }),
         _ => None,
@@ -708,11 +710,11 @@ fn read_dependency(r: &mut Reader, s: &mut Schema, row: &PgRow) -> Result<(), sq
             Some(index) => &mut index.depends_on,
             None => return Ok(()),
         },
-        "pg_constraint" => match r.constraints.get(&objid).and_then(|(t, c)| {
-            s.tables
-                .get_mut(t)
-                .and_then(|t| t.constraints.get_mut(c))
-        }) {
+        "pg_constraint" => match r
+            .constraints
+            .get(&objid)
+            .and_then(|(t, c)| s.tables.get_mut(t).and_then(|t| t.constraints.get_mut(c)))
+        {
             Some(c) => &mut c.depends_on,
             None => return Ok(()),
         },

@@ -131,6 +131,7 @@ pub(crate) enum Phase {
     ForeignKeys,
     Indexes,
     Views,
+    ViewIndexes,
     TriggersPolicies,
     Comments,
     Grants,
@@ -210,7 +211,19 @@ pub fn diff(current: &Schema, desired: &Schema) -> Migration {
     objects::types(&mut plan, &mut disruption, current, desired);
     objects::function_changes(&mut plan, &mut disruption, current, desired);
     objects::sequences(&mut plan, current, desired);
-    tables::tables(&mut plan, &mut disruption, current, desired, &recreated_tables);
-    objects::dependents(&mut plan, &mut disruption, current, desired, &recreated_tables);
+    tables::tables(
+        &mut plan,
+        &mut disruption,
+        current,
+        desired,
+        &recreated_tables,
+    );
+    objects::dependents(
+        &mut plan,
+        &mut disruption,
+        current,
+        desired,
+        &recreated_tables,
+    );
     plan.into_migration()
 }

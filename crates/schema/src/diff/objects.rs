@@ -50,7 +50,11 @@ pub(crate) fn grants(
         );
     }
     for g in desired.difference(current) {
-        let option = if g.grantable { " WITH GRANT OPTION" } else { "" };
+        let option = if g.grantable {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
         plan.push(
             Phase::Grants,
             Statement::new(format!(
@@ -72,9 +76,19 @@ pub(crate) fn schemas_and_extensions(plan: &mut Plan, current: &Schema, desired:
                 Statement::new(format!("CREATE SCHEMA {}", ident(name))),
             );
         }
-        comment(plan, &what, Some(&existing.and_then(|n| n.comment.clone())), &ns.comment);
+        comment(
+            plan,
+            &what,
+            Some(&existing.and_then(|n| n.comment.clone())),
+            &ns.comment,
+        );
         let empty = BTreeSet::new();
-        grants(plan, &what, existing.map_or(&empty, |n| &n.grants), &ns.grants);
+        grants(
+            plan,
+            &what,
+            existing.map_or(&empty, |n| &n.grants),
+            &ns.grants,
+        );
     }
     for name in current.schemas.keys() {
         if !desired.schemas.contains_key(name) {
@@ -183,7 +197,12 @@ fn composite_create(name: &QName, c: &Composite) -> String {
 /// (`ADD VALUE … BEFORE/AFTER`); only a removed or reordered value swaps the
 /// type for a new one, and that marks it disrupted so the columns, indexes
 /// and policies using it follow.
-pub(crate) fn types(plan: &mut Plan, disruption: &mut Disruption, current: &Schema, desired: &Schema) {
+pub(crate) fn types(
+    plan: &mut Plan,
+    disruption: &mut Disruption,
+    current: &Schema,
+    desired: &Schema,
+) {
     for (name, e) in &desired.enums {
         match current.enums.get(name) {
             None => plan.push(Phase::Types, Statement::new(enum_create(name, e))),
@@ -211,8 +230,11 @@ pub(crate) fn types(plan: &mut Plan, disruption: &mut Disruption, current: &Sche
             }
             Some(cur) => {
                 let old = QName::new(name.schema.clone(), format!("{}__opsroom_old", name.name));
-                let removed: Vec<&String> =
-                    cur.labels.iter().filter(|l| !e.labels.contains(l)).collect();
+                let removed: Vec<&String> = cur
+                    .labels
+                    .iter()
+                    .filter(|l| !e.labels.contains(l))
+                    .collect();
                 plan.push(
                     Phase::SwapTypes,
                     Statement::new(format!("ALTER TYPE {name} RENAME TO {}", ident(&old.name)))
@@ -225,7 +247,10 @@ pub(crate) fn types(plan: &mut Plan, disruption: &mut Disruption, current: &Sche
                         ),
                 );
                 plan.push(Phase::SwapTypes, Statement::new(enum_create(name, e)));
-                plan.push(Phase::DropOldTypes, Statement::new(format!("DROP TYPE {old}")));
+                plan.push(
+                    Phase::DropOldTypes,
+                    Statement::new(format!("DROP TYPE {old}")),
+                );
                 disruption.types.insert(name.clone());
             }
         }
@@ -309,8 +334,14 @@ pub(crate) fn types(plan: &mut Plan, disruption: &mut Disruption, current: &Sche
                     match new_attrs.get(attr) {
                         None => plan.push(
                             Phase::Types,
-                            Statement::new(format!("ALTER TYPE {name} DROP ATTRIBUTE {}", ident(attr)))
-                                .hazard("data_loss", format!("drops attribute {attr} of type {name}")),
+                            Statement::new(format!(
+                                "ALTER TYPE {name} DROP ATTRIBUTE {}",
+                                ident(attr)
+                            ))
+                            .hazard(
+                                "data_loss",
+                                format!("drops attribute {attr} of type {name}"),
+                            ),
                         ),
                         Some(nt) if nt != t => plan.push(
                             Phase::Types,
@@ -344,12 +375,18 @@ pub(crate) fn types(plan: &mut Plan, disruption: &mut Disruption, current: &Sche
     }
     for name in current.enums.keys().chain(current.composites.keys()) {
         if !desired.enums.contains_key(name) && !desired.composites.contains_key(name) {
-            plan.push(Phase::DropTypes, Statement::new(format!("DROP TYPE {name}")));
+            plan.push(
+                Phase::DropTypes,
+                Statement::new(format!("DROP TYPE {name}")),
+            );
         }
     }
     for name in current.domains.keys() {
         if !desired.domains.contains_key(name) {
-            plan.push(Phase::DropTypes, Statement::new(format!("DROP DOMAIN {name}")));
+            plan.push(
+                Phase::DropTypes,
+                Statement::new(format!("DROP DOMAIN {name}")),
+            );
         }
     }
 }
@@ -483,7 +520,12 @@ pub(crate) fn sequences(plan: &mut Plan, current: &Schema, desired: &Schema) {
             }
         }
         let what = format!("SEQUENCE {name}");
-        comment(plan, &what, Some(&cur.and_then(|c| c.comment.clone())), &s.comment);
+        comment(
+            plan,
+            &what,
+            Some(&cur.and_then(|c| c.comment.clone())),
+            &s.comment,
+        );
         let empty = BTreeSet::new();
         grants(plan, &what, cur.map_or(&empty, |c| &c.grants), &s.grants);
     }
@@ -555,7 +597,11 @@ fn view_create(name: &QName, v: &View) -> String {
 }
 
 fn policy_create(table: &QName, name: &str, p: &Policy) -> String {
-    let kind = if p.permissive { "PERMISSIVE" } else { "RESTRICTIVE" };
+    let kind = if p.permissive {
+        "PERMISSIVE"
+    } else {
+        "RESTRICTIVE"
+    };
     let roles: Vec<String> = p.roles.iter().map(|r| grantee(r)).collect();
     let mut sql = format!(
         "CREATE POLICY {} ON {table} AS {kind} FOR {} TO {}",
@@ -641,14 +687,25 @@ pub(crate) fn dependents(
     for name in view_order(&current.views).iter().rev() {
         if views_out.contains(name) {
             let v = &current.views[name];
-            let word = if v.materialized { "MATERIALIZED VIEW" } else { "VIEW" };
-            plan.push(Phase::DropViews, Statement::new(format!("DROP {word} {name}")));
+            let word = if v.materialized {
+                "MATERIALIZED VIEW"
+            } else {
+                "VIEW"
+            };
+            plan.push(
+                Phase::DropViews,
+                Statement::new(format!("DROP {word} {name}")),
+            );
         }
     }
     for name in view_order(&desired.views) {
         let v = &desired.views[&name];
         let fresh = views_out.contains(&name) || !current.views.contains_key(&name);
-        let word = if v.materialized { "MATERIALIZED VIEW" } else { "VIEW" };
+        let word = if v.materialized {
+            "MATERIALIZED VIEW"
+        } else {
+            "VIEW"
+        };
         if fresh {
             let mut st = Statement::new(view_create(&name, v));
             if v.materialized {
@@ -661,14 +718,22 @@ pub(crate) fn dependents(
         }
         let cur = current.views.get(&name).filter(|_| !fresh);
         let what = format!("{word} {name}");
-        comment(plan, &what, Some(&cur.and_then(|c| c.comment.clone())), &v.comment);
+        comment(
+            plan,
+            &what,
+            Some(&cur.and_then(|c| c.comment.clone())),
+            &v.comment,
+        );
         let empty = BTreeSet::new();
         grants(plan, &what, cur.map_or(&empty, |c| &c.grants), &v.grants);
     }
 
     // Constraints: unique keys first, so foreign keys on them know.
     let constraint_out = |table: &QName, name: &str, c: &Constraint, disruption: &Disruption| {
-        let desired_c = desired.tables.get(table).and_then(|t| t.constraints.get(name));
+        let desired_c = desired
+            .tables
+            .get(table)
+            .and_then(|t| t.constraints.get(name));
         match desired_c {
             None => true,
             Some(d) => {
@@ -677,7 +742,9 @@ pub(crate) fn dependents(
                 !same
                     || disruption.hits(&c.depends_on)
                     || (c.kind == ConstraintKind::ForeignKey
-                        && c.references.as_ref().is_some_and(|(r, _)| disruption.keys_of.contains(r)))
+                        && c.references
+                            .as_ref()
+                            .is_some_and(|(r, _)| disruption.keys_of.contains(r)))
             }
         }
     };
@@ -691,7 +758,8 @@ pub(crate) fn dependents(
                 }
                 // A dropped or re-created table takes its constraints along,
                 // but its foreign keys go first so tables can drop in any order.
-                let out = !existed(tname) || !kept(tname) || constraint_out(tname, cname, c, disruption);
+                let out =
+                    !existed(tname) || !kept(tname) || constraint_out(tname, cname, c, disruption);
                 if !out {
                     continue;
                 }
@@ -723,7 +791,9 @@ pub(crate) fn dependents(
                 .tables
                 .get(tname)
                 .and_then(|ct| ct.constraints.get(cname))
-                .filter(|_| !dropped_constraints.contains(&(tname.clone(), cname.clone())) && table_existed);
+                .filter(|_| {
+                    !dropped_constraints.contains(&(tname.clone(), cname.clone())) && table_existed
+                });
             let what = format!("CONSTRAINT {} ON {tname}", ident(cname));
             match cur {
                 Some(cc) => {
@@ -764,7 +834,14 @@ pub(crate) fn dependents(
                             )),
                         };
                     }
-                    plan.push(if is_fk { Phase::ForeignKeys } else { Phase::Constraints }, st);
+                    plan.push(
+                        if is_fk {
+                            Phase::ForeignKeys
+                        } else {
+                            Phase::Constraints
+                        },
+                        st,
+                    );
                 }
             }
             let cur_comment = cur.and_then(|c| c.comment.clone());
@@ -799,8 +876,9 @@ pub(crate) fn dependents(
         let fresh = indexes_out.contains(name) || !current.indexes.contains_key(name);
         if fresh {
             let mut st = Statement::new(i.definition.clone());
-            let table_exists =
-                (existed(&i.table) && kept(&i.table)) || (current.views.contains_key(&i.table) && !disruption.relations.contains(&i.table));
+            let table_exists = (existed(&i.table) && kept(&i.table))
+                || (current.views.contains_key(&i.table)
+                    && !disruption.relations.contains(&i.table));
             let partitioned = desired
                 .tables
                 .get(&i.table)
@@ -818,7 +896,12 @@ pub(crate) fn dependents(
                     st.concurrently = Some(concurrently(&i.definition));
                 }
             }
-            plan.push(Phase::Indexes, st);
+            let phase = if desired.views.contains_key(&i.table) {
+                Phase::ViewIndexes
+            } else {
+                Phase::Indexes
+            };
+            plan.push(phase, st);
         }
         let cur = current.indexes.get(name).filter(|_| !fresh);
         comment(
@@ -836,7 +919,10 @@ pub(crate) fn dependents(
         }
         let dt = &desired.tables[tname];
         for (name, tr) in &t.triggers {
-            let out = dt.triggers.get(name).is_none_or(|d| d.definition != tr.definition)
+            let out = dt
+                .triggers
+                .get(name)
+                .is_none_or(|d| d.definition != tr.definition)
                 || disruption.hits(&tr.depends_on);
             if out {
                 plan.push(
@@ -859,15 +945,19 @@ pub(crate) fn dependents(
     for (tname, t) in &desired.tables {
         let ct = current.tables.get(tname).filter(|_| existed(tname));
         for (name, tr) in &t.triggers {
-            let cur = ct.and_then(|c| c.triggers.get(name)).filter(|c| {
-                c.definition == tr.definition && !disruption.hits(&c.depends_on)
-            });
+            let cur = ct
+                .and_then(|c| c.triggers.get(name))
+                .filter(|c| c.definition == tr.definition && !disruption.hits(&c.depends_on));
             if cur.is_none() {
-                plan.push(Phase::TriggersPolicies, Statement::new(tr.definition.clone()));
+                plan.push(
+                    Phase::TriggersPolicies,
+                    Statement::new(tr.definition.clone()),
+                );
             }
             if cur.map_or("O", |c| c.enabled.as_str()) != tr.enabled {
-                let sql = trigger_state(tname, name, &tr.enabled)
-                    .unwrap_or_else(|| format!("ALTER TABLE {tname} ENABLE TRIGGER {}", ident(name)));
+                let sql = trigger_state(tname, name, &tr.enabled).unwrap_or_else(|| {
+                    format!("ALTER TABLE {tname} ENABLE TRIGGER {}", ident(name))
+                });
                 plan.push(Phase::TriggersPolicies, Statement::new(sql));
             }
             comment(
@@ -882,7 +972,10 @@ pub(crate) fn dependents(
                 .and_then(|c| c.policies.get(name))
                 .filter(|c| policy_same(c, p) && !disruption.hits(&c.depends_on));
             if cur.is_none() {
-                plan.push(Phase::TriggersPolicies, Statement::new(policy_create(tname, name, p)));
+                plan.push(
+                    Phase::TriggersPolicies,
+                    Statement::new(policy_create(tname, name, p)),
+                );
             }
             comment(
                 plan,

@@ -17,9 +17,8 @@ pub(crate) fn recreated(current: &Schema, desired: &Schema) -> BTreeSet<QName> {
         .filter_map(|(name, c)| {
             let d = desired.tables.get(name)?;
             let parent = |t: &Table| t.partition_of.as_ref().map(|p| p.0.clone());
-            let differs = c.kind != d.kind
-                || c.partition_key != d.partition_key
-                || parent(c) != parent(d);
+            let differs =
+                c.kind != d.kind || c.partition_key != d.partition_key || parent(c) != parent(d);
             differs.then(|| name.clone())
         })
         .collect()
@@ -64,9 +63,15 @@ fn depth(schema: &Schema, name: &QName) -> usize {
 fn create_table(name: &QName, t: &Table) -> String {
     let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
     let mut sql = match &t.partition_of {
-        Some((parent, bound)) => format!("CREATE {unlogged}TABLE {name} PARTITION OF {parent} {bound}"),
+        Some((parent, bound)) => {
+            format!("CREATE {unlogged}TABLE {name} PARTITION OF {parent} {bound}")
+        }
         None => {
-            let cols: Vec<String> = t.columns.iter().map(|c| format!("    {}", column_sql(c))).collect();
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .map(|c| format!("    {}", column_sql(c)))
+                .collect();
             format!("CREATE {unlogged}TABLE {name} (\n{}\n)", cols.join(",\n"))
         }
     };
@@ -82,9 +87,16 @@ fn create_table(name: &QName, t: &Table) -> String {
 /// Defaults PostgreSQL computes per row when a column is added, which
 /// rewrites the table (a constant default does not, since PostgreSQL 11).
 fn volatile_default(def: &str) -> bool {
-    ["nextval(", "random()", "clock_timestamp()", "gen_random_uuid()", "uuid_generate", "timeofday()"]
-        .iter()
-        .any(|f| def.contains(f))
+    [
+        "nextval(",
+        "random()",
+        "clock_timestamp()",
+        "gen_random_uuid()",
+        "uuid_generate",
+        "timeofday()",
+    ]
+    .iter()
+    .any(|f| def.contains(f))
 }
 
 /// A type change PostgreSQL makes without rewriting the table.
@@ -167,7 +179,9 @@ pub(crate) fn tables(
             continue;
         }
         table_settings(plan, name, Some(cur), t);
-        if let (Some((parent, old_bound)), Some((_, new_bound))) = (&cur.partition_of, &t.partition_of) {
+        if let (Some((parent, old_bound)), Some((_, new_bound))) =
+            (&cur.partition_of, &t.partition_of)
+        {
             if old_bound != new_bound {
                 plan.push(
                     Phase::AlterTables,
@@ -175,8 +189,13 @@ pub(crate) fn tables(
                 );
                 plan.push(
                     Phase::AlterTables,
-                    Statement::new(format!("ALTER TABLE {parent} ATTACH PARTITION {name} {new_bound}"))
-                        .hazard("long_lock", format!("attaching {name} scans it to check its rows fit {new_bound}")),
+                    Statement::new(format!(
+                        "ALTER TABLE {parent} ATTACH PARTITION {name} {new_bound}"
+                    ))
+                    .hazard(
+                        "long_lock",
+                        format!("attaching {name} scans it to check its rows fit {new_bound}"),
+                    ),
                 );
             }
         }
@@ -194,15 +213,17 @@ pub(crate) fn tables(
         let parent_dropped = current.tables[name]
             .partition_of
             .as_ref()
-            .is_some_and(|(p, _)| !desired.tables.contains_key(p));
+            .is_some_and(|(p, _)| !desired.tables.contains_key(p) || recreated.contains(p));
         disruption.relations.insert(name.clone());
         if parent_dropped {
             continue;
         }
         plan.push(
             Phase::DropTables,
-            Statement::new(format!("DROP TABLE {name}"))
-                .hazard("data_loss", format!("drops table {name} and every row in it")),
+            Statement::new(format!("DROP TABLE {name}")).hazard(
+                "data_loss",
+                format!("drops table {name} and every row in it"),
+            ),
         );
     }
 }
@@ -216,11 +237,17 @@ fn table_settings(plan: &mut Plan, name: &QName, cur: Option<&Table>, t: &Table)
     let alter = |s: String| Statement::new(format!("ALTER TABLE {name} {s}"));
     if cur.map_or(false, |c| c.rls_enabled) != t.rls_enabled {
         let verb = if t.rls_enabled { "ENABLE" } else { "DISABLE" };
-        plan.push(Phase::AlterTables, alter(format!("{verb} ROW LEVEL SECURITY")));
+        plan.push(
+            Phase::AlterTables,
+            alter(format!("{verb} ROW LEVEL SECURITY")),
+        );
     }
     if cur.map_or(false, |c| c.rls_forced) != t.rls_forced {
         let verb = if t.rls_forced { "FORCE" } else { "NO FORCE" };
-        plan.push(Phase::AlterTables, alter(format!("{verb} ROW LEVEL SECURITY")));
+        plan.push(
+            Phase::AlterTables,
+            alter(format!("{verb} ROW LEVEL SECURITY")),
+        );
     }
     if let Some(cur) = cur {
         if cur.unlogged != t.unlogged {
@@ -234,17 +261,33 @@ fn table_settings(plan: &mut Plan, name: &QName, cur: Option<&Table>, t: &Table)
         if cur.options != t.options {
             let key = |o: &String| o.split('=').next().unwrap_or_default().to_string();
             let keep: BTreeSet<String> = t.options.iter().map(key).collect();
-            let gone: Vec<String> = cur.options.iter().map(key).filter(|k| !keep.contains(k)).collect();
+            let gone: Vec<String> = cur
+                .options
+                .iter()
+                .map(key)
+                .filter(|k| !keep.contains(k))
+                .collect();
             if !gone.is_empty() {
-                plan.push(Phase::AlterTables, alter(format!("RESET ({})", gone.join(", "))));
+                plan.push(
+                    Phase::AlterTables,
+                    alter(format!("RESET ({})", gone.join(", "))),
+                );
             }
             if !t.options.is_empty() {
-                plan.push(Phase::AlterTables, alter(format!("SET ({})", t.options.join(", "))));
+                plan.push(
+                    Phase::AlterTables,
+                    alter(format!("SET ({})", t.options.join(", "))),
+                );
             }
         }
     }
     let what = format!("TABLE {name}");
-    comment(plan, &what, Some(&cur.and_then(|c| c.comment.clone())), &t.comment);
+    comment(
+        plan,
+        &what,
+        Some(&cur.and_then(|c| c.comment.clone())),
+        &t.comment,
+    );
     let empty = BTreeSet::new();
     grants(plan, &what, cur.map_or(&empty, |c| &c.grants), &t.grants);
 }
@@ -265,12 +308,25 @@ fn columns(
     t: &Table,
 ) {
     let alter = |s: String| Statement::new(format!("ALTER TABLE {name} {s}"));
-    let added: Vec<&Column> = t.columns.iter().filter(|c| cur.column(&c.name).is_none()).collect();
+    let added: Vec<&Column> = t
+        .columns
+        .iter()
+        .filter(|c| cur.column(&c.name).is_none())
+        .collect();
     for c in t.columns.iter() {
         let Some(old) = cur.column(&c.name) else {
             let mut st = alter(format!("ADD COLUMN {}", column_sql(c)));
-            if c.generated.is_some() || c.identity.is_some() || c.default.as_deref().is_some_and(volatile_default) {
-                st = st.hazard("table_rewrite", format!("adding {} computes a value for every row of {name}", ident(&c.name)));
+            if c.generated.is_some()
+                || c.identity.is_some()
+                || c.default.as_deref().is_some_and(volatile_default)
+            {
+                st = st.hazard(
+                    "table_rewrite",
+                    format!(
+                        "adding {} computes a value for every row of {name}",
+                        ident(&c.name)
+                    ),
+                );
             }
             plan.push(Phase::AlterTables, st);
             comment(plan, &column_what(name, &c.name), None, &c.comment);
@@ -286,8 +342,10 @@ fn columns(
             plan.push(Phase::AlterTables, drop);
             plan.push(
                 Phase::AlterTables,
-                alter(format!("ADD COLUMN {}", column_sql(c)))
-                    .hazard("table_rewrite", format!("the generated column {col} is computed again for every row of {name}")),
+                alter(format!("ADD COLUMN {}", column_sql(c))).hazard(
+                    "table_rewrite",
+                    format!("the generated column {col} is computed again for every row of {name}"),
+                ),
             );
             disruption.columns.insert(key);
             comment(plan, &column_what(name, &c.name), None, &c.comment);
@@ -314,32 +372,57 @@ fn columns(
             hit || (retype && old.default.is_some())
         };
         if old.default.is_some() && (old.default != c.default || default_hit) {
-            let phase = if default_hit { Phase::DropDefaults } else { Phase::AlterTables };
+            let phase = if default_hit {
+                Phase::DropDefaults
+            } else {
+                Phase::AlterTables
+            };
             plan.push(phase, alter(format!("ALTER COLUMN {col} DROP DEFAULT")));
         }
         if retype {
-            let collate = c.collation.as_ref().map(|x| format!(" COLLATE {}", ident(x))).unwrap_or_default();
+            let collate = c
+                .collation
+                .as_ref()
+                .map(|x| format!(" COLLATE {}", ident(x)))
+                .unwrap_or_default();
             let using = if swapped {
-                let text = if c.type_name.ends_with("[]") { "text[]" } else { "text" };
+                let text = if c.type_name.ends_with("[]") {
+                    "text[]"
+                } else {
+                    "text"
+                };
                 format!("{col}::{text}::{}", c.type_name)
             } else {
                 format!("{col}::{}", c.type_name)
             };
-            let mut st = alter(format!("ALTER COLUMN {col} TYPE {}{collate} USING {using}", c.type_name));
-            if swapped || !binary_compatible(&old.type_name, &c.type_name) || old.collation != c.collation {
+            let mut st = alter(format!(
+                "ALTER COLUMN {col} TYPE {}{collate} USING {using}",
+                c.type_name
+            ));
+            if swapped
+                || !binary_compatible(&old.type_name, &c.type_name)
+                || old.collation != c.collation
+            {
                 st = st.hazard(
                     "table_rewrite",
                     format!("changing {col} of {name} from {} to {} rewrites the table and its indexes under an ACCESS EXCLUSIVE lock; values that do not cast fail the migration", old.type_name, c.type_name),
                 );
             }
-            let phase = if swapped { Phase::SwapColumns } else { Phase::AlterTables };
+            let phase = if swapped {
+                Phase::SwapColumns
+            } else {
+                Phase::AlterTables
+            };
             plan.push(phase, st);
             for s in steps.drain(..) {
                 plan.push(Phase::AlterTables, s);
             }
             disruption.columns.insert(key.clone());
             if let Some(def) = &c.default {
-                plan.push(phase, alter(format!("ALTER COLUMN {col} SET DEFAULT {def}")));
+                plan.push(
+                    phase,
+                    alter(format!("ALTER COLUMN {col} SET DEFAULT {def}")),
+                );
             }
         } else {
             for s in steps.drain(..) {
@@ -347,7 +430,10 @@ fn columns(
             }
             if let Some(def) = &c.default {
                 if old.default.as_ref() != Some(def) || default_hit {
-                    plan.push(Phase::AlterTables, alter(format!("ALTER COLUMN {col} SET DEFAULT {def}")));
+                    plan.push(
+                        Phase::AlterTables,
+                        alter(format!("ALTER COLUMN {col} SET DEFAULT {def}")),
+                    );
                 }
             }
         }
@@ -361,7 +447,10 @@ fn columns(
             );
         }
         if !c.not_null && old.not_null && c.identity.is_none() {
-            plan.push(Phase::AlterTables, alter(format!("ALTER COLUMN {col} DROP NOT NULL")));
+            plan.push(
+                Phase::AlterTables,
+                alter(format!("ALTER COLUMN {col} DROP NOT NULL")),
+            );
         }
         match (&old.identity, &c.identity) {
             (None, Some(id)) => {
@@ -377,7 +466,10 @@ fn columns(
             (Some(a), Some(b)) => {
                 let mut sets = vec![];
                 if a.always != b.always {
-                    sets.push(format!("SET GENERATED {}", if b.always { "ALWAYS" } else { "BY DEFAULT" }));
+                    sets.push(format!(
+                        "SET GENERATED {}",
+                        if b.always { "ALWAYS" } else { "BY DEFAULT" }
+                    ));
                 }
                 if !same_identity_options(&a.options, &b.options) {
                     let o = &b.options;
@@ -387,20 +479,30 @@ fn columns(
                     ));
                 }
                 if !sets.is_empty() {
-                    plan.push(Phase::AlterTables, alter(format!("ALTER COLUMN {col} {}", sets.join(" "))));
+                    plan.push(
+                        Phase::AlterTables,
+                        alter(format!("ALTER COLUMN {col} {}", sets.join(" "))),
+                    );
                 }
             }
             _ => {}
         }
-        comment(plan, &column_what(name, &c.name), Some(&old.comment), &c.comment);
+        comment(
+            plan,
+            &column_what(name, &c.name),
+            Some(&old.comment),
+            &c.comment,
+        );
     }
     for old in &cur.columns {
         if t.column(&old.name).is_some() {
             continue;
         }
         let col = ident(&old.name);
-        let mut st = alter(format!("DROP COLUMN {col}"))
-            .hazard("data_loss", format!("drops column {col} of {name} and its values"));
+        let mut st = alter(format!("DROP COLUMN {col}")).hazard(
+            "data_loss",
+            format!("drops column {col} of {name} and its values"),
+        );
         for new in added.iter().filter(|n| n.type_name == old.type_name) {
             st = st.hazard(
                 "probable_rename",
