@@ -6,6 +6,7 @@ mod follow;
 mod local;
 mod patterns_cmd;
 mod runbooks_cmd;
+mod schema_cmd;
 mod secrets_cmd;
 
 use clap::{Parser, Subcommand};
@@ -63,6 +64,9 @@ enum Command {
     Runbooks(runbooks_cmd::RunbooksArgs),
     /// Group log lines into patterns (templates with values as <*>), offline.
     Patterns(patterns_cmd::PatternsArgs),
+    /// PostgreSQL schemas, offline: `schema diff CURRENT DESIRED` prints the
+    /// migration SQL, `schema erd URL` the entity-relationship diagram.
+    Schema(schema_cmd::SchemaArgs),
     /// Secrets: set (value on stdin), list, delete; new-key and rotate-key.
     Secrets(secrets_cmd::SecretsArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
@@ -98,6 +102,7 @@ fn main() -> ExitCode {
             Command::Reject(args) => commands::action(&api()?, "reject", args).await,
             Command::Runbooks(args) => runbooks_cmd::run(args),
             Command::Patterns(args) => patterns_cmd::run(args),
+            Command::Schema(args) => schema_cmd::run(args).await,
             Command::Secrets(args) => secrets_cmd::run(args, api).await,
             #[cfg(feature = "bench")]
             Command::Bench(args) => bench(args).await,

@@ -7,7 +7,7 @@
 
 use crate::model::*;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
-use sqlx::{ConnectOptions, Connection, Row};
+use sqlx::{ConnectOptions, Connection, Executor, Row};
 use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
@@ -61,17 +61,19 @@ pub async fn introspect(conn: &mut PgConnection) -> Result<Schema, IntrospectErr
         .begin()
         .await
         .map_err(query_error("starting a read-only transaction"))?;
-    sqlx::raw_sql(
-        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path = ''",
-    )
-    .execute(&mut *tx)
-    .await
+    // Executor's methods return boxed futures, which keep this one `Send`
+    // for callers inside `async_trait` methods.
+    (&mut *tx)
+        .execute(sqlx::raw_sql(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL search_path = ''",
+        ))
+        .await
     .map_err(query_error("starting a read-only transaction"))?;
     let mut reader = Reader::default();
     let mut schema = Schema::default();
     for (doing, sql, read) in STEPS {
-        let rows = sqlx::query(sql)
-            .fetch_all(&mut *tx)
+        let rows = (&mut *tx)
+            .fetch_all(sqlx::query(sql))
             .await
             .map_err(query_error(doing))?;
         for row in &rows {

@@ -10,6 +10,7 @@ mod healthcheck;
 mod noop;
 pub mod provider;
 mod rollback;
+mod schema_sync;
 
 use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
@@ -29,7 +30,7 @@ struct Builtin {
 
 /// The one registry of built-in runbooks: [`IMPLEMENTED`] and [`start`]
 /// both read it.
-const BUILTINS: [Builtin; 5] = [
+const BUILTINS: [Builtin; 6] = [
     Builtin {
         name: "noop",
         start: |_, _, params| Ok(Box::new(noop::Noop::new(params))),
@@ -49,6 +50,12 @@ const BUILTINS: [Builtin; 5] = [
     Builtin {
         name: "spec",
         start: |engine, run, params| Ok(Box::new(feature_spec::Spec::new(engine, run, params)?)),
+    },
+    Builtin {
+        name: "schema_sync",
+        start: |engine, run, params| {
+            Ok(Box::new(schema_sync::SchemaSync::new(engine, run, params)?))
+        },
     },
 ];
 
