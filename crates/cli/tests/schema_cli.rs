@@ -19,12 +19,13 @@ fn url_for(database: &str) -> String {
 async fn create_db(tag: &str, sql: &str) -> String {
     let name = format!("opsroom_schema_cli_{tag}_{}", std::process::id());
     let mut admin = PgConnection::connect(&base_url()).await.unwrap();
-    sqlx::raw_sql(&format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name} TEMPLATE template0"
-    ))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    // One statement per call: DROP/CREATE DATABASE refuse an implicit transaction.
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name} TEMPLATE template0"),
+    ] {
+        sqlx::raw_sql(&sql).execute(&mut admin).await.unwrap();
+    }
     let mut conn = PgConnection::connect(&url_for(&name)).await.unwrap();
     sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
     name
@@ -70,7 +71,7 @@ async fn diff_prints_the_migration_and_nothing_for_equal_schemas() {
     assert_eq!((same_code, same_out.as_str()), (0, ""));
     assert_eq!(erd_code, 0);
     assert!(erd.starts_with("erDiagram\n"), "{erd}");
-    assert!(erd.contains("t ||--o{ u : \"u_t_id_fkey\""), "{erd}");
+    assert!(erd.contains("t |o--o{ u : \"u_t_id_fkey\""), "{erd}");
     assert_eq!(svg_code, 0);
     assert!(
         svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"),

@@ -19,9 +19,13 @@ fn url_for(database: &str) -> String {
     format!("{head}/{database}")
 }
 
+/// Runs each `;`-separated statement on its own: DROP/CREATE DATABASE
+/// refuse the implicit transaction of a multi-statement query.
 async fn admin(sql: &str) {
     let mut c = PgConnection::connect(&test_database_url()).await.unwrap();
-    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    for statement in sql.split("; ") {
+        sqlx::raw_sql(statement).execute(&mut c).await.unwrap();
+    }
 }
 
 async fn database(tag: &str, sql: &str) -> String {
