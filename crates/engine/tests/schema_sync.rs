@@ -4,6 +4,8 @@
 //! the reviewed fingerprint migrates prod in one transaction and verifies by
 //! diffing again; an apply whose migration is not the reviewed one is refused.
 
+// The shared support re-exports the fake providers' token, which this file does not need.
+#[allow(unused_imports)]
 mod support;
 
 use opsroom_core::RunStatus;

@@ -295,7 +295,7 @@ async fn views_on_views_and_materialized_views_with_indexes() {
     let m = round_trip(
         "views",
         Scenario {
-            current: &format!("{current}"),
+            current: &current,
             desired: &desired,
             keep: &["SELECT string_agg(id || ':' || amount, ',') FROM s"],
         },

@@ -461,16 +461,11 @@ fn default_function_grants() -> BTreeSet<Grant> {
     }])
 }
 
-fn sequence_options_sql(o: &SequenceOptions, create: bool) -> String {
+fn sequence_options_sql(o: &SequenceOptions) -> String {
     let cycle = if o.cycle { "CYCLE" } else { "NO CYCLE" };
-    let start = if create {
-        format!(" START WITH {}", o.start)
-    } else {
-        format!(" START WITH {}", o.start)
-    };
     format!(
-        "AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {}{start} CACHE {} {cycle}",
-        o.data_type, o.increment, o.min, o.max, o.cache
+        "AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {cycle}",
+        o.data_type, o.increment, o.min, o.max, o.start, o.cache
     )
 }
 
@@ -495,14 +490,14 @@ pub(crate) fn sequences(plan: &mut Plan, current: &Schema, desired: &Schema) {
                 Phase::Sequences,
                 Statement::new(format!(
                     "CREATE SEQUENCE {name} {}",
-                    sequence_options_sql(&s.options, true)
+                    sequence_options_sql(&s.options)
                 )),
             ),
             Some(c) if c.options != s.options => plan.push(
                 Phase::Sequences,
                 Statement::new(format!(
                     "ALTER SEQUENCE {name} {}",
-                    sequence_options_sql(&s.options, false)
+                    sequence_options_sql(&s.options)
                 )),
             ),
             Some(_) => {}

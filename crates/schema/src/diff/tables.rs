@@ -200,7 +200,7 @@ pub(crate) fn tables(
             }
         }
         if t.partition_of.is_none() {
-            columns(plan, disruption, current, desired, name, cur, t);
+            columns(plan, disruption, desired, name, cur, t);
         }
     }
     let mut dropped: Vec<&QName> = current
@@ -235,14 +235,14 @@ fn column_what(table: &QName, column: &str) -> String {
 /// Row-level security, storage options, logging, comment and grants.
 fn table_settings(plan: &mut Plan, name: &QName, cur: Option<&Table>, t: &Table) {
     let alter = |s: String| Statement::new(format!("ALTER TABLE {name} {s}"));
-    if cur.map_or(false, |c| c.rls_enabled) != t.rls_enabled {
+    if cur.is_some_and(|c| c.rls_enabled) != t.rls_enabled {
         let verb = if t.rls_enabled { "ENABLE" } else { "DISABLE" };
         plan.push(
             Phase::AlterTables,
             alter(format!("{verb} ROW LEVEL SECURITY")),
         );
     }
-    if cur.map_or(false, |c| c.rls_forced) != t.rls_forced {
+    if cur.is_some_and(|c| c.rls_forced) != t.rls_forced {
         let verb = if t.rls_forced { "FORCE" } else { "NO FORCE" };
         plan.push(
             Phase::AlterTables,
@@ -301,7 +301,6 @@ fn readd(cur: &Column, des: &Column) -> bool {
 fn columns(
     plan: &mut Plan,
     disruption: &mut Disruption,
-    current: &Schema,
     desired: &Schema,
     name: &QName,
     cur: &Table,
@@ -517,5 +516,4 @@ fn columns(
         plan.push(Phase::AlterTables, st);
         disruption.columns.insert((name.clone(), old.name.clone()));
     }
-    let _ = (current, desired);
 }
