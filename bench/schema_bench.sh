@@ -20,25 +20,38 @@ cleanup() {
 }
 trap cleanup EXIT
 
-gen() { # $1 = database, $2 = 1 for DESIRED
-  psql -q "$server/$1" -v ON_ERROR_STOP=1 <<SQL
+gen() { # $1 = database, $2 = 1 for DESIRED; batches of 200 tables (lock table size)
+  local from to
+  for ((from = 1; from <= tables; from += 200)); do
+    to=$((from + 199 < tables ? from + 199 : tables))
+    psql -q "$server/$1" -v ON_ERROR_STOP=1 <<SQL
 DO \$\$
 DECLARE i int; d bool := $2 = 1;
 BEGIN
-  FOR i IN 1..$tables LOOP
+  FOR i IN $from..$to LOOP
     EXECUTE format('CREATE TABLE t%s (id bigint PRIMARY KEY, a_id bigint, b_id bigint, name text NOT NULL, email varchar(200), score int DEFAULT 0, price numeric(10,2), created_at timestamptz NOT NULL DEFAULT now(), active boolean DEFAULT true, note text %s)',
                    i, CASE WHEN d AND i % 10 = 0 THEN ', extra int' ELSE '' END);
     EXECUTE format('CREATE INDEX t%s_name ON t%s (name)', i, i);
     EXECUTE format('CREATE INDEX t%s_email ON t%s (lower(email))', i, i);
     EXECUTE format('CREATE INDEX t%s_active ON t%s (created_at) WHERE %s', i, i, CASE WHEN d AND i % 10 = 0 THEN 'active AND score > 0' ELSE 'active' END);
   END LOOP;
-  FOR i IN 1..$tables LOOP
+END \$\$;
+SQL
+  done
+  for ((from = 1; from <= tables; from += 200)); do
+    to=$((from + 199 < tables ? from + 199 : tables))
+    psql -q "$server/$1" -v ON_ERROR_STOP=1 <<SQL
+DO \$\$
+DECLARE i int;
+BEGIN
+  FOR i IN $from..$to LOOP
     EXECUTE format('ALTER TABLE t%s ADD CONSTRAINT t%s_a FOREIGN KEY (a_id) REFERENCES t%s (id)', i, i, ((i * 7) % $tables) + 1);
     EXECUTE format('ALTER TABLE t%s ADD CONSTRAINT t%s_b FOREIGN KEY (b_id) REFERENCES t%s (id)', i, i, ((i * 13) % $tables) + 1);
   END LOOP;
 END \$\$;
-ANALYZE;
 SQL
+  done
+  psql -q "$server/$1" -c ANALYZE
 }
 
 echo "creating $tables tables in each of $cur and $des ..."
@@ -57,7 +70,9 @@ fi
 echo "== migra $("$venv/bin/pip" show migra 2>/dev/null | sed -n 's/^Version: //p') (--unsafe, 3 rounds)"
 for round in 1 2 3; do
   start=$(date +%s.%N)
-  "$venv/bin/migra" --unsafe "$server/$cur" "$server/$des" > /tmp/migra_out_$$.sql || [ $? -eq 2 ]
+  # migra (SQLAlchemy) wants the psycopg2 driver named in the scheme.
+  mserver="postgresql+psycopg2://${server#*://}"
+  "$venv/bin/migra" --unsafe "$mserver/$cur" "$mserver/$des" > /tmp/migra_out_$$.sql || [ $? -eq 2 ]
   end=$(date +%s.%N)
   echo "round $round: total $(echo "$end - $start" | bc) s; $(grep -c ';' /tmp/migra_out_$$.sql) statements"
 done
