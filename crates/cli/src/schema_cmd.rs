@@ -46,8 +46,9 @@ pub enum ErdFormat {
 pub async fn run(args: SchemaArgs) -> CliResult<ExitCode> {
     let out = match args.command {
         SchemaCommand::Diff { current, desired } => {
-            let current = read("CURRENT", &current).await?;
-            let desired = read("DESIRED", &desired).await?;
+            // Both databases are read at once, on two connections.
+            let (current, desired) =
+                tokio::try_join!(read("CURRENT", &current), read("DESIRED", &desired))?;
             diff(&current, &desired).to_string()
         }
         SchemaCommand::Erd { url, format } => {
