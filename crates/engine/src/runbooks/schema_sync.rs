@@ -132,8 +132,11 @@ impl SchemaSync {
     }
 
     async fn action(&mut self, ctx: &mut RunContext) -> Result<(), PhaseError> {
-        let desired = self.read(&self.source, &self.source_url).await?;
-        let current = self.read(&self.target, &self.target_url).await?;
+        // Both databases are read at once, on two connections.
+        let (desired, current) = tokio::try_join!(
+            self.read(&self.source, &self.source_url),
+            self.read(&self.target, &self.target_url)
+        )?;
         ctx.log(
             EventLevel::Info,
             format!(
