@@ -8,6 +8,7 @@ mod identity_cmd;
 mod local;
 mod patterns_cmd;
 mod runbooks_cmd;
+mod schema_cmd;
 mod secrets_cmd;
 
 use clap::{Parser, Subcommand};
@@ -81,6 +82,9 @@ enum Command {
     Tokens(identity_cmd::TokensArgs),
     /// Who the token acts as: user, workspace, role.
     Whoami,
+    /// PostgreSQL schemas, offline: `schema diff CURRENT DESIRED` prints the
+    /// migration SQL, `schema erd URL` the entity-relationship diagram.
+    Schema(schema_cmd::SchemaArgs),
     /// Secrets: set (value on stdin), list, delete; new-key and rotate-key.
     Secrets(secrets_cmd::SecretsArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
@@ -120,6 +124,7 @@ fn main() -> ExitCode {
             Command::Audit(args) => approvals_cmd::audit(&api()?, args).await,
             Command::Runbooks(args) => runbooks_cmd::run(args),
             Command::Patterns(args) => patterns_cmd::run(args),
+            Command::Schema(args) => schema_cmd::run(args).await,
             Command::Secrets(args) => secrets_cmd::run(args, api).await,
             Command::Users(args) => identity_cmd::users(&api()?, args).await,
             Command::Workspaces(args) => identity_cmd::workspaces(&api()?, args).await,

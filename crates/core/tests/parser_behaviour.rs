@@ -213,6 +213,12 @@ fn refs_features_and_schema_envs_become_params() {
     assert!(p.params.get("apply").is_none());
     let p = w.parse("sync db schema dev to prod and apply");
     assert_eq!(p.params["apply"], json!(true));
+    // "with" names the source: prod is changed to match dev.
+    let p = w.parse("sync prod schema with dev");
+    assert_eq!(p.intent, "schema_sync");
+    assert_eq!(p.params["source_env"], json!("dev"));
+    assert_eq!(p.params["target_env"], json!("prod"));
+    assert_eq!(p.env.as_deref(), Some("prod"));
 }
 
 #[test]

@@ -99,6 +99,9 @@ pub struct DatabaseConfig {
     pub url: Option<String>,
     #[serde(default)]
     pub url_env: Option<String>,
+    /// Or a `[secrets]` name holding it (`env:`, `file:` or a stored `secret:`).
+    #[serde(default)]
+    pub url_secret: Option<String>,
 }
 
 /// Debug never shows URLs (they may carry passwords).
@@ -107,6 +110,7 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &self.url.as_ref().map(|_| "***"))
             .field("url_env", &self.url_env)
+            .field("url_secret", &self.url_secret)
             .finish()
     }
 }
@@ -120,6 +124,18 @@ impl DatabaseConfig {
             (None, Some(var)) => std::env::var(var)
                 .map_err(|_| format!("environment variable {var} (url_env) is not set")),
             (None, None) => Err("neither `url` nor `url_env` is set".into()),
+        }
+    }
+
+    /// The connection URL from `url`, `url_env` or `url_secret` (a
+    /// `[secrets]` name read through `config`).
+    pub fn resolve_url_with(&self, config: &OpsConfig) -> Result<String, String> {
+        match &self.url_secret {
+            Some(name) => config
+                .secret(name)
+                .map(|s| s.expose().to_string())
+                .map_err(|e| e.to_string()),
+            None => self.resolve_url(),
         }
     }
 }
@@ -433,16 +449,17 @@ impl OpsConfig {
             }
         }
         for (name, db) in &config.databases {
-            let ok = match (&db.url, &db.url_env) {
-                (Some(url), None) => {
+            let ok = match (&db.url, &db.url_env, &db.url_secret) {
+                (Some(url), None, None) => {
                     url.starts_with("postgres://") || url.starts_with("postgresql://")
                 }
-                (None, Some(var)) => !var.is_empty(),
+                (None, Some(var), None) => !var.is_empty(),
+                (None, None, Some(secret)) => config.secrets.contains_key(secret),
                 _ => false,
             };
             if !ok {
                 return Err(invalid(format!(
-                    "databases.{name}: give exactly one of `url` (a postgres:// URL) or `url_env` (the name of an environment variable holding it)"
+                    "databases.{name}: give exactly one of `url` (a postgres:// URL), `url_env` (the name of an environment variable holding it) or `url_secret` (a [secrets] name)"
                 )));
             }
         }

@@ -21,7 +21,7 @@ pub fn config_redactor(config: &OpsConfig) -> Redactor {
         config
             .databases
             .values()
-            .filter_map(|db| db.resolve_url().ok())
+            .filter_map(|db| db.resolve_url_with(config).ok())
             .map(Secret::new),
     );
     for env in config.environments.values() {

@@ -94,6 +94,7 @@ fn config() -> OpsConfig {
         DatabaseConfig {
             url: Some(test_database_url()),
             url_env: None,
+            url_secret: None,
         },
     );
     config

@@ -119,6 +119,10 @@
     if (a.kind === "markdown") body = await markdown(a, runId);
     else if (a.kind === "diff") body = O.diff(text);
     else if (a.kind === "mermaid") body = O.mermaid(text);
+    // An SVG file (the schema ERD) as an image: an <img> runs no script in it.
+    else if (a.kind === "file" && /\.svg$/i.test(a.name)) {
+      body = h("img", { src: "data:image/svg+xml;charset=utf-8," + encodeURIComponent(text), alt: a.name, class: "erd-img" });
+    }
     else if (a.kind === "link") {
       const href = safeHref(text);
       body = href ? h("a", { href, rel: "noopener noreferrer", target: "_blank" }, text) : h("code", {}, text);

@@ -205,7 +205,8 @@ pub fn resolve(
     let params = spec
         .validate_params(&params)
         .map_err(|e| ApiError::unprocessable("invalid_params", e.to_string()))?;
-    let needs_approval = needs_approval(engine, spec.risk, env.as_deref());
+    let risk = effective_risk(spec, &params);
+    let needs_approval = needs_approval(engine, risk, env.as_deref());
     let plan =
         serde_json::to_value(spec.plan(env.as_deref(), target.as_deref())).unwrap_or(Value::Null);
     Ok(Resolved {
@@ -214,10 +215,21 @@ pub fn resolve(
         target,
         params,
         plan,
-        risk: spec.risk,
+        risk,
         needs_approval,
         confidence,
     })
+}
+
+/// A write runbook with an `apply` switch (schema_sync) only reads until
+/// the run sets it: its diff is read-only, its apply is the write.
+pub fn effective_risk(spec: &RunbookSpec, params: &serde_json::Map<String, Value>) -> Risk {
+    let has_switch = spec.params.iter().any(|p| p.name == "apply");
+    if spec.risk == Risk::Write && has_switch && params.get("apply") != Some(&Value::Bool(true)) {
+        Risk::Read
+    } else {
+        spec.risk
+    }
 }
 
 /// Whether a run waits for approval: a write to an env whose policy says

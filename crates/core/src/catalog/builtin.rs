@@ -447,6 +447,12 @@ fn schema_sync() -> RunbookSpec {
                 ParamKind::Boolean,
                 Some(Value::from(false)),
             ),
+            param(
+                "fingerprint",
+                "With apply: the fingerprint of the reviewed diff; the apply is refused when the migration differs.",
+                ParamKind::String,
+                None,
+            ),
         ],
         risk: Risk::Write,
         needs_env: false,

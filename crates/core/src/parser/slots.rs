@@ -372,7 +372,8 @@ impl<'a> Reading<'_, 'a> {
         }
         let from = distinct
             .iter()
-            .find(|(p, _)| self.before(*p) == Some("from"))
+            // "from dev", or "sync prod with dev": the source.
+            .find(|(p, _)| matches!(self.before(*p), Some("from" | "with")))
             .map(|e| e.1);
         let toward = distinct
             .iter()

@@ -11,6 +11,7 @@ pub mod incident;
 mod noop;
 pub mod provider;
 mod rollback;
+mod schema_sync;
 
 use crate::pipeline::{Execution, PhaseError};
 use crate::Engine;
@@ -30,7 +31,7 @@ struct Builtin {
 
 /// The one registry of built-in runbooks: [`IMPLEMENTED`] and [`start`]
 /// both read it.
-const BUILTINS: [Builtin; 6] = [
+const BUILTINS: [Builtin; 7] = [
     Builtin {
         name: "noop",
         start: |_, _, params| Ok(Box::new(noop::Noop::new(params))),
@@ -54,6 +55,12 @@ const BUILTINS: [Builtin; 6] = [
     Builtin {
         name: "incident",
         start: |engine, run, params| Ok(Box::new(incident::Incident::new(engine, run, params)?)),
+    },
+    Builtin {
+        name: "schema_sync",
+        start: |engine, run, params| {
+            Ok(Box::new(schema_sync::SchemaSync::new(engine, run, params)?))
+        },
     },
 ];
 

@@ -67,7 +67,7 @@ pub(crate) async fn parse(
     let engine = &state.engine;
     let parsed = state.parse_env.parse(engine, &body.text)?;
     let spec = engine.catalog.get(&parsed.intent);
-    let risk = spec.map(|s| s.risk);
+    let risk = spec.map(|s| crate::resolve::effective_risk(s, &parsed.params));
     let needs_approval =
         risk.is_some_and(|r| crate::resolve::needs_approval(engine, r, parsed.env.as_deref()));
     let runnable = spec

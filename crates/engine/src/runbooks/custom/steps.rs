@@ -323,7 +323,7 @@ impl StepRunner {
                 ))
             })?;
             let url = config
-                .resolve_url()
+                .resolve_url_with(&self.config)
                 .map_err(|m| PhaseError::permanent(format!("database `{database}`: {m}")))?;
             let db = Postgres::connect(&PgConfig::new(Secret::new(url)))
                 .await

@@ -1,0 +1,172 @@
+//! `schema_sync` end to end through the API: a diff run between two real
+//! databases (`[databases.dev]` desired, `[databases.prod]` current) writes
+//! the SQL, the summary and the ERD and changes nothing; an apply run with
+//! the reviewed fingerprint migrates prod in one transaction and verifies by
+//! diffing again; an apply whose migration is not the reviewed one is refused.
+
+// The shared support re-exports the fake providers' token, which this file does not need.
+#[allow(unused_imports)]
+mod support;
+
+use opsroom_core::RunStatus;
+use opsroom_store::testing::test_database_url;
+use opsroom_store::DynStore;
+use serde_json::json;
+use sqlx::{Connection, PgConnection};
+use support::{secret_file, Api, Finished, NewRun};
+
+fn url_for(database: &str) -> String {
+    let base = test_database_url();
+    let (head, _) = base.rsplit_once('/').unwrap();
+    format!("{head}/{database}")
+}
+
+/// Runs each `;`-separated statement on its own: DROP/CREATE DATABASE
+/// refuse the implicit transaction of a multi-statement query.
+async fn admin(sql: &str) {
+    let mut c = PgConnection::connect(&test_database_url()).await.unwrap();
+    for statement in sql.split("; ") {
+        sqlx::raw_sql(statement).execute(&mut c).await.unwrap();
+    }
+}
+
+async fn database(tag: &str, sql: &str) -> String {
+    let name = format!("opsroom_schema_sync_{tag}_{}", std::process::id());
+    admin(&format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name} TEMPLATE template0"
+    ))
+    .await;
+    let mut c = PgConnection::connect(&url_for(&name)).await.unwrap();
+    sqlx::raw_sql(sql).execute(&mut c).await.unwrap();
+    name
+}
+
+const DEV: &str = "CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL); \
+                   CREATE TABLE orders (id int PRIMARY KEY, customer_id int NOT NULL REFERENCES customers (id), total numeric(12,2));";
+const PROD: &str =
+    "CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL, legacy text); \
+                    INSERT INTO customers VALUES (1, 'a@x', 'old');";
+
+async fn start(store: &DynStore, dev: &str, prod: &str) -> Api {
+    let config = format!(
+        "[secrets]\nprod_db = \"{}\"\n\n[databases.dev]\nurl = \"{}\"\n\n[databases.prod]\nurl_secret = \"prod_db\"\n",
+        secret_file(&url_for(prod)),
+        url_for(dev)
+    );
+    Api::start(store, &config, 1).await
+}
+
+async fn sync(api: &Api, params: serde_json::Value) -> Finished {
+    let id = api
+        .submit(NewRun {
+            runbook: "schema_sync",
+            env: None,
+            target: None,
+            params,
+        })
+        .await;
+    Finished::load(api, id).await
+}
+
+async fn diffs_then_applies_the_reviewed_migration(store: DynStore) {
+    let tag = if store.backend() == "postgres" {
+        "pg"
+    } else {
+        "lite"
+    };
+    let dev = database(&format!("dev_{tag}"), DEV).await;
+    let prod = database(&format!("prod_{tag}"), PROD).await;
+    let api = start(&store, &dev, &prod).await;
+
+    let diff = sync(&api, json!({"source_env": "dev", "target_env": "prod"})).await;
+    assert_eq!(diff.run.status, RunStatus::Succeeded, "{}", diff.log());
+    let sql = &diff.artifact("schema-diff.sql").content;
+    assert!(sql.contains("CREATE TABLE public.orders"), "{sql}");
+    assert!(
+        sql.contains("-- hazard: data_loss: drops column legacy of public.customers"),
+        "{sql}"
+    );
+    let md = &diff.artifact("schema-diff.md").content;
+    assert!(md.contains("## Hazards (1)"), "{md}");
+    assert!(diff.artifact("erd.svg").content.starts_with("<svg "));
+    assert!(diff
+        .artifact("erd.mmd")
+        .content
+        .contains("customers ||--o{ orders"));
+    assert!(diff.log().contains("diff only"), "{}", diff.log());
+    diff.assert_never_shows(&url_for(&prod));
+    let print = diff
+        .events
+        .iter()
+        .find_map(|e| {
+            e.data
+                .get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(String::from)
+        })
+        .expect("the diff's fingerprint");
+
+    let refused = sync(
+        &api,
+        json!({"apply": true, "fingerprint": "0000000000000000"}),
+    )
+    .await;
+    assert_eq!(refused.run.status, RunStatus::Failed);
+    assert!(
+        refused.error().contains("changed since the reviewed diff"),
+        "{}",
+        refused.error()
+    );
+
+    let applied = sync(&api, json!({"apply": true, "fingerprint": print})).await;
+    assert_eq!(
+        applied.run.status,
+        RunStatus::Succeeded,
+        "{}",
+        applied.log()
+    );
+    assert!(
+        applied.log().contains("a second diff is empty"),
+        "{}",
+        applied.log()
+    );
+    let again = sync(&api, json!({})).await;
+    assert!(again.log().contains("already matches"), "{}", again.log());
+    assert!(again.artifact("schema-diff.sql").content.is_empty());
+    api.stop().await;
+
+    let mut c = PgConnection::connect(&url_for(&prod)).await.unwrap();
+    let email: String = sqlx::query_scalar("SELECT email FROM customers WHERE id = 1")
+        .fetch_one(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(email, "a@x");
+    drop(c);
+    admin(&format!(
+        "DROP DATABASE {dev} WITH (FORCE); DROP DATABASE {prod} WITH (FORCE)"
+    ))
+    .await;
+}
+
+async fn names_a_database_that_is_not_configured(store: DynStore) {
+    let api = Api::start(
+        &store,
+        "[databases.dev]\nurl = \"postgres://127.0.0.1:1/x\"\n",
+        1,
+    )
+    .await;
+    let done = sync(&api, json!({"source_env": "dev", "target_env": "prod"})).await;
+    api.stop().await;
+    assert_eq!(done.run.status, RunStatus::Failed);
+    assert!(
+        done.error()
+            .contains("database `prod` is not configured; add [databases.prod]"),
+        "{}",
+        done.error()
+    );
+}
+
+opsroom_store::on_both_stores!(
+    diffs_then_applies_the_reviewed_migration,
+    names_a_database_that_is_not_configured
+);
