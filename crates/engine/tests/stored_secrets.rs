@@ -3,8 +3,9 @@
 //! credential; a missing one or a missing key fails the run naming the
 //! secret. The leak test prints a stored secret plainly, base64-encoded,
 //! URL-encoded and split across two lines, and finds none of those forms in
-//! events, artifacts or the error, nor the plaintext anywhere in the
-//! database (the SQLite file, every PostgreSQL column).
+//! events, artifacts, the error or the server's log (captured at debug level
+//! for every target), nor the plaintext anywhere in the database (the SQLite
+//! file, every PostgreSQL column).
 
 // Not every helper of the shared support module is used here.
 #[allow(unused_imports)]
@@ -23,6 +24,33 @@ use support::{temp_dir, Api, Finished, NewRun};
 
 /// Printed by the step in several forms; only set through the API.
 const VALUE: &str = "st0red-S3cret/value+42";
+
+/// Everything every thread of this test binary logs, at debug level: the
+/// servers run in-process, so this is their log.
+static SERVER_LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        SERVER_LOG.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_server_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("debug"))
+            .with_ansi(false)
+            .with_writer(|| LogSink)
+            .init();
+    });
+}
 
 fn runbook(dir: &std::path::Path) -> String {
     let script = dir.join("print.sh");
@@ -117,6 +145,7 @@ async fn database_text(t: &TestStore) -> Vec<u8> {
 }
 
 async fn a_stored_secret_is_used_and_never_shown(t: &TestStore) {
+    capture_server_log();
     let dir = temp_dir("stored");
     std::fs::write(dir.join("print_stored.toml"), runbook(&dir)).unwrap();
     let (key, _) = MasterKey::generate();
@@ -153,6 +182,20 @@ async fn a_stored_secret_is_used_and_never_shown(t: &TestStore) {
         &VALUE[half..],
     ] {
         done.assert_never_shows(form);
+    }
+    let log = String::from_utf8_lossy(&SERVER_LOG.lock().unwrap()).into_owned();
+    assert!(
+        log.contains("opsroom_engine::pipeline") && log.contains("opsroom_adapters::shell"),
+        "the server's log is captured (the worker and the step's shell): {log}"
+    );
+    for form in [
+        VALUE,
+        &STANDARD.encode(VALUE),
+        &url,
+        &VALUE[..half],
+        &VALUE[half..],
+    ] {
+        assert!(!log.contains(form), "the server log shows {form}");
     }
     let stored = database_text(t).await;
     for form in [
