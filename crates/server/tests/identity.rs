@@ -216,7 +216,7 @@ async fn people_workspaces_roles_and_tokens(store: DynStore) {
     let (s, e) = post(&admin, "/api/v1/tokens", json!({})).await;
     assert_eq!(
         (s, code(&e)),
-        (StatusCode::UNPROCESSABLE_ENTITY, "user_required"),
+        (StatusCode::FORBIDDEN, "user_required"),
         "{e}"
     );
     let (s, e) = post(

@@ -185,9 +185,9 @@ pub(crate) async fn set_member(
     request_body(content = Option<CreateToken>, description = "Optional"),
     responses(
         (status = 201, description = "The token, shown this once", body = CreatedTokenView),
-        (status = 403, description = "Another user's token, and the caller is no admin.", body = ErrorBody),
+        (status = 403, description = "Another user's token, and the caller is no admin (`forbidden`); the admin token, which is no user, named no `user` (`user_required`).", body = ErrorBody),
         (status = 404, description = "No such workspace (or not the caller's) or user.", body = ErrorBody),
-        (status = 422, description = "A bad expiry (`invalid_expiry`) or name (`invalid_name`); no user named for the admin token (`user_required`); the user is no member of the workspace (`not_a_member`).", body = ErrorBody),
+        (status = 422, description = "A bad expiry (`invalid_expiry`) or name (`invalid_name`); the user is no member of the workspace (`not_a_member`).", body = ErrorBody),
     )
 )]
 pub(crate) async fn create_token(
@@ -209,8 +209,9 @@ pub(crate) async fn create_token(
     let user = match (&body.user, principal.is_user()) {
         (Some(u), _) => u.clone(),
         (None, true) => principal.user.clone(),
+        // The bootstrap admin holds no tokens of its own.
         (None, false) => {
-            return Err(ApiError::unprocessable(
+            return Err(ApiError::forbidden(
                 "user_required",
                 "the admin token is no user: name the token's `user`",
             ))
@@ -300,7 +301,7 @@ pub(crate) async fn create_token(
     params(("id" = i64, Path, description = "The token's id")),
     responses(
         (status = 204, description = "Revoked (or revoked before)"),
-        (status = 403, description = "Another user's token, and the caller is no admin.", body = ErrorBody),
+        (status = 403, description = "Another user's token, and the caller is no admin (`forbidden`); the admin token, which is no user, named no `user` (`user_required`).", body = ErrorBody),
         (status = 404, description = "No such token in the caller's workspace.", body = ErrorBody),
     )
 )]
