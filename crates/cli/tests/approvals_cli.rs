@@ -3,6 +3,9 @@
 //! keeps its comment, your own run is refused (exit 2), and the export
 //! writes JSON lines or CSV to stdout or a file.
 
+mod common;
+
+use common::cli::text;
 use opsroom_server::client::ApiClient;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_server::views::{AuditEntryView, CreateRun};
@@ -13,18 +16,11 @@ const ADMIN: &str = "approvals-cli-admin-token";
 
 /// The CLI, acting with the admin token (user `admin`).
 async fn opsroom(args: &[&str], server: &str) -> Output {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_opsroom"))
-        .args(args)
-        .env("OPSROOM_TOKEN", ADMIN)
-        .env("OPSROOM_SERVER", server)
-        .env("RUST_LOG", "warn")
+    common::cli::opsroom(args)
+        .token(ADMIN)
+        .server(server)
         .output()
         .await
-        .expect("run opsroom")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 fn prod_deploy() -> CreateRun {

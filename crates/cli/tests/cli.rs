@@ -1,24 +1,21 @@
 //! The CLI as a terminal user meets it: exit codes, one-line errors, and
 //! `run --follow` streaming a run to its outcome.
 
+mod common;
+
+use common::cli::text;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::testing::TestStore;
 use std::process::Output;
 
 async fn opsroom(args: &[&str], server: Option<&str>) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsroom"));
-    cmd.args(args)
-        .env_remove("OPSROOM_SERVER")
-        .env_remove("OPSROOM_TOKEN")
-        .env("RUST_LOG", "warn");
-    if let Some(url) = server {
-        cmd.env("OPSROOM_SERVER", url);
+    let cli = common::cli::opsroom(args);
+    match server {
+        Some(url) => cli.server(url),
+        None => cli,
     }
-    cmd.output().await.expect("run opsroom")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    .output()
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

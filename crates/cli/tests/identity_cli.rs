@@ -2,37 +2,21 @@
 //! meets them (a password from stdin, a token printed once), and `serve`
 //! refusing a non-loopback address without any auth configured.
 
+mod common;
+
+use common::cli::text;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::testing::TestStore;
-use std::process::{Output, Stdio};
-use tokio::io::AsyncWriteExt;
+use std::process::Output;
 
 const ADMIN: &str = "cli-identity-admin";
 
 async fn opsroom(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsroom"));
-    cmd.args(args)
-        .env_remove("OPSROOM_SERVER")
-        .env_remove("OPSROOM_TOKEN")
-        .env_remove("OPSROOM_ADMIN_TOKEN")
-        .env_remove("OPSROOM_BIND")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run opsroom");
-    let mut input = child.stdin.take().unwrap();
-    match input.write_all(stdin.as_bytes()).await {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.unwrap(),
-    }
-    drop(input);
-    child.wait_with_output().await.unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::cli::opsroom(args)
+        .envs(env)
+        .stdin(stdin)
+        .output()
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,33 +3,15 @@
 //! password read from stdin, and `opsroom migrate` run with its URL (as
 //! `serve` does at start) finds everything applied. Refusals exit 2.
 
+mod common;
+
+use common::cli::text;
 use opsroom_store::testing::TestStore;
 use sqlx::Connection;
-use std::process::{Output, Stdio};
-use tokio::io::AsyncWriteExt;
+use std::process::Output;
 
 async fn opsroom(args: &[&str], stdin: &str) -> Output {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsroom"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .env_remove("OPSROOM_DATABASE_URL")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run opsroom");
-    let mut input = child.stdin.take().unwrap();
-    // A command refused before it reads stdin closes the pipe first.
-    match input.write_all(stdin.as_bytes()).await {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.unwrap(),
-    }
-    drop(input);
-    child.wait_with_output().await.unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::cli::opsroom(args).stdin(stdin).output().await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

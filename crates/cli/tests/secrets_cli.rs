@@ -2,40 +2,23 @@
 //! from stdin, listing without values, a new key, and a rotation that
 //! re-seals everything or, with a wrong old key, nothing.
 
+mod common;
+
+use common::cli::text;
 use opsroom_auth::MasterKey;
 use opsroom_server::testing::{TestApp, TestAppOptions};
 use opsroom_store::testing::TestStore;
 use opsroom_store::{SecretName, DEFAULT_WORKSPACE};
-use std::process::{Output, Stdio};
-use tokio::io::AsyncWriteExt;
+use std::process::Output;
 
 const VALUE: &str = "cl1-secret value/42";
 
 async fn opsroom(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_opsroom"));
-    cmd.args(args)
-        .env_remove("OPSROOM_SERVER")
-        .env_remove("OPSROOM_TOKEN")
-        .env_remove("OPSROOM_SECRET_KEY")
-        .env_remove("OPSROOM_SECRET_KEY_FILE")
-        .env("RUST_LOG", "warn")
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run opsroom");
-    let mut input = child.stdin.take().unwrap();
-    // A command refused before it reads stdin closes the pipe first.
-    match input.write_all(stdin.as_bytes()).await {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        other => other.unwrap(),
-    }
-    drop(input);
-    child.wait_with_output().await.unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    common::cli::opsroom(args)
+        .envs(env)
+        .stdin(stdin)
+        .output()
+        .await
 }
 
 async fn sealed(t: &TestStore) -> String {

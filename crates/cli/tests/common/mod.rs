@@ -47,3 +47,4 @@ pub async fn all_runs(store: &DynStore) -> Vec<Run> {
         runs.extend(page);
     }
 }
+pub mod cli;
