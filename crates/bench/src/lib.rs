@@ -68,6 +68,7 @@ pub struct BenchArgs {
     /// Workers in the server, and runs each executes at once.
     #[arg(long, default_value_t = 2)]
     pub workers: usize,
+    /// Requests in flight at once while enqueueing through the API.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Events each no-op run's action phase writes (plus 13 from the pipeline).

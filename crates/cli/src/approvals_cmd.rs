@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 pub struct DecisionArgs {
+    /// The run's id.
     pub id: i64,
     /// A comment kept with the run and shown with it.
     #[arg(long, visible_alias = "reason")]

@@ -21,7 +21,9 @@ pub enum UsersCommand {
     /// Create a user (admin). With --password-stdin, the password for
     /// signing in to the UI is read from stdin.
     Add {
+        /// The user's name (letters, digits, `.`, `_`, `-`).
         name: String,
+        /// Read a password for UI sign-in from stdin (never on the command line).
         #[arg(long)]
         password_stdin: bool,
     },
@@ -36,7 +38,10 @@ pub struct WorkspacesArgs {
 #[derive(Debug, Subcommand)]
 pub enum WorkspacesCommand {
     /// Create a workspace (admin).
-    Create { name: String },
+    Create {
+        /// The new workspace's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -49,8 +54,11 @@ pub struct MembersArgs {
 pub enum MembersCommand {
     /// Give a user a role in a workspace: viewer, operator, approver or admin.
     Set {
+        /// The workspace (`default` always exists).
         workspace: String,
+        /// The user's name.
         user: String,
+        /// viewer, operator, approver or admin.
         role: String,
     },
 }
@@ -79,7 +87,10 @@ pub enum TokensCommand {
         name: Option<String>,
     },
     /// Revoke a token at once.
-    Revoke { id: i64 },
+    Revoke {
+        /// The token's id, as `tokens create` printed it.
+        id: i64,
+    },
 }
 
 pub async fn users(api: &ApiClient, args: UsersArgs) -> CliResult<ExitCode> {

@@ -44,6 +44,7 @@ pub struct EngineArgs {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    /// Address to listen on; anything but loopback needs OPSROOM_ADMIN_TOKEN.
     #[arg(long, env = "OPSROOM_BIND", default_value = "127.0.0.1:7300")]
     pub bind: String,
     /// Workers inside the server process (0: only separate `opsroom worker`s).

@@ -10,6 +10,7 @@ mod patterns_cmd;
 mod runbooks_cmd;
 mod schema_cmd;
 mod secrets_cmd;
+mod term;
 
 use clap::{Parser, Subcommand};
 use opsroom_server::client::RunAction;
@@ -56,10 +57,12 @@ enum Command {
     Runs(commands::RunsArgs),
     /// Print a run's events; --follow streams them live.
     Logs(commands::LogsArgs),
-    /// Cancel a run.
-    Cancel(commands::ActionArgs),
+    /// Cancel a run (a running one stops at its next step).
+    Cancel(commands::CancelArgs),
     /// Start a finished run again as a new run.
-    Retry(commands::ActionArgs),
+    Retry(commands::RetryArgs),
+    /// List a run's artifacts, or print or save one.
+    Artifacts(commands::ArtifactsArgs),
     /// Approve a run that waits for approval (someone else requested it).
     Approve(approvals_cmd::DecisionArgs),
     /// Reject a run that waits for approval.
@@ -114,8 +117,9 @@ fn main() -> ExitCode {
             Command::Parse(args) => commands::parse(&api()?, args).await,
             Command::Runs(args) => commands::runs(&api()?, args).await,
             Command::Logs(args) => commands::logs(&api()?, args).await,
-            Command::Cancel(args) => commands::action(&api()?, "cancel", args).await,
-            Command::Retry(args) => commands::action(&api()?, "retry", args).await,
+            Command::Cancel(args) => commands::cancel(&api()?, args).await,
+            Command::Retry(args) => commands::retry(&api()?, args).await,
+            Command::Artifacts(args) => commands::artifacts(&api()?, args).await,
             Command::Approve(args) => {
                 approvals_cmd::decide(&api()?, RunAction::Approve, args).await
             }
@@ -152,5 +156,40 @@ async fn bench(args: opsroom_bench::BenchArgs) -> client::CliResult<ExitCode> {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(BenchError::Input(m)) => Err(client::CliError::input(m)),
         Err(BenchError::Server(m)) => Err(client::CliError::server(m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand, argument and flag says what it is for in `--help`.
+    #[test]
+    fn every_command_and_flag_has_help_text() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() == "help" {
+                    continue;
+                }
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(format!("{here} (the command)"));
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "opsroom", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
     }
 }

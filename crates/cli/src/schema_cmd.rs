@@ -30,6 +30,7 @@ pub enum SchemaCommand {
     Erd {
         /// The database (postgres://…).
         url: String,
+        /// `mermaid` (erDiagram text) or `svg` (drawn by opsroom).
         #[arg(long, value_enum, default_value_t = ErdFormat::Mermaid)]
         format: ErdFormat,
     },

@@ -29,7 +29,10 @@ pub enum SecretsCommand {
     /// List the secrets (names and when they changed; never values).
     List,
     /// Delete a secret.
-    Delete { name: String },
+    Delete {
+        /// The secret's name.
+        name: String,
+    },
     /// Print a new random master key (for OPSROOM_SECRET_KEY or its file).
     NewKey,
     /// Re-seal every stored secret under a new master key, in one

@@ -469,39 +469,44 @@ impl OpsConfig {
     }
 
     /// The config used when there is no file: dev, staging, prod and preview,
-    /// each probing this server's own `/healthz` and its database.
+    /// each probing this server's own `/healthz` and its database. dev and
+    /// staging also have a `web` service with a `shell` deploy provider that
+    /// runs a harmless local script, so deploy and rollback can be tried on
+    /// first start ("deploy web to staging").
     pub fn demo(self_url: &str) -> OpsConfig {
-        let services = || {
-            vec![
-                ServiceConfig {
-                    name: "opsroom".into(),
-                    probe: ProbeConfig::Http {
-                        url: format!("{}/healthz", self_url.trim_end_matches('/')),
-                        expect_status: 200,
-                        expect_body: Some("ok".into()),
-                        timeout_ms: 5000,
-                        ca_file: None,
-                        tls_min_days: default_tls_min_days(),
-                    },
-                    logs: None,
-                },
-                ServiceConfig {
-                    name: "database".into(),
-                    probe: ProbeConfig::OpsroomDb,
-                    logs: None,
-                },
-            ]
+        let healthz = |name: &str| ServiceConfig {
+            name: name.into(),
+            probe: ProbeConfig::Http {
+                url: format!("{}/healthz", self_url.trim_end_matches('/')),
+                expect_status: 200,
+                expect_body: Some("ok".into()),
+                timeout_ms: 5000,
+                ca_file: None,
+                tls_min_days: default_tls_min_days(),
+            },
+            logs: None,
+        };
+        let database = || ServiceConfig {
+            name: "database".into(),
+            probe: ProbeConfig::OpsroomDb,
+            logs: None,
         };
         let env = |aliases: &[&str]| EnvConfig {
             aliases: aliases.iter().map(|s| s.to_string()).collect(),
             requires_approval: None,
-            services: services(),
+            services: vec![healthz("opsroom"), database()],
             ..EnvConfig::default()
+        };
+        let deployable = |aliases: &[&str]| {
+            let mut e = env(aliases);
+            e.services.push(healthz("web"));
+            e.deploy = Some(demo_deploy());
+            e
         };
         OpsConfig {
             environments: BTreeMap::from([
-                ("dev".to_string(), env(&["development"])),
-                ("staging".to_string(), env(&["stage"])),
+                ("dev".to_string(), deployable(&["development"])),
+                ("staging".to_string(), deployable(&["stage"])),
                 ("prod".to_string(), env(&["production", "live"])),
                 ("preview".to_string(), env(&[])),
             ]),
@@ -532,6 +537,32 @@ impl OpsConfig {
         self.env(env)
             .map(|(name, e)| e.requires_approval.unwrap_or(name == "prod"))
             .unwrap_or(true)
+    }
+}
+
+/// The demo's deploy: `sh` prints what a deploy does and waits a moment.
+/// The ref, env and target arrive as positional arguments (`$1`…`$3`), never
+/// inside the script text, so no input can change what the script does.
+fn demo_deploy() -> DeployConfig {
+    const SCRIPT: &str = r#"echo "building $3 at $1"; sleep 1; echo "releasing $3 to $2"; sleep 1; echo "$3 is live on $2 at $1""#;
+    DeployConfig::Shell {
+        argv: [
+            "sh",
+            "-c",
+            SCRIPT,
+            "opsroom-demo-deploy",
+            "{ref}",
+            "{env}",
+            "{target}",
+        ]
+        .map(String::from)
+        .to_vec(),
+        env: BTreeMap::new(),
+        secret_env: BTreeMap::new(),
+        cwd: None,
+        default_ref: "main".into(),
+        url: None,
+        timeout_ms: 60_000,
     }
 }
 
@@ -630,5 +661,18 @@ mod tests {
         assert!(
             matches!(&prod.services[0].probe, ProbeConfig::Http { url, .. } if url == "http://127.0.0.1:7300/healthz")
         );
+        assert!(prod.deploy.is_none(), "prod has no demo deploy");
+        for name in ["dev", "staging"] {
+            let (_, env) = c.env(name).unwrap();
+            assert_eq!(
+                env.deploy.as_ref().map(DeployConfig::provider),
+                Some("shell")
+            );
+            assert!(
+                env.services.iter().any(|s| s.name == "web"),
+                "{name} has web"
+            );
+        }
+        deploy::check_config(&c).expect("the demo config passes the checks a file gets");
     }
 }
