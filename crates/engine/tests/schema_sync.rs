@@ -8,12 +8,13 @@
 #[allow(unused_imports)]
 mod support;
 
+use opsroom_adapters::git::{GitAuthor, GitFile, GitOptions, GitRepo};
 use opsroom_core::RunStatus;
 use opsroom_store::testing::test_database_url;
 use opsroom_store::DynStore;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
-use support::{secret_file, Api, Finished, NewRun};
+use support::{secret_file, temp_dir, Api, Finished, NewRun};
 
 fn url_for(database: &str) -> String {
     let base = test_database_url();
@@ -166,7 +167,122 @@ async fn names_a_database_that_is_not_configured(store: DynStore) {
     );
 }
 
+/// A bare repository whose `main` holds `db/migrations/0001_init.sql`;
+/// returns its `file://` URL.
+async fn migrations_repo(root: &std::path::Path) -> String {
+    let bare = root.join("app.git");
+    GitRepo::init(&bare, true, "main", GitOptions::default())
+        .await
+        .unwrap();
+    let url = format!("file://{}", bare.display());
+    let work = GitRepo::init(&root.join("seed"), false, "main", GitOptions::default())
+        .await
+        .unwrap();
+    let author = GitAuthor {
+        name: "t".into(),
+        email: "t@localhost".into(),
+    };
+    work.commit_files(
+        &[GitFile::text("db/migrations/0001_init.sql", "select 1;\n")],
+        "initial",
+        &author,
+    )
+    .await
+    .unwrap();
+    work.add_remote("origin", &url).await.unwrap();
+    work.push("origin", "main").await.unwrap();
+    url
+}
+
+/// A diff run proposes its migration as the next file of prod's
+/// migrations: into the folder, or on a branch of the repository; the
+/// same migration is never proposed twice.
+async fn proposes_the_migration_as_the_next_file(store: DynStore) {
+    let tag = if store.backend() == "postgres" {
+        "pgp"
+    } else {
+        "litep"
+    };
+    let dev = database(&format!("dev_{tag}"), DEV).await;
+    let prod = database(&format!("prod_{tag}"), PROD).await;
+    let root = temp_dir("schema-sync-proposal");
+    let folder = root.join("migrations");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("0001_init.sql"), "select 1;").unwrap();
+    std::fs::write(folder.join("0002_users.sql"), "select 2;").unwrap();
+    let base = format!(
+        "[secrets]\nprod_db = \"{}\"\n\n[databases.dev]\nurl = \"{}\"\n\n[databases.prod]\nurl_secret = \"prod_db\"\n\n[environments.prod.migrations]\ndir = \"{}\"\ndatabase_url_secret = \"prod_db\"\n",
+        secret_file(&url_for(&prod)),
+        url_for(&dev),
+        folder.display()
+    );
+
+    let api = Api::start(&store, &base, 1).await;
+    let diff = sync(&api, json!({})).await;
+    assert_eq!(diff.run.status, RunStatus::Succeeded, "{}", diff.log());
+    let file = folder.join("0003_sync_prod_from_dev.sql");
+    let written = std::fs::read_to_string(&file).expect("the next migration file");
+    assert!(written.contains("CREATE TABLE public.orders"), "{written}");
+    assert!(written.contains(&diff.artifact("schema-diff.sql").content));
+    let again = sync(&api, json!({})).await;
+    assert!(
+        again.log().contains("already proposed as"),
+        "{}",
+        again.log()
+    );
+    assert_eq!(
+        std::fs::read_dir(&folder).unwrap().count(),
+        3,
+        "no second copy"
+    );
+    api.stop().await;
+
+    let url = migrations_repo(&root).await;
+    let with_repo = format!("{base}remote = \"{url}\"\npath = \"db/migrations\"\n");
+    let api = Api::start(&store, &with_repo, 1).await;
+    let proposed = sync(&api, json!({})).await;
+    assert_eq!(
+        proposed.run.status,
+        RunStatus::Succeeded,
+        "{}",
+        proposed.log()
+    );
+    let branch = proposed
+        .events
+        .iter()
+        .find_map(|e| {
+            e.data
+                .get("branch")
+                .and_then(|b| b.as_str())
+                .map(String::from)
+        })
+        .expect("the pushed branch");
+    assert!(branch.starts_with("schema-sync/prod-"), "{branch}");
+    let checkout = root.join("checkout");
+    GitRepo::clone_from(&url, &checkout, Some(&branch), GitOptions::default())
+        .await
+        .unwrap();
+    let in_repo =
+        std::fs::read_to_string(checkout.join("db/migrations/0002_sync_prod_from_dev.sql"))
+            .expect("the migration on the branch");
+    assert!(in_repo.contains("CREATE TABLE public.orders"), "{in_repo}");
+    let twice = sync(&api, json!({})).await;
+    assert!(
+        twice.log().contains("already proposed on branch"),
+        "{}",
+        twice.log()
+    );
+    api.stop().await;
+
+    let _ = std::fs::remove_dir_all(&root);
+    admin(&format!(
+        "DROP DATABASE {dev} WITH (FORCE); DROP DATABASE {prod} WITH (FORCE)"
+    ))
+    .await;
+}
+
 opsroom_store::on_both_stores!(
     diffs_then_applies_the_reviewed_migration,
-    names_a_database_that_is_not_configured
+    names_a_database_that_is_not_configured,
+    proposes_the_migration_as_the_next_file
 );

@@ -365,6 +365,17 @@ pub struct MigrationsConfig {
     /// Table recording applied migrations.
     #[serde(default = "default_migrations_table")]
     pub table: String,
+    /// The git repository the migrations live in (`file://…`, `https://…`,
+    /// `git@…`): `schema_sync` proposes a new migration there on a branch
+    /// instead of writing it into `dir`.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The branch that branch starts from.
+    #[serde(default = "default_ref")]
+    pub base_branch: String,
+    /// The migrations' folder inside `remote` (default: `dir`).
+    #[serde(default)]
+    pub path: Option<String>,
 }
 
 fn default_migrations_table() -> String {
@@ -389,6 +400,21 @@ impl MigrationsConfig {
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
         if !table_ok {
             return Err("table: expected a table name (letters, digits, `_`, `.`)".into());
+        }
+        if self
+            .remote
+            .as_deref()
+            .is_some_and(|r| r.trim().is_empty() || r.starts_with('-'))
+        {
+            return Err("remote: expected a git URL (file://, https:// or git@…)".into());
+        }
+        let folder = self.path.as_deref().unwrap_or(&self.dir);
+        if self.remote.is_some()
+            && (folder.starts_with('/') || folder.split('/').any(|part| part == ".."))
+        {
+            return Err(format!(
+                "path: `{folder}` must be a folder inside the repository (relative, no `..`)"
+            ));
         }
         Ok(())
     }
@@ -625,6 +651,14 @@ mod tests {
                 "environments.prod.migrations.database_url_secret: credential `db` is not declared",
             ),
             ("[spec]\nremote = \"file:///x\"\ndir = \"../up\"\n", "spec.dir"),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\nremote = \"file:///r.git\"\npath = \"../m\"\n",
+                "environments.prod.migrations.path: `../m` must be a folder inside the repository",
+            ),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\nremote = \"--upload-pack=x\"\n",
+                "environments.prod.migrations.remote: expected a git URL",
+            ),
             (
                 "[secrets]\ng = \"env:G\"\n[environments.prod.deploy]\nprovider = \"github_actions\"\nrepo = \"acme/web\"\nworkflow = \"deploy.yml\"\nref_input = \"ref\"\ncorrelation_input = \"ref\"\ntoken_secret = \"g\"\n",
                 "environments.prod.deploy.correlation_input: expected the name of a workflow input of its own",

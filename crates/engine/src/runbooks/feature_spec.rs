@@ -317,12 +317,17 @@ impl Spec {
                     dir: &dir,
                     base: &self.base,
                     branch: &branch,
-                    files: self
-                        .documents
-                        .iter()
-                        .zip(&paths)
-                        .map(|((_, content), path)| GitFile::text(path.clone(), content.clone()))
-                        .collect(),
+                    files: {
+                        let files = self
+                            .documents
+                            .iter()
+                            .zip(&paths)
+                            .map(|((_, content), path)| {
+                                GitFile::text(path.clone(), content.clone())
+                            })
+                            .collect();
+                        Box::new(move |_| Ok(files))
+                    },
                     message: &message,
                     author: GitAuthor {
                         name: self.config.author_name.clone(),
@@ -394,9 +399,11 @@ fn pr_body(feature: &str, paths: &[String]) -> String {
     body
 }
 
-fn work_dir(run: &Run) -> PathBuf {
+/// A scratch folder for this attempt of `run`.
+pub(super) fn work_dir(run: &Run) -> PathBuf {
     std::env::temp_dir().join(format!(
-        "opsroom-spec-{}-{}-{}",
+        "opsroom-{}-{}-{}-{}",
+        run.runbook,
         std::process::id(),
         run.id,
         run.attempt
@@ -404,7 +411,7 @@ fn work_dir(run: &Run) -> PathBuf {
 }
 
 /// The branches of a remote: (sha, branch name).
-async fn ls_remote(url: &str) -> Result<Vec<(String, String)>, PhaseError> {
+pub(super) async fn ls_remote(url: &str) -> Result<Vec<(String, String)>, PhaseError> {
     let options = GitOptions::default();
     let spec = CommandSpec::new(options.program.clone(), ["ls-remote", "--heads", "--", url])
         .timeout(options.timeout)
@@ -426,19 +433,23 @@ async fn ls_remote(url: &str) -> Result<Vec<(String, String)>, PhaseError> {
         .collect())
 }
 
-struct PushParams<'a> {
-    url: &'a str,
-    dir: &'a std::path::Path,
-    base: &'a str,
-    branch: &'a str,
-    files: Vec<GitFile>,
-    message: &'a str,
-    author: GitAuthor,
+/// What a run commits to a git remote on a branch of its own.
+pub(super) struct PushParams<'a> {
+    pub url: &'a str,
+    /// Where the remote is cloned (emptied by the caller).
+    pub dir: &'a std::path::Path,
+    pub base: &'a str,
+    pub branch: &'a str,
+    /// The files to commit, given the clone (to look at what is there).
+    #[allow(clippy::type_complexity)]
+    pub files: Box<dyn FnOnce(&std::path::Path) -> Result<Vec<GitFile>, PhaseError> + Send + 'a>,
+    pub message: &'a str,
+    pub author: GitAuthor,
 }
 
 /// Clones the remote at `base`, commits the files on a new branch and
 /// pushes it; returns the commit.
-async fn push_to_remote(p: PushParams<'_>) -> Result<String, PhaseError> {
+pub(super) async fn push_to_remote(p: PushParams<'_>) -> Result<String, PhaseError> {
     let fail = |what: &str, e: opsroom_adapters::git::GitError| {
         PhaseError::permanent(format!("{what}: {e}"))
     };
@@ -448,8 +459,9 @@ async fn push_to_remote(p: PushParams<'_>) -> Result<String, PhaseError> {
     repo.create_branch(p.branch, None)
         .await
         .map_err(|e| fail("creating the branch", e))?;
+    let files = (p.files)(p.dir)?;
     let commit = repo
-        .commit_files(&p.files, p.message, &p.author)
+        .commit_files(&files, p.message, &p.author)
         .await
         .map_err(|e| fail("committing the documents", e))?;
     repo.push("origin", p.branch)
