@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         runs::read,
         runs::events,
         sse::stream,
+        runs::log,
         runs::artifacts,
         runs::cancel,
         runs::approve,

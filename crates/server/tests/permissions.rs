@@ -105,6 +105,7 @@ fn routes() -> Vec<Route> {
             Viewer,
             DefaultThing,
         ),
+        route(get.clone(), "/api/v1/runs/{id}/log", Viewer, DefaultThing),
         route(
             get.clone(),
             "/api/v1/runs/{id}/artifacts",

@@ -691,6 +691,10 @@ impl Store for PgStore {
             .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
+            .bind(&p.created_by)
+            .bind(p.created_from)
+            .bind(p.created_to)
+            .bind(p.q_words())
             .fetch_all(&mut *tx)
             .await
             .doing("listing runs")?;

@@ -537,6 +537,10 @@ impl Store for SqliteStore {
             .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
+            .bind(&p.created_by)
+            .bind(p.created_from.map(us))
+            .bind(p.created_to.map(us))
+            .bind(p.q_words())
             .fetch_all(&self.reader)
             .await
             .doing("listing runs")?;
