@@ -422,8 +422,11 @@ async fn every_operation_answers_as_documented(store: DynStore) {
     c.check(Call::new(M::GET, events, "/api/v1/runs/424242/events"), 404)
         .await;
     let log = "/api/v1/runs/{id}/log";
-    c.check(Call::new(M::GET, log, format!("/api/v1/runs/{id}/log")), 200)
-        .await;
+    c.check(
+        Call::new(M::GET, log, format!("/api/v1/runs/{id}/log")),
+        200,
+    )
+    .await;
     c.check(Call::new(M::GET, log, "/api/v1/runs/424242/log"), 404)
         .await;
     let artifacts = "/api/v1/runs/{id}/artifacts";
