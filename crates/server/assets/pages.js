@@ -90,7 +90,32 @@
     if (!params.get("before")) setInterval(() => { if (!document.hidden) load(); }, 3000);
   }
 
+  /**
+   * A lane's state in the sessions list: its current run (the first
+   * unfinished one, else the last) and how many runs it holds.
+   */
+  function laneState(lane) {
+    if (!lane.runs.length) return h("span", { class: "lane-state muted", "data-lane": lane.name }, lane.name + ": empty");
+    const current = lane.runs.find((r) => !O.isFinal(r.status)) || lane.runs[lane.runs.length - 1];
+    return h("span", { class: "lane-state", "data-lane": lane.name }, lane.name + ": ",
+      h("a", { href: "/runs/" + current.id }, "#" + current.id), " ", O.badge(current.status),
+      lane.runs.length > 1 ? h("span", { class: "muted" }, " of " + O.plural(lane.runs.length, "run")) : "");
+  }
+
+  async function sessionsList() {
+    const box = document.getElementById("sessions");
+    const r = await O.api("GET", "/sessions?limit=20");
+    if (!r.ok) { box.replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r))); return; }
+    if (!r.data.length) { box.replaceChildren(h("p", { class: "muted empty" }, "No sessions yet.")); return; }
+    box.replaceChildren(h("ul", { class: "sessions" }, r.data.map((s) => h("li", { "data-session": s.id },
+      h("a", { href: "/runboard/" + s.id, class: "session-name" }, s.name), " ",
+      h("span", { class: "muted" }, "#" + s.id + " · " + s.created_by + " · "), O.time(s.created_at),
+      h("div", { class: "lane-states" }, s.lanes.map(laneState))))));
+  }
+
   function runboardStart() {
+    sessionsList();
+    setInterval(() => { if (!document.hidden) sessionsList(); }, 5000);
     document.getElementById("new-session").addEventListener("click", async (e) => {
       e.target.disabled = true;
       const r = await O.api("POST", "/sessions", {});

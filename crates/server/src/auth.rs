@@ -161,6 +161,7 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("POST", "/api/v1/runs/{id}/approve", Permission::Approve),
     ("POST", "/api/v1/runs/{id}/reject", Permission::Approve),
     ("POST", "/api/v1/sessions", Permission::Operate),
+    ("GET", "/api/v1/sessions", Permission::Read),
     ("GET", "/api/v1/sessions/{id}", Permission::Read),
     ("GET", "/api/v1/secrets", Permission::Administer),
     ("PUT", "/api/v1/secrets/{name}", Permission::Administer),

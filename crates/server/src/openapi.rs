@@ -43,6 +43,7 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         runs::retry,
         sessions::create,
         sessions::read,
+        sessions::list,
         secrets::put,
         secrets::list,
         secrets::delete,

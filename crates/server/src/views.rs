@@ -656,6 +656,17 @@ pub struct RunsQuery {
     pub to: Option<DateTime<Utc>>,
 }
 
+/// Query of `GET /api/v1/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionsQuery {
+    /// 1 to 100; default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
+}
+
 /// Query of `GET /api/v1/runs/{id}/events`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]

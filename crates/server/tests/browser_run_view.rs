@@ -425,6 +425,22 @@ async fn runboard_says_what_a_run_waits_for() {
         json!(format!("waits for #{} (awaiting approval)", first["id"]))
     );
     b.screenshot("board").await;
+    // The Runboard's start page lists sessions, newest first, with lane states.
+    server.post("/sessions", json!({"name": "newer"})).await;
+    b.goto(&server.url("/runboard")).await;
+    let listed = b
+        .wait(
+            "sessions list",
+            "const s = [...document.querySelectorAll('ul.sessions > li')]; return s.length === 2 && s.map(li => [+li.dataset.session, li.querySelector('.lane-state[data-lane=A]').textContent])",
+        )
+        .await;
+    assert_eq!(listed[1][0], json!(session));
+    assert_eq!(
+        listed[1][1],
+        json!(format!("A: #{} awaiting approval of 2 runs", first["id"]))
+    );
+    assert!(listed[0][1].as_str().unwrap().contains("empty"));
+    b.screenshot("sessions").await;
     b.assert_clean_console().await;
     b.close().await;
     server.stop().await;

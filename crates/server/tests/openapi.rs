@@ -556,6 +556,12 @@ async fn every_operation_answers_as_documented(store: DynStore) {
         422,
     )
     .await;
+    let listed = c
+        .check(Call::new(M::GET, sessions, "/api/v1/sessions?limit=5"), 200)
+        .await;
+    assert_eq!(listed[0]["id"], session["id"], "newest first");
+    c.check(Call::new(M::GET, sessions, "/api/v1/sessions?limit=0"), 400)
+        .await;
     let one_session = "/api/v1/sessions/{id}";
     c.check(
         Call::new(

@@ -235,6 +235,10 @@ pub async fn runboard_start() -> Markup {
             }
             button type="submit" { "Open" }
         }
+        section aria-labelledby="sessions-h" {
+            h2 #sessions-h { "Recent sessions" }
+            #sessions .runs-list aria-live="polite" {}
+        }
     })
 }
 

@@ -893,6 +893,17 @@ impl Store for PgStore {
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
     }
 
+    async fn session_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Session>> {
+        let mut tx = self.begin_in(workspace_id).await?;
+        let rows = sqlx::query_as::<_, SessionRow>(include_str!("queries/session_list.sql"))
+            .bind(workspace_id)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("listing sessions")?;
+        convert(rows)
+    }
+
     async fn audit_list(&self, p: AuditListParams) -> StoreResult<Vec<AuditEntry>> {
         let mut tx = self.begin_in(&p.workspace_id).await?;
         let rows = sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_list.sql"))

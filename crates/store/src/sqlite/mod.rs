@@ -745,6 +745,16 @@ impl Store for SqliteStore {
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
     }
 
+    async fn session_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query_as::<_, SessionRow>(include_str!("queries/session_list.sql"))
+            .bind(workspace_id)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+            .doing("listing sessions")?;
+        convert(rows)
+    }
+
     async fn audit_list(&self, p: AuditListParams) -> StoreResult<Vec<AuditEntry>> {
         let rows = sqlx::query_as::<_, AuditRow>(include_str!("queries/audit_list.sql"))
             .bind(&p.workspace_id)
