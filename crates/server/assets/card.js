@@ -88,7 +88,7 @@
     const planBox = h("div", {});
     const paramsBox = h("div", { class: "card-params" });
     const run = h("button", { type: "button", class: "primary", "data-action": "run" }, opts.lane ? "Run in lane " + opts.lane : "Run");
-    const card = h("article", { class: "card", "aria-labelledby": "card-title", "data-intent": p.intent },
+    const card = h("article", { class: "card", tabindex: -1, "aria-labelledby": "card-title", "data-intent": p.intent },
       head, h("p", { class: "card-text" }, h("code", {}, text)), questions, paramsBox, planBox, why, err, actions);
     let form = null;
     let checking = 0;

@@ -36,8 +36,9 @@
     };
     O.initCommandBar((text, parsed) => {
       const card = O.showCard(area, text, parsed);
-      const run = card.querySelector("[data-action=run]");
-      if (run) run.focus();
+      // Run when it is offered, else the card that says why not.
+      const run = card.querySelector("[data-action=run]:not([hidden])");
+      (run || card).focus();
     });
     load();
     setInterval(() => { if (!document.hidden) load(); }, 5000);

@@ -53,7 +53,8 @@ async fn card_offers_run_only_when_the_run_would_pass() {
         .wait(
             "refused card",
             "const c = document.querySelector('.card[data-intent=deploy]'); const w = c && c.querySelector('.not-runnable');
-             return c && c.dataset.runnable === 'false' && !w.hidden && c.querySelector('[data-action=run]').hidden && w.textContent",
+             return c && c.dataset.runnable === 'false' && !w.hidden && c.querySelector('[data-action=run]').hidden
+               && document.activeElement === c && w.textContent",
         )
         .await;
     assert!(
