@@ -12,7 +12,7 @@
       else if (k === "class") el.className = v;
       else el.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const kid of kids.flat()) {
+    for (const kid of kids.flat(Infinity)) {
       if (kid === null || kid === undefined || kid === false) continue;
       el.append(kid instanceof Node ? kid : String(kid));
     }
@@ -66,6 +66,19 @@
   /** A time element with a relative label and the absolute time on hover. */
   O.time = (iso) => h("time", { datetime: iso, title: new Date(iso).toLocaleString(), "data-ago": iso }, O.ago(iso));
 
+  const pad2 = (n) => String(n).padStart(2, "0");
+  /**
+   * An absolute time in the viewer's time zone with the zone shown
+   * ("2026-12-01 10:33:12 CET"), UTC on hover.
+   */
+  O.absTime = function (iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    const text = d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " " +
+      pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds()) + " " + (O.zoneName ? O.zoneName(d) : "");
+    return h("time", { datetime: iso, title: d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"), class: "abs" }, text.trim());
+  };
+
   /** "850 ms", "12.3 s", "4 min 5 s". */
   O.dur = function (ms) {
     if (ms === null || ms === undefined || isNaN(ms)) return "";
@@ -108,7 +121,8 @@
       try { document.execCommand("copy"); } catch (_) { /* nothing more to try */ }
       ta.remove();
     }
-    O.toast("Copied " + text.split("\n").length + " lines");
+    const n = text ? text.split("\n").length : 0;
+    O.toast("Copied " + n + (n === 1 ? " line" : " lines"));
   };
 
   // Who is signed in, and the sign-out form's CSRF field.
@@ -155,6 +169,7 @@
   }
 
   let runbooks = null;
+  O.runbooks = runbookList;
   async function runbookList() {
     if (!runbooks) {
       const r = await O.api("GET", "/runbooks");

@@ -4,21 +4,27 @@
   const O = window.opsroom;
   const h = O.h;
 
-  /** A table of runs with status, times, durations and actions. */
+  /**
+   * A table of runs with status, requester, times, durations and actions;
+   * on narrow screens each row is a card (labels from `data-label`).
+   */
   function runsTable(runs, reload, empty) {
     if (!runs.length) return h("p", { class: "muted empty" }, empty || "No runs match these filters.");
+    const cols = ["Run", "Status", "Runbook", "Env", "Target", "Command", "By", "Created", "Duration", ""];
+    const cell = (i, attrs, ...kids) => h("td", Object.assign({ "data-label": cols[i] }, attrs), ...kids);
     return h("div", { class: "table-wrap" }, h("table", { class: "runs" },
-      h("thead", {}, h("tr", {}, ["Run", "Status", "Runbook", "Env", "Target", "Command", "Created", "Duration", ""].map((c) => h("th", { scope: "col" }, c)))),
+      h("thead", {}, h("tr", {}, cols.map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, runs.map((r) => h("tr", { "data-run": r.id, "data-status": r.status },
-        h("td", {}, h("a", { href: "/runs/" + r.id }, "#" + r.id)),
-        h("td", {}, O.badge(r.status)),
-        h("td", {}, r.runbook),
-        h("td", {}, r.env || ""),
-        h("td", {}, r.target || ""),
-        h("td", { class: "cmd-text" }, r.text || ""),
-        h("td", {}, O.time(r.created_at)),
-        h("td", {}, O.dur(O.runDuration(r))),
-        h("td", { class: "row-actions" }, O.actionButtons(r, reload)))))));
+        cell(0, { class: "run-id" }, h("a", { href: "/runs/" + r.id }, "#" + r.id)),
+        cell(1, {}, O.badge(r.status)),
+        cell(2, {}, r.runbook),
+        cell(3, {}, r.env || ""),
+        cell(4, {}, r.target || ""),
+        cell(5, { class: "cmd-text", title: r.text || "" }, r.text || ""),
+        cell(6, { "data-field": "created_by" }, r.created_by),
+        cell(7, {}, O.time(r.created_at)),
+        cell(8, { "data-field": "duration" }, O.dur(O.runDuration(r))),
+        cell(9, { class: "row-actions" }, O.actionButtons(r, reload).filter((b) => b.dataset.action !== "retry-edit")))))));
   }
 
   async function home() {
@@ -30,8 +36,9 @@
     };
     O.initCommandBar((text, parsed) => {
       const card = O.showCard(area, text, parsed);
-      const run = card.querySelector("[data-action=run]");
-      if (run) run.focus();
+      // Run when it is offered, else the card that says why not.
+      const run = card.querySelector("[data-action=run]:not([hidden])");
+      (run || card).focus();
     });
     load();
     setInterval(() => { if (!document.hidden) load(); }, 5000);
@@ -50,22 +57,28 @@
     O.mountRun(root, r.data, {});
   }
 
+  /** A date field's day (local midnight) as an instant; `next` for the day after. */
+  function dayStart(value, next) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || "");
+    if (!m) return null;
+    return new Date(+m[1], +m[2] - 1, +m[3] + (next ? 1 : 0)).toISOString();
+  }
+
   async function history() {
     const box = document.getElementById("history");
     const older = document.getElementById("older");
     const params = new URLSearchParams(location.search);
-    const text = (params.get("q") || "").toLowerCase();
     const api = new URLSearchParams();
-    for (const k of ["status", "env", "runbook", "before"]) if (params.get(k)) api.set(k, params.get(k));
-    // The API has no text filter: read a bigger page and filter it here.
-    const limit = text ? 500 : 25;
+    // Every filter, the text search too, is done by the server.
+    for (const k of ["status", "env", "runbook", "before", "q", "created_by"]) if (params.get(k)) api.set(k, params.get(k));
+    if (dayStart(params.get("from"))) api.set("from", dayStart(params.get("from")));
+    if (dayStart(params.get("to"), true)) api.set("to", dayStart(params.get("to"), true));
+    const limit = 25;
     api.set("limit", limit);
     const load = async () => {
       const r = await O.api("GET", "/runs?" + api);
       if (!r.ok) { box.replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r))); return; }
-      const runs = text ? r.data.filter((run) => [run.text, run.target, run.runbook, run.env, run.status, "#" + run.id]
-        .some((f) => f && String(f).toLowerCase().includes(text))) : r.data;
-      box.replaceChildren(runsTable(runs, load));
+      box.replaceChildren(runsTable(r.data, load));
       if (r.data.length === limit) {
         const next = new URLSearchParams(params);
         next.set("before", r.data[r.data.length - 1].id);
@@ -78,7 +91,32 @@
     if (!params.get("before")) setInterval(() => { if (!document.hidden) load(); }, 3000);
   }
 
+  /**
+   * A lane's state in the sessions list: its current run (the first
+   * unfinished one, else the last) and how many runs it holds.
+   */
+  function laneState(lane) {
+    if (!lane.runs.length) return h("span", { class: "lane-state muted", "data-lane": lane.name }, lane.name + ": empty");
+    const current = lane.runs.find((r) => !O.isFinal(r.status)) || lane.runs[lane.runs.length - 1];
+    return h("span", { class: "lane-state", "data-lane": lane.name }, lane.name + ": ",
+      h("a", { href: "/runs/" + current.id }, "#" + current.id), " ", O.badge(current.status),
+      lane.runs.length > 1 ? h("span", { class: "muted" }, " of " + O.plural(lane.runs.length, "run")) : "");
+  }
+
+  async function sessionsList() {
+    const box = document.getElementById("sessions");
+    const r = await O.api("GET", "/sessions?limit=20");
+    if (!r.ok) { box.replaceChildren(h("p", { class: "error", role: "alert" }, O.errorText(r))); return; }
+    if (!r.data.length) { box.replaceChildren(h("p", { class: "muted empty" }, "No sessions yet.")); return; }
+    box.replaceChildren(h("ul", { class: "sessions" }, r.data.map((s) => h("li", { "data-session": s.id },
+      h("a", { href: "/runboard/" + s.id, class: "session-name" }, s.name), " ",
+      h("span", { class: "muted" }, "#" + s.id + " · " + s.created_by + " · "), O.time(s.created_at),
+      h("div", { class: "lane-states" }, s.lanes.map(laneState))))));
+  }
+
   function runboardStart() {
+    sessionsList();
+    setInterval(() => { if (!document.hidden) sessionsList(); }, 5000);
     document.getElementById("new-session").addEventListener("click", async (e) => {
       e.target.disabled = true;
       const r = await O.api("POST", "/sessions", {});
@@ -91,11 +129,27 @@
     });
   }
 
-  function laneCard(r) {
+  /**
+   * A run in a lane; `ahead` is the unfinished run before it in the lane,
+   * which it waits for (lanes run one at a time, in enqueue order).
+   */
+  function laneCard(r, ahead) {
+    const waits = ahead && !O.isFinal(r.status) && r.status !== "running";
     return h("li", { class: "lane-run", "data-run": r.id, "data-status": r.status },
       h("div", { class: "lr-head" }, h("a", { href: "/runs/" + r.id }, "#" + r.id), " ", O.badge(r.status)),
       h("div", { class: "lr-body" }, r.runbook, r.env ? " · " + r.env : "", r.target ? " · " + r.target : ""),
+      waits ? h("div", { class: "lr-waits", "data-field": "waits-for" }, "waits for ", h("a", { href: "/runs/" + ahead.id }, "#" + ahead.id), " (" + ahead.status.replace("_", " ") + ")") : "",
       h("div", { class: "lr-foot muted" }, r.text || "", " ", O.dur(O.runDuration(r))));
+  }
+
+  /** The lane's runs as cards, each knowing the unfinished run ahead of it. */
+  function laneCards(runs) {
+    let ahead = null;
+    return runs.map((r) => {
+      const card = laneCard(r, ahead);
+      if (!O.isFinal(r.status)) ahead = r;
+      return card;
+    });
   }
 
   async function runboard() {
@@ -116,7 +170,7 @@
       last = key;
       for (const lane of r.data.lanes) {
         const col = document.querySelector(".lane[data-lane=" + lane.name + "] .lane-runs");
-        if (col) col.replaceChildren(...(lane.runs.length ? lane.runs.map(laneCard) : [h("li", { class: "muted empty" }, "empty")]));
+        if (col) col.replaceChildren(...(lane.runs.length ? laneCards(lane.runs) : [h("li", { class: "muted empty" }, "empty")]));
       }
       return true;
     };
@@ -185,7 +239,26 @@
     setInterval(() => { if (!document.hidden) load(); }, 5000);
   }
 
-  const PAGES = { home, run: runPage, history, approvals, "runboard-start": runboardStart, runboard, workers };
+  /** The catalog: "try it" puts an example in the command bar and shows its preview. */
+  function runbooks() {
+    const area = document.getElementById("card-area");
+    const input = document.getElementById("cmd");
+    O.initCommandBar((text, parsed) => {
+      const card = O.showCard(area, text, parsed);
+      const run = card.querySelector("[data-action=run]:not([hidden])");
+      (run || card).focus();
+    });
+    for (const b of document.querySelectorAll("button[data-try]")) {
+      b.addEventListener("click", () => {
+        input.value = b.dataset.try;
+        input.dispatchEvent(new Event("input"));
+        input.scrollIntoView({ block: "center" });
+        input.focus();
+      });
+    }
+  }
+
+  const PAGES = { home, run: runPage, history, runbooks, approvals, "runboard-start": runboardStart, runboard, workers };
   const start = () => {
     const f = PAGES[document.body.dataset.page];
     if (f) f();

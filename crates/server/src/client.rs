@@ -324,7 +324,10 @@ impl ApiClient {
 
     /// `POST /api/v1/parse`.
     pub async fn parse(&self, text: &str) -> Result<ParseView, ClientError> {
-        let body = ParseRequest { text: text.into() };
+        let body = ParseRequest {
+            text: text.into(),
+            params: Default::default(),
+        };
         Ok(self
             .call(Method::POST, "/api/v1/parse", Some(&body))
             .await?

@@ -62,6 +62,18 @@ pub struct RunView {
     /// How each phase went.
     #[schema(value_type = Vec<PhaseView>)]
     pub phases: Value,
+    /// The worker that runs it or ran its last attempt.
+    #[serde(default)]
+    pub worker_id: Option<String>,
+    /// The run this one retries (only `GET /api/v1/runs/{id}` says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub retry_of: Option<RunId>,
+    /// The runs that retried this one, oldest first (only
+    /// `GET /api/v1/runs/{id}` says).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<i64>)]
+    pub retried_as: Vec<RunId>,
 }
 
 /// The approval of a run that needed one.
@@ -131,6 +143,9 @@ impl From<Run> for RunView {
             timeout_secs: r.timeout_secs,
             error: r.error,
             phases: r.phases,
+            worker_id: r.worker_id,
+            retry_of: None,
+            retried_as: Vec::new(),
         }
     }
 }
@@ -316,8 +331,20 @@ pub struct ParseView {
     #[schema(schema_with = optional_risk_schema)]
     pub risk: Option<Risk>,
     pub needs_approval: bool,
-    /// Whether a run can be started from this text as it is.
+    /// Whether a run can be started from this text as it is: a runbook
+    /// matched, nothing is left to ask, and the validate phase's checks pass.
     pub runnable: bool,
+    /// Why a matched runbook cannot run as asked (the validate phase's
+    /// error, e.g. an unknown target): `{"code","message"}`; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_error: Option<ValidationError>,
+}
+
+/// What the validate phase would refuse in a previewed command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ValidationError {
+    pub code: String,
+    pub message: String,
 }
 
 /// `GET /healthz`.
@@ -479,6 +506,17 @@ pub struct ActionBody {
     pub reason: Option<String>,
 }
 
+/// Optional body of `POST /api/v1/runs/{id}/retry`: params that replace
+/// the old run's (an edited copy); without it the run is retried as it was.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBody {
+    /// Merged over the old run's params, checked against the runbook.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub params: Map<String, Value>,
+}
+
 /// Optional body of `POST /api/v1/runs/{id}/approve` and `/reject`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -567,6 +605,11 @@ pub struct CreateSession {
 pub struct ParseRequest {
     #[schema(schema_with = command_text_schema)]
     pub text: String,
+    /// Params that override what the text says (the card's edited params),
+    /// checked as `POST /api/v1/runs` would check them.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub params: Map<String, Value>,
 }
 
 /// Query of `GET /api/v1/runs`: filters and a page, newest first.
@@ -595,6 +638,33 @@ pub struct RunsQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(value_type = Option<i64>)]
     pub before: Option<RunId>,
+    /// Text search done by the server: runs where every word appears
+    /// (case-insensitive) in the command text, runbook, env, target,
+    /// requester, error, params or `#ID`. At most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
+    pub q: Option<String>,
+    /// Only runs requested by exactly this user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(max_length = 200, pattern = "^[^\\u0000]*$")]
+    pub created_by: Option<String>,
+    /// Only runs created at or after this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// Only runs created before this time (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Query of `GET /api/v1/sessions`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionsQuery {
+    /// 1 to 100; default 20.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
 }
 
 /// Query of `GET /api/v1/runs/{id}/events`.

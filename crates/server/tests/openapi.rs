@@ -421,6 +421,14 @@ async fn every_operation_answers_as_documented(store: DynStore) {
     .await;
     c.check(Call::new(M::GET, events, "/api/v1/runs/424242/events"), 404)
         .await;
+    let log = "/api/v1/runs/{id}/log";
+    c.check(
+        Call::new(M::GET, log, format!("/api/v1/runs/{id}/log")),
+        200,
+    )
+    .await;
+    c.check(Call::new(M::GET, log, "/api/v1/runs/424242/log"), 404)
+        .await;
     let artifacts = "/api/v1/runs/{id}/artifacts";
     c.check(
         Call::new(M::GET, artifacts, format!("/api/v1/runs/{id}/artifacts")),
@@ -548,6 +556,12 @@ async fn every_operation_answers_as_documented(store: DynStore) {
         422,
     )
     .await;
+    let listed = c
+        .check(Call::new(M::GET, sessions, "/api/v1/sessions?limit=5"), 200)
+        .await;
+    assert_eq!(listed[0]["id"], session["id"], "newest first");
+    c.check(Call::new(M::GET, sessions, "/api/v1/sessions?limit=0"), 400)
+        .await;
     let one_session = "/api/v1/sessions/{id}";
     c.check(
         Call::new(

@@ -105,6 +105,7 @@ fn routes() -> Vec<Route> {
             Viewer,
             DefaultThing,
         ),
+        route(get.clone(), "/api/v1/runs/{id}/log", Viewer, DefaultThing),
         route(
             get.clone(),
             "/api/v1/runs/{id}/artifacts",
@@ -136,6 +137,7 @@ fn routes() -> Vec<Route> {
             DefaultThing,
         ),
         route(post.clone(), "/api/v1/sessions", Operator, OwnWorkspace),
+        route(get.clone(), "/api/v1/sessions", Viewer, OwnWorkspace),
         route(get.clone(), "/api/v1/sessions/{id}", Viewer, DefaultThing),
         route(get.clone(), "/api/v1/secrets", Admin, OwnWorkspace),
         route(put.clone(), "/api/v1/secrets/{name}", Admin, OwnWorkspace),
@@ -353,7 +355,9 @@ impl World {
                 let id = run().await;
                 (t.replace("{id}", &id.to_string()), None)
             }
-            "/api/v1/sessions" => (route.template.into(), Some(json!({"name": "matrix"}))),
+            "/api/v1/sessions" if route.method == Method::POST => {
+                (route.template.into(), Some(json!({"name": "matrix"})))
+            }
             "/api/v1/sessions/{id}" => {
                 let (_, s) = a
                     .send_json(Method::POST, "/api/v1/sessions", Some(&json!({})))

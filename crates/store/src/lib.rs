@@ -230,6 +230,9 @@ pub trait Store: SecretStore + IdentityStore + Send + Sync + 'static {
 
     async fn session_get(&self, workspace_id: &str, id: i64) -> StoreResult<SessionWithRuns>;
 
+    /// The workspace's sessions, newest first, at most `limit`.
+    async fn session_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Session>>;
+
     /// Audit entries of a workspace, filtered, in id order.
     async fn audit_list(&self, params: AuditListParams) -> StoreResult<Vec<AuditEntry>>;
 

@@ -191,6 +191,50 @@ impl RunInsertParams {
         }
     }
 
+    /// The run these params would insert, before it is stored (id 0, never
+    /// claimed): what a preview checks the way a worker would.
+    pub fn unsaved_run(&self) -> Run {
+        Run {
+            id: RunId(0),
+            workspace_id: self.workspace_id.clone(),
+            runbook: self.runbook.clone(),
+            env: self.env.clone(),
+            target: self.target.clone(),
+            params: self.params.clone(),
+            text: self.text.clone(),
+            plan: self.plan.clone(),
+            risk: self.risk,
+            status: if self.needs_approval {
+                RunStatus::AwaitingApproval
+            } else {
+                RunStatus::Queued
+            },
+            priority: self.priority,
+            attempt: 0,
+            max_attempts: self.max_attempts,
+            run_after: self.run_after.unwrap_or(self.now),
+            session_id: self.session_id,
+            lane: self.lane,
+            lane_key: self.lane_key(),
+            lock_key: self.lock_key.clone(),
+            idempotency_key: self.idempotency_key.clone(),
+            created_by: self.actor.clone(),
+            approved_by: None,
+            approval: None,
+            created_at: self.now,
+            started_at: None,
+            finished_at: None,
+            worker_id: None,
+            lease: 0,
+            heartbeat_at: None,
+            cancel_requested: false,
+            timeout_secs: self.timeout_secs,
+            error: None,
+            phases: Value::Array(vec![]),
+            last_seq: Seq(0),
+        }
+    }
+
     /// The concurrency key of the run's lane: runs with the same key execute
     /// one at a time, in enqueue order.
     pub fn lane_key(&self) -> Option<String> {
@@ -213,7 +257,31 @@ pub struct RunListParams {
     pub session_id: Option<i64>,
     /// Only runs with id < before (pagination).
     pub before: Option<RunId>,
+    /// Only runs requested by exactly this user (`created_by`).
+    pub created_by: Option<String>,
+    /// Only runs created at or after this time.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Only runs created before this time.
+    pub created_to: Option<DateTime<Utc>>,
+    /// Text search: only runs where every word appears (case-insensitive)
+    /// in the command text, runbook, env, target, requester, error, params,
+    /// or the run's id written `#ID`.
+    pub q: Option<String>,
     pub limit: i64,
+}
+
+impl RunListParams {
+    /// The search's words, lowercased, as a JSON array (what both stores'
+    /// queries read); None without a search.
+    pub fn q_words(&self) -> Option<String> {
+        let words: Vec<String> = self
+            .q
+            .as_deref()?
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        (!words.is_empty()).then(|| Value::from(words).to_string())
+    }
 }
 
 #[derive(Debug, Clone)]

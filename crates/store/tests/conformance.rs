@@ -131,6 +131,34 @@ async fn idempotency_key_returns_the_same_run(store: DynStore) {
     assert_eq!(all.len(), 1, "no duplicate run");
 }
 
+async fn sessions_list_newest_first_per_workspace(store: DynStore) {
+    let create = |ws: &str, name: &str| SessionCreateParams {
+        workspace_id: ws.into(),
+        name: name.into(),
+        actor: "ana".into(),
+        now: t0(),
+    };
+    let first = store
+        .session_create(create(DEFAULT_WORKSPACE, "first"))
+        .await
+        .unwrap();
+    store
+        .session_create(create("other", "elsewhere"))
+        .await
+        .unwrap();
+    let second = store
+        .session_create(create(DEFAULT_WORKSPACE, "second"))
+        .await
+        .unwrap();
+    let listed = store.session_list(DEFAULT_WORKSPACE, 10).await.unwrap();
+    let names: Vec<(i64, &str)> = listed.iter().map(|s| (s.id, s.name.as_str())).collect();
+    assert_eq!(names, vec![(second.id, "second"), (first.id, "first")]);
+    let one = store.session_list(DEFAULT_WORKSPACE, 1).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].id, second.id);
+    assert!(store.session_list("nobody", 10).await.unwrap().is_empty());
+}
+
 async fn lanes_run_in_enqueue_order_and_in_parallel(store: DynStore) {
     let session = store
         .session_create(SessionCreateParams {
@@ -628,6 +656,7 @@ opsroom_store::on_both_stores!(
     claim_is_atomic_under_concurrency,
     idempotency_key_returns_the_same_run,
     lanes_run_in_enqueue_order_and_in_parallel,
+    sessions_list_newest_first_per_workspace,
     env_lock_allows_one_write_run_per_target,
     priority_and_run_after_order_the_queue,
     retries_back_off_and_fence_old_attempts,

@@ -4,7 +4,8 @@
 //! deployment that was live before. Writes a summary and a link artifact.
 
 use super::deploy_checks::{
-    check_health, check_target, failures, health_markdown, human_duration, note_failure,
+    check_health, check_target, deploy_config, failures, health_markdown, human_duration,
+    note_failure,
 };
 use super::provider::{record_deployed, DeployProvider, Deployment};
 use crate::config::EnvConfig;
@@ -85,6 +86,7 @@ impl Deploy {
         params: &Map<String, Value>,
     ) -> Result<Self, PhaseError> {
         let (env, config) = check_target(engine, run)?;
+        deploy_config(&env, &config)?;
         let params: DeployParams = typed_params(params)?;
         Ok(Deploy {
             env,

@@ -2,7 +2,7 @@
 //! target checked against the config, the env's health (services and smoke
 //! URLs) probed after a change, and durations for summaries.
 
-use crate::config::{EnvConfig, ProbeConfig};
+use crate::config::{DeployConfig, EnvConfig, ProbeConfig};
 use crate::pipeline::{PhaseError, RunContext};
 use crate::probe::{probe, ProbeResult};
 use crate::Engine;
@@ -104,6 +104,16 @@ pub fn check_target(engine: &Engine, run: &Run) -> Result<(String, EnvConfig), P
         }
     }
     Ok((name.to_string(), config.clone()))
+}
+
+/// The env's deploy table: an env without one can neither deploy nor roll
+/// back (checked in validate, before anything is contacted).
+pub fn deploy_config<'a>(name: &str, env: &'a EnvConfig) -> Result<&'a DeployConfig, PhaseError> {
+    env.deploy.as_ref().ok_or_else(|| {
+        PhaseError::permanent(format!(
+            "env {name} has no deploy provider; add [environments.{name}.deploy] with provider = \"vercel\", \"github_actions\", \"digitalocean\" or \"shell\" to opsroom.toml"
+        ))
+    })
 }
 
 /// Milliseconds as `1.2 s` / `3 min 4 s` for summaries.

@@ -195,6 +195,7 @@ impl Incident {
                 session_id: None,
                 before: None,
                 limit: 50,
+                ..Default::default()
             })
             .await
             .map_err(|e| PhaseError::retryable(format!("reading deploy history: {e}")))?;

@@ -86,7 +86,15 @@ pub fn is_implemented(catalog: &Catalog, name: &str) -> bool {
             .is_some_and(|spec| spec.custom && spec.actions.is_some())
 }
 
+/// The validate phase's checks of `run` (runbook, params, env, target and
+/// what the runbook needs configured), without running anything: the
+/// preview of a command runs exactly what the worker's validate phase will.
+pub fn validate(engine: &Engine, run: &Run) -> Result<(), PhaseError> {
+    start(engine, run).map(drop)
+}
+
 /// Prepares the execution of `run`; an error fails the validate phase.
+/// Preparing only reads the config: nothing is contacted or written.
 pub fn start(engine: &Engine, run: &Run) -> Result<Box<dyn Execution>, PhaseError> {
     let spec = engine
         .catalog

@@ -182,11 +182,7 @@ impl DeployProvider {
             .config
             .env(env)
             .ok_or_else(|| PhaseError::permanent(format!("unknown env `{env}`")))?;
-        let deploy = env_config.deploy.as_ref().ok_or_else(|| {
-            PhaseError::permanent(format!(
-                "env {name} has no deploy provider; add [environments.{name}.deploy] with provider = \"vercel\", \"github_actions\", \"digitalocean\" or \"shell\" to opsroom.toml"
-            ))
-        })?;
+        let deploy = super::deploy_checks::deploy_config(name, env_config)?;
         let secret = |key: &str| {
             engine
                 .config
@@ -428,6 +424,7 @@ async fn recorded_history(
                 session_id: None,
                 before: None,
                 limit: 20,
+                ..Default::default()
             })
             .await
             .map_err(|e| PhaseError::retryable(format!("reading deploy history: {e}")))?;

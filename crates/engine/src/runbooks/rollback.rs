@@ -6,7 +6,8 @@
 
 use super::deploy::{non_empty, typed_params};
 use super::deploy_checks::{
-    check_health, check_target, failures, health_markdown, human_duration, note_failure,
+    check_health, check_target, deploy_config, failures, health_markdown, human_duration,
+    note_failure,
 };
 use super::provider::{record_deployed, DeployProvider, Deployment};
 use crate::config::EnvConfig;
@@ -52,6 +53,7 @@ impl Rollback {
         params: &Map<String, Value>,
     ) -> Result<Self, PhaseError> {
         let (env, config) = check_target(engine, run)?;
+        deploy_config(&env, &config)?;
         let params: RollbackParams = typed_params(params)?;
         Ok(Rollback {
             env,

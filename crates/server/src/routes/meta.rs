@@ -2,13 +2,16 @@
 //! and the workers list.
 
 use crate::error::{ApiError, ApiJson};
-use crate::views::{ErrorBody, Health, ParseRequest, ParseView, WorkerView};
+use crate::resolve::{resolve, RunRequest};
+use crate::routes::runs::insert_params;
+use crate::views::{ErrorBody, Health, ParseRequest, ParseView, ValidationError, WorkerView};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use opsroom_core::new_run::RunWhat;
 use opsroom_core::RunbookSpec;
 use opsroom_core::{RunStatus, WorkerState};
 use serde::Serialize;
@@ -66,13 +69,21 @@ pub(crate) async fn parse(
 ) -> Result<Json<ParseView>, ApiError> {
     let engine = &state.engine;
     let parsed = state.parse_env.parse(engine, &body.text)?;
+    let mut params = parsed.params.clone();
+    params.extend(body.params.clone());
     let spec = engine.catalog.get(&parsed.intent);
     let risk = spec.map(|s| crate::resolve::effective_risk(s, &parsed.params));
     let needs_approval =
         risk.is_some_and(|r| crate::resolve::needs_approval(engine, r, parsed.env.as_deref()));
-    let runnable = spec
+    let matched = spec
         .is_some_and(|s| opsroom_engine::runbooks::is_implemented(&engine.catalog, &s.name))
         && parsed.questions.is_empty();
+    let validation_error = if matched {
+        preview_check(&state, &body)?
+    } else {
+        None
+    };
+    let runnable = matched && validation_error.is_none();
     let plan = spec
         .map(|s| s.plan(parsed.env.as_deref(), parsed.target.as_deref()))
         .unwrap_or_default();
@@ -81,14 +92,46 @@ pub(crate) async fn parse(
         risk,
         needs_approval,
         runnable,
+        validation_error,
         intent: parsed.intent,
         env: parsed.env,
         target: parsed.target,
-        params: parsed.params,
+        params,
         confidence: parsed.confidence,
         questions: parsed.questions,
         alternatives: parsed.alternatives,
     }))
+}
+
+/// What would refuse a run of the previewed text: the checks of
+/// `POST /api/v1/runs`, then those of the worker's validate phase, on the
+/// run that would be stored.
+fn preview_check(
+    state: &AppState,
+    body: &ParseRequest,
+) -> Result<Option<ValidationError>, ApiError> {
+    let request = RunRequest {
+        what: RunWhat::Text(body.text.clone()),
+        env: None,
+        target: None,
+        params: body.params.clone(),
+    };
+    let refused = |code: &str, message: String| {
+        Ok(Some(ValidationError {
+            code: code.to_string(),
+            message,
+        }))
+    };
+    let resolved = match resolve(&state.engine, &state.parse_env, request) {
+        Ok(r) => r,
+        Err(ApiError::Unprocessable { code, message, .. }) => return refused(code, message),
+        Err(e) => return Err(e),
+    };
+    let run = insert_params(state, resolved, "preview".into(), None).unsaved_run();
+    match opsroom_engine::runbooks::validate(&state.engine, &run) {
+        Ok(()) => Ok(None),
+        Err(e) => refused("invalid_run", e.message),
+    }
 }
 
 /// One entry of `GET /api/v1/runbooks`.

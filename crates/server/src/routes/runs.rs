@@ -4,17 +4,23 @@ use crate::auth::Workspace;
 use crate::error::{ApiError, ApiJson, ApiQuery, IdPath, OptionalJson};
 use crate::resolve::{resolve, Resolved, RunRequest};
 use crate::views::{
-    ActionBody, ArtifactView, CreateRun, DecisionBody, ErrorBody, EventView, EventsQuery, RunView,
-    RunsQuery,
+    ActionBody, ArtifactView, CreateRun, DecisionBody, ErrorBody, EventView, EventsQuery,
+    RetryBody, RunView, RunsQuery,
 };
 use crate::{sse, Actor, AppState, ClientAddr};
 use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use chrono::SecondsFormat;
 use opsroom_core::new_run::RunWhat;
 use opsroom_core::{NewRun, NewRunInput, RunStatus};
-use opsroom_store::{EventsListParams, RunActionParams, RunId, RunInsertParams, RunListParams};
+use opsroom_store::{
+    AuditListParams, EventsListParams, RunActionParams, RunEvent, RunId, RunInsertParams,
+    RunListParams, Seq,
+};
 use serde_json::Value;
 
 pub fn router() -> Router<AppState> {
@@ -23,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/runs/{id}", get(read))
         .route("/runs/{id}/events", get(events))
         .route("/runs/{id}/events/stream", get(sse::stream))
+        .route("/runs/{id}/log", get(log))
         .route("/runs/{id}/artifacts", get(artifacts))
         .route("/runs/{id}/cancel", post(cancel))
         .route("/runs/{id}/retry", post(retry))
@@ -101,7 +108,7 @@ pub(crate) async fn create(
 
 /// The parts of a new run that come from its checked request; a run that
 /// needs approval waits for it until the configured expiry.
-fn insert_params(
+pub(crate) fn insert_params(
     state: &AppState,
     resolved: Resolved,
     actor: String,
@@ -150,6 +157,23 @@ pub(crate) async fn list(
         })?;
     let env = q.env.map(|e| ENV_FILTER.check(e)).transpose()?;
     let runbook = q.runbook.map(|r| RUNBOOK_FILTER.check(r)).transpose()?;
+    let text = |name: &str, v: Option<String>| match v {
+        Some(v) if v.chars().count() > 200 || v.contains('\0') => Err(ApiError::bad_request(
+            "invalid_query",
+            format!("query parameter `{name}` must be at most 200 characters, without NUL"),
+        )),
+        v => Ok(v.filter(|v| !v.trim().is_empty())),
+    };
+    let search = text("q", q.q)?;
+    let created_by = text("created_by", q.created_by)?;
+    if let (Some(from), Some(to)) = (q.from, q.to) {
+        if from > to {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "query parameter `from` must not be after `to`",
+            ));
+        }
+    }
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -167,6 +191,10 @@ pub(crate) async fn list(
             runbook,
             session_id: q.session_id,
             before: q.before,
+            created_by,
+            created_from: q.from,
+            created_to: q.to,
+            q: search,
             limit,
         })
         .await?;
@@ -226,7 +254,49 @@ pub(crate) async fn read(
     IdPath(id): IdPath<RunId>,
 ) -> Result<Json<RunView>, ApiError> {
     let run = state.engine.store.run_get(&ws, id).await?;
-    Ok(Json(run.into()))
+    let created_at = run.created_at;
+    let mut view = RunView::from(run);
+    (view.retry_of, view.retried_as) = retry_links(&state, &ws, id, created_at).await?;
+    Ok(Json(view))
+}
+
+/// How many `run.retry` audit entries are read to find a run's retries.
+const RETRY_SCAN: i64 = 500;
+
+/// The run `id` retries and the runs that retry it, read from the audit
+/// log's `run.retry` entries (written with each retry, in its transaction):
+/// the entries from the run's creation on, oldest first.
+async fn retry_links(
+    state: &AppState,
+    ws: &str,
+    id: RunId,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<(Option<RunId>, Vec<RunId>), ApiError> {
+    let entries = state
+        .engine
+        .store
+        .audit_list(AuditListParams {
+            workspace_id: ws.to_string(),
+            since: Some(created_at),
+            action: Some("run.retry".into()),
+            newest_first: false,
+            limit: RETRY_SCAN,
+            ..Default::default()
+        })
+        .await?;
+    let subject = format!("run:{}", id.0);
+    let mut retry_of = None;
+    let mut retried_as = Vec::new();
+    for e in entries {
+        let of = e.details["retry_of"].as_i64();
+        let new = e.subject.strip_prefix("run:").and_then(|n| n.parse().ok());
+        if e.subject == subject {
+            retry_of = of.map(RunId);
+        } else if of == Some(id.0) {
+            retried_as.extend(new.map(RunId));
+        }
+    }
+    Ok((retry_of, retried_as))
 }
 
 /// A run's events in order.
@@ -255,6 +325,68 @@ pub(crate) async fn events(
     let params = EventsListParams::new(&ws, id, limit).after(q.after.unwrap_or_default());
     let events = state.engine.store.events_list(params).await?;
     Ok(Json(events.into_iter().map(EventView::from).collect()))
+}
+
+/// Events read per store call while writing a whole log.
+const LOG_PAGE: i64 = 5000;
+
+/// A run's log as plain text: one line per event, `TIME LEVEL PHASE
+/// MESSAGE`, time in UTC (RFC 3339, milliseconds), messages as written
+/// (ANSI colour codes kept), for download and for the CLI.
+#[utoipa::path(
+    get,
+    path = "/api/v1/runs/{id}/log",
+    params(("id" = i64, Path, description = "The run's id")),
+    responses(
+        (status = 200, description = "The raw log", body = String, content_type = "text/plain"),
+        (status = 404, description = "No such run.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn log(
+    State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
+    IdPath(id): IdPath<RunId>,
+) -> Result<impl IntoResponse, ApiError> {
+    let store = &state.engine.store;
+    store.run_get(&ws, id).await?;
+    let mut out = String::new();
+    let mut after = Seq(0);
+    loop {
+        let page = store
+            .events_list(EventsListParams::new(&ws, id, LOG_PAGE).after(after))
+            .await?;
+        for e in &page {
+            out.push_str(&log_line(e));
+            out.push('\n');
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == LOG_PAGE => after = last.seq,
+            _ => break,
+        }
+    }
+    Ok((
+        [
+            (CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+            (
+                CONTENT_DISPOSITION,
+                format!("inline; filename=\"run-{}.log\"", id.0),
+            ),
+        ],
+        out,
+    ))
+}
+
+/// One event as a line of the raw log; a message's own line breaks are
+/// kept, continuation lines indented so each line still starts a record.
+fn log_line(e: &RunEvent) -> String {
+    let phase = e.phase.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+    let message = e.message.replace('\n', "\n    ");
+    format!(
+        "{} {:<5} {:<9} {message}",
+        e.ts.to_rfc3339_opts(SecondsFormat::Millis, true),
+        e.level.as_str().to_ascii_uppercase(),
+        phase
+    )
 }
 
 /// A run's artifacts.
@@ -427,6 +559,7 @@ pub(crate) async fn reject(
     post,
     path = "/api/v1/runs/{id}/retry",
     params(("id" = i64, Path, description = "The run's id")),
+    request_body(content = Option<RetryBody>, description = "Optional: params to change"),
     responses(
         (status = 201, description = "The new run", body = RunView),
         (status = 404, description = "No such run.", body = ErrorBody),
@@ -440,6 +573,7 @@ pub(crate) async fn retry(
     Extension(Actor(actor)): Extension<Actor>,
     ClientAddr(source): ClientAddr,
     IdPath(id): IdPath<RunId>,
+    OptionalJson(body): OptionalJson<RetryBody>,
 ) -> Result<(StatusCode, Json<RunView>), ApiError> {
     let engine = &state.engine;
     let old = engine.store.run_get(&ws, id).await?;
@@ -453,7 +587,11 @@ pub(crate) async fn retry(
         runbook: Some(old.runbook.clone()),
         env: old.env.clone(),
         target: old.target.clone(),
-        params: old.params.as_object().cloned().unwrap_or_default(),
+        params: {
+            let mut params = old.params.as_object().cloned().unwrap_or_default();
+            params.extend(body.unwrap_or_default().params);
+            params
+        },
         priority: Some(old.priority),
         max_attempts: Some(old.max_attempts),
         timeout_secs: Some(old.timeout_secs),

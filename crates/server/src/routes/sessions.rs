@@ -1,8 +1,8 @@
 //! `/api/v1/sessions`: a session groups runs in lanes A to D.
 
 use crate::auth::Workspace;
-use crate::error::{ApiError, IdPath, OptionalJson};
-use crate::views::{CreateSession, ErrorBody, SessionView};
+use crate::error::{ApiError, ApiQuery, IdPath, OptionalJson};
+use crate::views::{CreateSession, ErrorBody, SessionView, SessionsQuery};
 use crate::{Actor, AppState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -12,7 +12,7 @@ use opsroom_store::SessionCreateParams;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/sessions", post(create))
+        .route("/sessions", post(create).get(list))
         .route("/sessions/{id}", get(read))
 }
 
@@ -73,4 +73,35 @@ pub(crate) async fn read(
 ) -> Result<Json<SessionView>, ApiError> {
     let session = state.engine.store.session_get(&ws, id).await?;
     Ok(Json(session.into()))
+}
+
+/// The workspace's sessions, newest first, each with its lanes and their
+/// runs (for the Runboard's list).
+#[utoipa::path(
+    get,
+    path = "/api/v1/sessions",
+    params(SessionsQuery),
+    responses(
+        (status = 200, description = "Sessions, newest first", body = Vec<SessionView>),
+        (status = 400, description = "A limit out of range.", body = ErrorBody),
+    )
+)]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
+    ApiQuery(q): ApiQuery<SessionsQuery>,
+) -> Result<Json<Vec<SessionView>>, ApiError> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be from 1 to 100",
+        ));
+    }
+    let store = &state.engine.store;
+    let mut out = Vec::new();
+    for s in store.session_list(&ws, limit).await? {
+        out.push(store.session_get(&ws, s.id).await?.into());
+    }
+    Ok(Json(out))
 }

@@ -54,10 +54,29 @@ pub async fn artifact_html(
 pub fn to_html(src: &str) -> String {
     let options =
         Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH | Options::ENABLE_TASKLISTS;
-    let events = TextMergeStream::new(Parser::new_ext(src, options));
+    let src = text_symbols(src);
+    let events = TextMergeStream::new(Parser::new_ext(&src, options));
     let mut html = String::with_capacity(src.len() * 2);
     pulldown_cmark::html::push_html(&mut html, Adjust::new(events));
     SANITIZER.clean(&html).to_string()
+}
+
+/// The emoji reports use, as text symbols every font has (an emoji font
+/// is not installed everywhere, and a missing glyph is an empty box).
+const SYMBOLS: [(&str, &str); 6] = [
+    ("✅", "✓"),
+    ("✔️", "✓"),
+    ("❌", "✗"),
+    ("⚠️", "⚠\u{FE0E}"),
+    ("🔴", "●"),
+    ("🟢", "●"),
+];
+
+/// `src` with the emoji of [`SYMBOLS`] as text symbols.
+fn text_symbols(src: &str) -> String {
+    SYMBOLS
+        .iter()
+        .fold(src.to_string(), |s, (emoji, text)| s.replace(emoji, text))
 }
 
 /// The URL schemes a link may have; a link without one is relative.
@@ -247,6 +266,14 @@ fn link_urls<'a>(text: CowStr<'a>, out: &mut VecDeque<Event<'a>>) {
 #[cfg(test)]
 mod tests {
     use super::to_html;
+
+    #[test]
+    fn report_emoji_become_text_symbols() {
+        let html = to_html("| web | ✅ ok |\n|---|---|\n| db | ❌ failed |\n| x | ⚠️ degraded |\n");
+        assert!(html.contains("✓ ok") && html.contains("✗ failed"), "{html}");
+        assert!(html.contains("⚠\u{FE0E} degraded"), "{html}");
+        assert!(!html.contains('✅') && !html.contains('❌') && !html.contains('\u{FE0F}'));
+    }
 
     #[test]
     fn script_and_raw_html_are_shown_as_text() {

@@ -5,6 +5,7 @@
 //! live parts from the JSON API; there is no front-end build.
 
 mod assets;
+mod catalog;
 mod download;
 mod login;
 mod markdown;
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/", get(pages::home))
         .route("/runs", get(pages::history))
         .route("/runs/{id}", get(pages::run))
+        .route("/runbooks", get(catalog::catalog))
         .route("/runboard", get(pages::runboard_start))
         .route("/runboard/{session}", get(pages::runboard))
         .route("/workers", get(pages::workers))

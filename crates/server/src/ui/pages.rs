@@ -17,9 +17,10 @@ use std::collections::HashMap;
 
 /// Which navigation entry a page belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Nav {
+pub(super) enum Nav {
     Home,
     Runs,
+    Runbooks,
     Approvals,
     Runboard,
     Workers,
@@ -27,9 +28,10 @@ enum Nav {
 }
 
 /// The navigation bar's entries: (href, label, entry).
-const NAV: [(&str, &str, Nav); 6] = [
+const NAV: [(&str, &str, Nav); 7] = [
     ("/", "Command", Nav::Home),
     ("/runs", "History", Nav::Runs),
+    ("/runbooks", "Runbooks", Nav::Runbooks),
     ("/approvals", "Approvals", Nav::Approvals),
     ("/runboard", "Runboard", Nav::Runboard),
     ("/workers", "Workers", Nav::Workers),
@@ -40,7 +42,7 @@ const NAV: [(&str, &str, Nav); 6] = [
 const SCRIPTS: [&str; 5] = ["core", "render", "logview", "card", "pages"];
 
 /// What differs between pages in the shared layout.
-struct Page<'a> {
+pub(super) struct Page<'a> {
     title: &'a str,
     nav: Nav,
     /// The `data-page` value: which script part drives the page.
@@ -50,7 +52,7 @@ struct Page<'a> {
 }
 
 impl<'a> Page<'a> {
-    fn new(title: &'a str, nav: Nav, script: &'a str) -> Self {
+    pub(super) fn new(title: &'a str, nav: Nav, script: &'a str) -> Self {
         Page {
             title,
             nav,
@@ -60,7 +62,7 @@ impl<'a> Page<'a> {
     }
 
     /// The layout every page shares, around `body`.
-    fn render(&self, body: Markup) -> Markup {
+    pub(super) fn render(&self, body: Markup) -> Markup {
         html! {
             (DOCTYPE)
             html lang="en" {
@@ -112,7 +114,7 @@ impl<'a> Page<'a> {
 }
 
 /// The command bar; on the Runboard it also picks the lane.
-fn command_bar(with_lane: bool) -> Markup {
+pub(super) fn command_bar(with_lane: bool) -> Markup {
     html! {
         section.cmdbar aria-label="Command bar" {
             form #cmd-form role="search" autocomplete="off" {
@@ -199,9 +201,12 @@ pub async fn history(Query(q): Query<HashMap<String, String>>) -> Markup {
                 @for env in ["dev", "staging", "prod", "preview"] { option { (env) } }
             }
             label { "Runbook " input name="runbook" value=(get("runbook")) size="10"; }
+            label { "Requested by " input name="created_by" value=(get("created_by")) size="10"; }
+            label { "From " input name="from" type="date" value=(get("from")); }
+            label { "To " input name="to" type="date" value=(get("to")); }
             label {
                 "Text "
-                input name="q" type="search" value=(get("q")) size="14" placeholder="target, command…";
+                input name="q" type="search" value=(get("q")) size="14" placeholder="target, command, error…";
             }
             button type="submit" { "Filter" }
             a.button.ghost href="/runs" { "Clear" }
@@ -229,6 +234,10 @@ pub async fn runboard_start() -> Markup {
                 input name="id" inputmode="numeric" size="6" required pattern="[0-9]+";
             }
             button type="submit" { "Open" }
+        }
+        section aria-labelledby="sessions-h" {
+            h2 #sessions-h { "Recent sessions" }
+            #sessions .runs-list aria-live="polite" {}
         }
     })
 }

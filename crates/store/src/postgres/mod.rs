@@ -691,6 +691,10 @@ impl Store for PgStore {
             .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
+            .bind(&p.created_by)
+            .bind(p.created_from)
+            .bind(p.created_to)
+            .bind(p.q_words())
             .fetch_all(&mut *tx)
             .await
             .doing("listing runs")?;
@@ -887,6 +891,17 @@ impl Store for PgStore {
             .await
             .doing("reading a session's runs")?;
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
+    }
+
+    async fn session_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Session>> {
+        let mut tx = self.begin_in(workspace_id).await?;
+        let rows = sqlx::query_as::<_, SessionRow>(include_str!("queries/session_list.sql"))
+            .bind(workspace_id)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .doing("listing sessions")?;
+        convert(rows)
     }
 
     async fn audit_list(&self, p: AuditListParams) -> StoreResult<Vec<AuditEntry>> {

@@ -537,6 +537,10 @@ impl Store for SqliteStore {
             .bind(p.before.map(|b| b.0))
             .bind(p.session_id)
             .bind(p.limit)
+            .bind(&p.created_by)
+            .bind(p.created_from.map(us))
+            .bind(p.created_to.map(us))
+            .bind(p.q_words())
             .fetch_all(&self.reader)
             .await
             .doing("listing runs")?;
@@ -739,6 +743,16 @@ impl Store for SqliteStore {
             .await
             .doing("reading a session's runs")?;
         Ok(SessionWithRuns::from_runs(session, convert(runs)?))
+    }
+
+    async fn session_list(&self, workspace_id: &str, limit: i64) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query_as::<_, SessionRow>(include_str!("queries/session_list.sql"))
+            .bind(workspace_id)
+            .bind(limit)
+            .fetch_all(&self.reader)
+            .await
+            .doing("listing sessions")?;
+        convert(rows)
     }
 
     async fn audit_list(&self, p: AuditListParams) -> StoreResult<Vec<AuditEntry>> {
