@@ -101,7 +101,7 @@ pub(crate) async fn create(
 
 /// The parts of a new run that come from its checked request; a run that
 /// needs approval waits for it until the configured expiry.
-fn insert_params(
+pub(crate) fn insert_params(
     state: &AppState,
     resolved: Resolved,
     actor: String,
