@@ -18,6 +18,9 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// A change made to a test server's config before it starts.
+pub type Configure = std::sync::Arc<dyn Fn(&mut OpsConfig) + Send + Sync>;
+
 /// How to start a test server.
 pub struct TestAppOptions {
     /// None: the demo workspace probing this server.
@@ -37,7 +40,7 @@ pub struct TestAppOptions {
     pub clock: Option<std::sync::Arc<dyn opsroom_engine::Clock>>,
     /// Changes the config once it is made (e.g. adds hooks to the demo
     /// config, which names the server's own URL).
-    pub configure: Option<std::sync::Arc<dyn Fn(&mut OpsConfig) + Send + Sync>>,
+    pub configure: Option<Configure>,
 }
 
 impl Default for TestAppOptions {

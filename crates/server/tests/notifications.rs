@@ -38,18 +38,21 @@ impl Received {
     }
 }
 
+/// An answer a receiver gives: status and `Retry-After`.
+type Answer = (u16, Option<&'static str>);
+
 /// A local HTTP receiver: records every request and answers from a script
 /// (status, `Retry-After`), then 200.
 #[derive(Clone)]
 struct Receiver {
     url: String,
     got: Arc<Mutex<Vec<Received>>>,
-    script: Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>,
+    script: Arc<Mutex<VecDeque<Answer>>>,
     count: Arc<watch::Sender<usize>>,
 }
 
 impl Receiver {
-    async fn spawn(script: &[(u16, Option<&'static str>)]) -> Receiver {
+    async fn spawn(script: &[Answer]) -> Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let receiver = Receiver {
             url: format!("http://{}", listener.local_addr().unwrap()),

@@ -207,9 +207,11 @@ pub(super) fn check(config: &mut OpsConfig) -> Result<(), String> {
             (None, Some(url_secret)) => {
                 credential(&mut config.secrets, &format!("{at}.url_secret"), url_secret)?
             }
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "{at}: give exactly one of `url` or `url_secret` (a [secrets] name or a reference)"
-            )),
+            ))
+            }
         }
         if channel.events.is_empty() {
             return Err(format!(
