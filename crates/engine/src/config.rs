@@ -8,12 +8,14 @@ use std::path::Path;
 
 mod deploy;
 mod logs;
+mod notifications;
 mod probes;
 pub use deploy::{
     DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
     SpecGitHubConfig,
 };
 pub use logs::{vercel_project, LogSourceConfig, VercelLogsProject};
+pub use notifications::{ChannelConfig, ChannelKind, HookConfig};
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -39,6 +41,16 @@ pub struct OpsConfig {
     /// How approvals behave (`[approvals]`).
     #[serde(default)]
     pub approvals: ApprovalsConfig,
+    /// Channels told about run events (`[[notifications]]`).
+    #[serde(default)]
+    pub notifications: Vec<ChannelConfig>,
+    /// Signed triggers for CI (`[hooks.NAME]`).
+    #[serde(default)]
+    pub hooks: BTreeMap<String, HookConfig>,
+    /// The URL people reach this server at, for links in notifications
+    /// (default `http://127.0.0.1:7300`).
+    #[serde(default)]
+    pub public_url: Option<String>,
     /// The `secret:NAME` values read for the run this copy of the config
     /// serves, by stored name (see [`crate::stored_secrets`]); each is the
     /// value or why it could not be read.
@@ -464,6 +476,7 @@ impl OpsConfig {
             }
         }
         deploy::check_config(&config).map_err(invalid)?;
+        notifications::check(&mut config).map_err(invalid)?;
         ApprovalsConfig::check_expire_secs(config.approvals.expire_after_secs).map_err(invalid)?;
         Ok(config)
     }
@@ -515,6 +528,9 @@ impl OpsConfig {
             secrets: BTreeMap::new(),
             spec: None,
             approvals: ApprovalsConfig::default(),
+            notifications: Vec::new(),
+            hooks: BTreeMap::new(),
+            public_url: Some(self_url.trim_end_matches('/').to_string()),
             stored_secrets: BTreeMap::new(),
         }
     }

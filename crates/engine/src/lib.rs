@@ -6,6 +6,7 @@ pub mod completions;
 pub mod config;
 pub mod logs;
 pub mod metrics;
+pub mod notify;
 pub mod pipeline;
 pub mod probe;
 pub mod redaction;

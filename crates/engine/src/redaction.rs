@@ -24,6 +24,15 @@ pub fn config_redactor(config: &OpsConfig) -> Redactor {
             .filter_map(|db| db.resolve_url_with(config).ok())
             .map(Secret::new),
     );
+    // Channel URLs given inline are credentials too (Slack's and Discord's
+    // carry their token in the path).
+    secrets.extend(
+        config
+            .notifications
+            .iter()
+            .filter_map(|c| c.url.as_deref())
+            .map(Secret::new),
+    );
     for env in config.environments.values() {
         for service in &env.services {
             if let ProbeConfig::Postgres { url, url_env, .. } = &service.probe {

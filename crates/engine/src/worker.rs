@@ -252,6 +252,7 @@ impl WorkerPool {
         let mut wakeups = self.engine.store.wakeups().subscribe();
         // Heartbeats go on while current runs drain after a shutdown request.
         let (hb_stop_tx, mut hb_stop) = watch::channel(false);
+        let notify_stop = hb_stop.clone();
         let heartbeat = {
             let me = self.clone();
             tokio::spawn(async move {
@@ -268,6 +269,12 @@ impl WorkerPool {
                 }
             })
         };
+        // Notifications of run events go out from every worker (each
+        // delivery is claimed by one); they never hold up a run.
+        let notifier = tokio::spawn(
+            crate::notify::Notifier::new(self.engine.clone(), Default::default())
+                .run_until_stopped(self.options.poll_interval, notify_stop),
+        );
         let mut set: JoinSet<(RunId, Outcome)> = JoinSet::new();
         let mut poll = tokio::time::interval(self.options.poll_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -323,6 +330,7 @@ impl WorkerPool {
         self.drain(set).await;
         let _ = hb_stop_tx.send(true);
         let _ = heartbeat.await;
+        let _ = notifier.await;
         self.heartbeat(WorkerState::Stopped).await;
         tracing::info!(worker = %self.id, "worker stopped");
     }

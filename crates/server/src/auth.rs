@@ -178,6 +178,7 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("GET", "/api/v1/me", Permission::Read),
     ("GET", "/api/v1/approvals", Permission::Read),
     ("GET", "/api/v1/audit", Permission::Administer),
+    ("GET", "/api/v1/notifications/deliveries", Permission::Read),
     // The UI's pages read, except the audit log.
     ("GET", "/", Permission::Read),
     ("GET", "/runs", Permission::Read),
@@ -188,6 +189,7 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("GET", "/workers", Permission::Read),
     ("GET", "/approvals", Permission::Read),
     ("GET", "/audit", Permission::Administer),
+    ("GET", "/notifications", Permission::Read),
     (
         "GET",
         "/ui/runs/{id}/artifacts/{artifact}/html",
@@ -199,6 +201,18 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
         Permission::Read,
     ),
 ];
+
+/// API routes that take no credentials at all: each checks its own request
+/// signature instead (a signed hook), so no token has to sit in a CI
+/// system's settings or logs.
+pub const SIGNED_ROUTES: &[(&str, &str)] = &[("POST", "/api/v1/hooks/{name}")];
+
+/// Whether a route is one of [`SIGNED_ROUTES`].
+pub fn is_signed_route(method: &Method, path: &str) -> bool {
+    SIGNED_ROUTES
+        .iter()
+        .any(|(m, p)| *m == method.as_str() && *p == path)
+}
 
 /// The permission a route needs (admin for a route not in the table).
 pub fn permission_for(method: &Method, path: &str) -> Permission {
@@ -441,6 +455,12 @@ pub async fn authorize_api(
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    if matched
+        .as_ref()
+        .is_some_and(|m| is_signed_route(req.method(), m.as_str()))
+    {
+        return Ok(next.run(req).await);
+    }
     let principal = principal(&state, req.headers()).await?;
     check_csrf(&principal, req.method(), req.headers())?;
     let need = matched

@@ -19,6 +19,8 @@ pub enum ApiError {
     BadRequest { code: &'static str, message: String },
     /// 401: missing, wrong, revoked or expired credentials.
     Unauthorized,
+    /// 401 with its own code and message (a refused request signature).
+    UnauthorizedCode { code: &'static str, message: String },
     /// 403: known, but not allowed (a role too low, no CSRF token, or its
     /// own code such as `self_approval`).
     Forbidden { code: &'static str, message: String },
@@ -46,6 +48,13 @@ pub enum ApiError {
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::UnauthorizedCode {
             code,
             message: message.into(),
         }
@@ -93,6 +102,9 @@ impl IntoResponse for ApiError {
                 "missing, wrong, revoked or expired credentials: send `Authorization: Bearer <token>` or sign in at /login".to_string(),
                 Value::Null,
             ),
+            ApiError::UnauthorizedCode { code, message } => {
+                (StatusCode::UNAUTHORIZED, code, message, Value::Null)
+            }
             ApiError::Forbidden { code, message } => {
                 (StatusCode::FORBIDDEN, code, message, Value::Null)
             }

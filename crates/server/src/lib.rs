@@ -181,6 +181,8 @@ fn router(state: AppState, body_limit: security::BodyLimit) -> Router {
         .merge(routes::identity::router())
         .merge(routes::approvals::router())
         .merge(routes::audit::router())
+        .merge(routes::notifications::router())
+        .merge(routes::hooks::router())
         .merge(routes::meta::api_router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

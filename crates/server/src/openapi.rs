@@ -2,7 +2,9 @@
 //! view types, so it cannot drift from what the server does. Served at
 //! `/api/openapi.json`.
 
-use crate::routes::{approvals, audit, identity, meta, runs, secrets, sessions};
+use crate::routes::{
+    approvals, audit, hooks, identity, meta, notifications, runs, secrets, sessions,
+};
 use crate::sse;
 use crate::views::ErrorBody;
 use serde_json::{json, Value};
@@ -55,6 +57,8 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         identity::me,
         approvals::list,
         audit::export,
+        notifications::list,
+        hooks::trigger,
     ),
     components(schemas(crate::views::StreamEnd, crate::views::RoleName)),
     modifiers(&Auth, &ApiErrors, &Links)

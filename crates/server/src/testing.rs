@@ -18,6 +18,9 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// A change made to a test server's config before it starts.
+pub type Configure = std::sync::Arc<dyn Fn(&mut OpsConfig) + Send + Sync>;
+
 /// How to start a test server.
 pub struct TestAppOptions {
     /// None: the demo workspace probing this server.
@@ -35,6 +38,9 @@ pub struct TestAppOptions {
     /// The engine's clock (none: the system clock), e.g. a
     /// [`opsroom_engine::ManualClock`] to expire approvals without waiting.
     pub clock: Option<std::sync::Arc<dyn opsroom_engine::Clock>>,
+    /// Changes the config once it is made (e.g. adds hooks to the demo
+    /// config, which names the server's own URL).
+    pub configure: Option<Configure>,
 }
 
 impl Default for TestAppOptions {
@@ -47,6 +53,7 @@ impl Default for TestAppOptions {
             secret_key: None,
             max_body_bytes: crate::security::DEFAULT_MAX_BODY_BYTES,
             clock: None,
+            configure: None,
         }
     }
 }
@@ -71,7 +78,10 @@ impl TestApp {
             .await
             .expect("bind port 0");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let config = options.config.unwrap_or_else(|| OpsConfig::demo(&url));
+        let mut config = options.config.unwrap_or_else(|| OpsConfig::demo(&url));
+        if let Some(configure) = &options.configure {
+            configure(&mut config);
+        }
         // The custom runbooks of the config's folder, as `opsroom serve` loads them.
         let catalog = match &config.runbooks_dir {
             Some(dir) => {

@@ -15,6 +15,9 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
+mod notify;
+pub use notify::{DeliveriesQuery, DeliveryAttemptView, HookBody};
+
 /// A run: what was asked for, its plan, status, phases, attempts and timings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Run)]

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
 const TOKEN: &str = "openapi-test-token";
+const HOOK_SECRET: &str = "openapi-hook-secret";
 
 /// The document and a client that checks answers against it.
 struct Checker {
@@ -29,6 +30,7 @@ struct Call<'a> {
     path: String,
     body: Option<Value>,
     token: bool,
+    headers: Vec<(&'static str, String)>,
 }
 
 impl<'a> Call<'a> {
@@ -39,7 +41,13 @@ impl<'a> Call<'a> {
             path: path.into(),
             body: None,
             token: true,
+            headers: Vec::new(),
         }
+    }
+
+    fn header(mut self, name: &'static str, value: String) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     fn body(mut self, body: Value) -> Self {
@@ -84,6 +92,9 @@ impl Checker {
         }
         if let Some(b) = &call.body {
             rb = rb.json(b);
+        }
+        for (name, value) in &call.headers {
+            rb = rb.header(*name, value);
         }
         let response = rb.send().await.unwrap();
         let status = response.status();
@@ -297,11 +308,29 @@ fn sse_events(text: &str) -> Vec<Value> {
 }
 
 async fn every_operation_answers_as_documented(store: DynStore) {
+    let hook_secret = std::env::temp_dir().join(format!(
+        "opsroom-openapi-hook-{}-{}",
+        std::process::id(),
+        store.backend()
+    ));
+    std::fs::write(&hook_secret, HOOK_SECRET).unwrap();
+    let reference = format!("file:{}", hook_secret.display());
     let app = TestApp::spawn(
         store.clone(),
         TestAppOptions {
             admin_token: Some(TOKEN.into()),
             secret_key: Some(opsroom_auth::MasterKey::generate().0),
+            configure: Some(std::sync::Arc::new(move |config| {
+                let hooks = opsroom_engine::OpsConfig::parse(
+                    "hooks.toml",
+                    &format!(
+                        "[environments.dev]\n[hooks.ci]\nsecret = \"{reference}\"\nrunbook = \"noop\"\nenv = \"dev\"\nallowed_params = [\"events\"]\n"
+                    ),
+                )
+                .unwrap();
+                config.hooks = hooks.hooks;
+                config.secrets.extend(hooks.secrets);
+            })),
             ..Default::default()
         },
     )
@@ -686,6 +715,58 @@ async fn every_operation_answers_as_documented(store: DynStore) {
     c.check(
         Call::new(M::DELETE, one_token, "/api/v1/tokens/424242"),
         404,
+    )
+    .await;
+
+    let deliveries = "/api/v1/notifications/deliveries";
+    c.check(Call::new(M::GET, deliveries, deliveries), 200)
+        .await;
+    c.check(
+        Call::new(
+            M::GET,
+            deliveries,
+            "/api/v1/notifications/deliveries?limit=0",
+        ),
+        400,
+    )
+    .await;
+    let hook = "/api/v1/hooks/{name}";
+    let body = json!({"params": {"events": 2}});
+    let signature = opsroom_auth::signature::sign(
+        HOOK_SECRET.as_bytes(),
+        Utc::now().timestamp(),
+        body.to_string().as_bytes(),
+    );
+    let signed = |path: &str| {
+        Call::new(M::POST, hook, path.to_string())
+            .without_token()
+            .body(body.clone())
+            .header("x-opsroom-signature", signature.clone())
+    };
+    c.check(signed("/api/v1/hooks/ci"), 201).await;
+    c.check(signed("/api/v1/hooks/ci"), 409).await;
+    c.check(signed("/api/v1/hooks/nope"), 404).await;
+    c.check(
+        Call::new(M::POST, hook, "/api/v1/hooks/ci")
+            .without_token()
+            .body(body.clone()),
+        401,
+    )
+    .await;
+    let other = json!({"params": {"sleep_ms": 1}});
+    c.check(
+        Call::new(M::POST, hook, "/api/v1/hooks/ci")
+            .without_token()
+            .body(other.clone())
+            .header(
+                "x-opsroom-signature",
+                opsroom_auth::signature::sign(
+                    HOOK_SECRET.as_bytes(),
+                    Utc::now().timestamp(),
+                    other.to_string().as_bytes(),
+                ),
+            ),
+        422,
     )
     .await;
 

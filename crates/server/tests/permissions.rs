@@ -56,6 +56,9 @@ enum Need {
     /// Signed in; the thing acted on must be the caller's own unless they
     /// are admin (revoking a token).
     OwnOrAdmin,
+    /// No token: a request signature (a hook). The matrix sends none, so
+    /// every caller, admin included, is refused.
+    Signed,
 }
 
 /// What a route acts on: something of `default` (another workspace gets
@@ -165,6 +168,13 @@ fn routes() -> Vec<Route> {
         route(get.clone(), "/api/v1/me", Viewer, OwnWorkspace),
         route(get.clone(), "/api/v1/approvals", Viewer, OwnWorkspace),
         route(get.clone(), "/api/v1/audit", Admin, OwnWorkspace),
+        route(
+            get.clone(),
+            "/api/v1/notifications/deliveries",
+            Viewer,
+            OwnWorkspace,
+        ),
+        route(post.clone(), "/api/v1/hooks/{name}", Signed, OwnWorkspace),
     ]
 }
 
@@ -176,6 +186,9 @@ enum Expect {
 }
 
 fn expected(route: &Route, caller: Caller) -> Expect {
+    if route.need == Need::Signed {
+        return Expect::Status(401);
+    }
     let role = match caller {
         Caller::NoToken | Caller::WrongToken | Caller::Revoked | Caller::Expired => {
             return Expect::Status(401)
@@ -224,6 +237,15 @@ impl World {
                 admin_token: Some(ADMIN.into()),
                 workers: 0,
                 secret_key: Some(key),
+                configure: Some(std::sync::Arc::new(|config| {
+                    let hooks = opsroom_engine::OpsConfig::parse(
+                        "hooks.toml",
+                        "[environments.dev]\n[hooks.matrix]\nsecret = \"file:/etc/hostname\"\nrunbook = \"noop\"\nenv = \"dev\"\n",
+                    )
+                    .unwrap();
+                    config.hooks = hooks.hooks;
+                    config.secrets.extend(hooks.secrets);
+                })),
                 ..Default::default()
             },
         )
@@ -388,6 +410,7 @@ impl World {
                 )
             }
             "/api/v1/tokens" => (route.template.into(), Some(json!({"name": "mine"}))),
+            "/api/v1/hooks/{name}" => ("/api/v1/hooks/matrix".into(), Some(json!({}))),
             "/api/v1/tokens/{id}" => {
                 let created = a
                     .token_create(&CreateToken {

@@ -4,6 +4,7 @@
 
 mod identity;
 mod model;
+mod notifications;
 mod nul;
 pub mod postgres;
 mod rows;
@@ -22,6 +23,11 @@ pub use identity::{
     Workspace, WorkspaceCreateParams,
 };
 pub use model::*;
+pub use notifications::{
+    DeliveriesClaimParams, DeliveriesEnqueueParams, DeliveryAttempt, DeliveryAttemptParams,
+    DeliveryAttemptsListParams, DeliveryNext, NotificationDelivery, NotificationStore, RunNotice,
+    RUN_NOTICE_EVENTS,
+};
 pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
 /// A URL with its credentials hidden, for logs and errors (one implementation
 /// for every crate).
@@ -137,7 +143,7 @@ impl<T> Doing<T> for Result<T, sqlx::Error> {
 /// Methods are named noun-then-verb. Writes made on behalf of a worker carry
 /// a [`Fence`]: they only apply while that worker still holds the run's lease.
 #[async_trait]
-pub trait Store: SecretStore + IdentityStore + Send + Sync + 'static {
+pub trait Store: SecretStore + IdentityStore + NotificationStore + Send + Sync + 'static {
     /// Which backend this is: "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
 

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 mod approvals;
 #[path = "conformance/identity.rs"]
 mod identity;
+#[path = "conformance/notifications.rs"]
+mod notifications;
 #[path = "conformance/secrets.rs"]
 mod secrets;
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 pub use error::ApiError;
 pub use probe::{get_url, UrlAnswer, UrlProbe};
-pub use retry::{RetryPolicy, Sleeper};
+pub use retry::{requested_wait, RetryPolicy, Sleeper};
 
 use crate::secret::Secret;
 

@@ -115,10 +115,7 @@ pub(crate) fn is_retryable(status: StatusCode, headers: &HeaderMap, idempotent: 
 
 /// The wait the provider asked for: `Retry-After` in seconds or as an HTTP
 /// date, else GitHub's `x-ratelimit-reset` (epoch seconds) when the quota is spent.
-pub(crate) fn requested_wait(
-    headers: &HeaderMap,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<Duration> {
+pub fn requested_wait(headers: &HeaderMap, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     if let Some(value) = header_str(headers, "retry-after") {
         let value = value.trim();
         if let Ok(seconds) = value.parse::<u64>() {

@@ -2,8 +2,10 @@
 
 pub mod approvals;
 pub mod audit;
+pub mod hooks;
 pub mod identity;
 pub mod meta;
+pub mod notifications;
 pub mod runs;
 pub mod secrets;
 pub mod sessions;

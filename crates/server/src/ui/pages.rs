@@ -25,6 +25,7 @@ pub(super) enum Nav {
     Runboard,
     Workers,
     Audit,
+    Notifications,
 }
 
 /// The navigation bar's entries: (href, label, entry).
@@ -36,6 +37,7 @@ const NAV: [(&str, &str, Nav); 7] = [
     ("/runboard", "Runboard", Nav::Runboard),
     ("/workers", "Workers", Nav::Workers),
     ("/audit", "Audit", Nav::Audit),
+    ("/notifications", "Notifications", Nav::Notifications),
 ];
 
 /// The page scripts, in load order.
@@ -375,6 +377,74 @@ pub async fn audit(
         })
         .into_response()
 }
+
+/// `/notifications`: each configured channel (never its URL) with its
+/// latest delivery attempts, newest first.
+pub async fn notifications(
+    State(state): State<AppState>,
+    Extension(Workspace(ws)): Extension<Workspace>,
+) -> Response {
+    let channels = &state.engine.config.notifications;
+    let mut logs = Vec::new();
+    for channel in channels {
+        let attempts = crate::routes::notifications::deliveries(
+            &state,
+            ws.clone(),
+            crate::views::DeliveriesQuery {
+                channel: Some(channel.name().to_string()),
+                limit: Some(NOTIFICATIONS_PAGE),
+            },
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(error = ?e, "reading delivery attempts for their page");
+            "The delivery log cannot be read right now; see the server log.".to_string()
+        });
+        logs.push((channel, attempts));
+    }
+    Page::new("Notifications", Nav::Notifications, "notifications")
+        .render(html! {
+            h1 { "Notifications" }
+            p.muted {
+                "Channels configured under [[notifications]] in opsroom.toml, each with its latest "
+                (NOTIFICATIONS_PAGE) " delivery attempts, newest first. A failed attempt is retried with backoff."
+            }
+            @if logs.is_empty() { p.muted.empty { "No notification channels are configured." } }
+            @for (channel, attempts) in &logs {
+                section.channel data-channel=(channel.name()) {
+                    h2 { (channel.name()) " " span.muted { "(" (channel.kind.as_str()) ")" } }
+                    p.muted {
+                        "Events: " (channel.events.join(", "))
+                        @if !channel.envs.is_empty() { " · envs: " (channel.envs.join(", ")) }
+                        @if !channel.runbooks.is_empty() { " · runbooks: " (channel.runbooks.join(", ")) }
+                    }
+                    @match attempts {
+                        Err(message) => { p.error role="alert" { (message) } }
+                        Ok(attempts) if attempts.is_empty() => { p.muted.empty { "Nothing sent yet." } }
+                        Ok(attempts) => { div.table-wrap { table.deliveries {
+                            thead { tr {
+                                @for c in ["Time", "Event", "Run", "Attempt", "Status", "Error"] { th scope="col" { (c) } }
+                            } }
+                            tbody { @for a in attempts {
+                                tr {
+                                    td { time datetime=(a.at.to_rfc3339()) { (a.at.format("%Y-%m-%d %H:%M:%S UTC")) } }
+                                    td { code { (a.event) } }
+                                    td { a href={ "/runs/" (a.run_id) } { (a.run_id) } }
+                                    td { (a.attempt) }
+                                    td { (a.status_code.map(|c| c.to_string()).unwrap_or_else(|| "—".into())) }
+                                    td { (a.error.as_deref().unwrap_or("")) }
+                                }
+                            } }
+                        } } }
+                    }
+                }
+            }
+        })
+        .into_response()
+}
+
+/// The most attempts the notifications page shows per channel.
+const NOTIFICATIONS_PAGE: i64 = 50;
 
 /// The most entries the audit page shows.
 const AUDIT_PAGE: i64 = 200;

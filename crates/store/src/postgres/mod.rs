@@ -5,6 +5,7 @@
 //! (`crate::sequences`) on top of its [`Primitives`].
 
 mod identity;
+mod notifications;
 mod notify;
 mod roles;
 mod rows;
@@ -52,6 +53,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_approvals",
         include_str!("../../migrations/postgres/0005_approvals.sql"),
+    ),
+    (
+        "0006_notifications",
+        include_str!("../../migrations/postgres/0006_notifications.sql"),
     ),
 ];
 

@@ -6,6 +6,7 @@
 //! on top of its [`Primitives`].
 
 mod identity;
+mod notifications;
 mod rows;
 mod secrets;
 
@@ -43,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_approvals",
         include_str!("../../migrations/sqlite/0005_approvals.sql"),
+    ),
+    (
+        "0006_notifications",
+        include_str!("../../migrations/sqlite/0006_notifications.sql"),
     ),
 ];
 
