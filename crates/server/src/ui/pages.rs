@@ -29,7 +29,7 @@ pub(super) enum Nav {
 }
 
 /// The navigation bar's entries: (href, label, entry).
-const NAV: [(&str, &str, Nav); 7] = [
+const NAV: &[(&str, &str, Nav)] = &[
     ("/", "Command", Nav::Home),
     ("/runs", "History", Nav::Runs),
     ("/runbooks", "Runbooks", Nav::Runbooks),
@@ -85,7 +85,7 @@ impl<'a> Page<'a> {
                         nav aria-label="Main" {
                             a.brand href="/" { "opsroom" }
                             ul {
-                                @for (href, label, which) in NAV {
+                                @for &(href, label, which) in NAV {
                                     li {
                                         a href=(href) aria-current=[(which == self.nav).then_some("page")] {
                                             (label)
