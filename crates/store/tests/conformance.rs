@@ -12,6 +12,8 @@ use std::collections::HashMap;
 mod approvals;
 #[path = "conformance/identity.rs"]
 mod identity;
+#[path = "conformance/schedules.rs"]
+mod schedules;
 #[path = "conformance/secrets.rs"]
 mod secrets;
 

@@ -7,6 +7,7 @@
 
 mod identity;
 mod rows;
+mod schedules;
 mod secrets;
 
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
@@ -43,6 +44,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0005_approvals",
         include_str!("../../migrations/sqlite/0005_approvals.sql"),
+    ),
+    (
+        "0007_schedules",
+        include_str!("../../migrations/sqlite/0007_schedules.sql"),
     ),
 ];
 
@@ -148,7 +153,9 @@ async fn insert_runs(
                 .push_bind(1i64)
                 .push_bind(&p.actor)
                 .push_bind(p.needs_approval.then_some(ApprovalState::Pending.as_str()))
-                .push_bind(p.approval_expires_at.filter(|_| p.needs_approval).map(us));
+                .push_bind(p.approval_expires_at.filter(|_| p.needs_approval).map(us))
+                .push_bind(p.schedule_id)
+                .push_bind(p.scheduled_for.map(us));
         });
         qb.push(" RETURNING *");
         let rows = qb
