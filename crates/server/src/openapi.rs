@@ -2,7 +2,7 @@
 //! view types, so it cannot drift from what the server does. Served at
 //! `/api/openapi.json`.
 
-use crate::routes::{approvals, audit, identity, meta, runs, secrets, sessions};
+use crate::routes::{approvals, audit, identity, meta, runs, schedules, secrets, sessions};
 use crate::sse;
 use crate::views::ErrorBody;
 use serde_json::{json, Value};
@@ -53,6 +53,11 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         identity::me,
         approvals::list,
         audit::export,
+        schedules::create,
+        schedules::list,
+        schedules::pause,
+        schedules::resume,
+        schedules::delete,
     ),
     components(schemas(crate::views::StreamEnd, crate::views::RoleName)),
     modifiers(&Auth, &ApiErrors, &Links)

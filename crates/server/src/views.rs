@@ -15,6 +15,9 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
+mod schedules;
+pub use schedules::{CreateSchedule, ScheduleView, SkippedFiresView};
+
 /// A run: what was asked for, its plan, status, phases, attempts and timings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = Run)]
@@ -62,6 +65,12 @@ pub struct RunView {
     /// How each phase went.
     #[schema(value_type = Vec<PhaseView>)]
     pub phases: Value,
+    /// The schedule that enqueued this run (null: none did).
+    #[serde(default)]
+    pub schedule_id: Option<i64>,
+    /// The schedule's fire time this run is for.
+    #[serde(default)]
+    pub scheduled_for: Option<DateTime<Utc>>,
 }
 
 /// The approval of a run that needed one.
@@ -131,6 +140,8 @@ impl From<Run> for RunView {
             timeout_secs: r.timeout_secs,
             error: r.error,
             phases: r.phases,
+            schedule_id: r.schedule_id,
+            scheduled_for: r.scheduled_for,
         }
     }
 }

@@ -5,5 +5,6 @@ pub mod audit;
 pub mod identity;
 pub mod meta;
 pub mod runs;
+pub mod schedules;
 pub mod secrets;
 pub mod sessions;

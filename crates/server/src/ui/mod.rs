@@ -26,6 +26,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/workers", get(pages::workers))
         .route("/approvals", get(pages::approvals))
         .route("/audit", get(pages::audit))
+        .route("/schedules", get(pages::schedules))
         .route(
             "/ui/runs/{id}/artifacts/{artifact}/html",
             get(markdown::artifact_html),
