@@ -344,8 +344,6 @@ async fn each_fire_enqueues_one_run_and_missed_fires_are_skipped(store: DynStore
         runs[1].scheduled_for.unwrap().to_rfc3339(),
         "2026-12-01T12:30:00+00:00"
     );
-
-    // A fire whose request no longer resolves is recorded with its reason.
     app.stop().await;
 }
 
