@@ -8,6 +8,7 @@ mod identity_cmd;
 mod local;
 mod patterns_cmd;
 mod runbooks_cmd;
+mod schedules_cmd;
 mod schema_cmd;
 mod secrets_cmd;
 mod term;
@@ -90,6 +91,8 @@ enum Command {
     Schema(schema_cmd::SchemaArgs),
     /// Secrets: set (value on stdin), list, delete; new-key and rotate-key.
     Secrets(secrets_cmd::SecretsArgs),
+    /// Cron schedules that enqueue runs: add, list, pause, resume, rm.
+    Schedules(schedules_cmd::SchedulesArgs),
     /// Measure enqueue and end-to-end rates, SSE latency and memory on each store.
     #[cfg(feature = "bench")]
     Bench(opsroom_bench::BenchArgs),
@@ -130,6 +133,7 @@ fn main() -> ExitCode {
             Command::Patterns(args) => patterns_cmd::run(args),
             Command::Schema(args) => schema_cmd::run(args).await,
             Command::Secrets(args) => secrets_cmd::run(args, api).await,
+            Command::Schedules(args) => schedules_cmd::run(&api()?, args).await,
             Command::Users(args) => identity_cmd::users(&api()?, args).await,
             Command::Workspaces(args) => identity_cmd::workspaces(&api()?, args).await,
             Command::Members(args) => identity_cmd::members(&api()?, args).await,

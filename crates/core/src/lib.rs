@@ -2,6 +2,7 @@
 //! command parser. Pure code: no IO, no async runtime, no database.
 
 pub mod catalog;
+pub mod cron;
 pub mod ids;
 pub mod new_run;
 pub mod parser;

@@ -179,6 +179,11 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("GET", "/api/v1/approvals", Permission::Read),
     ("GET", "/api/v1/audit", Permission::Administer),
     ("GET", "/api/v1/notifications/deliveries", Permission::Read),
+    ("GET", "/api/v1/schedules", Permission::Read),
+    ("POST", "/api/v1/schedules", Permission::Operate),
+    ("POST", "/api/v1/schedules/{id}/pause", Permission::Operate),
+    ("POST", "/api/v1/schedules/{id}/resume", Permission::Operate),
+    ("DELETE", "/api/v1/schedules/{id}", Permission::Operate),
     // The UI's pages read, except the audit log.
     ("GET", "/", Permission::Read),
     ("GET", "/runs", Permission::Read),
@@ -190,6 +195,7 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
     ("GET", "/approvals", Permission::Read),
     ("GET", "/audit", Permission::Administer),
     ("GET", "/notifications", Permission::Read),
+    ("GET", "/schedules", Permission::Read),
     (
         "GET",
         "/ui/runs/{id}/artifacts/{artifact}/html",

@@ -15,6 +15,8 @@ use serde::Serialize;
 use serde_json::Value;
 use std::time::Duration;
 
+mod schedules;
+
 /// Why a call did not give the answer asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

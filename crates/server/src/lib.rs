@@ -9,6 +9,7 @@ pub mod error;
 mod openapi;
 mod resolve;
 mod routes;
+pub mod scheduler;
 pub mod security;
 mod sse;
 #[cfg(feature = "testing")]
@@ -134,6 +135,9 @@ impl Application {
             let pool = WorkerPool::new(self.engine.clone(), self.options.worker.clone());
             workers.push(tokio::spawn(pool.run_until_stopped(shutdown.clone())));
         }
+        // Every server fires schedules; each fire still enqueues one run.
+        let scheduler = scheduler::Scheduler::new(self.engine.clone());
+        workers.push(tokio::spawn(scheduler.run_until_stopped(shutdown.clone())));
         let mut stop = shutdown.clone();
         let closing = self.closing.clone();
         let mut forward = shutdown.clone();
@@ -183,6 +187,7 @@ fn router(state: AppState, body_limit: security::BodyLimit) -> Router {
         .merge(routes::audit::router())
         .merge(routes::notifications::router())
         .merge(routes::hooks::router())
+        .merge(routes::schedules::router())
         .merge(routes::meta::api_router())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

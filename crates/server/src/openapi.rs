@@ -3,7 +3,7 @@
 //! `/api/openapi.json`.
 
 use crate::routes::{
-    approvals, audit, hooks, identity, meta, notifications, runs, secrets, sessions,
+    approvals, audit, hooks, identity, meta, notifications, runs, schedules, secrets, sessions,
 };
 use crate::sse;
 use crate::views::ErrorBody;
@@ -59,6 +59,11 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         audit::export,
         notifications::list,
         hooks::trigger,
+        schedules::create,
+        schedules::list,
+        schedules::pause,
+        schedules::resume,
+        schedules::delete,
     ),
     components(schemas(crate::views::StreamEnd, crate::views::RoleName)),
     modifiers(&Auth, &ApiErrors, &Links)

@@ -17,6 +17,8 @@ use utoipa::ToSchema;
 
 mod notify;
 pub use notify::{DeliveriesQuery, DeliveryAttemptView, HookBody};
+mod schedules;
+pub use schedules::{CreateSchedule, ScheduleView, SkippedFiresView};
 
 /// A run: what was asked for, its plan, status, phases, attempts and timings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -77,6 +79,12 @@ pub struct RunView {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<i64>)]
     pub retried_as: Vec<RunId>,
+    /// The schedule that enqueued this run (null: none did).
+    #[serde(default)]
+    pub schedule_id: Option<i64>,
+    /// The schedule's fire time this run is for.
+    #[serde(default)]
+    pub scheduled_for: Option<DateTime<Utc>>,
 }
 
 /// The approval of a run that needed one.
@@ -149,6 +157,8 @@ impl From<Run> for RunView {
             worker_id: r.worker_id,
             retry_of: None,
             retried_as: Vec::new(),
+            schedule_id: r.schedule_id,
+            scheduled_for: r.scheduled_for,
         }
     }
 }

@@ -629,6 +629,56 @@ async fn every_operation_answers_as_documented(store: DynStore) {
     c.check(Call::new(M::DELETE, one_secret, db), 204).await;
     c.check(Call::new(M::DELETE, one_secret, db), 404).await;
 
+    // Schedules.
+    let schedules = "/api/v1/schedules";
+    let schedule = c
+        .check(
+            Call::new(M::POST, schedules, schedules).body(
+                json!({"cron": "*/5 * * * *", "timezone": "Europe/Paris", "runbook": "noop"}),
+            ),
+            201,
+        )
+        .await;
+    c.check(
+        Call::new(M::POST, schedules, schedules).body(json!({"cron": "* *", "runbook": "noop"})),
+        422,
+    )
+    .await;
+    c.check(Call::new(M::GET, schedules, schedules), 200).await;
+    let id = &schedule["id"];
+    for action in ["pause", "resume"] {
+        let template = format!("/api/v1/schedules/{{id}}/{action}");
+        c.check(
+            Call::new(
+                M::POST,
+                &template,
+                format!("/api/v1/schedules/{id}/{action}"),
+            ),
+            200,
+        )
+        .await;
+        c.check(
+            Call::new(
+                M::POST,
+                &template,
+                format!("/api/v1/schedules/424242/{action}"),
+            ),
+            404,
+        )
+        .await;
+    }
+    let one_schedule = "/api/v1/schedules/{id}";
+    c.check(
+        Call::new(M::DELETE, one_schedule, format!("/api/v1/schedules/{id}")),
+        204,
+    )
+    .await;
+    c.check(
+        Call::new(M::DELETE, one_schedule, format!("/api/v1/schedules/{id}")),
+        404,
+    )
+    .await;
+
     // People, workspaces, roles and tokens.
     let workspaces = "/api/v1/workspaces";
     c.check(

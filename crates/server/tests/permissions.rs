@@ -175,6 +175,26 @@ fn routes() -> Vec<Route> {
             OwnWorkspace,
         ),
         route(post.clone(), "/api/v1/hooks/{name}", Signed, OwnWorkspace),
+        route(get.clone(), "/api/v1/schedules", Viewer, OwnWorkspace),
+        route(post.clone(), "/api/v1/schedules", Operator, OwnWorkspace),
+        route(
+            post.clone(),
+            "/api/v1/schedules/{id}/pause",
+            Operator,
+            DefaultThing,
+        ),
+        route(
+            post.clone(),
+            "/api/v1/schedules/{id}/resume",
+            Operator,
+            DefaultThing,
+        ),
+        route(
+            delete.clone(),
+            "/api/v1/schedules/{id}",
+            Operator,
+            DefaultThing,
+        ),
     ]
 }
 
@@ -398,6 +418,22 @@ impl World {
                         Some(json!({"value": "v"})),
                     )
                 }
+            }
+            "/api/v1/schedules" if route.method == Method::POST => (
+                route.template.into(),
+                Some(json!({"cron": "*/5 * * * *", "runbook": "noop"})),
+            ),
+            t if t.starts_with("/api/v1/schedules/{id}") => {
+                let (s, body) = a
+                    .send_json(
+                        Method::POST,
+                        "/api/v1/schedules",
+                        Some(&json!({"cron": "0 3 * * *", "runbook": "noop"})),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(s.as_u16(), 201, "{body}");
+                (t.replace("{id}", &body["id"].to_string()), None)
             }
             "/api/v1/workspaces" => (route.template.into(), Some(json!({"name": unique("ws")}))),
             "/api/v1/users" => (route.template.into(), Some(json!({"name": unique("u")}))),

@@ -9,6 +9,7 @@ mod nul;
 pub mod postgres;
 mod rows;
 mod rules;
+mod schedules;
 mod secrets;
 mod sequences;
 pub mod sqlite;
@@ -32,6 +33,10 @@ pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
 /// A URL with its credentials hidden, for logs and errors (one implementation
 /// for every crate).
 pub use opsroom_core::redact::redact_url;
+pub use schedules::{
+    fire_key, Schedule, ScheduleAdvanceParams, ScheduleCreateParams, ScheduleDeleteParams,
+    SchedulePauseParams, ScheduleStore, SkippedFires,
+};
 pub use secrets::{
     SealedSecret, SecretDeleteParams, SecretMeta, SecretName, SecretNameError, SecretPut,
     SecretPutParams, SecretReseal, SecretStore, SecretsResealParams,
@@ -143,7 +148,9 @@ impl<T> Doing<T> for Result<T, sqlx::Error> {
 /// Methods are named noun-then-verb. Writes made on behalf of a worker carry
 /// a [`Fence`]: they only apply while that worker still holds the run's lease.
 #[async_trait]
-pub trait Store: SecretStore + IdentityStore + NotificationStore + Send + Sync + 'static {
+pub trait Store:
+    SecretStore + IdentityStore + NotificationStore + ScheduleStore + Send + Sync + 'static
+{
     /// Which backend this is: "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
 

@@ -50,6 +50,12 @@ pub struct Run {
     /// Per-phase progress written by the worker: `[{phase, status, duration_ms}]`.
     pub phases: Value,
     pub last_seq: Seq,
+    /// The schedule that enqueued this run, if one did.
+    #[serde(default)]
+    pub schedule_id: Option<i64>,
+    /// The fire time of that schedule this run is for.
+    #[serde(default)]
+    pub scheduled_for: Option<DateTime<Utc>>,
 }
 
 impl Run {
@@ -159,6 +165,9 @@ pub struct RunInsertParams {
     pub actor: String,
     /// Where the request came from (the client's address), for the audit log.
     pub source: Option<String>,
+    /// The schedule enqueuing this run and the fire time it is for.
+    pub schedule_id: Option<i64>,
+    pub scheduled_for: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
@@ -187,6 +196,8 @@ impl RunInsertParams {
             retry_of: None,
             actor: "system".into(),
             source: None,
+            schedule_id: None,
+            scheduled_for: None,
             now,
         }
     }
@@ -224,6 +235,8 @@ impl RunInsertParams {
             created_at: self.now,
             started_at: None,
             finished_at: None,
+            schedule_id: self.schedule_id,
+            scheduled_for: self.scheduled_for,
             worker_id: None,
             lease: 0,
             heartbeat_at: None,

@@ -66,18 +66,18 @@ impl StoredIds for Option<String> {
 }
 
 /// Reads the columns of one stored row, naming the row in its errors.
-struct Columns {
+pub(crate) struct Columns {
     what: String,
 }
 
 impl Columns {
-    fn of(what: impl Display) -> Self {
+    pub(crate) fn of(what: impl Display) -> Self {
         Columns {
             what: what.to_string(),
         }
     }
 
-    fn corrupt(&self, column: &'static str, reason: impl Display) -> StoreError {
+    pub(crate) fn corrupt(&self, column: &'static str, reason: impl Display) -> StoreError {
         StoreError::Corrupt {
             what: self.what.clone(),
             column,
@@ -85,17 +85,21 @@ impl Columns {
         }
     }
 
-    fn json(&self, column: &'static str, v: impl StoredJson) -> StoreResult<Value> {
+    pub(crate) fn json(&self, column: &'static str, v: impl StoredJson) -> StoreResult<Value> {
         v.into_json().map_err(|e| self.corrupt(column, e))
     }
 
-    fn time(&self, column: &'static str, v: impl StoredTime) -> StoreResult<DateTime<Utc>> {
+    pub(crate) fn time(
+        &self,
+        column: &'static str,
+        v: impl StoredTime,
+    ) -> StoreResult<DateTime<Utc>> {
         v.unix_micros()
             .and_then(DateTime::from_timestamp_micros)
             .ok_or_else(|| self.corrupt(column, "time out of range"))
     }
 
-    fn opt_time(
+    pub(crate) fn opt_time(
         &self,
         column: &'static str,
         v: Option<impl StoredTime>,
@@ -162,6 +166,8 @@ pub(crate) struct RunRow<J, T> {
     decided_by: Option<String>,
     decided_at: Option<T>,
     decision_comment: Option<String>,
+    schedule_id: Option<i64>,
+    scheduled_for: Option<T>,
 }
 
 impl<J: StoredJson, T: StoredTime> TryFrom<RunRow<J, T>> for Run {
@@ -212,6 +218,8 @@ impl<J: StoredJson, T: StoredTime> TryFrom<RunRow<J, T>> for Run {
             error: r.error,
             phases: c.json("phases", r.phases)?,
             last_seq: Seq(r.last_seq),
+            schedule_id: r.schedule_id,
+            scheduled_for: c.opt_time("scheduled_for", r.scheduled_for)?,
         })
     }
 }

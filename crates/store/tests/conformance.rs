@@ -14,6 +14,8 @@ mod approvals;
 mod identity;
 #[path = "conformance/notifications.rs"]
 mod notifications;
+#[path = "conformance/schedules.rs"]
+mod schedules;
 #[path = "conformance/secrets.rs"]
 mod secrets;
 

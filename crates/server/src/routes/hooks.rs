@@ -98,7 +98,7 @@ pub(crate) async fn trigger(
         ..NewRunInput::default()
     })?;
     let resolved = resolve(engine, &state.parse_env, RunRequest::from(&new_run))?;
-    let mut p = super::runs::insert_params(&state, resolved, format!("hook:{name}"), None);
+    let mut p = super::runs::insert_params(&state.engine, resolved, format!("hook:{name}"), None);
     p.workspace_id = hook.workspace.clone();
     // The same signed request sent again has the same digest: its run exists.
     p.idempotency_key = Some(format!("hook:{name}:{}", verified.digest));

@@ -127,7 +127,7 @@ fn preview_check(
         Err(ApiError::Unprocessable { code, message, .. }) => return refused(code, message),
         Err(e) => return Err(e),
     };
-    let run = insert_params(state, resolved, "preview".into(), None).unsaved_run();
+    let run = insert_params(&state.engine, resolved, "preview".into(), None).unsaved_run();
     match opsroom_engine::runbooks::validate(&state.engine, &run) {
         Ok(()) => Ok(None),
         Err(e) => refused("invalid_run", e.message),

@@ -7,5 +7,6 @@ pub mod identity;
 pub mod meta;
 pub mod notifications;
 pub mod runs;
+pub mod schedules;
 pub mod secrets;
 pub mod sessions;

@@ -17,6 +17,7 @@ use axum::{Extension, Json, Router};
 use chrono::SecondsFormat;
 use opsroom_core::new_run::RunWhat;
 use opsroom_core::{NewRun, NewRunInput, RunStatus};
+use opsroom_engine::Engine;
 use opsroom_store::{
     AuditListParams, EventsListParams, RunActionParams, RunEvent, RunId, RunInsertParams,
     RunListParams, Seq,
@@ -81,7 +82,7 @@ pub(crate) async fn create(
     if let Some(lane) = &new_run.lane {
         engine.store.session_get(&ws, lane.session_id).await?;
     }
-    let mut p = insert_params(&state, resolved, actor, source);
+    let mut p = insert_params(&state.engine, resolved, actor, source);
     p.workspace_id = ws.clone();
     if let RunWhat::Text(text) = new_run.what {
         p.text = Some(text);
@@ -109,16 +110,16 @@ pub(crate) async fn create(
 /// The parts of a new run that come from its checked request; a run that
 /// needs approval waits for it until the configured expiry.
 pub(crate) fn insert_params(
-    state: &AppState,
+    engine: &Engine,
     resolved: Resolved,
     actor: String,
     source: Option<String>,
 ) -> RunInsertParams {
-    let now = state.engine.clock.now();
+    let now = engine.clock.now();
     let mut p = RunInsertParams::new(&resolved.runbook, now);
     p.approval_expires_at = resolved
         .needs_approval
-        .then(|| now + state.engine.config.approvals.expire_after());
+        .then(|| now + engine.config.approvals.expire_after());
     p.source = source;
     p.lock_key = resolved.lock_key();
     p.max_attempts = resolved.default_max_attempts();
@@ -598,7 +599,7 @@ pub(crate) async fn retry(
         ..Default::default()
     })?;
     let resolved = resolve(engine, &state.parse_env, RunRequest::from(&again))?;
-    let mut p = insert_params(&state, resolved, actor, source);
+    let mut p = insert_params(&state.engine, resolved, actor, source);
     p.workspace_id = ws.clone();
     p.retry_of = Some(old.id);
     p.text = old.text;

@@ -37,6 +37,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../assets/pages.js"),
     ),
+    (
+        "schedules.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/schedules.js"),
+    ),
 ];
 
 /// The version string appended to asset URLs so a new binary busts caches.

@@ -29,6 +29,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/approvals", get(pages::approvals))
         .route("/audit", get(pages::audit))
         .route("/notifications", get(pages::notifications))
+        .route("/schedules", get(pages::schedules))
         .route(
             "/ui/runs/{id}/artifacts/{artifact}/html",
             get(markdown::artifact_html),

@@ -26,6 +26,7 @@ pub(super) enum Nav {
     Workers,
     Audit,
     Notifications,
+    Schedules,
 }
 
 /// The navigation bar's entries: (href, label, entry).
@@ -35,13 +36,14 @@ const NAV: &[(&str, &str, Nav)] = &[
     ("/runbooks", "Runbooks", Nav::Runbooks),
     ("/approvals", "Approvals", Nav::Approvals),
     ("/runboard", "Runboard", Nav::Runboard),
+    ("/schedules", "Schedules", Nav::Schedules),
     ("/workers", "Workers", Nav::Workers),
     ("/audit", "Audit", Nav::Audit),
     ("/notifications", "Notifications", Nav::Notifications),
 ];
 
 /// The page scripts, in load order.
-const SCRIPTS: [&str; 5] = ["core", "render", "logview", "card", "pages"];
+const SCRIPTS: [&str; 6] = ["core", "render", "logview", "card", "pages", "schedules"];
 
 /// What differs between pages in the shared layout.
 pub(super) struct Page<'a> {
@@ -279,6 +281,27 @@ pub async fn approvals() -> Markup {
              it with a comment. You cannot decide on a run you requested."
         }
         #approvals aria-live="polite" {}
+    })
+}
+
+/// `/schedules`: cron schedules with their next five fires and the fires
+/// they skipped; create, pause, resume and delete (filled in by schedules.js).
+pub async fn schedules() -> Markup {
+    Page::new("Schedules", Nav::Schedules, "schedules").render(html! {
+        h1 { "Schedules" }
+        p.muted {
+            "Each fire enqueues one run. Five fields (minute hour day month weekday) or six \
+             with seconds first; times are in the schedule's time zone. Fires missed while \
+             no server was running are skipped, and shown here."
+        }
+        form #schedule-form {
+            label { "Cron " input #schedule-cron name="cron" required placeholder="*/5 * * * *" autocomplete="off"; }
+            label { "Time zone " input #schedule-tz name="timezone" placeholder="UTC" autocomplete="off"; }
+            label { "Command " input #schedule-text name="text" required placeholder="check prod status" autocomplete="off"; }
+            button type="submit" { "Add schedule" }
+            p #schedule-error .error role="alert" hidden {}
+        }
+        #schedules aria-live="polite" {}
     })
 }
 

@@ -9,6 +9,7 @@ mod notifications;
 mod notify;
 mod roles;
 mod rows;
+mod schedules;
 mod secrets;
 
 pub use roles::{RoleCreateParams, RoleCreated};
@@ -57,6 +58,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_notifications",
         include_str!("../../migrations/postgres/0006_notifications.sql"),
+    ),
+    (
+        "0007_schedules",
+        include_str!("../../migrations/postgres/0007_schedules.sql"),
     ),
 ];
 
@@ -547,7 +552,9 @@ impl Store for PgStore {
             .bind(escape_nul_json(&audit_details).into_owned())
             .bind(p.approval_expires_at)
             .bind(&p.source)
-            .bind(audit_action);
+            .bind(audit_action)
+            .bind(p.schedule_id)
+            .bind(p.scheduled_for);
         let row = q.fetch_optional(&mut *tx).await.doing("inserting a run")?;
         let Some(row) = row else {
             // The idempotency key exists (ON CONFLICT waited for its insert

@@ -8,6 +8,7 @@
 mod identity;
 mod notifications;
 mod rows;
+mod schedules;
 mod secrets;
 
 use self::rows::{ArtifactRow, AuditRow, EventPageRow, RunRow, SessionRow, WorkerRow};
@@ -48,6 +49,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0006_notifications",
         include_str!("../../migrations/sqlite/0006_notifications.sql"),
+    ),
+    (
+        "0007_schedules",
+        include_str!("../../migrations/sqlite/0007_schedules.sql"),
     ),
 ];
 
@@ -153,7 +158,9 @@ async fn insert_runs(
                 .push_bind(1i64)
                 .push_bind(&p.actor)
                 .push_bind(p.needs_approval.then_some(ApprovalState::Pending.as_str()))
-                .push_bind(p.approval_expires_at.filter(|_| p.needs_approval).map(us));
+                .push_bind(p.approval_expires_at.filter(|_| p.needs_approval).map(us))
+                .push_bind(p.schedule_id)
+                .push_bind(p.scheduled_for.map(us));
         });
         qb.push(" RETURNING *");
         let rows = qb

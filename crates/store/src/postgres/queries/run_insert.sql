@@ -3,10 +3,10 @@
 WITH r AS (
     INSERT INTO runs (workspace_id, runbook, env, target, params, text, plan, risk, status, priority,
         max_attempts, run_after, session_id, lane, lane_key, lock_key, idempotency_key, created_by, created_at,
-        timeout_secs, last_seq, updated_by, approval, approval_expires_at)
+        timeout_secs, last_seq, updated_by, approval, approval_expires_at, schedule_id, scheduled_for)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, 1, $18,
         CASE WHEN $9 = 'awaiting_approval' THEN 'pending' END,
-        CASE WHEN $9 = 'awaiting_approval' THEN $24::timestamptz END)
+        CASE WHEN $9 = 'awaiting_approval' THEN $24::timestamptz END, $27, $28)
     ON CONFLICT (workspace_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
     RETURNING *),
 e AS (

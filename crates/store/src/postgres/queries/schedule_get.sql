@@ -1,0 +1,1 @@
+SELECT * FROM schedules WHERE workspace_id = $1 AND id = $2
