@@ -404,7 +404,7 @@ fn work_dir(run: &Run) -> PathBuf {
 }
 
 /// The branches of a remote: (sha, branch name).
-async fn ls_remote(url: &str) -> Result<Vec<(String, String)>, PhaseError> {
+pub(super) async fn ls_remote(url: &str) -> Result<Vec<(String, String)>, PhaseError> {
     let options = GitOptions::default();
     let spec = CommandSpec::new(options.program.clone(), ["ls-remote", "--heads", "--", url])
         .timeout(options.timeout)
