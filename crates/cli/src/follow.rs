@@ -90,6 +90,7 @@ pub async fn follow(api: &ApiClient, id: RunId, mut after: Seq) -> CliResult<Exi
                 item = stream.next() => match item {
                     Some(Ok(StreamItem::End(end))) => {
                         progress.clear();
+                        print_report(api, end.id).await;
                         return Ok(finish(&end, progress.started));
                     }
                     Some(Ok(StreamItem::Event(event))) => {
@@ -106,6 +107,24 @@ pub async fn follow(api: &ApiClient, id: RunId, mut after: Seq) -> CliResult<Exi
                 _ = tick.tick() => progress.draw(),
             }
         }
+    }
+}
+
+/// The report a run wrote for people to read first (an incident's
+/// `triage.md`), printed on stdout once the run ended.
+const REPORTS: [&str; 1] = ["triage.md"];
+
+async fn print_report(api: &ApiClient, id: RunId) {
+    match api.artifacts(id).await {
+        Ok(artifacts) => {
+            for a in artifacts
+                .iter()
+                .filter(|a| REPORTS.contains(&a.name.as_str()))
+            {
+                println!("\n{}", a.content.trim_end());
+            }
+        }
+        Err(e) => eprintln!("cannot read the artifacts of run {id}: {e}"),
     }
 }
 
