@@ -403,6 +403,37 @@ async fn without_a_suspect_an_issue_carries_the_report(store: DynStore) {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+#[test]
+fn a_bad_incident_table_is_refused_naming_the_key() {
+    let cases = [
+        ("[incident]\n", "incident.remote: expected a git remote URL"),
+        (
+            "[incident]\nremote = \"--upload-pack=x\"\n",
+            "incident.remote: expected a git remote URL",
+        ),
+        (
+            "[incident.github]\nrepo = \"acme\"\ntoken_secret = \"github\"\n",
+            "incident.github.repo: expected `owner/name`",
+        ),
+        (
+            "[incident.github]\nrepo = \"acme/web\"\ntoken_secret = \"nope\"\n",
+            "incident.github.token_secret: credential `nope` is not declared",
+        ),
+    ];
+    for (toml, want) in cases {
+        let err = opsroom_engine::OpsConfig::parse("opsroom.toml", toml)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(want), "{toml}: {err}");
+    }
+    let ok = opsroom_engine::OpsConfig::parse(
+        "opsroom.toml",
+        "[incident]\nremote = \"file:///srv/git/pay.git\"\n",
+    )
+    .unwrap();
+    assert_eq!(ok.incident.unwrap().base_branch, "main");
+}
+
 opsroom_store::on_both_stores!(
     reverts_the_suspects_commits_on_a_pushed_branch,
     a_conflicting_revert_is_reported_and_nothing_pushed,
