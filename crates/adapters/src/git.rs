@@ -62,6 +62,15 @@ impl GitFile {
     }
 }
 
+/// How [`GitRepo::revert_range`] went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reverted {
+    /// Every commit was reverted; the branch's new head.
+    Clean(String),
+    /// A revert did not apply; these files conflicted, nothing was changed.
+    Conflict(Vec<String>),
+}
+
 /// What went wrong with a git operation.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
@@ -338,6 +347,78 @@ impl GitRepo {
         self.write_files(files).await?;
         let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
         self.commit(&paths, message, author).await
+    }
+
+    /// Commits in `from..to` (reachable from `to`, not from `from`).
+    pub async fn count_commits(&self, from: &str, to: &str) -> Result<u64, GitError> {
+        refuse_option("commit", from)?;
+        refuse_option("commit", to)?;
+        let range = format!("{from}..{to}");
+        let out = self
+            .git("rev-list", &["rev-list", "--count", &range, "--"])
+            .await?;
+        out.stdout
+            .trim()
+            .parse()
+            .map_err(|_| GitError::InvalidInput(format!("git rev-list answered {:?}", out.stdout)))
+    }
+
+    /// Reverts the commits of `from..to`, newest first, one revert commit
+    /// each, on the checked-out branch as `author`; returns the new head.
+    /// When a revert does not apply cleanly nothing is forced: the revert
+    /// is aborted (the branch is left as it was) and the files in conflict
+    /// are returned.
+    pub async fn revert_range(
+        &self,
+        from: &str,
+        to: &str,
+        author: &GitAuthor,
+    ) -> Result<Reverted, GitError> {
+        refuse_option("commit", from)?;
+        refuse_option("commit", to)?;
+        let range = format!("{from}..{to}");
+        let spec = command(
+            &self.options,
+            Some(&self.dir),
+            &["revert", "--no-edit", &range],
+        )
+        .env("GIT_AUTHOR_NAME", author.name.clone())
+        .env("GIT_AUTHOR_EMAIL", author.email.clone())
+        .env("GIT_COMMITTER_NAME", author.name.clone())
+        .env("GIT_COMMITTER_EMAIL", author.email.clone());
+        let out = shell::run(&spec, self.lines.as_ref())
+            .await
+            .map_err(|source| GitError::Command {
+                action: "revert",
+                source,
+            })?;
+        if out.success() {
+            let head = self
+                .head()
+                .await?
+                .ok_or_else(|| GitError::InvalidInput("revert made no HEAD".to_owned()))?;
+            return Ok(Reverted::Clean(head));
+        }
+        let unmerged = self
+            .git("diff", &["diff", "--name-only", "--diff-filter=U", "--"])
+            .await?;
+        let files: Vec<String> = unmerged
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .map(String::from)
+            .collect();
+        if files.is_empty() {
+            // Not a conflict: report git's own words.
+            let _ = self.git("revert --abort", &["revert", "--abort"]).await;
+            return Err(GitError::InvalidInput(format!(
+                "git revert {range} failed: {}",
+                out.stderr.trim()
+            )));
+        }
+        self.git("revert --abort", &["revert", "--abort"]).await?;
+        Ok(Reverted::Conflict(files))
     }
 
     /// Adds a remote.

@@ -133,6 +133,53 @@ pub struct FileChange {
     pub content: Vec<u8>,
 }
 
+/// A file to write (with content) or delete (without) in a tree.
+#[derive(Clone, Debug)]
+pub struct TreeChange {
+    /// Path in the repository, `/`-separated.
+    pub path: String,
+    /// New content; `None` deletes the file.
+    pub content: Option<Vec<u8>>,
+}
+
+/// Two commits compared.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Comparison {
+    /// Commits the head has that the base has not.
+    #[serde(default)]
+    pub ahead_by: u64,
+    /// The files that differ.
+    #[serde(default)]
+    pub files: Vec<ChangedFile>,
+}
+
+/// One file of a comparison.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ChangedFile {
+    /// Its path at the head.
+    pub filename: String,
+    /// `added`, `removed`, `modified`, `renamed`, …
+    pub status: String,
+    /// Its path at the base, when renamed.
+    #[serde(default)]
+    pub previous_filename: Option<String>,
+}
+
+/// An issue.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Issue {
+    /// Its number in the repository.
+    pub number: u64,
+    /// Web URL.
+    pub html_url: String,
+}
+
+#[derive(Deserialize)]
+struct ContentsBody {
+    #[serde(default)]
+    content: String,
+}
+
 /// The commit a contents API write made.
 #[derive(Clone, Debug, Deserialize)]
 pub struct CommitRef {
@@ -419,7 +466,28 @@ impl GitHubClient {
         message: &str,
         author: &CommitAuthor,
     ) -> Result<CommitRef, ApiError> {
-        if files.is_empty() {
+        let changes: Vec<TreeChange> = files
+            .iter()
+            .map(|f| TreeChange {
+                path: f.path.clone(),
+                content: Some(f.content.clone()),
+            })
+            .collect();
+        self.commit_changes(repo, branch, &changes, message, author)
+            .await
+    }
+
+    /// Like [`GitHubClient::commit_tree`], and a change without content
+    /// deletes its file.
+    pub async fn commit_changes(
+        &self,
+        repo: &RepoName,
+        branch: &str,
+        changes: &[TreeChange],
+        message: &str,
+        author: &CommitAuthor,
+    ) -> Result<CommitRef, ApiError> {
+        if changes.is_empty() {
             return Err(ApiError::InvalidInput {
                 call: "github.commit_tree",
                 message: "no files to commit".to_owned(),
@@ -433,17 +501,23 @@ impl GitHubClient {
             &["git", "commits", &head],
         );
         let base_tree = self.api.json::<CommitWithTree>(call).await?.tree.sha;
-        let mut entries = Vec::with_capacity(files.len());
-        for file in files {
+        let mut entries = Vec::with_capacity(changes.len());
+        for change in changes {
+            let Some(content) = &change.content else {
+                entries.push(
+                    json!({"path": change.path, "mode": "100644", "type": "blob", "sha": null}),
+                );
+                continue;
+            };
             let call = repo_call("github.create_blob", Method::POST, repo, &["git", "blobs"]).json(
                 json!({
-                    "content": base64::engine::general_purpose::STANDARD.encode(&file.content),
+                    "content": base64::engine::general_purpose::STANDARD.encode(content),
                     "encoding": "base64",
                 }),
             );
             let blob: ShaOnly = self.api.json(call).await?;
             entries.push(
-                json!({"path": file.path, "mode": "100644", "type": "blob", "sha": blob.sha}),
+                json!({"path": change.path, "mode": "100644", "type": "blob", "sha": blob.sha}),
             );
         }
         let call = repo_call("github.create_tree", Method::POST, repo, &["git", "trees"])
@@ -464,6 +538,62 @@ impl GitHubClient {
         .json(json!({"sha": commit.sha, "force": false}));
         self.api.json::<GitRef>(call).await?;
         Ok(commit)
+    }
+
+    /// The files that differ between two commits (or refs), and how many
+    /// commits `head` has that `base` has not
+    /// (`GET /repos/{o}/{r}/compare/{base}...{head}`).
+    pub async fn compare(
+        &self,
+        repo: &RepoName,
+        base: &str,
+        head: &str,
+    ) -> Result<Comparison, ApiError> {
+        let range = format!("{base}...{head}");
+        let call = repo_call("github.compare", Method::GET, repo, &["compare", &range]);
+        self.api.json(call).await
+    }
+
+    /// The content of a file at a ref (branch, tag or commit), or `None`
+    /// when the file does not exist there.
+    pub async fn file_at(
+        &self,
+        repo: &RepoName,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Option<Vec<u8>>, ApiError> {
+        let call = repo_call("github.get_file", Method::GET, repo, &["contents"])
+            .segments(path.split('/'))
+            .query("ref", git_ref);
+        let file = match self.api.json::<ContentsBody>(call).await {
+            Ok(file) => file,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let packed: String = file
+            .content
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(packed)
+            .map(Some)
+            .map_err(|e| ApiError::InvalidInput {
+                call: "github.get_file",
+                message: format!("the content of {path} is not base64: {e}"),
+            })
+    }
+
+    /// Opens an issue (`POST /repos/{o}/{r}/issues`).
+    pub async fn create_issue(
+        &self,
+        repo: &RepoName,
+        title: &str,
+        body: &str,
+    ) -> Result<Issue, ApiError> {
+        let call = repo_call("github.create_issue", Method::POST, repo, &["issues"])
+            .json(json!({"title": title, "body": body}));
+        self.api.json(call).await
     }
 
     /// Commits each file to `branch` through the contents API (one commit

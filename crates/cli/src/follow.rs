@@ -121,6 +121,7 @@ pub async fn follow(api: &ApiClient, id: RunId, after: Seq) -> CliResult<ExitCod
     tokio::select! {
         outcome = stream_to_end(api, id, after) => {
             let end = outcome?;
+            print_report(api, end.id).await;
             Ok(finish(api, &end).await)
         }
         _ = interrupt.recv() => {
@@ -178,6 +179,24 @@ async fn stream_to_end(api: &ApiClient, id: RunId, mut after: Seq) -> CliResult<
                 _ = tick.tick() => progress.draw(),
             }
         }
+    }
+}
+
+/// The report a run wrote for people to read first (an incident's
+/// `triage.md`), printed on stdout once the run ended.
+const REPORTS: [&str; 1] = ["triage.md"];
+
+async fn print_report(api: &ApiClient, id: RunId) {
+    match api.artifacts(id).await {
+        Ok(artifacts) => {
+            for a in artifacts
+                .iter()
+                .filter(|a| REPORTS.contains(&a.name.as_str()))
+            {
+                println!("\n{}", a.content.trim_end());
+            }
+        }
+        Err(e) => eprintln!("cannot read the artifacts of run {id}: {e}"),
     }
 }
 

@@ -14,7 +14,7 @@ pub use deploy::{
     DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
     SpecGitHubConfig,
 };
-pub use logs::{vercel_project, LogSourceConfig, VercelLogsProject};
+pub use logs::{vercel_project, IncidentConfig, LogSourceConfig, VercelLogsProject};
 pub use notifications::{ChannelConfig, ChannelKind, HookConfig};
 
 /// The whole configuration file.
@@ -38,6 +38,9 @@ pub struct OpsConfig {
     /// Where the `spec` runbook commits its documents.
     #[serde(default)]
     pub spec: Option<SpecConfig>,
+    /// Where the `incident_pr` runbook proposes its fixes (`[incident]`).
+    #[serde(default)]
+    pub incident: Option<IncidentConfig>,
     /// How approvals behave (`[approvals]`).
     #[serde(default)]
     pub approvals: ApprovalsConfig,
@@ -527,6 +530,7 @@ impl OpsConfig {
             databases: BTreeMap::new(),
             secrets: BTreeMap::new(),
             spec: None,
+            incident: None,
             approvals: ApprovalsConfig::default(),
             notifications: Vec::new(),
             hooks: BTreeMap::new(),

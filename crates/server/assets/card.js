@@ -274,6 +274,41 @@
    * drawn in order below the artifacts whenever the run changes.
    */
   O.runSections = O.runSections || [];
+  /** What one remediation run body does, for its button. */
+  function remediationLabel(body) {
+    const p = body.params || {};
+    const where = (body.target ? body.target + " on " : "") + (body.env || "");
+    if (body.runbook === "rollback") return "Roll back " + where + (p.ref ? " to " + p.ref : "");
+    if (body.runbook === "incident_pr" && p.from && p.to) return "Open a pull request reverting " + p.from + ".." + p.to;
+    if (body.runbook === "incident_pr") return "Open an issue with the report";
+    return "Start " + body.runbook + " on " + where;
+  }
+
+  /**
+   * The remediations an incident run's triage.json proposes, one button
+   * each: a click starts that run (POST /runs) and goes to it.
+   */
+  function remediations(artifacts) {
+    const triage = artifacts.find((a) => a.name === "triage.json");
+    let bodies = [];
+    try { bodies = triage ? JSON.parse(triage.content).remediations || [] : []; } catch (_) { bodies = []; }
+    if (!bodies.length) return "";
+    const err = h("p", { class: "error", role: "alert", hidden: true });
+    const buttons = bodies.map((body) => {
+      const b = h("button", { type: "button", "data-action": "remediate", "data-runbook": body.runbook }, remediationLabel(body));
+      b.onclick = async () => {
+        b.disabled = true;
+        const r = await O.api("POST", "/runs", body);
+        if (r.ok) { location.href = "/runs/" + r.data.id; return; }
+        b.disabled = false;
+        err.textContent = O.errorText(r);
+        err.hidden = false;
+      };
+      return b;
+    });
+    return h("section", { class: "remediations", "aria-label": "Remediations" },
+      h("h3", {}, "Remediations"), h("div", { class: "actions" }, ...buttons), err);
+  }
 
   /** Mounts the live view of `run` into `root` (a page section or a card). */
   O.mountRun = function (root, run, opts) {
@@ -352,7 +387,7 @@
       const r = await O.api("GET", "/runs/" + run.id + "/artifacts");
       if (!r.ok) return;
       const drawn = await Promise.all(r.data.map((a) => O.artifact(a, run.id)));
-      arts.replaceChildren(h("h3", {}, "Artifacts (" + r.data.length + ")"), ...drawn);
+      arts.replaceChildren(remediations(r.data), h("h3", {}, "Artifacts (" + r.data.length + ")"), ...drawn);
     }
 
     root.classList.add("run-live");

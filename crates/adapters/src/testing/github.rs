@@ -6,7 +6,10 @@
 //!
 //! Branch `main` exists at `sha-main`, a commit whose tree holds
 //! `README.md`; tag `v1.2.0` exists. Trees are built on a base tree, commits
-//! on a tree that exists, and a branch only moves forward (unless forced).
+//! on a tree that exists, and a branch only moves forward (unless forced);
+//! a tree entry with a null SHA deletes its path. Contents are read at a
+//! branch or commit, two commits are compared (`BASE...HEAD`) and issues
+//! opened.
 //! Every object made gets a new SHA `obj-N`.
 //!
 //! `deploy.yml` declares the inputs `ref`, `environment` and `opsroom_run`
@@ -94,6 +97,8 @@ pub struct GitHubWorld {
     pub file_commits: Vec<Value>,
     /// Bodies of the pull requests opened.
     pub pulls: Vec<Value>,
+    /// Bodies of the issues opened.
+    pub issues: Vec<Value>,
     /// Objects made so far (for unique SHAs).
     pub objects: u32,
 }
@@ -111,6 +116,46 @@ impl GitHubWorld {
             .iter()
             .find(|(b, _)| b == branch)
             .map(|(_, sha)| sha.as_str())
+    }
+
+    /// The commit a branch name or commit SHA names.
+    fn resolve(&self, git_ref: &str) -> Option<String> {
+        self.branch(git_ref).map(String::from).or_else(|| {
+            self.git_commits
+                .contains_key(git_ref)
+                .then(|| git_ref.to_string())
+        })
+    }
+
+    /// The tree (path → blob SHA) of a branch or commit.
+    pub fn tree_at(&self, git_ref: &str) -> Option<&HashMap<String, String>> {
+        let commit = self.git_commits.get(&self.resolve(git_ref)?)?;
+        self.trees.get(&commit.tree)
+    }
+
+    /// The content of `path` at a branch or commit.
+    pub fn file_at(&self, git_ref: &str, path: &str) -> Option<String> {
+        let blob = self.tree_at(git_ref)?.get(path)?;
+        self.blobs
+            .get(blob)
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+    }
+
+    /// Whether `ancestor` is `commit` or one of its ancestors.
+    fn descends(&self, commit: &str, ancestor: &str) -> bool {
+        let mut todo = vec![commit.to_string()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(c) = todo.pop() {
+            if c == ancestor {
+                return true;
+            }
+            if seen.insert(c.clone()) {
+                if let Some(commit) = self.git_commits.get(&c) {
+                    todo.extend(commit.parents.iter().cloned());
+                }
+            }
+        }
+        false
     }
 
     fn set_branch(&mut self, branch: &str, sha: &str) {
@@ -410,11 +455,19 @@ async fn create_tree(State(s): State<AppState>, Json(body): Json<Value>) -> Resp
     };
     let entries = body["tree"].as_array().cloned().unwrap_or_default();
     for entry in &entries {
+        let path = entry["path"].as_str().unwrap_or_default().to_string();
+        if entry["sha"].is_null() {
+            // A null SHA deletes the path.
+            if listing.remove(&path).is_none() {
+                return s.error(422, "GitRPC::BadObjectState");
+            }
+            world.tree_paths.push(path);
+            continue;
+        }
         let sha = entry["sha"].as_str().unwrap_or_default().to_string();
         if entry["mode"] != "100644" || entry["type"] != "blob" || !world.blobs.contains_key(&sha) {
             return s.error(422, "GitRPC::BadObjectState");
         }
-        let path = entry["path"].as_str().unwrap_or_default().to_string();
         world.tree_paths.push(path.clone());
         listing.insert(path, sha);
     }
@@ -459,10 +512,29 @@ async fn get_contents(
 ) -> Response {
     let world = s.world.lock().unwrap();
     let branch = q.get("ref").cloned().unwrap_or_else(|| "main".to_string());
-    match world.files.get(&(branch, path.clone())) {
-        Some((sha, content)) => Json(json!({"type": "file", "path": path, "sha": sha,
+    if let Some((sha, content)) = world.files.get(&(branch.clone(), path.clone())) {
+        return Json(json!({"type": "file", "path": path, "sha": sha,
             "encoding": "base64", "content": base64::engine::general_purpose::STANDARD.encode(content)}))
-        .into_response(),
+        .into_response();
+    }
+    // Files of commits made with the git data API, at a branch or commit;
+    // GitHub wraps the base64 at 60 columns.
+    let found = world
+        .tree_at(&branch)
+        .and_then(|tree| tree.get(&path))
+        .and_then(|sha| Some((sha.clone(), world.blobs.get(sha)?)));
+    match found {
+        Some((sha, bytes)) => {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let wrapped: Vec<String> = encoded
+                .as_bytes()
+                .chunks(60)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            Json(json!({"type": "file", "path": path, "sha": sha,
+                "encoding": "base64", "content": wrapped.join("\n") + "\n"}))
+            .into_response()
+        }
         None => s.error(404, "Not Found"),
     }
 }
@@ -530,12 +602,81 @@ async fn create_pull(State(s): State<AppState>, Json(body): Json<Value>) -> Resp
             "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"})))
         .into_response();
     }
-    let number = world.pulls.len() + EARLIER_PULLS + 1;
+    let number = world.pulls.len() + world.issues.len() + EARLIER_PULLS + 1;
     let pr = json!({"number": number, "html_url": format!("https://github.com/acme/web/pull/{number}"),
         "state": "open", "title": body["title"], "body": body["body"], "draft": body["draft"],
         "head": {"ref": head}, "base": {"ref": base}});
     world.pulls.push(body);
     (StatusCode::CREATED, Json(pr)).into_response()
+}
+
+/// Compares two commits (`BASE...HEAD`): the files whose blobs differ and
+/// the commits of the head not in the base. A base that is not an
+/// ancestor of the head is answered as diverged, with the same files.
+async fn compare(
+    State(s): State<AppState>,
+    Path((_o, _r, range)): Path<(String, String, String)>,
+) -> Response {
+    let world = s.world.lock().unwrap();
+    let Some((base, head)) = range.split_once("...") else {
+        return s.error(404, "Not Found");
+    };
+    let (Some(base), Some(head)) = (world.resolve(base), world.resolve(head)) else {
+        return s.error(404, "Not Found");
+    };
+    let empty = HashMap::new();
+    let before = world.tree_at(&base).unwrap_or(&empty);
+    let after = world.tree_at(&head).unwrap_or(&empty);
+    let mut files: Vec<Value> = Vec::new();
+    for (path, sha) in after {
+        match before.get(path) {
+            None => files.push(json!({"filename": path, "status": "added", "sha": sha})),
+            Some(old) if old != sha => {
+                files.push(json!({"filename": path, "status": "modified", "sha": sha}))
+            }
+            Some(_) => {}
+        }
+    }
+    for path in before.keys().filter(|p| !after.contains_key(*p)) {
+        files.push(json!({"filename": path, "status": "removed"}));
+    }
+    files.sort_by(|a, b| a["filename"].as_str().cmp(&b["filename"].as_str()));
+    let mut ahead = 0;
+    let mut at = head.clone();
+    while at != base {
+        let Some(parent) = world.git_commits.get(&at).and_then(|c| c.parents.first()) else {
+            break;
+        };
+        ahead += 1;
+        at = parent.clone();
+    }
+    let status = if world.descends(&head, &base) {
+        if ahead == 0 {
+            "identical"
+        } else {
+            "ahead"
+        }
+    } else {
+        "diverged"
+    };
+    Json(json!({"status": status, "ahead_by": ahead, "total_commits": ahead, "files": files}))
+        .into_response()
+}
+
+/// Opens an issue; a title is required.
+async fn create_issue(State(s): State<AppState>, Json(body): Json<Value>) -> Response {
+    if body["title"].as_str().is_none_or(str::is_empty) {
+        return s.error(422, "Validation Failed: title is missing");
+    }
+    let mut world = s.world.lock().unwrap();
+    let number = world.pulls.len() + world.issues.len() + EARLIER_PULLS + 1;
+    world.issues.push(body.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({"number": number, "html_url": format!("https://github.com/acme/web/issues/{number}"),
+            "state": "open", "title": body["title"], "body": body["body"]})),
+    )
+        .into_response()
 }
 
 impl FakeGitHub {
@@ -574,6 +715,8 @@ impl FakeGitHub {
                 get(get_contents).put(put_contents),
             )
             .route("/repos/{o}/{r}/pulls", post(create_pull))
+            .route("/repos/{o}/{r}/issues", post(create_issue))
+            .route("/repos/{o}/{r}/compare/{range}", get(compare))
             .route(
                 "/repos/{o}/{r}/actions/workflows/{wf}/dispatches",
                 post(dispatch),
@@ -617,6 +760,53 @@ impl FakeGitHub {
         let world = self.world.lock().unwrap();
         let run = world.runs.iter().find(|r| r.id == id);
         run.map(|r| r.inputs.clone()).unwrap_or(Value::Null)
+    }
+
+    /// Commits on `branch` as someone pushing would: each change writes a
+    /// file (`Some` content) or deletes it (`None`). Returns the commit.
+    pub fn push_commit(
+        &self,
+        branch: &str,
+        changes: &[(&str, Option<&str>)],
+        message: &str,
+    ) -> String {
+        let mut world = self.world.lock().unwrap();
+        let parent = world.branch(branch).expect("the branch exists").to_string();
+        let mut listing = world.tree_at(&parent).cloned().unwrap_or_default();
+        for (path, content) in changes {
+            match content {
+                Some(text) => {
+                    let blob = world.next_sha();
+                    world.blobs.insert(blob.clone(), text.as_bytes().to_vec());
+                    listing.insert(path.to_string(), blob);
+                }
+                None => {
+                    listing.remove(*path);
+                }
+            }
+        }
+        let tree = world.next_sha();
+        world.trees.insert(tree.clone(), listing);
+        let sha = world.next_sha();
+        let commit = GitCommit::new(tree, vec![parent], &json!({"message": message}));
+        world.git_commits.insert(sha.clone(), commit);
+        world.set_branch(branch, &sha);
+        sha
+    }
+
+    /// The content of `path` at a branch or commit.
+    pub fn file_at(&self, git_ref: &str, path: &str) -> Option<String> {
+        self.world.lock().unwrap().file_at(git_ref, path)
+    }
+
+    /// Bodies of the pull requests opened, in order.
+    pub fn pulls(&self) -> Vec<Value> {
+        self.world.lock().unwrap().pulls.clone()
+    }
+
+    /// Bodies of the issues opened, in order.
+    pub fn issues(&self) -> Vec<Value> {
+        self.world.lock().unwrap().issues.clone()
     }
 
     /// The inputs of every dispatch, in order.

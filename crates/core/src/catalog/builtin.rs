@@ -13,6 +13,7 @@ pub(super) fn all() -> Vec<RunbookSpec> {
         rollback(),
         spec(),
         incident(),
+        incident_pr(),
         schema_sync(),
     ]
 }
@@ -396,6 +397,62 @@ fn incident() -> RunbookSpec {
             ]),
             steps(&["check the report covers every error pattern"]),
             steps(&["write triage report with proposed remediation"]),
+        ],
+        custom: false,
+        actions: None,
+    }
+}
+
+fn incident_pr() -> RunbookSpec {
+    RunbookSpec {
+        name: "incident_pr".into(),
+        description: "Proposes the fix an incident run found: a pull request reverting the \
+                      commits of the suspect deploy, with the triage report as its body, or \
+                      without a suspect an issue with the report."
+            .into(),
+        triggers: strings(&["open a revert pull request"]),
+        cues: cues(&[("revert pull request", 6), ("revert pr", 6)]),
+        params: vec![
+            ParamSpec {
+                name: "incident_run".into(),
+                description: "The incident run whose triage.md the pull request or issue carries."
+                    .into(),
+                kind: ParamKind::Integer {
+                    min: 1,
+                    max: i64::MAX,
+                },
+                required: true,
+                default: None,
+            },
+            param(
+                "from",
+                "The commit the deploy before the suspect made live; the revert goes back to it.",
+                ParamKind::String,
+                None,
+            ),
+            param(
+                "to",
+                "The commit the suspect deploy made live; `from..to` is reverted. Without \
+                 `from` and `to` an issue is opened.",
+                ParamKind::String,
+                None,
+            ),
+        ],
+        risk: Risk::Write,
+        needs_env: true,
+        takes_target: true,
+        phases: [
+            steps(&["check params and the [incident] repository for {env}"]),
+            steps(&[
+                "read the incident's triage report",
+                "check the base branch exists and the fix branch does not",
+            ]),
+            steps(&[
+                "revert the suspect deploy's commits on branch fix/…, reporting conflicts",
+                "open a pull request with the report (or an issue without a suspect)",
+            ]),
+            steps(&["check the branch holds the revert"]),
+            steps(&["link the pull request or issue"]),
         ],
         custom: false,
         actions: None,

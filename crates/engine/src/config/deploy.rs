@@ -470,10 +470,10 @@ pub struct SpecGitHubConfig {
 fn default_spec_dir() -> String {
     "specs".into()
 }
-fn default_author_name() -> String {
+pub(super) fn default_author_name() -> String {
     "opsroom".into()
 }
-fn default_author_email() -> String {
+pub(super) fn default_author_email() -> String {
     "opsroom@localhost".into()
 }
 
@@ -501,20 +501,29 @@ impl SpecConfig {
             );
         }
         if let Some(gh) = &self.github {
-            check_repo(&gh.repo).map_err(|e| format!("github.{e}"))?;
-            if !secrets.contains_key(&gh.token_secret) {
-                return Err(format!(
-                    "github.token_secret: credential `{}` is not declared; add it under [secrets]",
-                    gh.token_secret
-                ));
-            }
-            if gh
-                .base_url
-                .as_deref()
-                .is_some_and(|u| !super::is_http_url(u))
-            {
-                return Err("github.base_url: expected an http:// or https:// URL".into());
-            }
+            gh.check(secrets).map_err(|e| format!("github.{e}"))?;
+        }
+        Ok(())
+    }
+}
+
+impl SpecGitHubConfig {
+    /// Checks the repository name, the credential and the URL; the error
+    /// names the key at fault.
+    pub(super) fn check(&self, secrets: &BTreeMap<String, SecretRef>) -> Result<(), String> {
+        check_repo(&self.repo)?;
+        if !secrets.contains_key(&self.token_secret) {
+            return Err(format!(
+                "token_secret: credential `{}` is not declared; add it under [secrets]",
+                self.token_secret
+            ));
+        }
+        if self
+            .base_url
+            .as_deref()
+            .is_some_and(|u| !super::is_http_url(u))
+        {
+            return Err("base_url: expected an http:// or https:// URL".into());
         }
         Ok(())
     }
@@ -553,6 +562,11 @@ pub(super) fn check_config(config: &OpsConfig) -> Result<(), String> {
     if let Some(spec) = &config.spec {
         spec.check(&config.secrets)
             .map_err(|e| format!("spec.{e}"))?;
+    }
+    if let Some(incident) = &config.incident {
+        incident
+            .check(&config.secrets)
+            .map_err(|e| format!("incident.{e}"))?;
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! through a shell), an HTTP endpoint (`{since}` in the URL), or the
 //! runtime logs of the env's Vercel project.
 
-use super::{DeployConfig, EnvConfig, ProbeConfig, SecretRef};
+use super::deploy::{default_author_email, default_author_name};
+use super::{DeployConfig, EnvConfig, ProbeConfig, SecretRef, SpecGitHubConfig};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -59,6 +60,60 @@ impl LogSourceConfig {
 impl fmt::Debug for LogSourceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "LogSourceConfig::{} {{ .. }}", self.kind())
+    }
+}
+
+/// Where the `incident_pr` runbook proposes a fix (`[incident]`): the
+/// commits a suspect deploy brought are reverted with git in a clone of
+/// `remote` and pushed on a branch `fix/<slug>`; with `[incident.github]`
+/// the revert is made through the GitHub API instead and opened as a pull
+/// request, and an incident without a suspect deploy opens an issue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentConfig {
+    /// Git remote cloned and pushed to when GitHub is not configured.
+    #[serde(default)]
+    pub remote: Option<String>,
+    /// The GitHub repository of the code.
+    #[serde(default)]
+    pub github: Option<SpecGitHubConfig>,
+    /// The branch fixes are proposed against.
+    #[serde(default = "default_base_branch")]
+    pub base_branch: String,
+    /// Commit author name.
+    #[serde(default = "default_author_name")]
+    pub author_name: String,
+    /// Commit author e-mail.
+    #[serde(default = "default_author_email")]
+    pub author_email: String,
+}
+
+fn default_base_branch() -> String {
+    "main".into()
+}
+
+impl IncidentConfig {
+    pub(super) fn check(&self, secrets: &BTreeMap<String, SecretRef>) -> Result<(), String> {
+        if self.remote.is_none() && self.github.is_none() {
+            return Err(
+                "remote: expected a git remote URL, or an [incident.github] table with repo and token_secret"
+                    .into(),
+            );
+        }
+        if self
+            .remote
+            .as_deref()
+            .is_some_and(|r| r.is_empty() || r.starts_with('-'))
+        {
+            return Err("remote: expected a git remote URL (file://, ssh:// or a path)".into());
+        }
+        if self.base_branch.is_empty() || self.base_branch.starts_with('-') {
+            return Err("base_branch: expected a branch name".into());
+        }
+        if let Some(gh) = &self.github {
+            gh.check(secrets).map_err(|e| format!("github.{e}"))?;
+        }
+        Ok(())
     }
 }
 

@@ -3,7 +3,10 @@
 //! ranks the patterns most urgent first against a baseline of the same
 //! length before the window, ties each to the deploy run that finished
 //! just before its first line, and writes `triage.md` and `triage.json`
-//! with a proposed remediation (a rollback of the suspect deploy).
+//! with a proposed remediation (a rollback of the suspect deploy) and the
+//! other runs that can follow (`remediations`: the rollback, and with
+//! `[incident]` a pull request reverting the suspect's commits or an issue
+//! with the report; see [`super::incident_pr`]).
 
 pub mod triage;
 
@@ -219,12 +222,14 @@ impl Incident {
                 .as_ref()
                 .and_then(|d| d.git_ref.clone())
                 .or_else(|| run.params["ref"].as_str().map(String::from));
+            let commit = deployed.as_ref().and_then(|d| d.commit.clone());
             out.push(Suspect {
                 run_id: run.id,
                 deployment: deployed.map(|d| d.id),
                 git_ref,
                 finished_at,
                 target: run.target.clone(),
+                commit,
             });
         }
         Ok(out)
@@ -361,6 +366,22 @@ impl Incident {
             p.suspect = triage::suspect_for(&self.deploys, &p.service, p.first_seen);
         }
         let remediation = triage::remediation(&self.env, &patterns, &self.deploys);
+        let repo = ctx
+            .engine()
+            .config
+            .incident
+            .as_ref()
+            .map(|c| triage::FixRepo {
+                github: c.github.is_some(),
+            });
+        let remediations = triage::remediations(
+            &self.env,
+            ctx.run().id,
+            self.target.as_deref(),
+            &patterns,
+            &self.deploys,
+            repo,
+        );
         if let Some(top) = patterns.first() {
             ctx.log_data(
                 EventLevel::Info,
@@ -389,6 +410,7 @@ impl Incident {
             skipped,
             patterns,
             remediation,
+            remediations,
             sources: reports,
         });
         Ok(())

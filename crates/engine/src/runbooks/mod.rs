@@ -8,6 +8,7 @@ mod feature_spec;
 mod feature_spec_docs;
 mod healthcheck;
 pub mod incident;
+mod incident_pr;
 mod noop;
 pub mod provider;
 mod rollback;
@@ -31,7 +32,7 @@ struct Builtin {
 
 /// The one registry of built-in runbooks: [`IMPLEMENTED`] and [`start`]
 /// both read it.
-const BUILTINS: [Builtin; 7] = [
+const BUILTINS: [Builtin; 8] = [
     Builtin {
         name: "noop",
         start: |_, _, params| Ok(Box::new(noop::Noop::new(params))),
@@ -55,6 +56,12 @@ const BUILTINS: [Builtin; 7] = [
     Builtin {
         name: "incident",
         start: |engine, run, params| Ok(Box::new(incident::Incident::new(engine, run, params)?)),
+    },
+    Builtin {
+        name: "incident_pr",
+        start: |engine, run, params| {
+            Ok(Box::new(incident_pr::IncidentPr::new(engine, run, params)?))
+        },
     },
     Builtin {
         name: "schema_sync",

@@ -45,6 +45,18 @@ pub struct Deployment {
     /// The git ref (branch, tag or commit) it was built from, when known.
     #[serde(default, rename = "ref")]
     pub git_ref: Option<String>,
+    /// The commit it was built from, when the provider says (a ref that
+    /// is a branch moves on; this does not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+}
+
+/// Whether `git_ref` is a commit id (7 to 40 hex digits, a digit among
+/// them) rather than a branch name.
+pub(crate) fn looks_like_commit(git_ref: &str) -> bool {
+    (7..=40).contains(&git_ref.len())
+        && git_ref.chars().all(|c| c.is_ascii_hexdigit())
+        && git_ref.chars().any(|c| c.is_ascii_digit())
 }
 
 impl Deployment {

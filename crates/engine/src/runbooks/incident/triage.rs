@@ -45,6 +45,16 @@ pub struct Suspect {
     /// The target the run deployed (none: the env's project).
     #[serde(skip)]
     pub target: Option<String>,
+    /// The commit it made live, when the provider said.
+    #[serde(skip)]
+    pub commit: Option<String>,
+}
+
+impl Suspect {
+    /// What it deployed, as git can name it: the commit, else the ref.
+    fn revision(&self) -> Option<&str> {
+        self.commit.as_deref().or(self.git_ref.as_deref())
+    }
 }
 
 /// What one pattern saw.
@@ -362,6 +372,66 @@ pub fn remediation(env: &str, patterns: &[TriagePattern], deploys: &[Suspect]) -
     })
 }
 
+/// Where fixes can be proposed (`[incident]`).
+#[derive(Debug, Clone, Copy)]
+pub struct FixRepo {
+    /// Whether it is on GitHub (issues can be opened).
+    pub github: bool,
+}
+
+/// Every run the operator can start from the report, as bodies for
+/// `POST /api/v1/runs`: the rollback ([`remediation`]); with `[incident]`,
+/// a pull request reverting the commits between the deploy before the
+/// suspect and the suspect (`incident_pr` with `from` and `to`), or,
+/// without a suspect whose commits are known, an issue with the report on
+/// GitHub (`incident_pr` without them).
+pub fn remediations(
+    env: &str,
+    incident: RunId,
+    target: Option<&str>,
+    patterns: &[TriagePattern],
+    deploys: &[Suspect],
+    repo: Option<FixRepo>,
+) -> Vec<Value> {
+    let mut out = Vec::new();
+    let rollback = remediation(env, patterns, deploys);
+    if !rollback.is_null() {
+        out.push(rollback);
+    }
+    let Some(repo) = repo else {
+        return out;
+    };
+    let suspect = patterns
+        .iter()
+        .find(|p| p.is_urgent())
+        .and_then(|p| p.suspect.as_ref());
+    let range = suspect.and_then(|suspect| {
+        let before = deploys
+            .iter()
+            .filter(|d| d.target == suspect.target)
+            .filter(|d| d.finished_at < suspect.finished_at)
+            .max_by_key(|d| (d.finished_at, d.run_id))?;
+        let (from, to) = (before.revision()?, suspect.revision()?);
+        (from != to).then(|| (from.to_string(), to.to_string(), suspect.target.clone()))
+    });
+    match range {
+        Some((from, to, suspect_target)) => out.push(json!({
+            "runbook": "incident_pr",
+            "env": env,
+            "target": suspect_target.as_deref().or(target),
+            "params": {"incident_run": incident.0, "from": from, "to": to},
+        })),
+        None if repo.github => out.push(json!({
+            "runbook": "incident_pr",
+            "env": env,
+            "target": target,
+            "params": {"incident_run": incident.0},
+        })),
+        None => {}
+    }
+    out
+}
+
 /// How one source went, for the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct SourceReport {
@@ -386,6 +456,8 @@ pub struct Triage {
     pub skipped: u64,
     pub patterns: Vec<TriagePattern>,
     pub remediation: Value,
+    /// Every run the operator can start from the report ([`remediations`]).
+    pub remediations: Vec<Value>,
     pub sources: Vec<SourceReport>,
 }
 
@@ -495,6 +567,23 @@ impl Triage {
                 "None: no new or spiking error follows a deploy opsroom made. Look at the patterns above.\n",
             ),
         }
+        for body in self
+            .remediations
+            .iter()
+            .filter(|b| b["runbook"] == "incident_pr")
+        {
+            let params = &body["params"];
+            match (params["from"].as_str(), params["to"].as_str()) {
+                (Some(from), Some(to)) => md.push_str(&format!(
+                    "\nOr propose a pull request reverting the suspect deploy's commits `{from}..{to}`, with this report as its body:\n\n"
+                )),
+                _ => md.push_str("\nOr open an issue with this report:\n\n"),
+            }
+            md.push_str(&format!(
+                "```json\n{}\n```\n",
+                serde_json::to_string_pretty(body).unwrap_or_default()
+            ));
+        }
         md
     }
 }
@@ -524,6 +613,7 @@ mod tests {
             git_ref: Some("main".into()),
             finished_at: at(min),
             target: Some("payments".into()),
+            commit: Some(format!("c0ffee{run}")),
         }
     }
 
@@ -596,6 +686,27 @@ mod tests {
         let later = [deploys.clone(), vec![deploy(9, 55)]].concat();
         let body = remediation("prod", &patterns, &later);
         assert_eq!(body["params"], json!({"ref": "dpl_3"}));
+        // With a repository, a revert of the suspect's commits follows it.
+        let all = remediations(
+            "prod",
+            RunId(11),
+            Some("payments"),
+            &patterns,
+            &deploys,
+            Some(FixRepo { github: false }),
+        );
+        assert_eq!(all.len(), 2, "{all:?}");
+        assert_eq!(all[0]["runbook"], "rollback");
+        assert_eq!(
+            all[1],
+            json!({"runbook": "incident_pr", "env": "prod", "target": "payments",
+                   "params": {"incident_run": 11, "from": "c0ffee3", "to": "c0ffee7"}})
+        );
+        assert_eq!(
+            remediations("prod", RunId(11), None, &patterns, &deploys, None).len(),
+            1,
+            "no repository, no pull request"
+        );
     }
 
     #[test]
@@ -617,6 +728,17 @@ mod tests {
         );
         assert!(patterns.iter().all(|p| p.first_seen == Some(at(10))));
         assert_eq!(remediation("prod", &patterns, &[]), Value::Null);
+        // No suspect: an issue on GitHub, nothing with a plain git remote.
+        let github = Some(FixRepo { github: true });
+        assert_eq!(
+            remediations("prod", RunId(5), Some("payments"), &patterns, &[], github),
+            vec![
+                json!({"runbook": "incident_pr", "env": "prod", "target": "payments",
+                        "params": {"incident_run": 5}})
+            ]
+        );
+        let git = Some(FixRepo { github: false });
+        assert!(remediations("prod", RunId(5), None, &patterns, &[], git).is_empty());
     }
 
     #[test]

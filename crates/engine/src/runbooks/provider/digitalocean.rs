@@ -4,7 +4,7 @@
 //! rollback to one of them. Each is followed phase by phase, every phase
 //! change written as a run event at once.
 
-use super::{api_failure, follow_failure, Backend, DeployProvider, Deployment};
+use super::{api_failure, follow_failure, looks_like_commit, Backend, DeployProvider, Deployment};
 use crate::pipeline::{PhaseError, RunContext};
 use opsroom_adapters::digitalocean::{
     spec_with_branch, AppDeployment, ComponentSource, DeploymentPhase, DigitalOceanClient,
@@ -168,19 +168,12 @@ impl DigitalOceanApp {
     }
 }
 
-/// Whether `git_ref` is a commit id (7 to 40 hex digits, a digit among
-/// them) rather than a branch name.
-fn looks_like_commit(git_ref: &str) -> bool {
-    (7..=40).contains(&git_ref.len())
-        && git_ref.chars().all(|c| c.is_ascii_hexdigit())
-        && git_ref.chars().any(|c| c.is_ascii_digit())
-}
-
 /// How opsroom records an app deployment: its id, the commit it was built
 /// from, and the app's URL when it is the one serving.
 fn recorded(d: AppDeployment, url: Option<String>) -> Deployment {
     Deployment {
         git_ref: d.source_commit().map(String::from),
+        commit: d.source_commit().map(String::from),
         id: d.id,
         url,
     }

@@ -81,6 +81,7 @@ impl Backend for GitHubWorkflow {
             .map(|r| Deployment {
                 id: r.id.to_string(),
                 url: Some(r.html_url),
+                commit: Some(r.head_sha.clone()),
                 git_ref: Some(r.head_sha),
             })
             .collect())
@@ -181,6 +182,7 @@ impl Backend for GitHubWorkflow {
             id: done.id.to_string(),
             url: Some(done.html_url),
             git_ref: Some(git_ref.to_string()),
+            commit: Some(done.head_sha).filter(|s| !s.is_empty()),
         })
     }
 

@@ -70,6 +70,7 @@ impl Backend for ShellDeploy {
             id: format!("run-{}", ctx.run().id),
             url: self.url.as_ref().map(|u| fill(u)),
             git_ref: Some(git_ref.to_string()),
+            commit: super::looks_like_commit(git_ref).then(|| git_ref.to_string()),
         })
     }
 }

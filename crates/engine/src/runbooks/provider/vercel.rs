@@ -46,17 +46,26 @@ fn https(url: Option<String>) -> Option<String> {
     url.map(|u| format!("https://{u}"))
 }
 
+/// The commit a deployment was built from, from its metadata.
+fn commit_of(meta: &Map<String, Value>) -> Option<String> {
+    meta.get("githubCommitSha")
+        .and_then(Value::as_str)
+        .map(String::from)
+}
+
 fn from_project(d: &ProjectDeployment) -> Deployment {
     Deployment {
         id: d.id.clone(),
         url: https(d.url.clone()),
         git_ref: git_ref_of(&d.meta),
+        commit: commit_of(&d.meta),
     }
 }
 
 fn from_summary(d: DeploymentSummary) -> Deployment {
     Deployment {
         git_ref: git_ref_of(&d.meta),
+        commit: commit_of(&d.meta),
         url: https(d.url),
         id: d.uid,
     }
@@ -390,6 +399,7 @@ impl Backend for VercelProject {
             url: https(done.url).or(done.inspector_url),
             id: done.id,
             git_ref: Some(git_ref.to_string()),
+            commit: None,
         })
     }
 
