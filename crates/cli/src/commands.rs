@@ -7,7 +7,7 @@ use clap::Args;
 use opsroom_core::RunStatus;
 use opsroom_core::{RunId, Seq};
 use opsroom_server::client::{ApiClient, RunAction};
-use opsroom_server::views::{CreateRun, EventsQuery, RunView, RunsQuery};
+use opsroom_server::views::{CreateRun, EventsQuery, RetryBody, RunView, RunsQuery};
 use serde_json::{Map, Value};
 use std::process::ExitCode;
 
@@ -320,14 +320,20 @@ pub async fn cancel(api: &ApiClient, args: CancelArgs) -> CliResult<ExitCode> {
 pub struct RetryArgs {
     /// The finished run to start again.
     pub id: i64,
+    /// Change a param for the new run, KEY=VALUE (VALUE is JSON if it parses as JSON).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
     /// Follow the new run and exit with its outcome.
     #[arg(long, short)]
     pub follow: bool,
 }
 
-/// Starts a finished run again as a new run.
+/// Starts a finished run again as a new run, as it was or with params changed.
 pub async fn retry(api: &ApiClient, args: RetryArgs) -> CliResult<ExitCode> {
-    let run = api.retry(RunId(args.id)).await?;
+    let body = RetryBody {
+        params: parse_params(&args.params)?,
+    };
+    let run = api.retry_with(RunId(args.id), &body).await?;
     anstream::eprintln!(
         "run {} retried as run {} ({}): {}",
         args.id,

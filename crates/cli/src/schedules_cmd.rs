@@ -26,10 +26,13 @@ pub enum SchedulesCommand {
         /// IANA time zone of the expression (default UTC).
         #[arg(long, short = 'z')]
         timezone: Option<String>,
+        /// Run this runbook on each fire instead of the command text.
         #[arg(long)]
         runbook: Option<String>,
+        /// Environment of the runbook's runs; with --runbook.
         #[arg(long)]
         env: Option<String>,
+        /// Service or target within the environment; with --runbook.
         #[arg(long)]
         target: Option<String>,
         /// A runbook param, `name=value` (value read as JSON when it parses).
@@ -41,15 +44,25 @@ pub enum SchedulesCommand {
     },
     /// List the schedules with their next fires and skipped fires.
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Pause a schedule.
-    Pause { id: i64 },
+    Pause {
+        /// The schedule's id.
+        id: i64,
+    },
     /// Resume a paused schedule.
-    Resume { id: i64 },
+    Resume {
+        /// The schedule's id.
+        id: i64,
+    },
     /// Remove a schedule (its runs stay).
-    Rm { id: i64 },
+    Rm {
+        /// The schedule's id.
+        id: i64,
+    },
 }
 
 /// Runs a `schedules` subcommand.
@@ -72,7 +85,7 @@ pub async fn run(api: &ApiClient, args: SchedulesArgs) -> CliResult<ExitCode> {
                 runbook,
                 env,
                 target,
-                params: parse_params(&params)?,
+                params: crate::commands::parse_params(&params)?,
             };
             let s = api.schedule_create(&body).await?;
             if json {
@@ -109,20 +122,6 @@ pub async fn run(api: &ApiClient, args: SchedulesArgs) -> CliResult<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn parse_params(raw: &[String]) -> CliResult<Map<String, Value>> {
-    let mut out = Map::new();
-    for p in raw {
-        let Some((name, value)) = p.split_once('=') else {
-            return Err(crate::client::CliError::input(format!(
-                "--param {p:?} is not name=value"
-            )));
-        };
-        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.into()));
-        out.insert(name.to_string(), value);
-    }
-    Ok(out)
 }
 
 fn print_json(v: &impl serde::Serialize) {

@@ -248,7 +248,29 @@ async fn parse_cancel_retry_and_artifacts() {
     let (_, end) = api.wait_final(long.id).await.unwrap();
     assert_eq!(end.status, RunStatus::Cancelled);
 
-    let retried = opsroom(&["retry", &long.id.to_string(), "--follow"]).server(url);
+    let refused = opsroom(&["retry", &long.id.to_string(), "--param", "events=many"])
+        .server(url)
+        .output()
+        .await;
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "a bad param is refused: {}",
+        text(&refused.stderr)
+    );
+    assert!(
+        text(&refused.stderr).contains("events"),
+        "{}",
+        text(&refused.stderr)
+    );
+    let retried = opsroom(&[
+        "retry",
+        &long.id.to_string(),
+        "--param",
+        "events=3",
+        "--follow",
+    ])
+    .server(url);
     // The retry sleeps 20 s too: cancel it from here once it runs.
     let child = retried.spawn().await;
     let retry_id = RunId(long.id.0 + 1);
@@ -267,6 +289,9 @@ async fn parse_cancel_retry_and_artifacts() {
         .unwrap();
     let out = child.wait_with_output().await.unwrap();
     assert_eq!(out.status.code(), Some(1), "a cancelled retry exits 1");
+    let again = api.run(retry_id).await.unwrap();
+    assert_eq!(again.params["events"], 3, "the changed param");
+    assert_eq!(again.params["sleep_ms"], 20_000, "the others as they were");
     assert!(
         text(&out.stderr).contains(&format!("run {} retried as run {retry_id}", long.id)),
         "{}",

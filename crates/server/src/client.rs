@@ -4,8 +4,8 @@
 use crate::views::{
     ActionBody, ArtifactView, AuditQuery, CreateRun, CreateSession, CreateToken, CreateUser,
     CreateWorkspace, CreatedTokenView, DecisionBody, ErrorBody, EventView, EventsQuery, MeView,
-    MemberView, ParseRequest, ParseView, RunView, RunsQuery, SecretView, SessionView, SetMember,
-    SetSecret, StreamEnd, UserView, WorkerView, WorkspaceView,
+    MemberView, ParseRequest, ParseView, RetryBody, RunView, RunsQuery, SecretView, SessionView,
+    SetMember, SetSecret, StreamEnd, UserView, WorkerView, WorkspaceView,
 };
 use futures_util::StreamExt;
 use opsroom_core::{RunId, Seq};
@@ -304,8 +304,15 @@ impl ApiClient {
 
     /// `POST /api/v1/runs/{id}/retry`: the new run.
     pub async fn retry(&self, id: RunId) -> Result<RunView, ClientError> {
+        self.retry_with(id, &RetryBody::default()).await
+    }
+
+    /// `POST /api/v1/runs/{id}/retry` with params changed (merged over the
+    /// old run's); empty params retry the run as it was.
+    pub async fn retry_with(&self, id: RunId, body: &RetryBody) -> Result<RunView, ClientError> {
         let path = format!("/api/v1/runs/{id}/retry");
-        Ok(self.call(Method::POST, &path, None::<&()>).await?.1)
+        let body = (!body.params.is_empty()).then_some(body);
+        Ok(self.call(Method::POST, &path, body).await?.1)
     }
 
     /// `POST /api/v1/sessions`.
