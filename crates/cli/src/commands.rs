@@ -257,13 +257,21 @@ pub struct LogsArgs {
     /// The run's id.
     pub id: i64,
     /// Keep streaming until the run ends; exit with its outcome.
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "raw")]
     pub follow: bool,
+    /// Print the raw log as the server keeps it (UTC times, ANSI colours
+    /// as the steps printed them): what the UI's Download gives.
+    #[arg(long)]
+    pub raw: bool,
 }
 
 pub async fn logs(api: &ApiClient, args: LogsArgs) -> CliResult<ExitCode> {
     if args.follow {
         return follow(api, RunId(args.id), Seq(0)).await;
+    }
+    if args.raw {
+        print!("{}", api.raw_log(RunId(args.id)).await?);
+        return Ok(ExitCode::SUCCESS);
     }
     let mut after = Seq(0);
     loop {

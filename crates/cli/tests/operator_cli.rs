@@ -172,6 +172,22 @@ async fn history_is_aligned_with_who_and_how_long_and_coloured_only_for_terminal
         .await;
     assert!(!text(&no_color.stdout).contains('\x1b'));
 
+    // The raw log is the server's text, the same the UI downloads.
+    let raw = opsroom(&["logs", "1", "--raw"]).server(url).output().await;
+    assert_eq!(raw.status.code(), Some(0), "{}", text(&raw.stderr));
+    let served = ApiClient::new(url)
+        .unwrap()
+        .raw_log(RunId(1))
+        .await
+        .unwrap();
+    assert_eq!(text(&raw.stdout), served);
+    assert!(served.contains("run succeeded"), "{served}");
+    let missing = opsroom(&["logs", "999", "--raw"])
+        .server(url)
+        .output()
+        .await;
+    assert_eq!(missing.status.code(), Some(2), "{}", text(&missing.stderr));
+
     // `logs -f` on a finished run: the run's own duration (300 ms of sleep
     // and more), not the moment it took to read it back.
     let again = opsroom(&["logs", "1", "--follow"])

@@ -177,6 +177,18 @@ impl ApiClient {
         Ok(self.call(Method::GET, path, None::<&()>).await?.1)
     }
 
+    /// `GET /api/v1/runs/{id}/log`: the run's raw log as text, a line per
+    /// event (UTC time, level, phase, message).
+    pub async fn raw_log(&self, id: RunId) -> Result<String, ClientError> {
+        let (status, text) = self
+            .send(Method::GET, &format!("/api/v1/runs/{id}/log"), None::<&()>)
+            .await?;
+        if !status.is_success() {
+            return Err(api_error(status, text));
+        }
+        Ok(text)
+    }
+
     /// `POST /api/v1/runs`: the run, and whether it was created now (false:
     /// the run created earlier with the same idempotency key).
     pub async fn create_run(&self, body: &CreateRun) -> Result<(RunView, bool), ClientError> {

@@ -47,8 +47,8 @@ async fn card_offers_run_only_when_the_run_would_pass() {
     let server = Server::start().await;
     let mut b = Browser::start("card-validate", wide()).await;
     b.goto(&server.url("/")).await;
-    // The demo's staging has no deploy provider: validate would refuse it.
-    command(&b, "deploy opsroom to staging").await;
+    // The demo's preview has no deploy provider: validate would refuse it.
+    command(&b, "deploy opsroom to preview").await;
     let why = b
         .wait(
             "refused card",
