@@ -5,7 +5,7 @@ use crate::client::CliResult;
 use clap::{Args, Subcommand};
 use opsroom_server::client::ApiClient;
 use opsroom_server::views::{CreateSchedule, ScheduleView};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::process::ExitCode;
 
 #[derive(Debug, Args)]
