@@ -16,8 +16,8 @@
       h("p", { class: "warn" }, s.skipped_count + " fire" + (s.skipped_count === 1 ? "" : "s") +
         " skipped (no server ran them in time):"),
       h("ul", {}, s.skipped.map((k) => h("li", { "data-skipped": k.count },
-        k.count === 1 ? new Date(k.first).toLocaleString()
-          : k.count + " fires from " + new Date(k.first).toLocaleString() + " to " + new Date(k.last).toLocaleString(),
+        k.count === 1 ? O.absTime(k.first)
+          : [k.count + " fires from ", O.absTime(k.first), " to ", O.absTime(k.last)],
         " — noticed ", O.time(k.noticed_at)))));
   }
 
@@ -36,7 +36,7 @@
       h("p", {}, what(s.request)),
       s.next_runs.length
         ? h("div", {}, h("p", { class: "muted" }, "Next fires:"),
-          h("ol", { class: "next-runs" }, s.next_runs.map((t) => h("li", {}, h("time", { datetime: t }, new Date(t).toLocaleString())))))
+          h("ol", { class: "next-runs" }, s.next_runs.map((t) => h("li", {}, O.absTime(t)))))
         : h("p", { class: "muted" }, s.paused ? "Paused: no fires until resumed." : "No fire to come."),
       s.last_fire_at ? h("p", { class: "muted" }, "Last fire ", O.time(s.last_fire_at),
         s.last_run_id ? [": ", h("a", { href: "/runs/" + s.last_run_id }, "run " + s.last_run_id)] : "",
