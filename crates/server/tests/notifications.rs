@@ -265,6 +265,21 @@ async fn failed_run_reaches_the_webhook_signed(store: DynStore) {
                "attempt": 1, "status_code": 200, "error": null, "at": log[0]["at"]})
     );
     assert!(!text.contains(&receiver.url) && !text.contains(WEBHOOK_SECRET));
+    // Filtered by channel; a name that cannot be a channel's is refused.
+    for (query, status) in [("webhook", 200), ("nope", 200), ("", 400), ("a%20b", 400)] {
+        let response = api(
+            &app,
+            reqwest::Method::GET,
+            &format!("/api/v1/notifications/deliveries?channel={query}"),
+        )
+        .send()
+        .await
+        .unwrap();
+        assert_eq!(response.status(), status, "channel={query:?}");
+        if query == "nope" {
+            assert_eq!(response.text().await.unwrap(), "[]");
+        }
+    }
     // The UI's delivery log shows the channel, never its URL.
     let page = api(&app, reqwest::Method::GET, "/notifications")
         .send()

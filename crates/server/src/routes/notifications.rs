@@ -44,6 +44,21 @@ pub(crate) async fn deliveries(
             format!("limit must be from 1 to 1000, got {limit}"),
         ));
     }
+    // A channel's name is a plain name, as the document says: anything else
+    // (the empty string included) names no channel and is refused.
+    if let Some(channel) = &q.channel {
+        let plain = !channel.is_empty()
+            && channel.len() <= 200
+            && channel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !plain {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "query parameter `channel` must be a channel's name: 1 to 200 of A-Z a-z 0-9 _ . -",
+            ));
+        }
+    }
     let attempts = state
         .engine
         .store

@@ -167,12 +167,10 @@ pub(crate) async fn list(
     };
     let search = text("q", q.q)?;
     let created_by = text("created_by", q.created_by)?;
+    // `from` after `to` is a well-formed, empty range: no run is in it.
     if let (Some(from), Some(to)) = (q.from, q.to) {
         if from > to {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "query parameter `from` must not be after `to`",
-            ));
+            return Ok(Json(Vec::new()));
         }
     }
     let limit = q.limit.unwrap_or(50);
