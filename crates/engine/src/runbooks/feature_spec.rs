@@ -20,8 +20,9 @@ use opsroom_store::Run;
 use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 
-/// Where the documents go.
-enum Destination {
+/// Where a run's branch goes: GitHub through its API, or a git remote
+/// (spec's documents, incident_pr's revert).
+pub(super) enum Destination {
     GitHub {
         client: Box<GitHubClient>,
         repo: RepoName,
@@ -111,24 +112,7 @@ impl Spec {
     }
 
     fn api_error(&self, what: &str, e: &ApiError) -> PhaseError {
-        let message = match &self.destination {
-            Some(Destination::GitHub {
-                credential, token, ..
-            }) => {
-                let text = token.redact(&e.to_string());
-                if e.is_auth() {
-                    format!("{what}: GitHub rejected credential `{credential}` ({text}); check the token that secrets.{credential} points at")
-                } else {
-                    format!("{what}: {text}")
-                }
-            }
-            _ => format!("{what}: {e}"),
-        };
-        if e.is_transient() {
-            PhaseError::retryable(message)
-        } else {
-            PhaseError::permanent(message)
-        }
+        Destination::api_error(self.destination.as_ref(), what, e)
     }
 
     async fn run_phase(&mut self, phase: Phase, ctx: &mut RunContext) -> Result<(), PhaseError> {
@@ -381,6 +365,31 @@ impl Spec {
             format!("branch {branch} has the four documents at {commit}"),
         );
         Ok(())
+    }
+}
+
+impl Destination {
+    /// A failed GitHub call as a phase error: the credential named when
+    /// GitHub refused it, the token never shown, transient failures retried.
+    pub(super) fn api_error(dest: Option<&Destination>, what: &str, e: &ApiError) -> PhaseError {
+        let message = match dest {
+            Some(Destination::GitHub {
+                credential, token, ..
+            }) => {
+                let text = token.redact(&e.to_string());
+                if e.is_auth() {
+                    format!("{what}: GitHub rejected credential `{credential}` ({text}); check the token that secrets.{credential} points at")
+                } else {
+                    format!("{what}: {text}")
+                }
+            }
+            _ => format!("{what}: {e}"),
+        };
+        if e.is_transient() {
+            PhaseError::retryable(message)
+        } else {
+            PhaseError::permanent(message)
+        }
     }
 }
 

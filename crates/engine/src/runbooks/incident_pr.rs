@@ -11,7 +11,7 @@
 
 use super::deploy::typed_params;
 use super::deploy_checks::check_target;
-use super::feature_spec::ls_remote;
+use super::feature_spec::{ls_remote, work_dir, Destination};
 use crate::config::IncidentConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
@@ -19,12 +19,11 @@ use opsroom_adapters::git::{GitAuthor, GitOptions, GitRepo, Reverted};
 use opsroom_adapters::github::{
     CommitAuthor, GitHubClient, GitHubConfig, NewPullRequest, RepoName, TreeChange,
 };
-use opsroom_adapters::{ApiError, Secret};
+use opsroom_adapters::ApiError;
 use opsroom_core::{ArtifactKind, EventLevel, Phase, RunStatus};
 use opsroom_store::{Run, RunId};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use std::path::PathBuf;
 
 /// The runbook's params, as the catalog declares them.
 #[derive(Debug, Deserialize)]
@@ -48,19 +47,6 @@ enum Proposal {
     },
     /// Open an issue with the report.
     Issue,
-}
-
-/// Where the proposal goes.
-enum Destination {
-    GitHub {
-        client: Box<GitHubClient>,
-        repo: RepoName,
-        credential: String,
-        token: Secret,
-    },
-    Remote {
-        url: String,
-    },
 }
 
 /// One `incident_pr` run.
@@ -161,24 +147,7 @@ impl IncidentPr {
     }
 
     fn api_error(&self, what: &str, e: &ApiError) -> PhaseError {
-        let message = match &self.destination {
-            Some(Destination::GitHub {
-                credential, token, ..
-            }) => {
-                let text = token.redact(&e.to_string());
-                if e.is_auth() {
-                    format!("{what}: GitHub rejected credential `{credential}` ({text}); check the token that secrets.{credential} points at")
-                } else {
-                    format!("{what}: {text}")
-                }
-            }
-            _ => format!("{what}: {e}"),
-        };
-        if e.is_transient() {
-            PhaseError::retryable(message)
-        } else {
-            PhaseError::permanent(message)
-        }
+        Destination::api_error(self.destination.as_ref(), what, e)
     }
 
     fn author(&self) -> (String, String) {
@@ -610,15 +579,6 @@ fn conflict(
 fn branch_exists(branch: &str) -> PhaseError {
     PhaseError::permanent(format!(
         "branch {branch} already exists: the fix was proposed already; merge or delete it"
-    ))
-}
-
-fn work_dir(run: &Run) -> PathBuf {
-    std::env::temp_dir().join(format!(
-        "opsroom-revert-{}-{}-{}",
-        std::process::id(),
-        run.id,
-        run.attempt
     ))
 }
 
