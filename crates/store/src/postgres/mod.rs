@@ -1,4 +1,4 @@
-//! The PostgreSQL backend: claims with `FOR UPDATE SKIP LOCKED`, writes in
+//! The PostgreSQL backend: claims with `FOR NO KEY UPDATE SKIP LOCKED`, writes in
 //! single statements (data-modifying CTEs, columns bound as arrays) where it
 //! can, and wakeups through LISTEN/NOTIFY with one listener connection per
 //! process. Its SQL is in `queries/`; the multi-step sequences are shared
@@ -62,6 +62,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0007_schedules",
         include_str!("../../migrations/postgres/0007_schedules.sql"),
+    ),
+    (
+        "0008_row_locks",
+        include_str!("../../migrations/postgres/0008_row_locks.sql"),
     ),
 ];
 

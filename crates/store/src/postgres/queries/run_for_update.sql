@@ -1,1 +1,1 @@
-SELECT * FROM runs WHERE id = $1 AND workspace_id = $2 FOR UPDATE
+SELECT * FROM runs WHERE id = $1 AND workspace_id = $2 FOR NO KEY UPDATE
