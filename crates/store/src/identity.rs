@@ -392,6 +392,14 @@ pub(crate) trait IdentityRows: Primitives {
         s: &UiSession,
     ) -> StoreResult<()>;
 
+    /// Deletes the workspace's sessions that expired by `now`; how many.
+    async fn ui_sessions_purge(
+        &self,
+        tx: &mut Self::Tx,
+        workspace_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+
     async fn ui_session_by_digest(
         &self,
         tx: &mut Self::Tx,
@@ -704,6 +712,10 @@ pub(crate) async fn ui_session_create<B: IdentityRows>(
 ) -> StoreResult<()> {
     let s = &p.session;
     let mut tx = b.begin(&s.workspace_id).await?;
+    // Each sign-in sweeps its workspace's expired sessions, so the table
+    // holds live sessions only, without a janitor.
+    b.ui_sessions_purge(&mut tx, &s.workspace_id, s.created_at)
+        .await?;
     b.ui_session_insert(&mut tx, &p.digest, s).await?;
     audit(
         b,

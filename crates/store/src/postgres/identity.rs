@@ -216,6 +216,21 @@ impl IdentityRows for PgStore {
         Ok(())
     }
 
+    async fn ui_sessions_purge(
+        &self,
+        tx: &mut Tx,
+        workspace_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(include_str!("queries/ui_sessions_purge.sql"))
+            .bind(workspace_id)
+            .bind(t(now))
+            .execute(&mut **tx)
+            .await
+            .doing("deleting expired sign-in sessions")?;
+        Ok(done.rows_affected())
+    }
+
     async fn ui_session_by_digest(
         &self,
         tx: &mut Tx,

@@ -325,6 +325,42 @@ async fn ui_sessions_sign_in_and_out_with_audit(store: DynStore) {
         &acts[acts.len() - 3..],
         ["signin", "signin.failed", "signout"]
     );
+
+    // A sign-in sweeps the workspace's sessions that expired by then; a
+    // live one stays.
+    for (digest, hours) in [("old", 1), ("live", 48)] {
+        let s = UiSession {
+            expires_at: t0() + Duration::hours(hours),
+            ..session.clone()
+        };
+        store
+            .ui_session_create(UiSessionCreateParams {
+                digest: digest.into(),
+                session: s,
+                source: source("fay"),
+            })
+            .await
+            .unwrap();
+    }
+    let later = UiSession {
+        created_at: t0() + Duration::hours(2),
+        expires_at: t0() + Duration::hours(14),
+        ..session.clone()
+    };
+    store
+        .ui_session_create(UiSessionCreateParams {
+            digest: "next".into(),
+            session: later,
+            source: source("fay"),
+        })
+        .await
+        .unwrap();
+    assert!(
+        store.ui_session_lookup("old").await.unwrap().is_none(),
+        "an expired session is deleted by the next sign-in"
+    );
+    assert!(store.ui_session_lookup("live").await.unwrap().is_some());
+    assert!(store.ui_session_lookup("next").await.unwrap().is_some());
 }
 
 opsroom_store::on_both_stores!(

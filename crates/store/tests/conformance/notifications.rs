@@ -216,6 +216,20 @@ async fn deliveries_are_fanned_out_once_claimed_once_and_logged(store: DynStore)
         .await
         .unwrap();
     assert_eq!(hook_only.len(), 2);
+    let older = store
+        .delivery_attempts_list(DeliveryAttemptsListParams {
+            workspace_id: DEFAULT_WORKSPACE.into(),
+            channel: None,
+            before: Some(log[0].id),
+            limit: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        older.iter().map(|a| a.id).collect::<Vec<_>>(),
+        [log[1].id],
+        "the page after the newest attempt starts at the next one"
+    );
     let elsewhere = store
         .delivery_attempts_list(DeliveryAttemptsListParams {
             workspace_id: "another".into(),
