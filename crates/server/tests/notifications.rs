@@ -261,7 +261,7 @@ async fn failed_run_reaches_the_webhook_signed(store: DynStore) {
     assert_eq!(log.len(), 1);
     assert_eq!(
         log[0],
-        json!({"channel": "webhook", "event": "run.failed", "run_id": failed["id"],
+        json!({"id": log[0]["id"], "channel": "webhook", "event": "run.failed", "run_id": failed["id"],
                "attempt": 1, "status_code": 200, "error": null, "at": log[0]["at"]})
     );
     assert!(!text.contains(&receiver.url) && !text.contains(WEBHOOK_SECRET));
@@ -320,6 +320,28 @@ async fn a_500_then_200_is_delivered_once_with_two_attempts(store: DynStore) {
     assert_eq!(seen, [(2, json!(200)), (1, json!(500))], "newest first");
     assert_eq!(log[1]["error"], "HTTP 500");
     assert!(log.iter().all(|a| a["run_id"] == failed["id"]));
+    // Paged: the next page starts after the last id of this one.
+    let page = |query: String| {
+        let app = &app;
+        async move {
+            let response = api(app, reqwest::Method::GET, &query).send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, first) = page("/api/v1/notifications/deliveries?limit=1".into()).await;
+    assert_eq!((status, first.as_array().unwrap().len()), (200, 1));
+    assert_eq!(first[0]["attempt"], 2);
+    let (_, next) = page(format!(
+        "/api/v1/notifications/deliveries?limit=1&before={}",
+        first[0]["id"]
+    ))
+    .await;
+    assert_eq!(next[0]["attempt"], 1);
+    let (status, _) = page("/api/v1/notifications/deliveries?before=x".into()).await;
+    assert_eq!(status, 400, "a cursor that is not an id is refused");
     app.stop().await;
 }
 

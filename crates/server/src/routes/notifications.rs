@@ -65,7 +65,7 @@ pub(crate) async fn deliveries(
         .delivery_attempts_list(DeliveryAttemptsListParams {
             workspace_id,
             channel: q.channel,
-            before: None,
+            before: q.before,
             limit,
         })
         .await?;

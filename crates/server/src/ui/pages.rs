@@ -416,6 +416,7 @@ pub async fn notifications(
             crate::views::DeliveriesQuery {
                 channel: Some(channel.name().to_string()),
                 limit: Some(NOTIFICATIONS_PAGE),
+                before: None,
             },
         )
         .await

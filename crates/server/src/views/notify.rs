@@ -13,6 +13,8 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[schema(as = DeliveryAttempt)]
 pub struct DeliveryAttemptView {
+    /// The attempt's id; `before` pages from it.
+    pub id: i64,
     /// The channel's name (`[[notifications]] name`, or its kind).
     pub channel: String,
     /// `run.awaiting_approval`, `run.started`, `run.succeeded`, `run.failed` or `run.rescued`.
@@ -31,6 +33,7 @@ pub struct DeliveryAttemptView {
 impl From<DeliveryAttempt> for DeliveryAttemptView {
     fn from(a: DeliveryAttempt) -> Self {
         DeliveryAttemptView {
+            id: a.id,
             channel: a.channel,
             event: a.event,
             run_id: a.run_id,
@@ -55,6 +58,9 @@ pub struct DeliveriesQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+    /// Only attempts with a smaller id (pagination: the last `id` of a page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<i64>,
 }
 
 /// The body of `POST /api/v1/hooks/{name}` (it may also be empty).
