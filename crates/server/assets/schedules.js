@@ -10,6 +10,20 @@
     return h("code", {}, parts.join(" · "));
   }
 
+  /** The fire time as the schedule's own zone reads it ("Wed 03:00"), when that zone is not the viewer's. */
+  function inZone(iso, zone) {
+    const viewer = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (!zone || zone === viewer) return "";
+    try {
+      const text = new Intl.DateTimeFormat("en-GB", {
+        timeZone: zone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+      }).format(new Date(iso));
+      return h("span", { class: "muted", "data-zone-time": "" }, " — " + text + " " + zone);
+    } catch (_) {
+      return "";
+    }
+  }
+
   function skippedInfo(s) {
     if (!s.skipped_count) return "";
     return h("div", { class: "skipped" },
@@ -36,7 +50,7 @@
       h("p", {}, what(s.request)),
       s.next_runs.length
         ? h("div", {}, h("p", { class: "muted" }, "Next fires:"),
-          h("ol", { class: "next-runs" }, s.next_runs.map((t) => h("li", {}, O.absTime(t)))))
+          h("ol", { class: "next-runs" }, s.next_runs.map((t) => h("li", {}, O.absTime(t), inZone(t, s.timezone)))))
         : h("p", { class: "muted" }, s.paused ? "Paused: no fires until resumed." : "No fire to come."),
       s.last_fire_at ? h("p", { class: "muted" }, "Last fire ", O.time(s.last_fire_at),
         s.last_run_id ? [": ", h("a", { href: "/runs/" + s.last_run_id }, "run " + s.last_run_id)] : "",

@@ -72,6 +72,17 @@ async fn schedules_are_added_paused_resumed_and_deleted_from_the_page() {
             "{t} is not 03:00 in New York"
         );
     }
+    // Each fire also reads as the schedule's own zone says it.
+    let local = b
+        .js(
+            "return document.querySelector('.next-runs li [data-zone-time]').textContent",
+            vec![],
+        )
+        .await;
+    assert!(
+        local.as_str().unwrap().ends_with("03:00 America/New_York"),
+        "{local}"
+    );
     let id = stored[0]["id"].as_i64().unwrap();
     b.screenshot("added").await;
 
