@@ -389,6 +389,17 @@ runbooks = ["deploy"]
     )
     .await;
     assert_eq!(run["status"], "awaiting_approval");
+    // Cancelled before the notifier ran: the message still tells of the
+    // approval request as it was, not of the run's state now.
+    let cancel = api(
+        &app,
+        reqwest::Method::POST,
+        &format!("/api/v1/runs/{}/cancel", run["id"]),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(cancel.status(), 200);
     assert_eq!(notifier(&app).step().await.unwrap().attempts, 2);
     let got = receiver.got();
     let slack = got.iter().find(|r| r.path == "/slack").unwrap().json();
@@ -410,6 +421,7 @@ runbooks = ["deploy"]
     ] {
         assert!(text.contains(shown), "{shown} not in {text}");
     }
+    assert!(!text.contains("cancelled"), "{text}");
     let actions = blocks.iter().find(|b| b["type"] == "actions").unwrap();
     let button = |action: &str| {
         actions["elements"]

@@ -26,8 +26,8 @@ pub use identity::{
 pub use model::*;
 pub use notifications::{
     DeliveriesClaimParams, DeliveriesEnqueueParams, DeliveryAttempt, DeliveryAttemptParams,
-    DeliveryAttemptsListParams, DeliveryNext, NotificationDelivery, NotificationStore, RunNotice,
-    RUN_NOTICE_EVENTS,
+    DeliveryAttemptsListParams, DeliveryNext, NoticeState, NotificationDelivery, NotificationStore,
+    RunNotice, RUN_NOTICE_EVENTS,
 };
 pub use nul::{escape_nul, escape_nul_json, NUL_SHOWN_AS};
 /// A URL with its credentials hidden, for logs and errors (one implementation

@@ -6,9 +6,10 @@
 //! The channels themselves are configuration (`[[notifications]]` in
 //! `opsroom.toml`): the store knows them only by name.
 
-use crate::rows::{StoredJson, StoredTime};
+use crate::rows::{Columns, StoredJson, StoredTime};
 use crate::*;
 use chrono::{DateTime, Utc};
+use opsroom_core::RunStatus;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -30,6 +31,31 @@ pub struct RunNotice {
     pub run_id: RunId,
     /// One of [`RUN_NOTICE_EVENTS`].
     pub event: String,
+    /// The run's state written by the transition; `None` for a notice
+    /// queued before migration 0009 kept it.
+    pub state: Option<NoticeState>,
+}
+
+/// What a run was at the transition a notice tells of: a message sent
+/// later says this, not what the run has become since.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeState {
+    pub status: RunStatus,
+    pub attempt: i32,
+    pub error: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl NoticeState {
+    /// `run` as it was at the transition.
+    pub fn apply(&self, run: &mut Run) {
+        run.status = self.status;
+        run.attempt = self.attempt;
+        run.error.clone_from(&self.error);
+        run.started_at = self.started_at;
+        run.finished_at = self.finished_at;
+    }
 }
 
 /// Turns a notice into deliveries: one per channel (none when no channel
@@ -169,23 +195,42 @@ fn time(what: &str, column: &'static str, t: impl StoredTime) -> StoreResult<Dat
         })
 }
 
-/// A stored notice.
+/// A stored notice; generic over how the backend stores times.
 #[derive(sqlx::FromRow)]
-pub(crate) struct NoticeRow {
+pub(crate) struct NoticeRow<T> {
     id: i64,
     workspace_id: String,
     run_id: i64,
     event: String,
+    status: Option<String>,
+    attempt: Option<i32>,
+    error: Option<String>,
+    started_at: Option<T>,
+    finished_at: Option<T>,
 }
 
-impl From<NoticeRow> for RunNotice {
-    fn from(r: NoticeRow) -> RunNotice {
-        RunNotice {
+impl<T: StoredTime> TryFrom<NoticeRow<T>> for RunNotice {
+    type Error = StoreError;
+
+    fn try_from(r: NoticeRow<T>) -> StoreResult<RunNotice> {
+        let c = Columns::of(format_args!("run notice {}", r.id));
+        let state = match r.status {
+            Some(status) => Some(NoticeState {
+                status: c.parse("status", &status)?,
+                attempt: r.attempt.unwrap_or(0),
+                error: r.error,
+                started_at: c.opt_time("started_at", r.started_at)?,
+                finished_at: c.opt_time("finished_at", r.finished_at)?,
+            }),
+            None => None,
+        };
+        Ok(RunNotice {
             id: r.id,
             workspace_id: r.workspace_id,
             run_id: RunId(r.run_id),
             event: r.event,
-        }
+            state,
+        })
     }
 }
 

@@ -107,7 +107,7 @@ impl Columns {
         v.map(|t| self.time(column, t)).transpose()
     }
 
-    fn parse<T: FromStr>(&self, column: &'static str, v: &str) -> StoreResult<T>
+    pub(crate) fn parse<T: FromStr>(&self, column: &'static str, v: &str) -> StoreResult<T>
     where
         T::Err: Display,
     {

@@ -177,7 +177,12 @@ impl Notifier {
     async fn fan_out_one(&self, notice: RunNotice) -> Result<(), StoreError> {
         let store = &self.engine.store;
         let (channels, run) = match store.run_get(&notice.workspace_id, notice.run_id).await {
-            Ok(run) => {
+            Ok(mut run) => {
+                // The message tells of the transition, not of what the run
+                // has become since (approved and started, say).
+                if let Some(state) = &notice.state {
+                    state.apply(&mut run);
+                }
                 let channels = self
                     .engine
                     .config

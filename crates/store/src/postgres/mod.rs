@@ -67,6 +67,10 @@ pub(crate) const MIGRATIONS: &[(&str, &str)] = &[
         "0008_row_locks",
         include_str!("../../migrations/postgres/0008_row_locks.sql"),
     ),
+    (
+        "0009_notice_state",
+        include_str!("../../migrations/postgres/0009_notice_state.sql"),
+    ),
 ];
 
 /// `BEGIN` and the transaction's workspace in one simple-query round trip.

@@ -34,12 +34,13 @@ const ATTEMPTS_LIST: &str = "SELECT id, channel, event, run_id, attempt, status_
 #[async_trait]
 impl NotificationStore for PgStore {
     async fn run_notices_pending(&self, limit: i64) -> StoreResult<Vec<RunNotice>> {
-        let rows = sqlx::query_as::<_, NoticeRow>("SELECT * FROM opsroom_run_notices_pending($1)")
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .doing("reading pending run notices")?;
-        Ok(rows.into_iter().map(RunNotice::from).collect())
+        let rows =
+            sqlx::query_as::<_, NoticeRow<PgTime>>("SELECT * FROM opsroom_run_notices_pending($1)")
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .doing("reading pending run notices")?;
+        rows.into_iter().map(RunNotice::try_from).collect()
     }
 
     async fn deliveries_enqueue(&self, p: DeliveriesEnqueueParams) -> StoreResult<()> {

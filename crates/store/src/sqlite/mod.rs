@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_schedules",
         include_str!("../../migrations/sqlite/0007_schedules.sql"),
     ),
+    (
+        "0009_notice_state",
+        include_str!("../../migrations/sqlite/0009_notice_state.sql"),
+    ),
 ];
 
 static RUNS_CLAIM: LazyLock<String> = LazyLock::new(|| {

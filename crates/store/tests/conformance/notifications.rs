@@ -39,6 +39,33 @@ async fn every_transition_of_interest_queues_one_notice(store: DynStore) {
         events_of(&store, waiting.id).await,
         ["run.awaiting_approval", "run.started", "run.failed"]
     );
+    // Each notice keeps the run as its transition left it, whatever the
+    // run has become since.
+    let states: Vec<(RunStatus, i32, Option<String>, bool, bool)> = store
+        .run_notices_pending(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.run_id == waiting.id)
+        .map(|n| {
+            let s = n.state.expect("the transition's state");
+            (
+                s.status,
+                s.attempt,
+                s.error,
+                s.started_at.is_some(),
+                s.finished_at.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (RunStatus::AwaitingApproval, 0, None, false, false),
+            (RunStatus::Running, 1, None, true, false),
+            (RunStatus::Failed, 1, None, true, true),
+        ]
+    );
 
     // A plain run that succeeds; a queued run that is cancelled says nothing.
     let ok = insert(&store, run("noop")).await;
