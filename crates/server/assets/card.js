@@ -258,6 +258,14 @@
       row("Worker", "worker", run.worker_id ? h("code", {}, run.worker_id) : h("span", { class: "muted" }, "none yet")),
     ];
     if (run.session_id) facts.push(row("Session", "session", h("a", { href: "/runboard/" + run.session_id }, "#" + run.session_id), run.lane ? " · lane " + run.lane : ""));
+    const w = run.waits_for;
+    if (w && run.status === "queued") {
+      const why = w.reason === "lane" ? "ahead of it in its lane"
+        : w.status === "running" ? "holds the lock on " + (run.env || "") + (run.target ? "/" + run.target : "")
+          : "is first in line for the lock on " + (run.env || "") + (run.target ? "/" + run.target : "");
+      facts.push(row("Waits for", "waits_for", h("a", { href: "/runs/" + w.run_id }, "#" + w.run_id),
+        " (" + w.runbook + ", " + w.status.replace("_", " ") + ") " + why));
+    }
     if (run.retry_of) facts.push(row("Retry of", "retry_of", h("a", { href: "/runs/" + run.retry_of }, "#" + run.retry_of)));
     if (run.retried_as && run.retried_as.length) facts.push(row("Retried as", "retried_as", run.retried_as.map((id, i) => [i ? ", " : "", h("a", { href: "/runs/" + id }, "#" + id)])));
     const params = Object.entries(run.params || {});
@@ -355,7 +363,7 @@
       errBox.textContent = run.error || "";
       errBox.hidden = !run.error;
       if (run.started_at) log.startedAt = Date.parse(run.started_at);
-      const factsKey = JSON.stringify([run.status, run.started_at, run.finished_at, run.attempt, run.worker_id, run.approval, run.retried_as]);
+      const factsKey = JSON.stringify([run.status, run.started_at, run.finished_at, run.attempt, run.worker_id, run.approval, run.retried_as, run.waits_for]);
       if (facts.dataset.key !== factsKey) {
         facts.dataset.key = factsKey;
         facts.replaceChildren(runFacts(run));

@@ -79,6 +79,10 @@ pub struct RunView {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<i64>)]
     pub retried_as: Vec<RunId>,
+    /// What this queued run waits for before a worker may claim it (only
+    /// `GET /api/v1/runs/{id}` says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waits_for: Option<WaitsForView>,
     /// The schedule that enqueued this run (null: none did).
     #[serde(default)]
     pub schedule_id: Option<i64>,
@@ -157,6 +161,7 @@ impl From<Run> for RunView {
             worker_id: r.worker_id,
             retry_of: None,
             retried_as: Vec::new(),
+            waits_for: None,
             schedule_id: r.schedule_id,
             scheduled_for: r.scheduled_for,
         }
@@ -667,6 +672,34 @@ pub struct RunsQuery {
     /// Only runs created before this time (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<DateTime<Utc>>,
+}
+
+/// The run a queued run waits for, and why: lanes run one at a time in
+/// enqueue order; one write at a time holds an env and target's lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WaitsForView {
+    #[schema(value_type = i64)]
+    pub run_id: RunId,
+    /// That run's status now.
+    pub status: String,
+    pub runbook: String,
+    /// `lane` or `env_lock`.
+    pub reason: String,
+}
+
+impl From<opsroom_store::RunWait> for WaitsForView {
+    fn from(w: opsroom_store::RunWait) -> Self {
+        WaitsForView {
+            run_id: w.run.id,
+            status: w.run.status.as_str().to_string(),
+            runbook: w.run.runbook,
+            reason: match w.reason {
+                opsroom_store::WaitReason::Lane => "lane",
+                opsroom_store::WaitReason::EnvLock => "env_lock",
+            }
+            .to_string(),
+        }
+    }
 }
 
 /// Query of `GET /api/v1/sessions`.

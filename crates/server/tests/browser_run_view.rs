@@ -426,6 +426,22 @@ async fn runboard_says_what_a_run_waits_for() {
         json!(format!("waits for #{} (awaiting approval)", first["id"]))
     );
     b.screenshot("board").await;
+    // The run's own page says it too.
+    b.goto(&server.url(&format!("/runs/{}", second["id"]))).await;
+    let row = b
+        .wait(
+            "run page waits for",
+            "const d = document.querySelector('[data-field=waits_for]'); return d && d.textContent",
+        )
+        .await;
+    assert_eq!(
+        row,
+        json!(format!(
+            "#{} (deploy, awaiting approval) ahead of it in its lane",
+            first["id"]
+        ))
+    );
+    b.screenshot("run-waits").await;
     // The Runboard's start page lists sessions, newest first, with lane states.
     server.post("/sessions", json!({"name": "newer"})).await;
     b.goto(&server.url("/runboard")).await;

@@ -381,7 +381,63 @@ async fn catalog_page_says_where_runbooks_run(store: DynStore) {
     app.stop().await;
 }
 
+/// A queued run says what it waits for: the run ahead in its lane, or
+/// the write holding (or first in line for) its env and target's lock.
+async fn a_queued_run_says_what_it_waits_for(store: DynStore) {
+    let config = OpsConfig::parse("test config", CONFIG).unwrap();
+    // No workers: everything stays queued.
+    let app = TestApp::spawn(
+        store,
+        TestAppOptions {
+            config: Some(config),
+            workers: 0,
+            ..Default::default()
+        },
+    )
+    .await;
+    let api = ApiClient::new(&app.url).unwrap();
+    let deploy = json!({"runbook": "deploy", "env": "dev", "target": "web"});
+    let first = create(&api, deploy.clone()).await;
+    let second = create(&api, deploy).await;
+    let check = create(&api, json!({"runbook": "healthcheck", "env": "dev"})).await;
+    let read = |id: i64| {
+        let api = &api;
+        async move {
+            call(api, Method::GET, &format!("/api/v1/runs/{id}"), None)
+                .await
+                .1
+        }
+    };
+    assert_eq!(
+        read(second).await["waits_for"],
+        json!({"run_id": first, "status": "queued", "runbook": "deploy", "reason": "env_lock"})
+    );
+    assert!(read(first).await.get("waits_for").is_none());
+    assert!(
+        read(check).await.get("waits_for").is_none(),
+        "a read run takes no lock"
+    );
+
+    let (_, session) = call(&api, Method::POST, "/api/v1/sessions", Some(json!({}))).await;
+    let in_lane = json!({"runbook": "noop", "session_id": session["id"], "lane": "A"});
+    let a1 = create(&api, in_lane.clone()).await;
+    let a2 = create(&api, in_lane).await;
+    assert_eq!(
+        read(a2).await["waits_for"],
+        json!({"run_id": a1, "status": "queued", "runbook": "noop", "reason": "lane"})
+    );
+    // Listed runs do not carry it (one query per run would cost the list).
+    let (_, list) = call(&api, Method::GET, "/api/v1/runs", None).await;
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r.get("waits_for").is_none()));
+    app.stop().await;
+}
+
 opsroom_store::on_both_stores!(
+    a_queued_run_says_what_it_waits_for,
     preview_runs_the_validate_phase,
     raw_log_is_plain_text,
     history_search_and_filters,

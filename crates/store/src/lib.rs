@@ -171,6 +171,11 @@ pub trait Store:
 
     async fn run_get(&self, workspace_id: &str, id: RunId) -> StoreResult<Run>;
 
+    /// What a queued run waits for: the open run ahead of it in its lane,
+    /// else the run holding (or queued first for) its env lock. `None` for
+    /// a run that waits for nothing of that kind (or is not queued).
+    async fn run_waits_for(&self, run: &Run) -> StoreResult<Option<RunWait>>;
+
     /// Run history, newest first.
     async fn run_list(&self, params: RunListParams) -> StoreResult<Vec<Run>>;
 

@@ -261,6 +261,24 @@ impl RunInsertParams {
 /// The workspace runs go to when nobody says otherwise.
 pub const DEFAULT_WORKSPACE: &str = "default";
 
+/// Why a queued run is not claimed yet (`keys_free.sql`'s condition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitReason {
+    /// An open run is ahead of it in its lane.
+    Lane,
+    /// Another write to the same env and target holds, or is ahead for,
+    /// the env lock.
+    EnvLock,
+}
+
+/// The run a queued run waits for, and why.
+#[derive(Debug, Clone)]
+pub struct RunWait {
+    pub run: Run,
+    pub reason: WaitReason,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RunListParams {
     pub workspace_id: String,

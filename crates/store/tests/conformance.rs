@@ -187,6 +187,14 @@ async fn lanes_run_in_enqueue_order_and_in_parallel(store: DynStore) {
     let b1 = insert(&store, in_lane(Lane::B)).await;
     let b2 = insert(&store, in_lane(Lane::B)).await;
 
+    let waits = store.run_waits_for(&a3).await.unwrap().unwrap();
+    assert_eq!(
+        (waits.run.id, waits.reason),
+        (a1.id, WaitReason::Lane),
+        "the oldest open run of the lane is what a queued run waits for"
+    );
+    assert!(store.run_waits_for(&a1).await.unwrap().is_none());
+
     let first = claim(&store, "w", 10, t0()).await;
     assert_eq!(
         ids(&first),
@@ -241,7 +249,24 @@ async fn env_lock_allows_one_write_run_per_target(store: DynStore) {
         claim(&store, "w2", 10, t0()).await.is_empty(),
         "second deploy to prod/web waits"
     );
+    let d3 = insert(&store, write("prod/web")).await;
+    for queued in [&d2, &d3] {
+        let waits = store.run_waits_for(queued).await.unwrap().unwrap();
+        assert_eq!(
+            (waits.run.id, waits.run.status, waits.reason),
+            (d1.id, RunStatus::Running, WaitReason::EnvLock),
+            "the run holding the lock is named first"
+        );
+    }
+    assert!(store.run_waits_for(&other).await.unwrap().is_none());
     finish(&store, &got[0], RunStatus::Succeeded).await;
+    let waits = store.run_waits_for(&d3).await.unwrap().unwrap();
+    assert_eq!(
+        (waits.run.id, waits.run.status),
+        (d2.id, RunStatus::Queued),
+        "with the lock free, the oldest queued write goes first"
+    );
+    assert!(store.run_waits_for(&d2).await.unwrap().is_none());
     assert_eq!(ids(&claim(&store, "w2", 10, t0()).await), vec![d2.id]);
 }
 

@@ -254,8 +254,10 @@ pub(crate) async fn read(
 ) -> Result<Json<RunView>, ApiError> {
     let run = state.engine.store.run_get(&ws, id).await?;
     let created_at = run.created_at;
+    let waits_for = state.engine.store.run_waits_for(&run).await?;
     let mut view = RunView::from(run);
     (view.retry_of, view.retried_as) = retry_links(&state, &ws, id, created_at).await?;
+    view.waits_for = waits_for.map(Into::into);
     Ok(Json(view))
 }
 

@@ -544,6 +544,30 @@ impl Store for SqliteStore {
             .try_into()
     }
 
+    async fn run_waits_for(&self, run: &Run) -> StoreResult<Option<RunWait>> {
+        if run.status != RunStatus::Queued || (run.lane_key.is_none() && run.lock_key.is_none()) {
+            return Ok(None);
+        }
+        let found: Option<(i64, String)> =
+            sqlx::query_as(include_str!("queries/run_waits_for.sql"))
+                .bind(&run.workspace_id)
+                .bind(&run.lane_key)
+                .bind(&run.lock_key)
+                .bind(run.id.0)
+                .fetch_optional(&self.reader)
+                .await
+                .doing("finding what a queued run waits for")?;
+        let Some((id, reason)) = found else {
+            return Ok(None);
+        };
+        let reason = match reason.as_str() {
+            "lane" => WaitReason::Lane,
+            _ => WaitReason::EnvLock,
+        };
+        let ahead = self.run_get(&run.workspace_id, RunId(id)).await?;
+        Ok(Some(RunWait { run: ahead, reason }))
+    }
+
     async fn run_list(&self, p: RunListParams) -> StoreResult<Vec<Run>> {
         let rows = sqlx::query_as::<_, RunRow>(include_str!("queries/run_list.sql"))
             .bind(&p.workspace_id)
