@@ -609,10 +609,18 @@ async fn refused_requests_start_nothing(store: DynStore) {
     assert!(runs(&app).await.is_empty(), "nothing refused started a run");
     app.stop().await;
 
-    // A server without `[slack]` has no Slack endpoints.
+    // A server without `[slack]` has no Slack endpoints (unsigned requests
+    // are still refused as such).
     let bare = TestApp::spawn(store.clone(), TestAppOptions::default()).await;
-    let (status, _) = post(&bare, "commands", &Signed::now(command(ALICE, "help"))).await;
+    let signed = Signed::now(command(ALICE, "help"));
+    let (status, _) = post(&bare, "commands", &signed).await;
     assert_eq!(status, 404);
+    let unsigned = Signed {
+        signature: None,
+        ..signed
+    };
+    let (status, _) = post(&bare, "commands", &unsigned).await;
+    assert_eq!(status, 401);
     bare.stop().await;
 }
 

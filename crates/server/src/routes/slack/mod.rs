@@ -37,7 +37,7 @@ use axum::{Json, Router};
 use blocks::RunButton;
 use follow::ResponseUrl;
 use opsroom_auth::signature::{
-    slack_verify, Verified, SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER,
+    slack_verify, SlackSignatureError, Verified, SLACK_SIGNATURE_HEADER, SLACK_TIMESTAMP_HEADER,
 };
 use opsroom_auth::{Permission, Role};
 use opsroom_core::new_run::RunWhat;
@@ -189,6 +189,16 @@ async fn verify(
     body: &[u8],
 ) -> Result<(SlackConfig, Verified), ApiError> {
     let engine = &state.engine;
+    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
+    let (signature, timestamp) = (
+        header(SLACK_SIGNATURE_HEADER),
+        header(SLACK_TIMESTAMP_HEADER),
+    );
+    // Unsigned is refused as such, whether or not Slack is configured.
+    if signature.is_none() || timestamp.is_none() {
+        let missing = SlackSignatureError::Missing.to_string();
+        return Err(ApiError::unauthorized("bad_signature", missing));
+    }
     let slack = engine.config.slack.clone().ok_or_else(|| {
         ApiError::NotFound(
             "Slack is not configured on this server: add `[slack] signing_secret = \"secret:NAME\"` to opsroom.toml".into(),
@@ -199,11 +209,10 @@ async fn verify(
     let secret = slack
         .resolve_signing_secret(&with_secrets.config)
         .map_err(|e| ApiError::Internal(format!("the Slack signing secret cannot be read: {e}")))?;
-    let header = |name: &str| headers.get(name).map(|v| v.to_str().unwrap_or(""));
     let verified = slack_verify(
         secret.expose().as_bytes(),
-        header(SLACK_SIGNATURE_HEADER),
-        header(SLACK_TIMESTAMP_HEADER),
+        signature,
+        timestamp,
         body,
         engine.clock.now().timestamp(),
     )
