@@ -10,12 +10,14 @@ mod deploy;
 mod logs;
 mod notifications;
 mod probes;
+mod slack;
 pub use deploy::{
     DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
     SpecGitHubConfig,
 };
 pub use logs::{vercel_project, IncidentConfig, LogSourceConfig, VercelLogsProject};
 pub use notifications::{ChannelConfig, ChannelKind, HookConfig};
+pub use slack::SlackConfig;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -50,6 +52,9 @@ pub struct OpsConfig {
     /// Signed triggers for CI (`[hooks.NAME]`).
     #[serde(default)]
     pub hooks: BTreeMap<String, HookConfig>,
+    /// ChatOps from Slack (`[slack]`): slash commands and buttons.
+    #[serde(default)]
+    pub slack: Option<SlackConfig>,
     /// The URL people reach this server at, for links in notifications
     /// (default `http://127.0.0.1:7300`).
     #[serde(default)]
@@ -480,6 +485,7 @@ impl OpsConfig {
         }
         deploy::check_config(&config).map_err(invalid)?;
         notifications::check(&mut config).map_err(invalid)?;
+        slack::check(&mut config).map_err(invalid)?;
         ApprovalsConfig::check_expire_secs(config.approvals.expire_after_secs).map_err(invalid)?;
         Ok(config)
     }
@@ -534,6 +540,7 @@ impl OpsConfig {
             approvals: ApprovalsConfig::default(),
             notifications: Vec::new(),
             hooks: BTreeMap::new(),
+            slack: None,
             public_url: Some(self_url.trim_end_matches('/').to_string()),
             stored_secrets: BTreeMap::new(),
         }
@@ -550,6 +557,16 @@ impl OpsConfig {
 
     pub fn env_names(&self) -> Vec<&str> {
         self.environments.keys().map(|s| s.as_str()).collect()
+    }
+
+    /// The link to a run in the UI, for notifications and Slack messages
+    /// (`public_url`, default `http://127.0.0.1:7300`).
+    pub fn run_link(&self, run_id: opsroom_store::RunId) -> String {
+        let base = self
+            .public_url
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:7300");
+        format!("{}/runs/{run_id}", base.trim_end_matches('/'))
     }
 
     /// Whether a write run to `env` needs approval.

@@ -209,9 +209,13 @@ pub const ROUTE_PERMISSIONS: &[(&str, &str, Permission)] = &[
 ];
 
 /// API routes that take no credentials at all: each checks its own request
-/// signature instead (a signed hook), so no token has to sit in a CI
-/// system's settings or logs.
-pub const SIGNED_ROUTES: &[(&str, &str)] = &[("POST", "/api/v1/hooks/{name}")];
+/// signature instead (a signed hook, Slack's signed requests), so no token
+/// has to sit in a CI system's or Slack app's settings or logs.
+pub const SIGNED_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/api/v1/hooks/{name}"),
+    ("POST", "/api/v1/integrations/slack/commands"),
+    ("POST", "/api/v1/integrations/slack/interactions"),
+];
 
 /// Whether a route is one of [`SIGNED_ROUTES`].
 pub fn is_signed_route(method: &Method, path: &str) -> bool {
@@ -256,10 +260,9 @@ impl From<Refusal> for ApiError {
     fn from(r: Refusal) -> ApiError {
         match r {
             Refusal::Missing | Refusal::Bad => ApiError::Unauthorized,
-            Refusal::NoRole { user, workspace } => ApiError::forbidden(
-                "no_role",
-                format!("{user} has no role in workspace {workspace}; an admin can give one with PUT /api/v1/workspaces/{workspace}/members/{user}"),
-            ),
+            Refusal::NoRole { user, workspace } => {
+                ApiError::forbidden("no_role", no_role(&user, &workspace))
+            }
             Refusal::NoWorkspace(ws) => ApiError::NotFound(format!("workspace {ws} not found")),
             Refusal::Store(e) => e,
         }
@@ -476,13 +479,7 @@ pub async fn authorize_api(
     if !principal.role.allows(need) {
         return Err(ApiError::forbidden(
             "forbidden",
-            format!(
-                "{} is {} in workspace {}; this needs {}",
-                principal.user,
-                principal.role,
-                principal.workspace,
-                need.least_role()
-            ),
+            role_too_low(&principal.user, principal.role, &principal.workspace, need),
         ));
     }
     let source = source_address(req.extensions());
@@ -492,6 +489,19 @@ pub async fn authorize_api(
         .insert(Workspace(principal.workspace.clone()));
     req.extensions_mut().insert(principal);
     Ok(next.run(req).await)
+}
+
+/// Why `user` can do nothing in `workspace`, and how an admin changes that.
+pub fn no_role(user: &str, workspace: &str) -> String {
+    format!("{user} has no role in workspace {workspace}; an admin can give one with PUT /api/v1/workspaces/{workspace}/members/{user}")
+}
+
+/// Why `user`, `role` in `workspace`, may not do what needs `need`.
+pub fn role_too_low(user: &str, role: Role, workspace: &str, need: Permission) -> String {
+    format!(
+        "{user} is {role} in workspace {workspace}; this needs {}",
+        need.least_role()
+    )
 }
 
 /// The client's address (for audit entries), when known.

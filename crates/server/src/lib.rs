@@ -54,6 +54,8 @@ pub struct AppState {
     pub parse_env: Arc<ParseEnv>,
     pub auth: Arc<auth::AuthState>,
     heartbeat_timeout: Duration,
+    /// Posts to the URLs Slack hands out (`response_url`).
+    http: reqwest::Client,
     /// Turns true when the server shuts down: live streams end so the
     /// graceful shutdown is not held open by them (clients resume elsewhere).
     closing: watch::Receiver<bool>,
@@ -111,6 +113,14 @@ impl Application {
                 options.secure_cookies,
             )),
             heartbeat_timeout: options.worker.heartbeat_timeout,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .connect_timeout(Duration::from_secs(10))
+                // A redirect could lead the message elsewhere.
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("opsroom/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .expect("the HTTP client builds"),
         };
         Application {
             listener,
@@ -187,6 +197,7 @@ fn router(state: AppState, body_limit: security::BodyLimit) -> Router {
         .merge(routes::audit::router())
         .merge(routes::notifications::router())
         .merge(routes::hooks::router())
+        .merge(routes::slack::router())
         .merge(routes::schedules::router())
         .merge(routes::meta::api_router())
         .route_layer(axum::middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 
 use crate::routes::{
     approvals, audit, hooks, identity, meta, notifications, runs, schedules, secrets, sessions,
+    slack,
 };
 use crate::sse;
 use crate::views::ErrorBody;
@@ -59,6 +60,8 @@ use utoipa::{Modify, OpenApi, PartialSchema};
         audit::export,
         notifications::list,
         hooks::trigger,
+        slack::commands,
+        slack::interactions,
         schedules::create,
         schedules::list,
         schedules::pause,

@@ -3,6 +3,8 @@
 //! params, plan the phases, decide risk, approval and locks.
 
 use crate::error::ApiError;
+use crate::routes::runs::insert_params;
+use crate::views::ValidationError;
 use opsroom_core::new_run::{RunWhat, Target};
 use opsroom_core::parser::{self, EnvInfo, ParseContext, Parsed};
 use opsroom_core::{NewRun, NewRunError, Risk, RunbookSpec};
@@ -219,6 +221,33 @@ pub fn resolve(
         needs_approval,
         confidence,
     })
+}
+
+/// Whether a request would run, as `POST /api/v1/parse` and Slack's plan
+/// card judge it before offering to: the checks of `POST /api/v1/runs`
+/// ([`resolve`]), then those of the worker's validate phase on the run that
+/// would be stored. `Ok(Err(_))` says what refuses it.
+pub(crate) fn preview(
+    engine: &Engine,
+    parse_env: &ParseEnv,
+    request: RunRequest,
+) -> Result<Result<Resolved, ValidationError>, ApiError> {
+    let refused = |code: &str, message: String| {
+        Ok(Err(ValidationError {
+            code: code.to_string(),
+            message,
+        }))
+    };
+    let resolved = match resolve(engine, parse_env, request) {
+        Ok(r) => r,
+        Err(ApiError::Unprocessable { code, message, .. }) => return refused(code, message),
+        Err(e) => return Err(e),
+    };
+    let run = insert_params(engine, resolved.clone(), "preview".into(), None).unsaved_run();
+    match runbooks::validate(engine, &run) {
+        Ok(()) => Ok(Ok(resolved)),
+        Err(e) => refused("invalid_run", e.message),
+    }
 }
 
 /// A write runbook with an `apply` switch (schema_sync) only reads until

@@ -138,27 +138,37 @@ impl Cursor {
     /// Until something may have changed for this run; on server shutdown
     /// the stream ends without `end`, and the client resumes by Last-Event-ID.
     async fn wait(&mut self) {
-        if *self.closing.borrow() {
+        if wait_for_run(&mut self.wakeups, self.run_id, &mut self.closing).await {
             self.done = true;
-            return;
         }
-        let deadline = tokio::time::sleep(FALLBACK_POLL);
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                w = self.wakeups.recv() => match w {
-                    Some(Wakeup::Run(id)) if id == self.run_id => return,
-                    Some(Wakeup::Everything) => return,
-                    Some(_) => continue,
-                    // The store is gone: only the fallback poll is left.
-                    None => { (&mut deadline).await; return }
-                },
-                _ = &mut deadline => return,
-                _ = self.closing.changed() => {
-                    self.done = true;
-                    return;
-                }
-            }
+    }
+}
+
+/// Waits until something may have changed for run `run_id`: a wakeup for
+/// it (or for everything), or [`FALLBACK_POLL`] in case a wakeup was lost.
+/// True when the server is shutting down instead. Subscribe to `wakeups`
+/// before reading the run, so nothing written in between is missed.
+pub(crate) async fn wait_for_run(
+    wakeups: &mut WakeupReceiver,
+    run_id: RunId,
+    closing: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    if *closing.borrow() {
+        return true;
+    }
+    let deadline = tokio::time::sleep(FALLBACK_POLL);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            w = wakeups.recv() => match w {
+                Some(Wakeup::Run(id)) if id == run_id => return false,
+                Some(Wakeup::Everything) => return false,
+                Some(_) => continue,
+                // The store is gone: only the fallback poll is left.
+                None => { (&mut deadline).await; return false }
+            },
+            _ = &mut deadline => return false,
+            _ = closing.changed() => return true,
         }
     }
 }

@@ -19,6 +19,8 @@ mod notify;
 pub use notify::{DeliveriesQuery, DeliveryAttemptView, HookBody};
 mod schedules;
 pub use schedules::{CreateSchedule, ScheduleView, SkippedFiresView};
+mod slack;
+pub use slack::{SlackCommandForm, SlackInteractionForm, SlackMessage};
 
 /// A run: what was asked for, its plan, status, phases, attempts and timings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 
 const TOKEN: &str = "openapi-test-token";
 const HOOK_SECRET: &str = "openapi-hook-secret";
+const SLACK_SECRET: &str = "openapi-slack-signing-secret";
 
 /// The document and a client that checks answers against it.
 struct Checker {
@@ -29,6 +30,8 @@ struct Call<'a> {
     template: &'a str,
     path: String,
     body: Option<Value>,
+    /// A form body (`application/x-www-form-urlencoded`), as Slack posts.
+    form: Option<String>,
     token: bool,
     headers: Vec<(&'static str, String)>,
 }
@@ -40,6 +43,7 @@ impl<'a> Call<'a> {
             template,
             path: path.into(),
             body: None,
+            form: None,
             token: true,
             headers: Vec::new(),
         }
@@ -52,6 +56,11 @@ impl<'a> Call<'a> {
 
     fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
+        self
+    }
+
+    fn form(mut self, form: String) -> Self {
+        self.form = Some(form);
         self
     }
 
@@ -92,6 +101,11 @@ impl Checker {
         }
         if let Some(b) = &call.body {
             rb = rb.json(b);
+        }
+        if let Some(f) = &call.form {
+            rb = rb
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(f.clone());
         }
         for (name, value) in &call.headers {
             rb = rb.header(*name, value);
@@ -315,6 +329,13 @@ async fn every_operation_answers_as_documented(store: DynStore) {
     ));
     std::fs::write(&hook_secret, HOOK_SECRET).unwrap();
     let reference = format!("file:{}", hook_secret.display());
+    let slack_secret = std::env::temp_dir().join(format!(
+        "opsroom-openapi-slack-{}-{}",
+        std::process::id(),
+        store.backend()
+    ));
+    std::fs::write(&slack_secret, SLACK_SECRET).unwrap();
+    let slack_reference = format!("file:{}", slack_secret.display());
     let app = TestApp::spawn(
         store.clone(),
         TestAppOptions {
@@ -324,11 +345,12 @@ async fn every_operation_answers_as_documented(store: DynStore) {
                 let hooks = opsroom_engine::OpsConfig::parse(
                     "hooks.toml",
                     &format!(
-                        "[environments.dev]\n[hooks.ci]\nsecret = \"{reference}\"\nrunbook = \"noop\"\nenv = \"dev\"\nallowed_params = [\"events\"]\n"
+                        "[environments.dev]\n[hooks.ci]\nsecret = \"{reference}\"\nrunbook = \"noop\"\nenv = \"dev\"\nallowed_params = [\"events\"]\n[slack]\nsigning_secret = \"{slack_reference}\"\n[slack.users]\nU0ADMIN = \"alice\"\n"
                     ),
                 )
                 .unwrap();
                 config.hooks = hooks.hooks;
+                config.slack = hooks.slack;
                 config.secrets.extend(hooks.secrets);
             })),
             ..Default::default()
@@ -817,6 +839,57 @@ async fn every_operation_answers_as_documented(store: DynStore) {
                 ),
             ),
         422,
+    )
+    .await;
+
+    // Slack's signed endpoints: forms, signed with the Slack app's secret.
+    let slack_signed = |template: &'static str, form: String| {
+        let now = Utc::now().timestamp();
+        Call::new(M::POST, template, template)
+            .without_token()
+            .header(
+                "x-slack-signature",
+                opsroom_auth::signature::slack_sign(SLACK_SECRET.as_bytes(), now, form.as_bytes()),
+            )
+            .header("x-slack-request-timestamp", now.to_string())
+            .form(form)
+    };
+    let commands = "/api/v1/integrations/slack/commands";
+    let interactions = "/api/v1/integrations/slack/interactions";
+    let card = c
+        .check(
+            slack_signed(
+                commands,
+                "user_id=U0ADMIN&command=%2Fops&text=check+dev+status".into(),
+            ),
+            200,
+        )
+        .await;
+    assert!(card["blocks"].to_string().contains("\"run\""), "{card}");
+    c.check(slack_signed(commands, "text=help".into()), 400)
+        .await;
+    c.check(
+        Call::new(M::POST, commands, commands)
+            .without_token()
+            .form("user_id=U0ADMIN&text=help".into()),
+        401,
+    )
+    .await;
+    let payload = |action: &str, value: &str| {
+        let p = json!({"type": "block_actions", "user": {"id": "U0ADMIN"},
+                       "response_url": "http://127.0.0.1:9/slack",
+                       "actions": [{"action_id": action, "value": value}]});
+        serde_urlencoded::to_string([("payload", p.to_string())]).unwrap()
+    };
+    c.check(slack_signed(interactions, payload("open", "")), 200)
+        .await;
+    c.check(slack_signed(interactions, payload("explode", "1")), 400)
+        .await;
+    c.check(
+        Call::new(M::POST, interactions, interactions)
+            .without_token()
+            .form(payload("open", "")),
+        401,
     )
     .await;
 

@@ -56,7 +56,7 @@ enum Need {
     /// Signed in; the thing acted on must be the caller's own unless they
     /// are admin (revoking a token).
     OwnOrAdmin,
-    /// No token: a request signature (a hook). The matrix sends none, so
+    /// No token: a request signature (a hook, Slack). The matrix sends none, so
     /// every caller, admin included, is refused.
     Signed,
 }
@@ -175,6 +175,18 @@ fn routes() -> Vec<Route> {
             OwnWorkspace,
         ),
         route(post.clone(), "/api/v1/hooks/{name}", Signed, OwnWorkspace),
+        route(
+            post.clone(),
+            "/api/v1/integrations/slack/commands",
+            Signed,
+            OwnWorkspace,
+        ),
+        route(
+            post.clone(),
+            "/api/v1/integrations/slack/interactions",
+            Signed,
+            OwnWorkspace,
+        ),
         route(get.clone(), "/api/v1/schedules", Viewer, OwnWorkspace),
         route(post.clone(), "/api/v1/schedules", Operator, OwnWorkspace),
         route(
@@ -260,10 +272,11 @@ impl World {
                 configure: Some(std::sync::Arc::new(|config| {
                     let hooks = opsroom_engine::OpsConfig::parse(
                         "hooks.toml",
-                        "[environments.dev]\n[hooks.matrix]\nsecret = \"file:/etc/hostname\"\nrunbook = \"noop\"\nenv = \"dev\"\n",
+                        "[environments.dev]\n[hooks.matrix]\nsecret = \"file:/etc/hostname\"\nrunbook = \"noop\"\nenv = \"dev\"\n[slack]\nsigning_secret = \"file:/etc/hostname\"\n",
                     )
                     .unwrap();
                     config.hooks = hooks.hooks;
+                    config.slack = hooks.slack;
                     config.secrets.extend(hooks.secrets);
                 })),
                 ..Default::default()

@@ -142,7 +142,7 @@ impl HookConfig {
 
 /// A credential key: a `[secrets]` name, or a reference added to
 /// `[secrets]` under its own text. Errors name the key.
-fn credential(
+pub(super) fn credential(
     secrets: &mut BTreeMap<String, SecretRef>,
     key: &str,
     value: &str,

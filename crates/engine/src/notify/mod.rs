@@ -145,17 +145,6 @@ impl Notifier {
             .find(|c| c.name() == name)
     }
 
-    /// The link to a run in the UI.
-    fn run_link(&self, run_id: opsroom_store::RunId) -> String {
-        let base = self
-            .engine
-            .config
-            .public_url
-            .as_deref()
-            .unwrap_or("http://127.0.0.1:7300");
-        format!("{}/runs/{run_id}", base.trim_end_matches('/'))
-    }
-
     /// One pass: fan out pending notices, then send what is due at the
     /// clock's now. Tests call this to drive deliveries without sleeping.
     pub async fn step(&self) -> Result<StepReport, StoreError> {
@@ -193,7 +182,7 @@ impl Notifier {
                     .collect();
                 (
                     channels,
-                    payload::run_snapshot(&run, &self.run_link(run.id)),
+                    payload::run_snapshot(&run, &self.engine.config.run_link(run.id)),
                 )
             }
             // Deleted since: nothing to tell.

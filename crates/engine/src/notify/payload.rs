@@ -73,8 +73,9 @@ fn headline(delivery: &NotificationDelivery) -> String {
     )
 }
 
-/// The plan's steps, one line each (`phase: step`), for approval requests.
-fn plan_lines(plan: &Value) -> Vec<String> {
+/// The plan's steps, one line each (`phase: step`), for approval requests
+/// (and Slack's plan card).
+pub fn plan_lines(plan: &Value) -> Vec<String> {
     let mut lines = Vec::new();
     let Some(phases) = plan
         .get("phases")

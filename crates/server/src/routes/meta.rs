@@ -2,9 +2,8 @@
 //! and the workers list.
 
 use crate::error::{ApiError, ApiJson};
-use crate::resolve::{resolve, RunRequest};
-use crate::routes::runs::insert_params;
-use crate::views::{ErrorBody, Health, ParseRequest, ParseView, ValidationError, WorkerView};
+use crate::resolve::{preview, RunRequest};
+use crate::views::{ErrorBody, Health, ParseRequest, ParseView, WorkerView};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
@@ -79,7 +78,13 @@ pub(crate) async fn parse(
         .is_some_and(|s| opsroom_engine::runbooks::is_implemented(&engine.catalog, &s.name))
         && parsed.questions.is_empty();
     let validation_error = if matched {
-        preview_check(&state, &body)?
+        let request = RunRequest {
+            what: RunWhat::Text(body.text.clone()),
+            env: None,
+            target: None,
+            params: body.params.clone(),
+        };
+        preview(engine, &state.parse_env, request)?.err()
     } else {
         None
     };
@@ -101,37 +106,6 @@ pub(crate) async fn parse(
         questions: parsed.questions,
         alternatives: parsed.alternatives,
     }))
-}
-
-/// What would refuse a run of the previewed text: the checks of
-/// `POST /api/v1/runs`, then those of the worker's validate phase, on the
-/// run that would be stored.
-fn preview_check(
-    state: &AppState,
-    body: &ParseRequest,
-) -> Result<Option<ValidationError>, ApiError> {
-    let request = RunRequest {
-        what: RunWhat::Text(body.text.clone()),
-        env: None,
-        target: None,
-        params: body.params.clone(),
-    };
-    let refused = |code: &str, message: String| {
-        Ok(Some(ValidationError {
-            code: code.to_string(),
-            message,
-        }))
-    };
-    let resolved = match resolve(&state.engine, &state.parse_env, request) {
-        Ok(r) => r,
-        Err(ApiError::Unprocessable { code, message, .. }) => return refused(code, message),
-        Err(e) => return Err(e),
-    };
-    let run = insert_params(&state.engine, resolved, "preview".into(), None).unsaved_run();
-    match opsroom_engine::runbooks::validate(&state.engine, &run) {
-        Ok(()) => Ok(None),
-        Err(e) => refused("invalid_run", e.message),
-    }
 }
 
 /// One entry of `GET /api/v1/runbooks`.

@@ -10,3 +10,4 @@ pub mod runs;
 pub mod schedules;
 pub mod secrets;
 pub mod sessions;
+pub mod slack;
