@@ -427,7 +427,8 @@ async fn runboard_says_what_a_run_waits_for() {
     );
     b.screenshot("board").await;
     // The run's own page says it too.
-    b.goto(&server.url(&format!("/runs/{}", second["id"]))).await;
+    b.goto(&server.url(&format!("/runs/{}", second["id"])))
+        .await;
     let row = b
         .wait(
             "run page waits for",

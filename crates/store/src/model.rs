@@ -272,6 +272,17 @@ pub enum WaitReason {
     EnvLock,
 }
 
+impl WaitReason {
+    /// From `run_waits_for.sql`'s `reason` column (`lane` or `env_lock`).
+    pub(crate) fn from_column(s: &str) -> WaitReason {
+        if s == "lane" {
+            WaitReason::Lane
+        } else {
+            WaitReason::EnvLock
+        }
+    }
+}
+
 /// The run a queued run waits for, and why.
 #[derive(Debug, Clone)]
 pub struct RunWait {

@@ -719,12 +719,10 @@ impl Store for PgStore {
         let Some((id, reason)) = found else {
             return Ok(None);
         };
-        let reason = match reason.as_str() {
-            "lane" => WaitReason::Lane,
-            _ => WaitReason::EnvLock,
-        };
-        let ahead = self.run_get(&run.workspace_id, RunId(id)).await?;
-        Ok(Some(RunWait { run: ahead, reason }))
+        Ok(Some(RunWait {
+            run: self.run_get(&run.workspace_id, RunId(id)).await?,
+            reason: WaitReason::from_column(&reason),
+        }))
     }
 
     async fn run_list(&self, p: RunListParams) -> StoreResult<Vec<Run>> {
