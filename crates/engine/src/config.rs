@@ -11,8 +11,8 @@ mod logs;
 mod notifications;
 mod probes;
 pub use deploy::{
-    DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
-    SpecGitHubConfig,
+    DeployConfig, MigrationsConfig, MigrationsGitHubConfig, SecretError, SecretRef, SecretSource,
+    SpecConfig, SpecGitHubConfig,
 };
 pub use logs::{vercel_project, IncidentConfig, LogSourceConfig, VercelLogsProject};
 pub use notifications::{ChannelConfig, ChannelKind, HookConfig};
