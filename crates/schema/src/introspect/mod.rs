@@ -164,15 +164,38 @@ macro_rules! not_ext {
     };
 }
 
-/// Grants of an ACL column, the owner's left out, as JSON.
-macro_rules! grants {
+/// Grants of an ACL column, the owner's left out, as JSON text.
+macro_rules! acl_json {
     ($acl:literal, $kind:literal, $owner:literal) => {
         concat!(
-            "coalesce((SELECT json_agg(json_build_array(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END, a.privilege_type, a.is_grantable) ORDER BY 1) FROM aclexplode(coalesce(",
+            "coalesce((SELECT json_agg(json_build_array(CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) END, x.privilege_type, x.is_grantable) ORDER BY 1) FROM aclexplode(coalesce(",
             $acl, ", acldefault(", $kind, ", ", $owner,
-            "))) a WHERE a.grantee <> ",
+            "))) x WHERE x.grantee <> ",
             $owner,
-            "), '[]')::text AS grants"
+            "), '[]')::text"
+        )
+    };
+}
+
+/// The `grants` column of a kind of object whose default privileges are
+/// PUBLIC's as well as the owner's (functions, types).
+macro_rules! grants {
+    ($acl:literal, $kind:literal, $owner:literal) => {
+        concat!(acl_json!($acl, $kind, $owner), " AS grants")
+    };
+}
+
+/// The `grants` column of a kind of object whose default privileges are
+/// only the owner's (relations, schemas, columns): a NULL ACL, the common
+/// case, is none without exploding it (20,000 columns add up).
+macro_rules! owner_only_grants {
+    ($acl:literal, $kind:literal, $owner:literal) => {
+        concat!(
+            "CASE WHEN ",
+            $acl,
+            " IS NULL THEN '[]' ELSE ",
+            acl_json!($acl, $kind, $owner),
+            " END AS grants"
         )
     };
 }
@@ -224,7 +247,7 @@ const STEPS: &[(&str, &str, ReadRow)] = &[
         "reading schemas",
         concat!(
             "SELECT n.nspname, obj_description(n.oid, 'pg_namespace') AS comment, pg_get_userbyid(n.nspowner) AS owner, ",
-            grants!("n.nspacl", "'n'", "n.nspowner"),
+            owner_only_grants!("n.nspacl", "'n'", "n.nspowner"),
             " FROM pg_namespace n WHERE n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%' AND ",
             not_ext!("pg_namespace", "n.oid")
         ),
@@ -310,7 +333,7 @@ const STEPS: &[(&str, &str, ReadRow)] = &[
             "CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END AS bound, ",
             "coalesce(c.reloptions, '{}') AS options, obj_description(c.oid, 'pg_class') AS comment, pg_get_userbyid(c.relowner) AS owner, ",
             "CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS viewdef, ",
-            grants!("c.relacl", "CASE WHEN c.relkind = 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END", "c.relowner"),
+            owner_only_grants!("c.relacl", "CASE WHEN c.relkind = 'S' THEN 's'::\"char\" ELSE 'r'::\"char\" END", "c.relowner"),
             ", s.seqtypid::regtype::text AS seqtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle, ",
             "(SELECT d.refobjid::int8 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' AND d.refobjsubid > 0) AS owner_rel, ",
             "(SELECT d.refobjsubid::int2 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.refclassid = 'pg_class'::regclass AND d.deptype = 'a' AND d.refobjsubid > 0) AS owner_col, ",
@@ -330,7 +353,7 @@ const STEPS: &[(&str, &str, ReadRow)] = &[
             "pg_get_expr(ad.adbin, ad.adrelid) AS default_expr, ad.oid::int8 AS default_oid, ",
             "CASE WHEN a.attcollation <> t.typcollation THEN (SELECT co.collname FROM pg_collation co WHERE co.oid = a.attcollation) END AS collation, ",
             "col_description(a.attrelid, a.attnum) AS comment, a.attinhcount > 0 AND NOT a.attislocal AS inherited, ",
-            grants!("a.attacl", "'c'", "c.relowner"),
+            owner_only_grants!("a.attacl", "'c'", "c.relowner"),
             ", ",
             "s.seqtypid::regtype::text AS seqtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcache, s.seqcycle ",
             "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace ",
