@@ -168,19 +168,19 @@ async fn event_triggers_created_changed_disabled_and_dropped() {
 
 #[tokio::test]
 async fn inheriting_tables_follow_their_parents_and_change_parents() {
-    let current = "CREATE TABLE base (id int NOT NULL, created timestamptz DEFAULT now(), note text); \
+    let current = "CREATE TABLE base (id int NOT NULL CONSTRAINT base_id_positive CHECK (id > 0), created timestamptz DEFAULT now(), note text); \
                    CREATE TABLE cats (lives int DEFAULT 9) INHERITS (base); \
                    CREATE TABLE dogs (good bool) INHERITS (base); \
                    CREATE TABLE loner (id int NOT NULL, created timestamptz, note text); \
                    CREATE TABLE old_parent (x int); CREATE TABLE orphan (y int) INHERITS (old_parent); \
                    INSERT INTO cats (id, note, lives) VALUES (1, 'tom', 7); INSERT INTO dogs (id, note, good) VALUES (2, 'rex', true); \
                    INSERT INTO loner VALUES (3, now(), 'solo'); INSERT INTO orphan VALUES (4, 5);";
-    let desired = "CREATE TABLE base (id bigint NOT NULL, created timestamptz DEFAULT now(), note text, tag text DEFAULT 'pet'); \
+    let desired = "CREATE TABLE base (id bigint NOT NULL CONSTRAINT base_id_positive CHECK (id > 0), created timestamptz DEFAULT now(), note text, tag text DEFAULT 'pet'); \
                    CREATE TABLE cats (lives int DEFAULT 9) INHERITS (base); ALTER TABLE cats ALTER COLUMN tag SET DEFAULT 'cat'; \
                    COMMENT ON COLUMN cats.tag IS 'kind of pet'; \
                    CREATE TABLE dogs (good bool) INHERITS (base); \
                    CREATE TABLE birds (wings int DEFAULT 2) INHERITS (base); \
-                   CREATE TABLE loner (id bigint NOT NULL, created timestamptz, note text, tag text); ALTER TABLE loner INHERIT base; \
+                   CREATE TABLE loner (id bigint NOT NULL, created timestamptz, note text, tag text); ALTER TABLE loner ADD CONSTRAINT base_id_positive CHECK (id > 0); ALTER TABLE loner INHERIT base; \
                    CREATE TABLE orphan (x int, y int);";
     let m = round_trip(
         "inherits",
@@ -215,7 +215,13 @@ async fn inheriting_tables_follow_their_parents_and_change_parents() {
                 "ALTER TABLE public.cats ALTER COLUMN tag SET DEFAULT 'cat'"
             )
     );
-    // loner gets the parent's columns, then becomes its child.
+    // loner gets the parent's columns and checks, then becomes its child.
+    assert!(
+        position(
+            &m,
+            "ALTER TABLE public.loner ADD CONSTRAINT base_id_positive"
+        ) < position(&m, "ALTER TABLE public.loner INHERIT public.base")
+    );
     assert!(
         position(&m, "ALTER TABLE public.loner ADD COLUMN tag")
             < position(&m, "ALTER TABLE public.loner INHERIT public.base")

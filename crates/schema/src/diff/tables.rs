@@ -296,6 +296,28 @@ pub(crate) fn tables(
             );
         }
         for parent in t.inherits.iter().filter(|p| !cur.inherits.contains(p)) {
+            // A new child must already hold its parent's checks.
+            let checks = desired.tables.get(parent).into_iter().flat_map(|p| {
+                p.constraints.iter().filter(|(n, c)| {
+                    c.kind == ConstraintKind::Check
+                        && !c.definition.contains("NO INHERIT")
+                        && !cur.constraints.contains_key(*n)
+                })
+            });
+            for (cname, c) in checks {
+                plan.push(
+                    Phase::Inherit,
+                    Statement::new(format!(
+                        "ALTER TABLE {name} ADD CONSTRAINT {} {}",
+                        ident(cname),
+                        c.definition
+                    ))
+                    .hazard(
+                        "long_lock",
+                        format!("{cname} checks every row of {name} before it inherits {parent}"),
+                    ),
+                );
+            }
             plan.push(
                 Phase::Inherit,
                 Statement::new(format!("ALTER TABLE {name} INHERIT {parent}")),

@@ -381,7 +381,7 @@ const STEPS: &[(&str, &str, ReadRow)] = &[
          c.confrelid::int8 AS frel, \
          (SELECT coalesce(json_agg(a.attname ORDER BY k.i), '[]') FROM unnest(c.conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n)::text AS cols, \
          (SELECT coalesce(json_agg(a.attname ORDER BY k.i), '[]') FROM unnest(c.confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n)::text AS fcols \
-         FROM pg_constraint c WHERE c.conrelid <> 0 AND c.contype IN ('p', 'u', 'f', 'c', 'x') AND c.conislocal AND c.conparentid = 0",
+         FROM pg_constraint c WHERE c.conrelid <> 0 AND c.contype IN ('p', 'u', 'f', 'c', 'x') AND c.conislocal AND c.coninhcount = 0 AND c.conparentid = 0",
         read_constraint,
     ),
     (
