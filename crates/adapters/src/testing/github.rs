@@ -7,7 +7,8 @@
 //! Branch `main` exists at `sha-main`, a commit whose tree holds
 //! `README.md`; tag `v1.2.0` exists. Trees are built on a base tree, commits
 //! on a tree that exists, and a branch only moves forward (unless forced);
-//! a tree entry with a null SHA deletes its path. Contents are read at a
+//! a tree entry with a null SHA deletes its path. Contents (a file, or a
+//! folder as an array of entries) are read at a
 //! branch or commit, two commits are compared (`BASE...HEAD`) and issues
 //! opened.
 //! Every object made gets a new SHA `obj-N`.
