@@ -55,7 +55,9 @@ async fn aggregates_come_after_their_functions_and_take_their_views_along() {
                    CREATE FUNCTION acc(numeric, int) RETURNS numeric LANGUAGE sql AS 'SELECT $1 + $2'; \
                    CREATE AGGREGATE nsum(int) (SFUNC = acc, STYPE = numeric); \
                    CREATE TABLE t (id int, n int); INSERT INTO t VALUES (1, 2), (2, 3); \
-                   CREATE VIEW sums AS SELECT total(n) AS s FROM t;";
+                   CREATE VIEW sums AS SELECT total(n) AS s FROM t; \
+                   CREATE FUNCTION tick(bigint) RETURNS bigint LANGUAGE sql AS 'SELECT $1 + 1'; \
+                   CREATE AGGREGATE tally(*) (SFUNC = tick, STYPE = bigint, INITCOND = '0');";
     let desired = "CREATE FUNCTION add_int(int, int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 + $2 + 0'; \
                    CREATE FUNCTION fin(int) RETURNS text LANGUAGE sql AS 'SELECT $1::text'; \
                    CREATE AGGREGATE total(int) (SFUNC = add_int, STYPE = int, INITCOND = '0', FINALFUNC = fin); \
@@ -68,7 +70,10 @@ async fn aggregates_come_after_their_functions_and_take_their_views_along() {
                        FINALFUNC = percentile_disc_final, FINALFUNC_EXTRA); \
                    GRANT EXECUTE ON FUNCTION pct(float8, float8) TO pg_monitor; \
                    CREATE TABLE t (id int, n int); \
-                   CREATE VIEW sums AS SELECT total(n) AS s FROM t;";
+                   CREATE VIEW sums AS SELECT total(n) AS s FROM t; \
+                   CREATE FUNCTION tick(bigint) RETURNS bigint LANGUAGE sql AS 'SELECT $1 + 1'; \
+                   CREATE AGGREGATE tally(*) (SFUNC = tick, STYPE = bigint, INITCOND = '1'); \
+                   COMMENT ON AGGREGATE tally(*) IS 'counts from one';";
     let m = round_trip(
         "aggregates",
         Scenario {
@@ -106,7 +111,16 @@ async fn aggregates_come_after_their_functions_and_take_their_views_along() {
         position(&m, "DROP AGGREGATE public.old_total(integer)")
             < position(&m, "DROP FUNCTION public.acc")
     );
+    // An aggregate of no argument is written `(*)`.
+    assert!(
+        position(&m, "DROP AGGREGATE public.tally(*)")
+            < position(&m, "CREATE AGGREGATE public.tally(*)")
+    );
     let text = m.to_string();
+    assert!(
+        text.contains("COMMENT ON AGGREGATE public.tally(*) IS 'counts from one'"),
+        "{text}"
+    );
     assert!(
         text.contains("COMMENT ON AGGREGATE public.product(integer) IS 'multiplies'"),
         "{text}"

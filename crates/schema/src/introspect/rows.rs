@@ -285,7 +285,11 @@ pub(super) fn read_aggregate(
     );
     let identity_arguments: String = row.try_get("identity_args")?;
     let arguments: String = row.try_get("args")?;
-    let key = format!("{name}({identity_arguments})");
+    // An aggregate of no argument is named `name(*)` in DROP, ALTER and COMMENT.
+    let key = match identity_arguments.as_str() {
+        "" => format!("{name}(*)"),
+        args => format!("{name}({args})"),
+    };
     r.functions.insert(row.try_get("oid")?, key.clone());
     let parts = AggregateParts {
         kind: row.try_get("aggkind")?,
