@@ -133,6 +133,20 @@ pub struct FileChange {
     pub content: Vec<u8>,
 }
 
+/// One entry of a folder listed with the contents API.
+#[derive(Clone, Debug, Deserialize)]
+pub struct DirEntry {
+    /// `file`, `dir`, `symlink` or `submodule`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The entry's name in its folder.
+    pub name: String,
+    /// Path in the repository.
+    pub path: String,
+    /// Blob (or tree) SHA.
+    pub sha: String,
+}
+
 /// A file to write (with content) or delete (without) in a tree.
 #[derive(Clone, Debug)]
 pub struct TreeChange {
@@ -552,6 +566,25 @@ impl GitHubClient {
         let range = format!("{base}...{head}");
         let call = repo_call("github.compare", Method::GET, repo, &["compare", &range]);
         self.api.json(call).await
+    }
+
+    /// The entries of a folder at a ref (`GET /repos/{o}/{r}/contents/{path}`
+    /// answers an array for a folder); empty when the folder does not exist.
+    /// GitHub lists at most 1,000 entries.
+    pub async fn list_dir(
+        &self,
+        repo: &RepoName,
+        path: &str,
+        git_ref: &str,
+    ) -> Result<Vec<DirEntry>, ApiError> {
+        let call = repo_call("github.list_dir", Method::GET, repo, &["contents"])
+            .segments(path.split('/').filter(|p| !p.is_empty()))
+            .query("ref", git_ref);
+        match self.api.json::<Vec<DirEntry>>(call).await {
+            Ok(entries) => Ok(entries),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The content of a file at a ref (branch, tag or commit), or `None`

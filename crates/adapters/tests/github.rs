@@ -181,6 +181,67 @@ async fn commits_several_files_as_one_commit_with_the_git_data_api() {
 }
 
 #[tokio::test]
+async fn lists_a_folder_with_the_contents_api() {
+    let h = harness().await;
+    h.client
+        .create_branch(&web(), "db", "sha-main")
+        .await
+        .unwrap();
+    let files = vec![
+        FileChange {
+            path: "db/migrations/0001_init.sql".to_owned(),
+            content: b"select 1;\n".to_vec(),
+        },
+        FileChange {
+            path: "db/migrations/archive/0000_old.sql".to_owned(),
+            content: b"select 0;\n".to_vec(),
+        },
+    ];
+    h.client
+        .commit_tree(&web(), "db", &files, "Add migrations", &bot())
+        .await
+        .unwrap();
+    h.client
+        .put_file(
+            &web(),
+            "db",
+            &FileChange {
+                path: "db/migrations/0002_users.sql".to_owned(),
+                content: b"select 2;\n".to_vec(),
+            },
+            "Add users",
+            &bot(),
+        )
+        .await
+        .unwrap();
+    let mut entries = h
+        .client
+        .list_dir(&web(), "db/migrations", "db")
+        .await
+        .unwrap();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    let listed: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind.as_str(), e.path.as_str()))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("0001_init.sql", "file", "db/migrations/0001_init.sql"),
+            ("0002_users.sql", "file", "db/migrations/0002_users.sql"),
+            ("archive", "dir", "db/migrations/archive"),
+        ]
+    );
+    // A folder that is not there (here: not on main) is empty, not an error.
+    let on_main = h
+        .client
+        .list_dir(&web(), "db/migrations", "main")
+        .await
+        .unwrap();
+    assert!(on_main.is_empty(), "{on_main:?}");
+}
+
+#[tokio::test]
 async fn existing_branch_is_a_422_naming_the_call() {
     let h = harness().await;
     let err = h

@@ -12,8 +12,8 @@ mod notifications;
 mod probes;
 mod slack;
 pub use deploy::{
-    DeployConfig, MigrationsConfig, SecretError, SecretRef, SecretSource, SpecConfig,
-    SpecGitHubConfig,
+    DeployConfig, MigrationsConfig, MigrationsGitHubConfig, SecretError, SecretRef, SecretSource,
+    SpecConfig, SpecGitHubConfig,
 };
 pub use logs::{vercel_project, IncidentConfig, LogSourceConfig, VercelLogsProject};
 pub use notifications::{ChannelConfig, ChannelKind, HookConfig};

@@ -4,17 +4,16 @@
 //! the reviewed fingerprint migrates prod in one transaction and verifies by
 //! diffing again; an apply whose migration is not the reviewed one is refused.
 
-// The shared support re-exports the fake providers' token, which this file does not need.
-#[allow(unused_imports)]
 mod support;
 
 use opsroom_adapters::git::{GitAuthor, GitFile, GitOptions, GitRepo};
+use opsroom_adapters::testing::github::FakeGitHub;
 use opsroom_core::RunStatus;
 use opsroom_store::testing::test_database_url;
 use opsroom_store::DynStore;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
-use support::{secret_file, temp_dir, Api, Finished, NewRun};
+use support::{secret_file, temp_dir, Api, Finished, NewRun, TOKEN};
 
 fn url_for(database: &str) -> String {
     let base = test_database_url();
@@ -281,8 +280,127 @@ async fn proposes_the_migration_as_the_next_file(store: DynStore) {
     .await;
 }
 
+/// With `github` in prod's migrations, the migration is proposed through
+/// the GitHub API: numbered after the folder's listing on the base branch,
+/// put on branch `schema-sync/prod-FINGERPRINT`, opened as a pull request
+/// whose body is the diff report; never twice, whether the branch is still
+/// open or the file was merged and not deployed yet.
+async fn proposes_the_migration_as_a_pull_request_on_github(store: DynStore) {
+    let tag = if store.backend() == "postgres" {
+        "pgg"
+    } else {
+        "liteg"
+    };
+    let dev = database(&format!("dev_{tag}"), DEV).await;
+    let prod = database(&format!("prod_{tag}"), PROD).await;
+    let fake = FakeGitHub::start().await;
+    {
+        let mut world = fake.world.lock().unwrap();
+        for (file, sha) in [("0001_init.sql", "blob-1"), ("0002_users.sql", "blob-2")] {
+            world.files.insert(
+                ("main".into(), format!("db/migrations/{file}")),
+                (sha.into(), "select 1;\n".into()),
+            );
+        }
+    }
+    let config = format!(
+        "[secrets]\nprod_db = \"{}\"\ngithub = \"{}\"\n\n[databases.dev]\nurl = \"{}\"\n\n[databases.prod]\nurl_secret = \"prod_db\"\n\n\
+         [environments.prod.migrations]\ndir = \"migrations\"\ndatabase_url_secret = \"prod_db\"\n\
+         github = {{ repo = \"acme/web\", token_secret = \"github\", path = \"db/migrations\", base_branch = \"main\", base_url = \"{}\" }}\n",
+        secret_file(&url_for(&prod)),
+        secret_file(TOKEN),
+        url_for(&dev),
+        fake.url
+    );
+    let api = Api::start(&store, &config, 1).await;
+    let proposed = sync(&api, json!({})).await;
+    assert_eq!(
+        proposed.run.status,
+        RunStatus::Succeeded,
+        "{}",
+        proposed.log()
+    );
+    let print = proposed
+        .events
+        .iter()
+        .find_map(|e| {
+            e.data
+                .get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(String::from)
+        })
+        .expect("the diff's fingerprint");
+    let branch = format!("schema-sync/prod-{print}");
+    let path = "db/migrations/0003_sync_prod_from_dev.sql".to_string();
+    {
+        let world = fake.world.lock().unwrap();
+        let (_, content) = world
+            .files
+            .get(&(branch.clone(), path.clone()))
+            .unwrap_or_else(|| panic!("{path} on {branch}: {:?}", world.files.keys()));
+        assert!(content.contains("CREATE TABLE public.orders"), "{content}");
+        assert!(
+            content.contains(&format!("-- Fingerprint {print};")),
+            "{content}"
+        );
+        assert_eq!(world.pulls.len(), 1);
+        let pr = &world.pulls[0];
+        assert_eq!(pr["head"].as_str(), Some(branch.as_str()));
+        assert_eq!(pr["base"].as_str(), Some("main"));
+        let body = pr["body"].as_str().unwrap_or_default();
+        assert_eq!(body, proposed.artifact("schema-diff.md").content);
+        assert!(body.contains("## Hazards"), "{body}");
+        assert!(
+            body.contains("data_loss"),
+            "the dropped column is a hazard: {body}"
+        );
+    }
+    assert!(proposed
+        .artifact("pull request")
+        .content
+        .starts_with("https://github.com/acme/web/pull/"));
+    proposed.assert_never_shows(TOKEN);
+
+    let again = sync(&api, json!({})).await;
+    assert_eq!(again.run.status, RunStatus::Succeeded, "{}", again.log());
+    assert!(
+        again
+            .log()
+            .contains(&format!("already proposed on branch {branch}")),
+        "{}",
+        again.log()
+    );
+
+    // Merged (the file is on main, the branch deleted) but not deployed yet.
+    {
+        let mut world = fake.world.lock().unwrap();
+        let file = world.files.remove(&(branch.clone(), path.clone())).unwrap();
+        world.files.insert(("main".into(), path.clone()), file);
+        world.branches.retain(|(b, _)| *b != branch);
+    }
+    let merged = sync(&api, json!({})).await;
+    assert!(
+        merged
+            .log()
+            .contains(&format!("already proposed as {path} on main")),
+        "{}",
+        merged.log()
+    );
+    assert_eq!(
+        fake.world.lock().unwrap().pulls.len(),
+        1,
+        "no second pull request"
+    );
+    api.stop().await;
+    admin(&format!(
+        "DROP DATABASE {dev} WITH (FORCE); DROP DATABASE {prod} WITH (FORCE)"
+    ))
+    .await;
+}
+
 opsroom_store::on_both_stores!(
     diffs_then_applies_the_reviewed_migration,
     names_a_database_that_is_not_configured,
-    proposes_the_migration_as_the_next_file
+    proposes_the_migration_as_the_next_file,
+    proposes_the_migration_as_a_pull_request_on_github
 );

@@ -30,7 +30,7 @@ impl fmt::Display for QName {
 }
 
 /// One privilege granted to a role (`PUBLIC` for everyone). The owner's
-/// own privileges are left out: owners differ between environments.
+/// own privileges are left out: they follow the owner, compared apart.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Grant {
     pub grantee: String,
@@ -53,6 +53,16 @@ pub struct Schema {
     /// Keyed by the SQL signature, `schema.name(identity arguments)`.
     pub functions: BTreeMap<String, Function>,
     pub indexes: BTreeMap<QName, Index>,
+    /// Event triggers, by name (they belong to the database, not a schema).
+    pub event_triggers: BTreeMap<String, EventTrigger>,
+    /// `ALTER DEFAULT PRIVILEGES` entries.
+    pub default_privileges: BTreeMap<DefaultPrivilegeKey, BTreeSet<Grant>>,
+    /// Roles of the cluster: a migration cannot create them, so a grant or
+    /// owner naming one that CURRENT lacks is skipped and said so.
+    pub roles: BTreeSet<String>,
+    /// The role that read the schema, taken as the one that will run the
+    /// migration (and so own what it creates).
+    pub user: String,
 }
 
 impl Schema {
@@ -68,11 +78,13 @@ impl Schema {
             + self.views.len()
             + self.functions.len()
             + self.indexes.len()
+            + self.event_triggers.len()
     }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Namespace {
+    pub owner: String,
     pub comment: Option<String>,
     pub grants: BTreeSet<Grant>,
 }
@@ -87,7 +99,9 @@ pub struct Extension {
 #[derive(Debug, Clone, Serialize)]
 pub struct Enum {
     pub labels: Vec<String>,
+    pub owner: String,
     pub comment: Option<String>,
+    pub grants: BTreeSet<Grant>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -98,14 +112,18 @@ pub struct Domain {
     pub collation: Option<String>,
     /// Constraint name → definition.
     pub constraints: BTreeMap<String, String>,
+    pub owner: String,
     pub comment: Option<String>,
+    pub grants: BTreeSet<Grant>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Composite {
     /// Attribute name and type, in order.
     pub attributes: Vec<(String, String)>,
+    pub owner: String,
     pub comment: Option<String>,
+    pub grants: BTreeSet<Grant>,
 }
 
 /// Options of a sequence (standalone or behind an identity column).
@@ -125,6 +143,7 @@ pub struct Sequence {
     pub options: SequenceOptions,
     /// `table.column` owning it (a `serial`'s sequence).
     pub owned_by: Option<(QName, String)>,
+    pub owner: String,
     pub comment: Option<String>,
     pub grants: BTreeSet<Grant>,
 }
@@ -152,6 +171,11 @@ pub struct Column {
     /// Functions and types the default depends on (to drop and set it again
     /// around a function's re-creation).
     pub default_depends_on: Vec<Dependency>,
+    /// Column-level privileges (`GRANT SELECT (col) ON …`).
+    pub grants: BTreeSet<Grant>,
+    /// Comes from a parent table (`INHERITS`) and is not declared by this
+    /// table itself.
+    pub inherited: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,7 +198,10 @@ pub struct Table {
     pub partition_key: Option<String>,
     /// The parent and bound (`FOR VALUES …`) of a partition.
     pub partition_of: Option<(QName, String)>,
+    /// Parents of a table that `INHERITS` (not a partition), in order.
+    pub inherits: Vec<QName>,
     pub options: Vec<String>,
+    pub owner: String,
     pub comment: Option<String>,
     pub grants: BTreeSet<Grant>,
 }
@@ -257,6 +284,9 @@ pub struct View {
     pub definition: String,
     pub options: Vec<String>,
     pub columns: Vec<(String, String)>,
+    /// `INSTEAD OF` triggers (a view has no other kind).
+    pub triggers: BTreeMap<String, Trigger>,
+    pub owner: String,
     pub comment: Option<String>,
     pub grants: BTreeSet<Grant>,
     pub depends_on: Vec<Dependency>,
@@ -265,17 +295,48 @@ pub struct View {
 #[derive(Debug, Clone, Serialize)]
 pub struct Function {
     pub name: QName,
-    /// `f` function, `p` procedure, `w` window function.
+    /// `f` function, `p` procedure, `w` window function, `a` aggregate.
     pub kind: String,
     pub identity_arguments: String,
     /// Arguments with names and defaults (a change needs a drop and create).
     pub arguments: String,
     /// The result type (a change needs a drop and create).
     pub result: Option<String>,
-    /// The full `CREATE OR REPLACE` text from `pg_get_functiondef`.
+    /// The full `CREATE OR REPLACE` text from `pg_get_functiondef`, or the
+    /// `CREATE AGGREGATE` of an aggregate.
     pub definition: String,
     /// A `BEGIN ATOMIC` body, whose references are checked at creation.
     pub sql_body: bool,
+    pub owner: String,
     pub comment: Option<String>,
     pub grants: BTreeSet<Grant>,
+    /// Functions an aggregate is made of (state, final, combine…).
+    pub depends_on: Vec<Dependency>,
+}
+
+/// An event trigger (`CREATE EVENT TRIGGER`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventTrigger {
+    /// `ddl_command_start`, `ddl_command_end`, `sql_drop`, `table_rewrite`.
+    pub event: String,
+    /// Command tags of `WHEN TAG IN (…)`, empty for every command.
+    pub tags: Vec<String>,
+    /// The function it runs.
+    pub function: QName,
+    /// The function's signature key, for dependencies.
+    pub function_key: String,
+    /// `O` enabled, `D` disabled, `R` replica, `A` always.
+    pub enabled: String,
+    pub owner: String,
+    pub comment: Option<String>,
+}
+
+/// Whose new objects, in which schema (all schemas when `None`), of which
+/// kind an `ALTER DEFAULT PRIVILEGES` entry is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct DefaultPrivilegeKey {
+    pub role: String,
+    pub schema: Option<String>,
+    /// `TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES` or `SCHEMAS`.
+    pub object_type: String,
 }

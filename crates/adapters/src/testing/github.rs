@@ -7,7 +7,8 @@
 //! Branch `main` exists at `sha-main`, a commit whose tree holds
 //! `README.md`; tag `v1.2.0` exists. Trees are built on a base tree, commits
 //! on a tree that exists, and a branch only moves forward (unless forced);
-//! a tree entry with a null SHA deletes its path. Contents are read at a
+//! a tree entry with a null SHA deletes its path. Contents (a file, or a
+//! folder as an array of entries) are read at a
 //! branch or commit, two commits are compared (`BASE...HEAD`) and issues
 //! opened.
 //! Every object made gets a new SHA `obj-N`.
@@ -30,7 +31,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 /// Pull requests opened before the fake started.
@@ -535,8 +536,44 @@ async fn get_contents(
                 "encoding": "base64", "content": wrapped.join("\n") + "\n"}))
             .into_response()
         }
-        None => s.error(404, "Not Found"),
+        None => match dir_listing(&world, &branch, &path) {
+            Some(entries) => Json(entries).into_response(),
+            None => s.error(404, "Not Found"),
+        },
     }
+}
+
+/// A folder's entries at `branch`, as GitHub lists them (files written
+/// through the contents API and those of git data commits), or `None` when
+/// nothing is under `folder`.
+fn dir_listing(world: &GitHubWorld, branch: &str, folder: &str) -> Option<Vec<Value>> {
+    let prefix = format!("{}/", folder.trim_end_matches('/'));
+    let written = world
+        .files
+        .iter()
+        .filter(|((b, _), _)| b == branch)
+        .map(|((_, p), (sha, _))| (p.clone(), sha.clone()));
+    let committed = world
+        .tree_at(branch)
+        .into_iter()
+        .flatten()
+        .map(|(p, sha)| (p.clone(), sha.clone()));
+    let mut entries: BTreeMap<String, Value> = BTreeMap::new();
+    for (path, sha) in written.chain(committed) {
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            continue;
+        };
+        let (name, kind) = match rest.split_once('/') {
+            Some((dir, _)) => (dir.to_string(), "dir"),
+            None => (rest.to_string(), "file"),
+        };
+        entries.entry(name.clone()).or_insert_with(|| {
+            json!({"type": kind, "name": name, "path": format!("{prefix}{name}"), "sha": sha,
+                "size": 0, "url": "", "html_url": null, "git_url": null, "download_url": null,
+                "_links": {"self": "", "git": null, "html": null}})
+        });
+    }
+    (!entries.is_empty()).then(|| entries.into_values().collect())
 }
 
 /// Writes one file as a commit on its branch; updating a file needs its

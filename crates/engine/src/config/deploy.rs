@@ -376,6 +376,41 @@ pub struct MigrationsConfig {
     /// The migrations' folder inside `remote` (default: `dir`).
     #[serde(default)]
     pub path: Option<String>,
+    /// The GitHub repository the migrations live in: `schema_sync`
+    /// proposes a new migration there as a pull request, through the API.
+    #[serde(default)]
+    pub github: Option<MigrationsGitHubConfig>,
+}
+
+/// `github = { repo = "owner/name", token_secret = "…", path = "db/migrations",
+/// base_branch = "main" }` in `[environments.NAME.migrations]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationsGitHubConfig {
+    /// `owner/name`.
+    pub repo: String,
+    /// `[secrets]` entry holding the GitHub token.
+    pub token_secret: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// The migrations' folder in the repository (default: the table's
+    /// `path`, else `dir`).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The branch pull requests go into (default: the table's `base_branch`).
+    #[serde(default)]
+    pub base_branch: Option<String>,
+}
+
+impl MigrationsGitHubConfig {
+    /// The repository and credential, as every GitHub destination has them.
+    pub fn api(&self) -> SpecGitHubConfig {
+        SpecGitHubConfig {
+            repo: self.repo.clone(),
+            token_secret: self.token_secret.clone(),
+            base_url: self.base_url.clone(),
+        }
+    }
 }
 
 fn default_migrations_table() -> String {
@@ -408,13 +443,34 @@ impl MigrationsConfig {
         {
             return Err("remote: expected a git URL (file://, https:// or git@…)".into());
         }
+        let inside =
+            |folder: &str| !(folder.starts_with('/') || folder.split('/').any(|part| part == ".."));
         let folder = self.path.as_deref().unwrap_or(&self.dir);
-        if self.remote.is_some()
-            && (folder.starts_with('/') || folder.split('/').any(|part| part == ".."))
-        {
+        if self.remote.is_some() && !inside(folder) {
             return Err(format!(
                 "path: `{folder}` must be a folder inside the repository (relative, no `..`)"
             ));
+        }
+        if let Some(gh) = &self.github {
+            if self.remote.is_some() {
+                return Err(
+                    "github: a migration is proposed through GitHub or pushed to `remote`, not both; remove one".into(),
+                );
+            }
+            gh.api().check(secrets).map_err(|e| format!("github.{e}"))?;
+            let folder = gh.path.as_deref().unwrap_or(folder);
+            if !inside(folder) || folder.trim_matches('/').is_empty() {
+                return Err(format!(
+                    "github.path: `{folder}` must be a folder inside the repository (relative, no `..`)"
+                ));
+            }
+            if gh
+                .base_branch
+                .as_deref()
+                .is_some_and(|b| b.is_empty() || b.starts_with('-'))
+            {
+                return Err("github.base_branch: expected a branch name".into());
+            }
         }
         Ok(())
     }
@@ -672,6 +728,26 @@ mod tests {
             (
                 "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\nremote = \"--upload-pack=x\"\n",
                 "environments.prod.migrations.remote: expected a git URL",
+            ),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\ngithub = { repo = \"acme/web\", token_secret = \"gh\" }\n",
+                "environments.prod.migrations.github.token_secret: credential `gh` is not declared",
+            ),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\ngithub = { repo = \"web\", token_secret = \"db\" }\n",
+                "environments.prod.migrations.github.repo: expected `owner/name`",
+            ),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\ngithub = { repo = \"acme/web\", token_secret = \"db\", path = \"/etc\" }\n",
+                "environments.prod.migrations.github.path: `/etc` must be a folder inside the repository",
+            ),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\nremote = \"file:///r.git\"\ngithub = { repo = \"acme/web\", token_secret = \"db\" }\n",
+                "environments.prod.migrations.github: a migration is proposed through GitHub or pushed to `remote`, not both",
+            ),
+            (
+                "[secrets]\ndb = \"env:DB\"\n[environments.prod.migrations]\ndir = \"m\"\ndatabase_url_secret = \"db\"\ngithub = { repo = \"acme/web\", token_secret = \"db\", branch = \"x\" }\n",
+                "unknown field `branch`",
             ),
             (
                 "[secrets]\ng = \"env:G\"\n[environments.prod.deploy]\nprovider = \"github_actions\"\nrepo = \"acme/web\"\nworkflow = \"deploy.yml\"\nref_input = \"ref\"\ncorrelation_input = \"ref\"\ntoken_secret = \"g\"\n",

@@ -5,7 +5,7 @@
 //! (or branch) link and the four documents.
 
 use super::feature_spec_docs::{slugify, SpecInput};
-use crate::config::SpecConfig;
+use crate::config::{SpecConfig, SpecGitHubConfig};
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
 use opsroom_adapters::git::{GitAuthor, GitFile, GitOptions, GitRepo};
@@ -136,30 +136,7 @@ impl Spec {
 
     fn validate(&mut self, ctx: &mut RunContext) -> Result<(), PhaseError> {
         let destination = match &self.config.github {
-            Some(gh) => {
-                let token = ctx
-                    .engine()
-                    .config
-                    .secret(&gh.token_secret)
-                    .map_err(|e| PhaseError::permanent(e.to_string()))?;
-                let mut cfg = GitHubConfig::new(token.clone());
-                if let Some(url) = &gh.base_url {
-                    cfg.base_url.clone_from(url);
-                }
-                Destination::GitHub {
-                    client: GitHubClient::new(cfg)
-                        .map(Box::new)
-                        .map_err(|e| PhaseError::permanent(format!("cannot set up GitHub: {e}")))?,
-                    repo: RepoName::parse(&gh.repo).ok_or_else(|| {
-                        PhaseError::permanent(format!(
-                            "spec.github.repo {:?} is not owner/name",
-                            gh.repo
-                        ))
-                    })?,
-                    credential: gh.token_secret.clone(),
-                    token,
-                }
-            }
+            Some(gh) => Destination::github(ctx, gh, "spec.github")?,
             None => Destination::Remote {
                 url: self.config.remote.clone().unwrap_or_default(),
             },
@@ -369,6 +346,35 @@ impl Spec {
 }
 
 impl Destination {
+    /// GitHub as configured by `gh` (the table at `key`): its token read
+    /// and kept out of the run's log.
+    pub(super) fn github(
+        ctx: &mut RunContext,
+        gh: &SpecGitHubConfig,
+        key: &str,
+    ) -> Result<Destination, PhaseError> {
+        let token = ctx
+            .engine()
+            .config
+            .secret(&gh.token_secret)
+            .map_err(|e| PhaseError::permanent(e.to_string()))?;
+        ctx.add_secret(&token);
+        let mut cfg = GitHubConfig::new(token.clone());
+        if let Some(url) = &gh.base_url {
+            cfg.base_url.clone_from(url);
+        }
+        Ok(Destination::GitHub {
+            client: GitHubClient::new(cfg)
+                .map(Box::new)
+                .map_err(|e| PhaseError::permanent(format!("cannot set up GitHub: {e}")))?,
+            repo: RepoName::parse(&gh.repo).ok_or_else(|| {
+                PhaseError::permanent(format!("{key}.repo {:?} is not owner/name", gh.repo))
+            })?,
+            credential: gh.token_secret.clone(),
+            token,
+        })
+    }
+
     /// A failed GitHub call as a phase error: the credential named when
     /// GitHub refused it, the token never shown, transient failures retried.
     pub(super) fn api_error(dest: Option<&Destination>, what: &str, e: &ApiError) -> PhaseError {

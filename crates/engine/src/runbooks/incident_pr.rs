@@ -16,9 +16,7 @@ use crate::config::IncidentConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
 use opsroom_adapters::git::{GitAuthor, GitOptions, GitRepo, Reverted};
-use opsroom_adapters::github::{
-    CommitAuthor, GitHubClient, GitHubConfig, NewPullRequest, RepoName, TreeChange,
-};
+use opsroom_adapters::github::{CommitAuthor, GitHubClient, NewPullRequest, RepoName, TreeChange};
 use opsroom_adapters::ApiError;
 use opsroom_core::{ArtifactKind, EventLevel, Phase, RunStatus};
 use opsroom_store::{Run, RunId};
@@ -159,31 +157,7 @@ impl IncidentPr {
 
     fn validate(&mut self, ctx: &mut RunContext) -> Result<(), PhaseError> {
         let destination = match &self.config.github {
-            Some(gh) => {
-                let token = ctx
-                    .engine()
-                    .config
-                    .secret(&gh.token_secret)
-                    .map_err(|e| PhaseError::permanent(e.to_string()))?;
-                ctx.add_secret(&token);
-                let mut cfg = GitHubConfig::new(token.clone());
-                if let Some(url) = &gh.base_url {
-                    cfg.base_url.clone_from(url);
-                }
-                Destination::GitHub {
-                    client: GitHubClient::new(cfg)
-                        .map(Box::new)
-                        .map_err(|e| PhaseError::permanent(format!("cannot set up GitHub: {e}")))?,
-                    repo: RepoName::parse(&gh.repo).ok_or_else(|| {
-                        PhaseError::permanent(format!(
-                            "incident.github.repo {:?} is not owner/name",
-                            gh.repo
-                        ))
-                    })?,
-                    credential: gh.token_secret.clone(),
-                    token,
-                }
-            }
+            Some(gh) => Destination::github(ctx, gh, "incident.github")?,
             None => Destination::Remote {
                 url: self.config.remote.clone().unwrap_or_default(),
             },

@@ -12,6 +12,7 @@ mod incident_pr;
 mod noop;
 pub mod provider;
 mod rollback;
+mod schema_proposal;
 mod schema_sync;
 
 use crate::pipeline::{Execution, PhaseError};

@@ -15,14 +15,14 @@
 //! (`[environments.TARGET.migrations]`, which deploys apply), a diff run
 //! also proposes its migration as the folder's next `VERSION_name.sql`:
 //! committed on a branch `schema-sync/TARGET-FINGERPRINT` of the
-//! migrations' git `remote` when one is set, else written into `dir`, so
-//! the change goes through review and the next deploy applies it.
+//! migrations' git `remote`, or opened as a pull request through the GitHub
+//! API (`github`), else written into `dir`, so the change goes through
+//! review and the next deploy applies it (see `schema_proposal`).
 
-use super::feature_spec::{ls_remote, push_to_remote, work_dir, PushParams};
+use super::schema_proposal::{propose, Proposal};
 use crate::config::MigrationsConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
-use opsroom_adapters::git::{GitAuthor, GitFile};
 use opsroom_core::ArtifactKind;
 use opsroom_core::{EventLevel, Phase};
 use opsroom_schema::{connect, diff, erd, introspect, IntrospectError, Migration, Schema};
@@ -186,6 +186,15 @@ impl SchemaSync {
                 ),
             );
         }
+        for statement in &migration.skipped {
+            let first_line = statement.sql.lines().next().unwrap_or_default();
+            for hazard in &statement.hazards {
+                ctx.log(
+                    EventLevel::Warn,
+                    format!("skipped ({first_line}): {}", hazard.explanation),
+                );
+            }
+        }
         ctx.artifact(ArtifactKind::File, "schema-diff.sql", migration.to_string())
             .await?;
         ctx.artifact(
@@ -201,109 +210,16 @@ impl SchemaSync {
         if self.apply {
             self.apply_migration(&migration, &print, ctx).await?;
         } else if let Some(m) = self.migrations.clone().filter(|_| !migration.is_empty()) {
-            self.propose(&m, &migration, &print, ctx).await?;
+            let proposal = Proposal {
+                source: &self.source,
+                target: &self.target,
+                migration: &migration,
+                print: &print,
+                report: self.report(&migration, &print),
+            };
+            propose(&m, &proposal, ctx).await?;
         }
         self.migration = Some(migration);
-        Ok(())
-    }
-
-    /// Writes the migration as the next file of the target's migrations
-    /// folder: on a branch of its repository, or into the folder itself.
-    async fn propose(
-        &self,
-        m: &MigrationsConfig,
-        migration: &Migration,
-        print: &str,
-        ctx: &mut RunContext,
-    ) -> Result<(), PhaseError> {
-        let name = format!(
-            "sync_{}_from_{}",
-            file_word(&self.target),
-            file_word(&self.source)
-        );
-        let content = format!(
-            "-- Written by opsroom (schema_sync run {}): makes `{}` match `{}`.\n-- Fingerprint {print}; review the hazards before merging.\n\n{migration}",
-            ctx.run().id,
-            self.target,
-            self.source
-        );
-        let now = ctx.now();
-        let Some(url) = m.remote.clone() else {
-            let dir = std::path::Path::new(&m.dir);
-            if let Some(existing) = proposed_in(dir, print) {
-                ctx.log(
-                    EventLevel::Info,
-                    format!(
-                        "this migration is already proposed as {}",
-                        existing.display()
-                    ),
-                );
-                return Ok(());
-            }
-            let file = next_file(dir, &name, now)?;
-            let path = dir.join(&file);
-            write_new(&path, &content)?;
-            ctx.log_data(
-                EventLevel::Info,
-                format!(
-                    "wrote {}: the next deploy of {} applies it once it is reviewed",
-                    path.display(),
-                    self.target
-                ),
-                json!({"kind": "migration_file", "path": path.display().to_string()}),
-            );
-            return Ok(());
-        };
-        let folder = m.path.clone().unwrap_or_else(|| m.dir.clone());
-        let branch = format!("schema-sync/{}-{print}", file_word(&self.target));
-        if ls_remote(&url).await?.iter().any(|(_, b)| *b == branch) {
-            ctx.log(
-                EventLevel::Info,
-                format!("this migration is already proposed on branch {branch} of {url}"),
-            );
-            return Ok(());
-        }
-        let dir = work_dir(ctx.run());
-        let _ = std::fs::remove_dir_all(&dir);
-        let written = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        let chosen = written.clone();
-        let folder_in_repo = folder.trim_end_matches('/').to_string();
-        let message = format!(
-            "Migration: make {} match {}\n\nWritten by opsroom schema_sync (fingerprint {print}).",
-            self.target, self.source
-        );
-        let pushed = push_to_remote(PushParams {
-            url: &url,
-            dir: &dir,
-            base: &m.base_branch,
-            branch: &branch,
-            files: Box::new(move |clone| {
-                let file = next_file(&clone.join(&folder_in_repo), &name, now)?;
-                let path = format!("{folder_in_repo}/{file}");
-                *chosen.lock().unwrap() = path.clone();
-                Ok(vec![GitFile::text(path, content)])
-            }),
-            message: &message,
-            author: GitAuthor {
-                name: "opsroom".into(),
-                email: "opsroom@localhost".into(),
-            },
-        })
-        .await;
-        let _ = std::fs::remove_dir_all(&dir);
-        let commit = pushed?;
-        let path = written.lock().unwrap().clone();
-        ctx.log_data(
-            EventLevel::Info,
-            format!("proposed {path} on branch {branch} of {url} ({commit}): merge it to have the next deploy apply it"),
-            json!({"kind": "branch_pushed", "remote": url, "branch": branch, "commit": commit, "path": path}),
-        );
-        ctx.artifact(
-            ArtifactKind::Link,
-            "migration-branch",
-            format!("{url}#{branch}"),
-        )
-        .await?;
         Ok(())
     }
 
@@ -387,7 +303,7 @@ impl SchemaSync {
             .await?;
             Err(PhaseError::permanent(format!(
                 "{} difference(s) remain after the migration (see schema-diff-remaining.sql)",
-                left.statements.len()
+                left.statements.len() + left.skipped.len()
             )))
         }
     }
@@ -427,95 +343,26 @@ impl SchemaSync {
                 first.replace('`', "'")
             );
         }
+        if !migration.skipped.is_empty() {
+            md += &format!(
+                "\n## Skipped ({}): roles missing on `{}`\n\n",
+                migration.skipped.len(),
+                self.target
+            );
+            for statement in &migration.skipped {
+                let explanation = statement
+                    .hazards
+                    .first()
+                    .map_or("", |h| h.explanation.as_str());
+                md += &format!("- `{}` — {explanation}\n", statement.sql.replace('`', "'"));
+            }
+        }
         md += &format!(
             "\n## Apply\n\nAfter review: `opsroom run --runbook schema_sync --param source_env={} --param target_env={} --param apply=true --param fingerprint={print}` (a write, held for approval on protected envs; refused if `{}` changed since this diff).\n",
             self.source, self.target, self.target
         );
         md
     }
-}
-
-/// `name` reduced to what a file name can hold: lower-case letters,
-/// digits and `_`.
-fn file_word(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// The next `VERSION_name.sql` of `dir`, numbered after the files there:
-/// the largest numeric version plus one, as wide as it (`0007` → `0008`),
-/// or the time (`YYYYMMDDHHMMSS`) where versions are timestamps; `0001` in
-/// an empty or missing folder.
-fn next_file(
-    dir: &std::path::Path,
-    name: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<String, PhaseError> {
-    let versions: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|f| f.ends_with(".sql"))
-            .filter_map(|f| f.split(['_', '.']).next().map(String::from))
-            .filter(|v| !v.is_empty() && v.len() <= 18 && v.bytes().all(|b| b.is_ascii_digit()))
-            .collect(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => {
-            return Err(PhaseError::permanent(format!(
-                "cannot read the migrations folder {}: {e}",
-                dir.display()
-            )))
-        }
-    };
-    let Some(last) = versions
-        .iter()
-        .max_by_key(|v| v.parse::<u64>().unwrap_or(0))
-    else {
-        return Ok(format!("0001_{name}.sql"));
-    };
-    let number: u64 = last.parse().unwrap_or(0);
-    let version = if last.len() >= 12 {
-        let stamp: u64 = now.format("%Y%m%d%H%M%S").to_string().parse().unwrap_or(0);
-        stamp.max(number + 1).to_string()
-    } else {
-        format!("{:0width$}", number + 1, width = last.len())
-    };
-    Ok(format!("{version}_{name}.sql"))
-}
-
-/// A file of `dir` that already holds the migration with this fingerprint.
-fn proposed_in(dir: &std::path::Path, print: &str) -> Option<std::path::PathBuf> {
-    let marker = format!("-- Fingerprint {print};");
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "sql"))
-        .find(|p| std::fs::read_to_string(p).is_ok_and(|text| text.contains(&marker)))
-}
-
-/// Writes a new file, never over an existing one.
-fn write_new(path: &std::path::Path, content: &str) -> Result<(), PhaseError> {
-    use std::io::Write;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| {
-            PhaseError::permanent(format!("cannot create {}: {e}", parent.display()))
-        })?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| PhaseError::permanent(format!("cannot write {}: {e}", path.display())))?;
-    file.write_all(content.as_bytes())
-        .map_err(|e| PhaseError::permanent(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Runs database work on its own task: sqlx's futures are `Send` only for
@@ -580,51 +427,6 @@ impl Execution for SchemaSync {
             Phase::Action => self.action(ctx).await,
             Phase::Verify => self.verify(ctx).await,
             Phase::Summarize => Ok(()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::next_file;
-
-    fn folder(files: &[&str]) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "opsroom-next-file-{}-{}",
-            std::process::id(),
-            files.join("+").len()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        for f in files {
-            std::fs::write(dir.join(f), "select 1;").unwrap();
-        }
-        dir
-    }
-
-    #[test]
-    fn the_next_version_follows_the_folder() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
-            .unwrap()
-            .to_utc();
-        let missing = std::env::temp_dir().join("opsroom-next-file-missing");
-        assert_eq!(next_file(&missing, "s", now).unwrap(), "0001_s.sql");
-        let numbered = folder(&[
-            "0001_init.sql",
-            "0009_users.sql",
-            "0010_orders.sql",
-            "notes.md",
-        ]);
-        assert_eq!(next_file(&numbered, "s", now).unwrap(), "0011_s.sql");
-        let stamped = folder(&["20250101120000_init.sql"]);
-        assert_eq!(
-            next_file(&stamped, "s", now).unwrap(),
-            "20261201100000_s.sql"
-        );
-        let narrow = folder(&["1_a.sql", "2_b.sql"]);
-        assert_eq!(next_file(&narrow, "s", now).unwrap(), "3_s.sql");
-        for dir in [numbered, stamped, narrow] {
-            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

@@ -9,7 +9,9 @@
 //! exist before the defaults and checks that call them; what is dropped
 //! for good goes last, dependents first.
 
+mod functions;
 mod objects;
+mod privileges;
 mod tables;
 
 use crate::model::*;
@@ -19,7 +21,8 @@ use std::fmt;
 /// Why a statement deserves a second look before it runs on a live database.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Hazard {
-    /// `data_loss`, `table_rewrite`, `long_lock` or `probable_rename`.
+    /// `data_loss`, `table_rewrite`, `long_lock`, `probable_rename`, or
+    /// `missing_role` for a statement that was skipped.
     pub kind: &'static str,
     pub explanation: String,
 }
@@ -63,12 +66,17 @@ impl Statement {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Migration {
     pub statements: Vec<Statement>,
+    /// Statements left out because they name a role CURRENT does not have
+    /// (a migration cannot create roles), each with a `missing_role`
+    /// hazard saying which. The schemas stay different until someone
+    /// creates the role and diffs again.
+    pub skipped: Vec<Statement>,
 }
 
 impl Migration {
     /// Whether the two schemas were equal.
     pub fn is_empty(&self) -> bool {
-        self.statements.is_empty()
+        self.statements.is_empty() && self.skipped.is_empty()
     }
 
     /// Every hazard with the statement it precedes.
@@ -83,6 +91,25 @@ impl Migration {
 /// explanation` line before its statement; empty for equal schemas.
 impl fmt::Display for Migration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for statement in &self.skipped {
+            for hazard in &statement.hazards {
+                writeln!(
+                    f,
+                    "-- skipped: {}: {}",
+                    hazard.kind,
+                    hazard.explanation.replace('\n', " ")
+                )?;
+            }
+            writeln!(
+                f,
+                "-- {};\n",
+                statement
+                    .sql
+                    .trim_end()
+                    .trim_end_matches(';')
+                    .replace('\n', "\n-- ")
+            )?;
+        }
         for statement in &self.statements {
             for hazard in &statement.hazards {
                 writeln!(
@@ -108,7 +135,9 @@ impl fmt::Display for Migration {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Phase {
     Settings,
+    DefaultPrivileges,
     CreateSchemas,
+    SchemaDefaultPrivileges,
     Extensions,
     Types,
     DropTriggersPolicies,
@@ -117,6 +146,7 @@ pub(crate) enum Phase {
     DropConstraintsIndexes,
     DropDefaults,
     DropRecreatedTables,
+    DropAggregates,
     DropFunctions,
     SwapTypes,
     Sequences,
@@ -127,13 +157,16 @@ pub(crate) enum Phase {
     DropOldTypes,
     SequenceOwners,
     AtomicFunctions,
+    Aggregates,
     Constraints,
+    Inherit,
     ForeignKeys,
     Indexes,
     Views,
     ViewIndexes,
     TriggersPolicies,
     Comments,
+    Owners,
     Grants,
     DropTables,
     DropSequences,
@@ -144,14 +177,83 @@ pub(crate) enum Phase {
 }
 
 /// Statements collected per phase.
-#[derive(Default)]
 pub(crate) struct Plan {
     phases: BTreeMap<Phase, Vec<Statement>>,
+    /// Roles CURRENT has.
+    roles: BTreeSet<String>,
+    /// The role taken to run the migration: it owns what the migration creates.
+    pub(crate) runner: String,
+    /// DESIRED's default privileges, which the migration sets before it
+    /// creates anything.
+    defaults: BTreeMap<DefaultPrivilegeKey, BTreeSet<Grant>>,
+    skipped: Vec<Statement>,
 }
 
 impl Plan {
+    fn new(current: &Schema, desired: &Schema) -> Plan {
+        Plan {
+            phases: BTreeMap::new(),
+            roles: current.roles.clone(),
+            runner: current.user.clone(),
+            defaults: desired.default_privileges.clone(),
+            skipped: vec![],
+        }
+    }
+
+    /// The privileges an object of `object_type` (`TABLES`, `FUNCTIONS`…)
+    /// that the migration creates in `schema` starts with: the runner's
+    /// default privileges, the owner's own left out.
+    pub(crate) fn created_grants(
+        &self,
+        object_type: &str,
+        schema: Option<&str>,
+    ) -> BTreeSet<Grant> {
+        let key = |schema: Option<&str>| DefaultPrivilegeKey {
+            role: self.runner.clone(),
+            schema: schema.map(str::to_string),
+            object_type: object_type.to_string(),
+        };
+        let global = key(None);
+        let mut grants = self
+            .defaults
+            .get(&global)
+            .cloned()
+            .unwrap_or_else(|| privileges::built_in_default(&global));
+        if schema.is_some() {
+            if let Some(extra) = self.defaults.get(&key(schema)) {
+                grants.extend(extra.iter().cloned());
+            }
+        }
+        grants
+    }
+
     pub(crate) fn push(&mut self, phase: Phase, statement: Statement) {
         self.phases.entry(phase).or_default().push(statement);
+    }
+
+    /// Pushes a statement that names `roles`, or skips it (with a
+    /// `missing_role` hazard) when CURRENT lacks one of them.
+    pub(crate) fn push_naming<'r>(
+        &mut self,
+        phase: Phase,
+        statement: Statement,
+        roles: impl IntoIterator<Item = &'r str>,
+    ) {
+        let missing: Vec<&str> = roles
+            .into_iter()
+            .filter(|r| *r != "PUBLIC" && !self.roles.contains(*r))
+            .collect();
+        if missing.is_empty() {
+            self.push(phase, statement);
+            return;
+        }
+        let names: Vec<String> = missing.iter().map(|r| crate::sql::ident(r)).collect();
+        let explanation = format!(
+            "role {} does not exist on CURRENT and a migration cannot create roles: create it (CREATE ROLE), then diff again",
+            names.join(", ")
+        );
+        self.skipped
+            .push(statement.hazard("missing_role", explanation));
     }
 
     fn into_migration(mut self) -> Migration {
@@ -166,6 +268,7 @@ impl Plan {
         }
         Migration {
             statements: self.phases.into_values().flatten().collect(),
+            skipped: self.skipped,
         }
     }
 }
@@ -201,7 +304,7 @@ impl Disruption {
 
 /// The migration that makes `current` equal `desired`.
 pub fn diff(current: &Schema, desired: &Schema) -> Migration {
-    let mut plan = Plan::default();
+    let mut plan = Plan::new(current, desired);
     let mut disruption = Disruption::default();
     let recreated_tables = tables::recreated(current, desired);
     for name in &recreated_tables {
@@ -209,7 +312,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Migration {
     }
     objects::schemas_and_extensions(&mut plan, current, desired);
     objects::types(&mut plan, &mut disruption, current, desired);
-    objects::function_changes(&mut plan, &mut disruption, current, desired);
+    functions::function_changes(&mut plan, &mut disruption, current, desired);
     objects::sequences(&mut plan, current, desired);
     tables::tables(
         &mut plan,
@@ -225,5 +328,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Migration {
         desired,
         &recreated_tables,
     );
+    functions::event_triggers(&mut plan, &disruption, current, desired);
+    privileges::default_privileges(&mut plan, current, desired);
     plan.into_migration()
 }

@@ -1,7 +1,9 @@
-//! Statements for everything but tables' own columns: schemas, extensions,
-//! types, sequences, functions, and the objects that hang on tables
-//! (constraints, indexes, views, triggers, policies), with comments and grants.
+//! Statements for everything but tables' own columns and functions:
+//! schemas, extensions, types, sequences, and the objects that hang on
+//! tables (constraints, indexes, views, triggers, policies), with comments,
+//! owners and grants.
 
+use super::privileges::{grantee, grants, owner};
 use super::{Disruption, Phase, Plan, Statement};
 use crate::model::*;
 use crate::sql::{ident, literal};
@@ -24,48 +26,6 @@ pub(crate) fn comment(
     }
 }
 
-fn grantee(role: &str) -> String {
-    if role == "PUBLIC" {
-        role.to_string()
-    } else {
-        ident(role)
-    }
-}
-
-/// `REVOKE`/`GRANT` so `on` has exactly `desired`'s privileges.
-pub(crate) fn grants(
-    plan: &mut Plan,
-    on: &str,
-    current: &BTreeSet<Grant>,
-    desired: &BTreeSet<Grant>,
-) {
-    for g in current.difference(desired) {
-        plan.push(
-            Phase::Grants,
-            Statement::new(format!(
-                "REVOKE {} ON {on} FROM {}",
-                g.privilege,
-                grantee(&g.grantee)
-            )),
-        );
-    }
-    for g in desired.difference(current) {
-        let option = if g.grantable {
-            " WITH GRANT OPTION"
-        } else {
-            ""
-        };
-        plan.push(
-            Phase::Grants,
-            Statement::new(format!(
-                "GRANT {} ON {on} TO {}{option}",
-                g.privilege,
-                grantee(&g.grantee)
-            )),
-        );
-    }
-}
-
 pub(crate) fn schemas_and_extensions(plan: &mut Plan, current: &Schema, desired: &Schema) {
     for (name, ns) in &desired.schemas {
         let what = format!("SCHEMA {}", ident(name));
@@ -82,13 +42,12 @@ pub(crate) fn schemas_and_extensions(plan: &mut Plan, current: &Schema, desired:
             Some(&existing.and_then(|n| n.comment.clone())),
             &ns.comment,
         );
-        let empty = BTreeSet::new();
-        grants(
-            plan,
-            &what,
-            existing.map_or(&empty, |n| &n.grants),
-            &ns.grants,
+        owner(plan, &what, existing.map(|n| n.owner.as_str()), &ns.owner);
+        let base = existing.map_or_else(
+            || plan.created_grants("SCHEMAS", None),
+            |n| n.grants.clone(),
         );
+        grants(plan, &what, &base, &ns.grants);
     }
     for name in current.schemas.keys() {
         if !desired.schemas.contains_key(name) {
@@ -193,6 +152,27 @@ fn composite_create(name: &QName, c: &Composite) -> String {
     format!("CREATE TYPE {name} AS ({})", attrs.join(", "))
 }
 
+/// A type's comment, owner and privileges.
+type TypeSettings<'a> = (&'a Option<String>, &'a str, &'a BTreeSet<Grant>);
+
+/// Comment, owner and grants of the type `name`; a new one (`kept` is
+/// `None`) starts with the default privileges of types.
+fn type_settings(
+    plan: &mut Plan,
+    (what, name): (&str, &QName),
+    kept: Option<TypeSettings<'_>>,
+    desired: TypeSettings<'_>,
+) {
+    let (comment_, owner_, grants_) = desired;
+    comment(plan, what, Some(&kept.and_then(|k| k.0.clone())), comment_);
+    owner(plan, what, kept.map(|k| k.1), owner_);
+    let base = kept.map_or_else(
+        || plan.created_grants("TYPES", Some(&name.schema)),
+        |k| k.2.clone(),
+    );
+    grants(plan, what, &base, grants_);
+}
+
 /// Enums, domains and composite types. Enum values are added in place
 /// (`ADD VALUE … BEFORE/AFTER`); only a removed or reordered value swaps the
 /// type for a new one, and that marks it disrupted so the columns, indexes
@@ -254,11 +234,15 @@ pub(crate) fn types(
                 disruption.types.insert(name.clone());
             }
         }
-        comment(
+        let kept = current
+            .enums
+            .get(name)
+            .filter(|_| !disruption.types.contains(name));
+        type_settings(
             plan,
-            &format!("TYPE {name}"),
-            Some(&current.enums.get(name).and_then(|e| e.comment.clone())),
-            &e.comment,
+            (&format!("TYPE {name}"), name),
+            kept.map(|k| (&k.comment, k.owner.as_str(), &k.grants)),
+            (&e.comment, &e.owner, &e.grants),
         );
     }
     for (name, d) in &desired.domains {
@@ -317,11 +301,15 @@ pub(crate) fn types(
                 }
             }
         }
-        comment(
+        let kept = current
+            .domains
+            .get(name)
+            .filter(|k| k.base_type == d.base_type && k.collation == d.collation);
+        type_settings(
             plan,
-            &format!("DOMAIN {name}"),
-            Some(&current.domains.get(name).and_then(|d| d.comment.clone())),
-            &d.comment,
+            (&format!("DOMAIN {name}"), name),
+            kept.map(|k| (&k.comment, k.owner.as_str(), &k.grants)),
+            (&d.comment, &d.owner, &d.grants),
         );
     }
     for (name, c) in &desired.composites {
@@ -366,11 +354,12 @@ pub(crate) fn types(
                 }
             }
         }
-        comment(
+        let kept = current.composites.get(name);
+        type_settings(
             plan,
-            &format!("TYPE {name}"),
-            Some(&current.composites.get(name).and_then(|c| c.comment.clone())),
-            &c.comment,
+            (&format!("TYPE {name}"), name),
+            kept.map(|k| (&k.comment, k.owner.as_str(), &k.grants)),
+            (&c.comment, &c.owner, &c.grants),
         );
     }
     for name in current.enums.keys().chain(current.composites.keys()) {
@@ -389,76 +378,6 @@ pub(crate) fn types(
             );
         }
     }
-}
-
-fn function_word(f: &Function) -> &'static str {
-    if f.kind == "p" {
-        "PROCEDURE"
-    } else {
-        "FUNCTION"
-    }
-}
-
-/// Functions whose result type, arguments or kind change cannot be
-/// replaced in place: they are dropped (after their dependents) and created
-/// again. The others are created or replaced.
-pub(crate) fn function_changes(
-    plan: &mut Plan,
-    disruption: &mut Disruption,
-    current: &Schema,
-    desired: &Schema,
-) {
-    for (key, f) in &desired.functions {
-        let phase = if f.sql_body {
-            Phase::AtomicFunctions
-        } else {
-            Phase::Functions
-        };
-        let cur = current.functions.get(key);
-        match cur {
-            Some(c) if c.definition == f.definition => {}
-            Some(c) if c.result != f.result || c.arguments != f.arguments || c.kind != f.kind => {
-                plan.push(
-                    Phase::DropFunctions,
-                    Statement::new(format!("DROP {} {key}", function_word(c))),
-                );
-                disruption.functions.insert(key.clone());
-                plan.push(phase, Statement::new(f.definition.clone()));
-            }
-            _ => plan.push(phase, Statement::new(f.definition.clone())),
-        }
-        let what = format!("{} {key}", function_word(f));
-        let recreated = disruption.functions.contains(key);
-        let base = match cur {
-            Some(c) if !recreated => c.grants.clone(),
-            _ => default_function_grants(),
-        };
-        comment(
-            plan,
-            &what,
-            Some(&cur.filter(|_| !recreated).and_then(|c| c.comment.clone())),
-            &f.comment,
-        );
-        grants(plan, &what, &base, &f.grants);
-    }
-    for (key, f) in &current.functions {
-        if !desired.functions.contains_key(key) {
-            plan.push(
-                Phase::DropFunctionsForGood,
-                Statement::new(format!("DROP {} {key}", function_word(f))),
-            );
-            disruption.functions.insert(key.clone());
-        }
-    }
-}
-
-/// A new function may be executed by everyone (PostgreSQL's default).
-fn default_function_grants() -> BTreeSet<Grant> {
-    BTreeSet::from([Grant {
-        grantee: "PUBLIC".into(),
-        privilege: "EXECUTE".into(),
-        grantable: false,
-    }])
 }
 
 fn sequence_options_sql(o: &SequenceOptions) -> String {
@@ -521,8 +440,15 @@ pub(crate) fn sequences(plan: &mut Plan, current: &Schema, desired: &Schema) {
             Some(&cur.and_then(|c| c.comment.clone())),
             &s.comment,
         );
-        let empty = BTreeSet::new();
-        grants(plan, &what, cur.map_or(&empty, |c| &c.grants), &s.grants);
+        // A sequence owned by a column belongs to that column's table's owner.
+        if s.owned_by.is_none() {
+            owner(plan, &what, cur.map(|c| c.owner.as_str()), &s.owner);
+        }
+        let base = cur.map_or_else(
+            || plan.created_grants("SEQUENCES", Some(&name.schema)),
+            |c| c.grants.clone(),
+        );
+        grants(plan, &what, &base, &s.grants);
     }
     for (name, s) in &current.sequences {
         if desired.sequences.contains_key(name) {
@@ -719,8 +645,12 @@ pub(crate) fn dependents(
             Some(&cur.and_then(|c| c.comment.clone())),
             &v.comment,
         );
-        let empty = BTreeSet::new();
-        grants(plan, &what, cur.map_or(&empty, |c| &c.grants), &v.grants);
+        owner(plan, &what, cur.map(|c| c.owner.as_str()), &v.owner);
+        let base = cur.map_or_else(
+            || plan.created_grants("TABLES", Some(&name.schema)),
+            |c| c.grants.clone(),
+        );
+        grants(plan, &what, &base, &v.grants);
     }
 
     // Constraints: unique keys first, so foreign keys on them know.
@@ -907,6 +837,8 @@ pub(crate) fn dependents(
         );
     }
 
+    view_triggers(plan, disruption, current, desired, &views_out);
+
     // Triggers and policies.
     for (tname, t) in &current.tables {
         if !(existed(tname) && kept(tname)) {
@@ -967,9 +899,10 @@ pub(crate) fn dependents(
                 .and_then(|c| c.policies.get(name))
                 .filter(|c| policy_same(c, p) && !disruption.hits(&c.depends_on));
             if cur.is_none() {
-                plan.push(
+                plan.push_naming(
                     Phase::TriggersPolicies,
                     Statement::new(policy_create(tname, name, p)),
+                    p.roles.iter().map(String::as_str),
                 );
             }
             comment(
@@ -977,6 +910,61 @@ pub(crate) fn dependents(
                 &format!("POLICY {} ON {tname}", ident(name)),
                 Some(&cur.and_then(|c| c.comment.clone())),
                 &p.comment,
+            );
+        }
+    }
+}
+
+/// `INSTEAD OF` triggers on views: a view dropped (for good or to be
+/// created again) takes its triggers along, and a re-created one gets them
+/// back once it exists; a changed trigger or one whose function is
+/// re-created is dropped and created again.
+fn view_triggers(
+    plan: &mut Plan,
+    disruption: &Disruption,
+    current: &Schema,
+    desired: &Schema,
+    views_out: &BTreeSet<QName>,
+) {
+    let unchanged =
+        |c: &Trigger, d: &Trigger| c.definition == d.definition && !disruption.hits(&c.depends_on);
+    for (vname, v) in &current.views {
+        let Some(dv) = desired
+            .views
+            .get(vname)
+            .filter(|_| !views_out.contains(vname))
+        else {
+            continue;
+        };
+        for (name, tr) in &v.triggers {
+            if !dv.triggers.get(name).is_some_and(|d| unchanged(tr, d)) {
+                plan.push(
+                    Phase::DropTriggersPolicies,
+                    Statement::new(format!("DROP TRIGGER {} ON {vname}", ident(name))),
+                );
+            }
+        }
+    }
+    for (vname, v) in &desired.views {
+        let cv = current
+            .views
+            .get(vname)
+            .filter(|_| !views_out.contains(vname));
+        for (name, tr) in &v.triggers {
+            let cur = cv
+                .and_then(|c| c.triggers.get(name))
+                .filter(|c| unchanged(c, tr));
+            if cur.is_none() {
+                plan.push(
+                    Phase::TriggersPolicies,
+                    Statement::new(tr.definition.clone()),
+                );
+            }
+            comment(
+                plan,
+                &format!("TRIGGER {} ON {vname}", ident(name)),
+                Some(&cur.and_then(|c| c.comment.clone())),
+                &tr.comment,
             );
         }
     }

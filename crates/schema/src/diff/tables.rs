@@ -1,9 +1,12 @@
-//! Tables and their columns: created (parents before partitions), altered
-//! column by column, re-created when their partitioning changes, dropped
-//! last. Column changes that dependents cannot survive (type, drop,
-//! re-added generated expression) are recorded as disruptions.
+//! Tables and their columns: created (parents before partitions and
+//! inheriting tables), altered column by column, re-created when their
+//! partitioning changes, dropped last. Column changes that dependents
+//! cannot survive (type, drop, re-added generated expression) are recorded
+//! as disruptions. A parent's column changes recurse into the tables that
+//! inherit from it, so those are compared with what the parent leaves.
 
-use super::objects::{comment, grants, identity_options};
+use super::objects::{comment, identity_options};
+use super::privileges::{column_grants, grants, owner};
 use super::{Disruption, Phase, Plan, Statement};
 use crate::model::*;
 use crate::sql::ident;
@@ -46,18 +49,119 @@ fn column_sql(c: &Column) -> String {
     sql
 }
 
-/// Depth of a table in its partition tree (parents are created first).
+/// Depth of a table below its partition parent or inheritance parents
+/// (parents are created first and dropped last).
 fn depth(schema: &Schema, name: &QName) -> usize {
-    let mut depth = 0;
-    let mut at = name;
-    while let Some((parent, _)) = schema.tables.get(at).and_then(|t| t.partition_of.as_ref()) {
-        depth += 1;
-        at = parent;
-        if depth > 64 {
-            break;
+    fn below(schema: &Schema, name: &QName, guard: usize) -> usize {
+        let Some(t) = schema.tables.get(name).filter(|_| guard < 64) else {
+            return 0;
+        };
+        let partition_parent = t.partition_of.as_ref().map(|(p, _)| p);
+        partition_parent
+            .into_iter()
+            .chain(&t.inherits)
+            .map(|p| 1 + below(schema, p, guard + 1))
+            .max()
+            .unwrap_or(0)
+    }
+    below(schema, name, 0)
+}
+
+/// A parent's column as a table that inherits it gets it: same type,
+/// default, nullability and expression, nothing of its own.
+fn inherited_copy(c: &Column) -> Column {
+    Column {
+        identity: None,
+        comment: None,
+        grants: Default::default(),
+        inherited: true,
+        ..c.clone()
+    }
+}
+
+/// A new table as `CREATE TABLE` leaves it: its own columns without
+/// comments or grants, and what it inherits as DESIRED's parents have it.
+fn as_created(desired: &Schema, t: &Table) -> Table {
+    let mut created = t.clone();
+    for c in created.columns.iter_mut() {
+        let parent_column = t
+            .inherits
+            .iter()
+            .filter(|_| c.inherited)
+            .find_map(|p| desired.tables.get(p)?.column(&c.name));
+        *c = match parent_column {
+            Some(pc) => inherited_copy(pc),
+            None => Column {
+                comment: None,
+                grants: Default::default(),
+                ..c.clone()
+            },
+        };
+    }
+    created
+}
+
+/// `cur`'s columns once the `ALTER TABLE`s of the parents it keeps have
+/// recursed into it: columns added to a parent appear, dropped ones go
+/// (unless declared here too), and type, default and nullability follow.
+fn after_parents(
+    disruption: &mut Disruption,
+    current: &Schema,
+    desired: &Schema,
+    name: &QName,
+    cur: &Table,
+    t: &Table,
+) -> Table {
+    let mut projected = cur.clone();
+    for p in cur.inherits.iter().filter(|p| t.inherits.contains(p)) {
+        let (Some(pc), Some(pd)) = (current.tables.get(p), desired.tables.get(p)) else {
+            continue;
+        };
+        for dcol in &pd.columns {
+            let Some(ccol) = pc.column(&dcol.name) else {
+                if projected.column(&dcol.name).is_none() {
+                    projected.columns.push(inherited_copy(dcol));
+                }
+                continue;
+            };
+            let Some(x) = projected.columns.iter_mut().find(|c| c.name == dcol.name) else {
+                continue;
+            };
+            if ccol.type_name != dcol.type_name
+                || ccol.collation != dcol.collation
+                || readd(ccol, dcol)
+            {
+                disruption.columns.insert((name.clone(), x.name.clone()));
+            }
+            if readd(ccol, dcol) {
+                *x = Column {
+                    comment: None,
+                    grants: Default::default(),
+                    ..inherited_copy(dcol)
+                };
+                continue;
+            }
+            x.type_name = dcol.type_name.clone();
+            x.collation = dcol.collation.clone();
+            if ccol.default != dcol.default {
+                x.default = dcol.default.clone();
+            }
+            if ccol.not_null != dcol.not_null {
+                x.not_null = dcol.not_null;
+            }
+            if dcol.generated.is_none() {
+                x.generated = None;
+            }
+        }
+        for ccol in &pc.columns {
+            if pd.column(&ccol.name).is_none() {
+                projected
+                    .columns
+                    .retain(|c| !(c.name == ccol.name && c.inherited));
+            }
         }
     }
-    depth
+    projected
 }
 
 fn create_table(name: &QName, t: &Table) -> String {
@@ -70,9 +174,15 @@ fn create_table(name: &QName, t: &Table) -> String {
             let cols: Vec<String> = t
                 .columns
                 .iter()
+                .filter(|c| !c.inherited)
                 .map(|c| format!("    {}", column_sql(c)))
                 .collect();
-            format!("CREATE {unlogged}TABLE {name} (\n{}\n)", cols.join(",\n"))
+            let mut sql = format!("CREATE {unlogged}TABLE {name} (\n{}\n)", cols.join(",\n"));
+            if !t.inherits.is_empty() {
+                let parents: Vec<String> = t.inherits.iter().map(|p| p.to_string()).collect();
+                sql += &format!(" INHERITS ({})", parents.join(", "));
+            }
+            sql
         }
     };
     if let Some(key) = &t.partition_key {
@@ -166,19 +276,54 @@ pub(crate) fn tables(
         plan.push(Phase::CreateTables, Statement::new(create_table(name, t)));
         table_settings(plan, name, None, t);
         if t.partition_of.is_none() {
-            for c in &t.columns {
-                comment(plan, &column_what(name, &c.name), None, &c.comment);
-            }
+            columns(plan, disruption, desired, name, &as_created(desired, t), t);
         }
     }
-    for (name, t) in &desired.tables {
-        let Some(cur) = current.tables.get(name) else {
-            continue;
-        };
-        if recreated.contains(name) {
-            continue;
-        }
+    // Parents first: their column changes recurse into what inherits them.
+    let mut kept: Vec<(&QName, &Table)> = desired
+        .tables
+        .iter()
+        .filter(|(n, _)| current.tables.contains_key(*n) && !recreated.contains(*n))
+        .collect();
+    kept.sort_by_key(|(n, _)| depth(desired, n));
+    for (name, t) in kept {
+        let cur = &current.tables[name];
         table_settings(plan, name, Some(cur), t);
+        for parent in cur.inherits.iter().filter(|p| !t.inherits.contains(p)) {
+            plan.push(
+                Phase::AlterTables,
+                Statement::new(format!("ALTER TABLE {name} NO INHERIT {parent}")),
+            );
+        }
+        for parent in t.inherits.iter().filter(|p| !cur.inherits.contains(p)) {
+            // A new child must already hold its parent's checks.
+            let checks = desired.tables.get(parent).into_iter().flat_map(|p| {
+                p.constraints.iter().filter(|(n, c)| {
+                    c.kind == ConstraintKind::Check
+                        && !c.definition.contains("NO INHERIT")
+                        && !cur.constraints.contains_key(*n)
+                })
+            });
+            for (cname, c) in checks {
+                plan.push(
+                    Phase::Inherit,
+                    Statement::new(format!(
+                        "ALTER TABLE {name} ADD CONSTRAINT {} {}",
+                        ident(cname),
+                        c.definition
+                    ))
+                    .hazard(
+                        "long_lock",
+                        format!("{cname} checks every row of {name} before it inherits {parent}"),
+                    ),
+                );
+            }
+            plan.push(
+                Phase::Inherit,
+                Statement::new(format!("ALTER TABLE {name} INHERIT {parent}")),
+            );
+        }
+        let cur = &after_parents(disruption, current, desired, name, cur, t);
         if let (Some((parent, old_bound)), Some((_, new_bound))) =
             (&cur.partition_of, &t.partition_of)
         {
@@ -288,8 +433,12 @@ fn table_settings(plan: &mut Plan, name: &QName, cur: Option<&Table>, t: &Table)
         Some(&cur.and_then(|c| c.comment.clone())),
         &t.comment,
     );
-    let empty = BTreeSet::new();
-    grants(plan, &what, cur.map_or(&empty, |c| &c.grants), &t.grants);
+    owner(plan, &what, cur.map(|c| c.owner.as_str()), &t.owner);
+    let base = cur.map_or_else(
+        || plan.created_grants("TABLES", Some(&name.schema)),
+        |c| c.grants.clone(),
+    );
+    grants(plan, &what, &base, &t.grants);
 }
 
 /// Whether a column's generated expression changes in a way that needs the
@@ -307,6 +456,20 @@ fn columns(
     t: &Table,
 ) {
     let alter = |s: String| Statement::new(format!("ALTER TABLE {name} {s}"));
+    // Revoking a privilege on the table revokes it on every column too.
+    let revoked: BTreeSet<(&str, &str)> = cur
+        .grants
+        .difference(&t.grants)
+        .map(|g| (g.grantee.as_str(), g.privilege.as_str()))
+        .collect();
+    let column_grants_left = |c: &Column| -> BTreeSet<Grant> {
+        c.grants
+            .iter()
+            .filter(|g| !revoked.contains(&(g.grantee.as_str(), g.privilege.as_str())))
+            .cloned()
+            .collect()
+    };
+    let no_grants = BTreeSet::new();
     let added: Vec<&Column> = t
         .columns
         .iter()
@@ -329,6 +492,7 @@ fn columns(
             }
             plan.push(Phase::AlterTables, st);
             comment(plan, &column_what(name, &c.name), None, &c.comment);
+            column_grants(plan, name, &c.name, &no_grants, &c.grants);
             continue;
         };
         let col = ident(&c.name);
@@ -348,6 +512,7 @@ fn columns(
             );
             disruption.columns.insert(key);
             comment(plan, &column_what(name, &c.name), None, &c.comment);
+            column_grants(plan, name, &c.name, &no_grants, &c.grants);
             continue;
         }
         let mut steps: Vec<Statement> = vec![];
@@ -361,7 +526,9 @@ fn columns(
             disruption.types.contains(e)
                 && (old.type_name == e.to_string() || old.type_name == format!("{e}[]"))
         });
-        let retype = old.type_name != c.type_name || old.collation != c.collation || swapped;
+        // An inherited column's type is its parent's business.
+        let retype = !c.inherited
+            && (old.type_name != c.type_name || old.collation != c.collation || swapped);
         let default_hit = {
             let hit = old.default_depends_on.iter().any(|d| match d {
                 Dependency::Function(f) => disruption.functions.contains(f),
@@ -492,6 +659,7 @@ fn columns(
             Some(&old.comment),
             &c.comment,
         );
+        column_grants(plan, name, &c.name, &column_grants_left(old), &c.grants);
     }
     for old in &cur.columns {
         if t.column(&old.name).is_some() {

@@ -203,3 +203,40 @@ pub fn position(m: &Migration, needle: &str) -> usize {
         .position(|s| s.sql.contains(needle))
         .unwrap_or_else(|| panic!("no statement contains {needle:?}:\n{m}"))
 }
+
+/// A role of the test server, named for one test (roles belong to the
+/// whole server). Drop it with [`TestRole::drop_now`] once the databases
+/// that name it are gone.
+pub struct TestRole {
+    pub name: String,
+}
+
+impl TestRole {
+    pub async fn create(tag: &str) -> TestRole {
+        let name = format!(
+            "opsroom_role_{}_{}_{}",
+            tag,
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        );
+        admin(&format!(
+            "DROP ROLE IF EXISTS {name}; CREATE ROLE {name} NOLOGIN"
+        ))
+        .await;
+        TestRole { name }
+    }
+
+    pub async fn drop_now(self) {
+        admin(&format!("DROP ROLE IF EXISTS {}", self.name)).await;
+    }
+}
+
+async fn admin(sql: &str) {
+    let mut conn = PgConnection::connect(&base_url())
+        .await
+        .expect("connect to the test server");
+    sqlx::raw_sql(sql)
+        .execute(&mut conn)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
