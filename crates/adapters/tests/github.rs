@@ -490,3 +490,62 @@ async fn slow_answer_is_a_timeout_error() {
     assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
     assert_error_text(&err, "github.get_repo", None);
 }
+
+#[tokio::test]
+async fn lists_deployments_that_went_live_by_their_success_status() {
+    let h = harness().await;
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let hours = chrono::Duration::hours;
+    let first = h.fake.deploy("production", "main", "sha-1", t0);
+    h.fake.failed_deploy("production", "sha-2", t0 + hours(1));
+    let third = h.fake.deploy("production", "v2", "sha-3", t0 + hours(2));
+    h.fake.deploy("staging", "main", "sha-s", t0 + hours(3));
+    let live = h
+        .client
+        .live_deployments(&web(), "production", 20)
+        .await
+        .unwrap();
+    let seen: Vec<(
+        String,
+        chrono::DateTime<chrono::Utc>,
+        Option<&str>,
+        Option<&str>,
+    )> = live
+        .iter()
+        .map(|d| {
+            (
+                d.id.clone(),
+                d.live_at,
+                d.commit.as_deref(),
+                d.git_ref.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (third.to_string(), t0 + hours(2), Some("sha-3"), Some("v2")),
+            // Inactive since the third replaced it, but it did go live.
+            (first.to_string(), t0, Some("sha-1"), Some("main")),
+        ]
+    );
+    assert_eq!(live[0].url.as_deref(), Some("https://production.acme.dev"));
+    let paths: Vec<String> = h
+        .fake
+        .gate
+        .requests()
+        .iter()
+        .map(|r| format!("{}?{}", r.path, r.query))
+        .collect();
+    assert_eq!(
+        paths[0],
+        "/repos/acme/web/deployments?environment=production&per_page=20"
+    );
+    assert_eq!(
+        paths.len(),
+        4,
+        "one statuses call per deployment: {paths:?}"
+    );
+}
