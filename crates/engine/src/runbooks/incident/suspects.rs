@@ -171,7 +171,7 @@ pub fn suspect_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::LineSink;
+    use crate::logs::RawLines;
     use crate::runbooks::incident::triage::{remediation, Intake, Window};
     use chrono::TimeZone;
     use serde_json::{json, Value};

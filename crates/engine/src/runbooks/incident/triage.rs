@@ -4,7 +4,7 @@
 //! the deploy that finished just before its first line, and written as
 //! `triage.json` and `triage.md`.
 
-use crate::logs::{parse_line, LineSink, LogLine};
+use crate::logs::{parse_line, LineSink, LogLine, RawLines};
 use chrono::{DateTime, Datelike, Utc};
 use opsroom_patterns::{Level, LineMeta, Miner};
 use opsroom_store::RunId;
@@ -221,7 +221,7 @@ fn minutes(d: chrono::Duration) -> f64 {
     (d.num_milliseconds() as f64 / 60_000.0).max(1.0 / 60.0)
 }
 
-impl LineSink for Intake {
+impl RawLines for Intake {
     fn raw(&mut self, bytes: &[u8]) -> ControlFlow<()> {
         match std::str::from_utf8(bytes) {
             Ok(text) => {
@@ -235,12 +235,14 @@ impl LineSink for Intake {
         }
     }
 
+    fn too_long(&mut self, _bytes: usize) {
+        self.skipped += 1;
+    }
+}
+
+impl LineSink for Intake {
     fn parsed(&mut self, line: LogLine<'_>) -> ControlFlow<()> {
         self.take(line)
-    }
-
-    fn too_long(&mut self) {
-        self.skipped += 1;
     }
 }
 
