@@ -507,28 +507,24 @@ async fn lists_deployments_that_went_live_by_their_success_status() {
         .live_deployments(&web(), "production", 20)
         .await
         .unwrap();
-    let seen: Vec<(
-        String,
-        chrono::DateTime<chrono::Utc>,
-        Option<&str>,
-        Option<&str>,
-    )> = live
+    let seen: Vec<String> = live
         .iter()
         .map(|d| {
-            (
-                d.id.clone(),
-                d.live_at,
-                d.commit.as_deref(),
-                d.git_ref.as_deref(),
+            format!(
+                "{} {} {} {}",
+                d.id,
+                d.live_at.to_rfc3339(),
+                d.commit.as_deref().unwrap_or("-"),
+                d.git_ref.as_deref().unwrap_or("-")
             )
         })
         .collect();
     assert_eq!(
         seen,
         [
-            (third.to_string(), t0 + hours(2), Some("sha-3"), Some("v2")),
+            format!("{third} 2026-11-30T12:00:00+00:00 sha-3 v2"),
             // Inactive since the third replaced it, but it did go live.
-            (first.to_string(), t0, Some("sha-1"), Some("main")),
+            format!("{first} 2026-11-30T10:00:00+00:00 sha-1 main"),
         ]
     );
     assert_eq!(live[0].url.as_deref(), Some("https://production.acme.dev"));

@@ -311,7 +311,7 @@ async fn project(State(w): State<Shared>, Path(project): Path<String>) -> Respon
         .deployments
         .iter()
         .find(|d| d.id == world.live)
-        .map(|d| to_json(d));
+        .map(to_json);
     let last = world.last_alias_request.as_ref().map(|(kind, from, to)| {
         json!({"type": kind, "jobStatus": job_status, "fromDeploymentId": from,
                "toDeploymentId": to, "requestedAt": 1})
