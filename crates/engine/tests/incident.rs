@@ -3,10 +3,9 @@
 //! be read), command logs, an HTTP log server and Vercel's runtime logs
 //! (the fake). A deploy followed by a new error makes that deploy the
 //! suspect and a rollback of it the remediation, which starts as a run;
-//! without a deploy the suspect is null. A deploy only the provider's
-//! deployment list knows (a git push to Vercel) is a suspect too, and a
-//! list that cannot be read is a note, not a failed triage. Sources that
-//! cannot be read fail the run naming what is wrong.
+//! without a deploy the suspect is null (deploys only a provider's list
+//! knows: `incident_providers.rs`). Sources that cannot be read fail the
+//! run naming what is wrong.
 
 #[macro_use]
 mod support;
@@ -15,9 +14,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use opsroom_adapters::testing::vercel::FakeVercel;
-use opsroom_adapters::testing::Fault;
 use opsroom_core::RunStatus;
 use opsroom_store::{DynStore, RunId};
 use serde_json::{json, Value};
@@ -25,11 +23,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use support::triage::{check_shape, finish, recurring_lines, triage_json, ts};
 use support::{secret_file, temp_dir, Api, Finished, NewRun, TOKEN};
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 /// A shell deploy provider for env prod that records the ref it deployed.
 fn shell_deploy(dir: &Path) -> String {
@@ -69,88 +64,6 @@ fn incident(params: Value) -> NewRun<'static> {
         target: Some("payments"),
         params,
     }
-}
-
-async fn finish(api: &Api, run: NewRun<'_>) -> Finished {
-    let id = api.submit(run).await;
-    Finished::load(api, id).await
-}
-
-/// `triage.json` of a finished incident run.
-fn triage_json(done: &Finished) -> Value {
-    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
-    serde_json::from_str(&done.artifact("triage.json").content).expect("triage.json is JSON")
-}
-
-/// Lines of an older error that recurs every 5 minutes from 100 minutes
-/// ago, and info lines beside it.
-fn recurring_lines(now: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut t = now - Duration::minutes(100);
-    let mut n = 0;
-    while t < until {
-        lines.push(format!(
-            "{} ERROR db pool exhausted after {} ms waiting for a connection",
-            ts(t),
-            100 + n
-        ));
-        lines.push(format!("{} INFO GET /health 200 in {} ms", ts(t), n % 7));
-        t += Duration::minutes(5);
-        n += 1;
-    }
-    lines
-}
-
-/// Checks every field of `triage.json` (§8's shape) and returns its top
-/// pattern.
-fn check_shape(triage: &Value) -> &Value {
-    let from = triage["window"]["from"].as_str().expect("window.from");
-    let to = triage["window"]["to"].as_str().expect("window.to");
-    let (from, to) = (
-        DateTime::parse_from_rfc3339(from).unwrap(),
-        DateTime::parse_from_rfc3339(to).unwrap(),
-    );
-    assert_eq!(
-        to - from,
-        Duration::minutes(60),
-        "the default window is an hour"
-    );
-    assert!(triage["lines"].as_u64().is_some(), "lines: {triage}");
-    assert!(triage["skipped"].as_u64().is_some(), "skipped: {triage}");
-    assert!(triage.get("remediation").is_some(), "remediation: {triage}");
-    let patterns = triage["patterns"].as_array().expect("patterns");
-    assert!(!patterns.is_empty());
-    let total: u64 = patterns.iter().map(|p| p["count"].as_u64().unwrap()).sum();
-    assert_eq!(
-        total,
-        triage["lines"].as_u64().unwrap(),
-        "each line is in one pattern"
-    );
-    for p in patterns {
-        assert!(p["id"].as_u64().is_some(), "{p}");
-        assert!(p["template"].as_str().is_some(), "{p}");
-        assert!(p["count"].as_u64().unwrap() > 0, "{p}");
-        assert!(p["level"].is_string() || p["level"].is_null(), "{p}");
-        for key in ["first_seen", "last_seen"] {
-            DateTime::parse_from_rfc3339(p[key].as_str().unwrap())
-                .unwrap_or_else(|e| panic!("{key} of {p}: {e}"));
-        }
-        assert!(p["new"].is_boolean(), "{p}");
-        assert!(p["spike"].as_f64().is_some(), "{p}");
-        assert!(p["example"].as_str().is_some(), "{p}");
-        let suspect = &p["suspect"];
-        if !suspect.is_null() {
-            match suspect["source"].as_str() {
-                Some("opsroom") => assert!(suspect["run_id"].as_i64().is_some(), "{p}"),
-                Some(_) => assert!(suspect["run_id"].is_null(), "made outside opsroom: {p}"),
-                None => panic!("a suspect says where it is known from: {p}"),
-            }
-            assert!(suspect["deployment"].is_string(), "{p}");
-            assert!(suspect["ref"].is_string(), "{p}");
-            DateTime::parse_from_rfc3339(suspect["finished_at"].as_str().unwrap()).unwrap();
-        }
-    }
-    &patterns[0]
 }
 
 async fn file_logs_after_a_deploy_blame_it_and_the_rollback_runs(store: DynStore) {
@@ -547,198 +460,6 @@ poll_interval_ms = 5
     api.stop().await;
 }
 
-/// prod on the fake Vercel (production target) with the service `web`
-/// whose logs are the file `log`.
-fn vercel_prod_with_file_logs(fake: &FakeVercel, log: &Path) -> String {
-    format!(
-        r#"
-[secrets]
-vercel = "{secret}"
-
-[[environments.prod.services]]
-name = "web"
-kind = "http"
-url = "{url}/healthz"
-logs = {{ kind = "file", path = "{log}" }}
-
-[environments.prod.deploy]
-provider = "vercel"
-project = "web"
-repo = "acme/web"
-target = "production"
-token_secret = "vercel"
-base_url = "{url}"
-poll_interval_ms = 5
-"#,
-        secret = secret_file(TOKEN),
-        url = fake.url,
-        log = log.display(),
-    )
-}
-
-/// The recurring error and info lines up to now, and a new error three
-/// times from just after `after`, in time order.
-fn log_with_new_error_after(now: DateTime<Utc>, after: DateTime<Utc>) -> String {
-    let mut lines = recurring_lines(now, now);
-    for i in 0..3 {
-        lines.push(format!(
-            "{} ERROR checkout failed: amount of cart c{i} is undefined",
-            ts(after + Duration::seconds(2 + i))
-        ));
-    }
-    lines.sort();
-    lines.join("\n") + "\n"
-}
-
-async fn a_git_push_only_vercel_lists_is_the_suspect_and_rolled_back(store: DynStore) {
-    let fake = FakeVercel::start().await;
-    let dir = temp_dir("incident-push");
-    let log = dir.join("web.log");
-    let api = Api::start(&store, &vercel_prod_with_file_logs(&fake, &log), 1).await;
-    // Someone pushed to main: Vercel built and served it; opsroom never ran it.
-    let now = Utc::now();
-    let pushed_at = now - Duration::minutes(20);
-    fake.push(
-        "dpl_push",
-        "main",
-        "9f8e7d6c5b4a",
-        pushed_at.timestamp_millis(),
-    );
-    std::fs::write(&log, log_with_new_error_after(now, pushed_at)).unwrap();
-
-    let done = finish(
-        &api,
-        NewRun {
-            runbook: "incident",
-            env: Some("prod"),
-            target: Some("web"),
-            params: json!({}),
-        },
-    )
-    .await;
-    let triage = triage_json(&done);
-    let top = check_shape(&triage);
-    assert!(
-        top["template"]
-            .as_str()
-            .unwrap()
-            .starts_with("ERROR checkout failed"),
-        "{triage:#}"
-    );
-    assert_eq!(
-        (top["count"].as_u64(), top["new"].as_bool()),
-        (Some(3), Some(true))
-    );
-    let suspect = &top["suspect"];
-    assert_eq!(suspect["source"], "vercel", "{suspect}");
-    assert_eq!(suspect["run_id"], Value::Null, "opsroom did not run it");
-    assert_eq!(suspect["deployment"], "dpl_push");
-    assert_eq!(suspect["ref"], "main");
-    assert_eq!(suspect["commit"], "9f8e7d6c5b4a");
-    assert_eq!(
-        DateTime::parse_from_rfc3339(suspect["finished_at"].as_str().unwrap())
-            .unwrap()
-            .timestamp_millis(),
-        pushed_at.timestamp_millis(),
-        "the time Vercel says it became ready"
-    );
-    assert_eq!(triage["notes"], json!([]));
-    assert_eq!(
-        triage["remediation"],
-        json!({"runbook": "rollback", "env": "prod", "target": "web", "params": {}})
-    );
-    let md = &done.artifact("triage.md").content;
-    assert!(
-        md.contains("after vercel deployment dpl_push (main)") && md.contains("9f8e7d6c5b4a"),
-        "{md}"
-    );
-    done.assert_never_shows(TOKEN);
-
-    // The proposed rollback, approved, puts back what served before the push.
-    let (status, created) = api
-        .post(
-            "/api/v1/runs",
-            support::REQUESTER,
-            triage["remediation"].clone(),
-        )
-        .await;
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(created["status"], "awaiting_approval", "{created}");
-    let id = RunId(created["id"].as_i64().unwrap());
-    api.client(support::APPROVER)
-        .act(id, opsroom_server::client::RunAction::Approve, None)
-        .await
-        .unwrap();
-    let back = Finished::load(&api, id).await;
-    assert_eq!(back.run.status, RunStatus::Succeeded, "{}", back.log());
-    assert_eq!(fake.rollbacks(), ["dpl_old2"]);
-    assert_eq!(fake.live(), "dpl_old2");
-    api.stop().await;
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
-async fn a_deployment_list_that_fails_is_a_note_and_triage_goes_on(store: DynStore) {
-    let fake = FakeVercel::start().await;
-    let dir = temp_dir("incident-list-500");
-    let log = dir.join("web.log");
-    let api = Api::start(&store, &vercel_prod_with_file_logs(&fake, &log), 1).await;
-    let now = Utc::now();
-    let pushed_at = now - Duration::minutes(20);
-    fake.push(
-        "dpl_push",
-        "main",
-        "9f8e7d6c5b4a",
-        pushed_at.timestamp_millis(),
-    );
-    std::fs::write(&log, log_with_new_error_after(now, pushed_at)).unwrap();
-    // Every attempt at the list fails, retries included.
-    fake.gate
-        .push_faults((0..8).map(|_| Fault::status(500, "An unexpected internal error occurred")));
-
-    let done = finish(
-        &api,
-        NewRun {
-            runbook: "incident",
-            env: Some("prod"),
-            target: Some("web"),
-            params: json!({}),
-        },
-    )
-    .await;
-    let triage = triage_json(&done);
-    let top = check_shape(&triage);
-    assert!(
-        top["template"]
-            .as_str()
-            .unwrap()
-            .starts_with("ERROR checkout failed"),
-        "the patterns are still mined and ranked: {triage:#}"
-    );
-    assert!(top["suspect"].is_null(), "no deploy is known: {top}");
-    assert!(triage["remediation"].is_null());
-    let notes = triage["notes"].as_array().expect("notes");
-    assert_eq!(notes.len(), 1, "{notes:?}");
-    let note = notes[0].as_str().unwrap();
-    assert!(
-        note.contains("the vercel deployment list could not be read")
-            && note.contains("500")
-            && note.contains("only deploys opsroom ran are suspects"),
-        "{note}"
-    );
-    let md = &done.artifact("triage.md").content;
-    assert!(md.contains("## Notes") && md.contains(note), "{md}");
-    assert!(
-        fake.gate
-            .requests()
-            .iter()
-            .any(|r| r.path == "/v6/deployments"),
-        "the list was asked for"
-    );
-    done.assert_never_shows(TOKEN);
-    api.stop().await;
-    std::fs::remove_dir_all(dir).unwrap();
-}
-
 async fn sources_that_cannot_be_read_fail_naming_what_is_wrong(store: DynStore) {
     let dir = temp_dir("incident-bad");
     let missing = dir.join("nothing-*.log");
@@ -804,7 +525,5 @@ opsroom_store::on_both_stores!(
     command_logs_without_a_deploy_have_no_suspect,
     http_logs_are_read_with_the_token_and_since,
     vercel_runtime_logs_after_a_deploy_blame_it,
-    a_git_push_only_vercel_lists_is_the_suspect_and_rolled_back,
-    a_deployment_list_that_fails_is_a_note_and_triage_goes_on,
     sources_that_cannot_be_read_fail_naming_what_is_wrong,
 );
