@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::deployments::{newest_first, LiveDeployment};
 use crate::follow::{follow_until_terminal, FollowError, FollowOptions, Observed};
 use crate::http::{ApiClient, ApiError, Call, HttpOptions};
 use crate::secret::Secret;
@@ -228,6 +229,23 @@ pub struct DeploymentProgress {
     /// Steps failed.
     #[serde(default)]
     pub error_steps: u32,
+    /// The steps (build, deploy, …), with when each ended.
+    #[serde(default)]
+    pub steps: Vec<DeploymentStep>,
+}
+
+/// One step of a deployment's progress.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DeploymentStep {
+    /// The step's name (`build`, `deploy`, …).
+    #[serde(default)]
+    pub name: String,
+    /// `SUCCESS`, `ERROR`, `RUNNING`, …
+    #[serde(default)]
+    pub status: String,
+    /// When it ended.
+    #[serde(default)]
+    pub ended_at: Option<DateTime<Utc>>,
 }
 
 /// One component (service, static site, worker or job) of a deployment.
@@ -257,6 +275,12 @@ pub struct AppDeployment {
     /// When it was created.
     #[serde(default)]
     pub created_at: Option<DateTime<Utc>>,
+    /// When its phase last changed (for the `ACTIVE` one: when it went live).
+    #[serde(default)]
+    pub phase_last_updated_at: Option<DateTime<Utc>>,
+    /// When it last changed.
+    #[serde(default)]
+    pub updated_at: Option<DateTime<Utc>>,
     /// Its services.
     #[serde(default)]
     pub services: Vec<DeploymentComponent>,
@@ -283,6 +307,41 @@ impl AppDeployment {
             }),
             _ => false,
         }
+    }
+
+    /// When it went live, for one that did ([`Self::went_live`]): the
+    /// end of its last step, else for the `ACTIVE` one the time its phase
+    /// became `ACTIVE`. A `SUPERSEDED` one's phase time is when it was
+    /// replaced, so that one needs its steps.
+    pub fn live_at(&self) -> Option<DateTime<Utc>> {
+        if !self.went_live() {
+            return None;
+        }
+        let steps_ended = self
+            .progress
+            .as_ref()
+            .and_then(|p| p.steps.iter().filter_map(|s| s.ended_at).max());
+        match self.phase {
+            DeploymentPhase::Active => steps_ended
+                .or(self.phase_last_updated_at)
+                .or(self.updated_at),
+            _ => steps_ended,
+        }
+    }
+
+    /// As a deployment that went live ([`Self::live_at`]) of app `app_id`,
+    /// its page in DigitalOcean's control panel as its URL.
+    pub fn to_live(&self, app_id: &str) -> Option<LiveDeployment> {
+        Some(LiveDeployment {
+            id: self.id.clone(),
+            url: Some(format!(
+                "https://cloud.digitalocean.com/apps/{app_id}/deployments/{}",
+                self.id
+            )),
+            git_ref: None,
+            commit: self.source_commit().map(String::from),
+            live_at: self.live_at()?,
+        })
     }
 
     /// The commit its first git-sourced component was built from.
@@ -577,6 +636,24 @@ impl DigitalOceanClient {
             Ok((current.deployments, current.next_page))
         })
         .await
+    }
+
+    /// The app's deployments that went live, newest first by the time they
+    /// did ([`AppDeployment::live_at`]), from at most `max_pages` pages.
+    pub async fn live_deployments(
+        &self,
+        app_id: &str,
+        per_page: u32,
+        max_pages: u32,
+    ) -> Result<Vec<LiveDeployment>, ApiError> {
+        let mut live: Vec<LiveDeployment> = self
+            .list_all_deployments(app_id, per_page, max_pages)
+            .await?
+            .iter()
+            .filter_map(|d| d.to_live(app_id))
+            .collect();
+        newest_first(&mut live);
+        Ok(live)
     }
 
     /// Rolls the app back to an earlier deployment

@@ -1,9 +1,14 @@
 //! GitHub REST API client: repositories and refs, branches, file commits
-//! through the contents API, pull requests, and workflow dispatch with
-//! following the run to its conclusion.
+//! through the contents API, pull requests, workflow dispatch with
+//! following the run to its conclusion, and deployments with their
+//! statuses ([`GitHubClient::live_deployments`]).
 //!
 //! Every request sends `Accept: application/vnd.github+json`,
 //! `X-GitHub-Api-Version` and a `User-Agent`, as GitHub requires.
+
+mod deployments;
+
+pub use deployments::{DeploymentStatus, GitHubDeployment};
 
 use std::fmt;
 

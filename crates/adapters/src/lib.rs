@@ -5,6 +5,8 @@
 //! honouring `Retry-After`, [`ApiError`]). Local adapters run processes
 //! ([`shell`], [`git`]) and talk to PostgreSQL ([`postgres`]). [`follow`] polls a
 //! long-running operation until it settles, reporting each status change.
+//! Each provider's deployment list is read into one shape,
+//! [`LiveDeployment`]: what went live when, from which commit.
 //!
 //! Errors are typed per system ([`ApiError`], [`shell::ShellError`],
 //! [`git::GitError`], [`postgres::PgError`], [`follow::FollowError`]); their
@@ -47,6 +49,7 @@
 //! # }
 //! ```
 
+pub mod deployments;
 pub mod digitalocean;
 pub mod follow;
 pub mod git;
@@ -60,6 +63,7 @@ pub mod supabase;
 pub mod testing;
 pub mod vercel;
 
+pub use deployments::LiveDeployment;
 pub use http::{ApiError, HttpOptions, RetryPolicy, Sleeper};
 pub use secret::Secret;
 

@@ -5,7 +5,8 @@
 //! `POST /v13/deployments`, `GET /v13/deployments/{idOrUrl}`,
 //! `GET /v3/deployments/{idOrUrl}/events` (read again with `since` while
 //! a deployment builds), `GET /v6/deployments`
-//! (paged with `until` = `pagination.next`), `GET /v9/projects/{idOrName}`
+//! (paged with `until` = `pagination.next`; each entry's `ready` is when it
+//! went live, its `meta` the git commit and ref), `GET /v9/projects/{idOrName}`
 //! (`targets.production`: what production serves),
 //! `POST /v10/projects/{projectId}/promote/{deploymentId}`,
 //! `POST /v1/projects/{projectId}/rollback/{deploymentId}`,
@@ -20,6 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use crate::deployments::{newest_first, LiveDeployment};
 use crate::follow::{follow_until_terminal, FollowError, FollowOptions, Observed};
 use crate::http::{ApiClient, ApiError, Call, HttpOptions};
 use crate::secret::Secret;
@@ -261,12 +263,48 @@ pub struct DeploymentSummary {
     /// Git metadata (`githubCommitSha`, `githubCommitRef`, …).
     #[serde(default)]
     pub meta: serde_json::Map<String, serde_json::Value>,
+    /// When it became ready to serve, milliseconds since the epoch.
+    #[serde(default)]
+    pub ready: Option<i64>,
+    /// Its page in Vercel's dashboard.
+    #[serde(default)]
+    pub inspector_url: Option<String>,
 }
 
 impl DeploymentSummary {
     /// The lifecycle state, whichever field carried it.
     pub fn status(&self) -> Option<&ReadyState> {
         self.ready_state.as_ref().or(self.state.as_ref())
+    }
+
+    /// The git metadata value `key` (`githubCommitSha`, `githubCommitRef`).
+    fn meta_str(&self, key: &str) -> Option<String> {
+        self.meta
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(String::from)
+    }
+
+    /// As a deployment that went live at its `ready` time: `None` unless
+    /// it is READY with that time (a deployment still building, failed or
+    /// cancelled never served).
+    pub fn went_live(&self) -> Option<LiveDeployment> {
+        if self.status().is_some_and(|s| *s != ReadyState::Ready) {
+            return None;
+        }
+        let live_at = chrono::DateTime::from_timestamp_millis(self.ready?)?;
+        Some(LiveDeployment {
+            id: self.uid.clone(),
+            url: self
+                .url
+                .as_ref()
+                .map(|u| format!("https://{u}"))
+                .or_else(|| self.inspector_url.clone()),
+            git_ref: self.meta_str("githubCommitRef"),
+            commit: self.meta_str("githubCommitSha"),
+            live_at,
+        })
     }
 }
 
@@ -678,6 +716,33 @@ impl VercelClient {
         }
         all.truncate(max);
         Ok(all)
+    }
+
+    /// The READY deployments of `project_id` (of `target` when given) that
+    /// went live, however they were started (a git push, the CLI,
+    /// opsroom), newest first by their `ready` time; at most `max`, read
+    /// across pages.
+    pub async fn live_deployments(
+        &self,
+        project_id: &str,
+        target: Option<&str>,
+        max: usize,
+    ) -> Result<Vec<LiveDeployment>, ApiError> {
+        let query = ListDeployments {
+            project_id: Some(project_id.to_owned()),
+            target: target.map(String::from),
+            state: Some("READY".into()),
+            limit: Some(max.clamp(1, 100) as u32),
+            until: None,
+        };
+        let mut live: Vec<LiveDeployment> = self
+            .list_all_deployments(&query, max)
+            .await?
+            .iter()
+            .filter_map(DeploymentSummary::went_live)
+            .collect();
+        newest_first(&mut live);
+        Ok(live)
     }
 
     /// Points production at an existing deployment without rebuilding it

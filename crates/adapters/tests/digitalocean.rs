@@ -429,3 +429,43 @@ async fn rollback_waits_out_a_rate_limit_but_never_repeats_after_a_500() {
     let page = h.client.list_deployments("app-1", 1, 20).await.unwrap();
     assert_eq!(page.deployments.len(), 4, "three before, one rollback");
 }
+
+#[tokio::test]
+async fn lists_deployments_that_went_live_with_when_and_their_commit() {
+    let h = harness().await;
+    let pushed_at = chrono::DateTime::parse_from_rfc3339("2026-01-01T01:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let pushed = h.fake.push("c0ffee9", pushed_at);
+    let live = h.client.live_deployments("app-1", 2, 10).await.unwrap();
+    let seen: Vec<(&str, String, Option<&str>)> = live
+        .iter()
+        .map(|d| (d.id.as_str(), d.live_at.to_rfc3339(), d.commit.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                pushed.as_str(),
+                "2026-01-01T01:00:00+00:00".into(),
+                Some("c0ffee9")
+            ),
+            // SUPERSEDED at 01:00, but live since its steps ended.
+            (
+                "dep-old",
+                "2026-01-01T00:02:40+00:00".into(),
+                Some("c0ffee2")
+            ),
+            (
+                "dep-older",
+                "2026-01-01T00:00:40+00:00".into(),
+                Some("c0ffee1")
+            ),
+        ],
+        "the failed one never went live"
+    );
+    assert_eq!(
+        live[0].url.as_deref(),
+        Some(format!("https://cloud.digitalocean.com/apps/app-1/deployments/{pushed}").as_str())
+    );
+}

@@ -551,3 +551,58 @@ async fn slow_answer_is_a_timeout_error() {
     assert!(matches!(err, ApiError::Timeout { .. }), "{err:?}");
     assert_error_text(&err, "github.get_repo", None);
 }
+
+#[tokio::test]
+async fn lists_deployments_that_went_live_by_their_success_status() {
+    let h = harness().await;
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let hours = chrono::Duration::hours;
+    let first = h.fake.deploy("production", "main", "sha-1", t0);
+    h.fake.failed_deploy("production", "sha-2", t0 + hours(1));
+    let third = h.fake.deploy("production", "v2", "sha-3", t0 + hours(2));
+    h.fake.deploy("staging", "main", "sha-s", t0 + hours(3));
+    let live = h
+        .client
+        .live_deployments(&web(), "production", 20)
+        .await
+        .unwrap();
+    let seen: Vec<String> = live
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {} {} {}",
+                d.id,
+                d.live_at.to_rfc3339(),
+                d.commit.as_deref().unwrap_or("-"),
+                d.git_ref.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            format!("{third} 2026-11-30T12:00:00+00:00 sha-3 v2"),
+            // Inactive since the third replaced it, but it did go live.
+            format!("{first} 2026-11-30T10:00:00+00:00 sha-1 main"),
+        ]
+    );
+    assert_eq!(live[0].url.as_deref(), Some("https://production.acme.dev"));
+    let paths: Vec<String> = h
+        .fake
+        .gate
+        .requests()
+        .iter()
+        .map(|r| format!("{}?{}", r.path, r.query))
+        .collect();
+    assert_eq!(
+        paths[0],
+        "/repos/acme/web/deployments?environment=production&per_page=20"
+    );
+    assert_eq!(
+        paths.len(),
+        4,
+        "one statuses call per deployment: {paths:?}"
+    );
+}

@@ -622,3 +622,65 @@ async fn a_token_echoed_by_the_provider_is_scrubbed_from_the_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn lists_what_went_live_with_its_ready_time_commit_and_ref() {
+    let h = harness().await;
+    // A git push opsroom never saw, and a build still under way.
+    h.fake
+        .push("dpl_push", "main", "abc1234", 1_764_000_000_000);
+    h.client
+        .create_deployment(&deploy_request("feature"))
+        .await
+        .unwrap();
+    let live = h
+        .client
+        .live_deployments("prj_web", Some("production"), 10)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = live.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, ["dpl_push", "dpl_old2", "dpl_old1"], "READY ones only");
+    let push = &live[0];
+    assert_eq!(
+        push.live_at,
+        chrono::DateTime::from_timestamp_millis(1_764_000_000_000).unwrap(),
+        "`ready`, not `created`"
+    );
+    assert_eq!(push.commit.as_deref(), Some("abc1234"));
+    assert_eq!(push.git_ref.as_deref(), Some("main"));
+    assert_eq!(push.url.as_deref(), Some("https://web-dpl_push.vercel.app"));
+    assert_eq!(live[1].commit, None, "no githubCommitSha in its meta");
+    let list = h
+        .fake
+        .gate
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v6/deployments")
+        .unwrap();
+    for want in [
+        "projectId=prj_web",
+        "target=production",
+        "state=READY",
+        "teamId=team_1",
+    ] {
+        assert!(list.query.contains(want), "{}", list.query);
+    }
+}
+
+#[test]
+fn a_deployment_that_never_became_ready_did_not_go_live() {
+    let summary = |v: serde_json::Value| {
+        serde_json::from_value::<opsroom_adapters::vercel::DeploymentSummary>(v).unwrap()
+    };
+    let ready = summary(serde_json::json!({"uid": "dpl_1", "created": 1, "ready": 5,
+        "readyState": "READY", "meta": {"githubCommitSha": "abc", "githubCommitRef": "main"}}));
+    assert_eq!(ready.went_live().unwrap().live_at.timestamp_millis(), 5);
+    let failed = summary(serde_json::json!({"uid": "dpl_2", "created": 1, "ready": 5,
+        "readyState": "ERROR"}));
+    assert!(failed.went_live().is_none());
+    let untimed = summary(serde_json::json!({"uid": "dpl_3", "created": 1, "readyState": "READY"}));
+    assert!(
+        untimed.went_live().is_none(),
+        "no `ready`, no time to correlate with"
+    );
+}

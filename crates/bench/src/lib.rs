@@ -1,9 +1,12 @@
 //! `opsroom bench`: measures the queue on each store — enqueue rate through
 //! the API and in batches, end-to-end no-op runs per second with N workers,
-//! enqueue → first SSE event latency idle and under load, and server memory.
+//! enqueue → first SSE event latency idle and under load, and server memory;
+//! with `--only incident`, the incident runbook end to end on generated logs.
 //! Every measurement runs a real `opsroom serve` child process: the running
 //! program must be the `opsroom` binary, which calls [`bench`] for its
 //! `bench` command.
+mod incident;
+
 use chrono::Utc;
 use clap::Args;
 use opsroom_store::{DynStore, RunInsertParams};
@@ -84,7 +87,11 @@ pub struct BenchArgs {
     /// sample is always taken).
     #[arg(long, default_value_t = 30)]
     pub latency_secs: u64,
-    /// Which measurements to take, comma separated.
+    /// MiB of generated logs the incident measurement triages.
+    #[arg(long, default_value_t = 256)]
+    pub incident_mb: u64,
+    /// Which measurements to take, comma separated (`incident`, the
+    /// incident runbook on generated logs, only when named).
     #[arg(
         long,
         value_enum,
@@ -101,6 +108,7 @@ pub enum Measure {
     Bulk,
     E2e,
     Latency,
+    Incident,
 }
 
 struct Server {
@@ -110,8 +118,23 @@ struct Server {
 
 impl Server {
     async fn start(database_url: &str, workers: usize, concurrency: usize) -> BenchResult<Server> {
+        Server::spawn(database_url, workers, concurrency, None).await
+    }
+
+    /// Starts `opsroom serve`, with `config` as its opsroom.toml when given.
+    async fn spawn(
+        database_url: &str,
+        workers: usize,
+        concurrency: usize,
+        config: Option<&std::path::Path>,
+    ) -> BenchResult<Server> {
         let exe = std::env::current_exe().map_err(failed)?;
-        let mut child = Command::new(exe)
+        let mut command = Command::new(exe);
+        command.env_remove("OPSROOM_CONFIG");
+        if let Some(config) = config {
+            command.env("OPSROOM_CONFIG", config);
+        }
+        let mut child = command
             .args([
                 "serve",
                 "--bind",
@@ -127,7 +150,6 @@ impl Server {
             ])
             .env("RUST_LOG", "error")
             .env_remove("OPSROOM_ADMIN_TOKEN")
-            .env_remove("OPSROOM_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -604,6 +626,7 @@ async fn bench_store(kind: &str, args: &BenchArgs) -> BenchResult<()> {
             Measure::Bulk => measure_bulk(kind, args).await?,
             Measure::E2e => measure_e2e(kind, args, &http).await?,
             Measure::Latency => measure_latency(kind, args, &http).await?,
+            Measure::Incident => incident::measure_incident(kind, args, &http).await?,
         }
     }
     Ok(())

@@ -5,15 +5,19 @@
 //! ends in and that group's final template, as drain3 users expect of a
 //! finished run. Meanwhile each line's pattern id goes to an unlinked temp
 //! file (12 bytes a line), so memory stays bounded by the templates.
+//!
+//! Lines are cut by [`opsroom_patterns::lines`], the reader the incident
+//! runbook's log sources use too, with a longer limit.
 
 use crate::client::{CliError, CliResult};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use clap::Args;
-use flate2::read::MultiGzDecoder;
+use opsroom_patterns::lines::{self, RawLines};
 use opsroom_patterns::{sniff, Miner, Pattern, PatternId};
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
+use std::io::{self, BufReader, BufWriter, IsTerminal, Read, Seek, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -51,51 +55,87 @@ struct Counts {
     bytes: u64,
 }
 
+/// Mines each line as [`lines::read_all`] cuts it.
+struct Mining {
+    miner: Miner,
+    counts: Counts,
+    spill: Option<Spill>,
+    since: Option<DateTime<Utc>>,
+    year: i32,
+    last_time: Option<DateTime<Utc>>,
+    progress: Progress,
+    /// Why mining stopped early (the temp file could not be written).
+    failed: Option<CliError>,
+}
+
+impl RawLines for Mining {
+    fn raw(&mut self, bytes: &[u8]) -> ControlFlow<()> {
+        self.counts.lines += 1;
+        self.counts.bytes += bytes.len() as u64 + 1;
+        self.progress.tick(&self.counts, &self.miner);
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            self.counts.not_utf8 += 1;
+            return ControlFlow::Continue(());
+        };
+        let (mut meta, message) = sniff(line, self.year);
+        if meta.time.is_none() {
+            meta.time = self.last_time;
+        }
+        self.last_time = meta.time;
+        if let Some(since) = self.since {
+            if meta.time.is_none_or(|t| t < since) {
+                self.counts.before_since += 1;
+                return ControlFlow::Continue(());
+            }
+        }
+        let id = self.miner.add(message, meta);
+        self.counts.mined += 1;
+        if let Some(spill) = &mut self.spill {
+            if let Err(e) = spill.push(self.counts.lines, id) {
+                self.failed = Some(e);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn too_long(&mut self, bytes: usize) {
+        self.counts.lines += 1;
+        self.counts.bytes += bytes as u64 + 1;
+        self.counts.too_long += 1;
+        self.progress.tick(&self.counts, &self.miner);
+    }
+}
+
 /// Runs `opsroom patterns`.
 pub fn run(args: PatternsArgs) -> CliResult<ExitCode> {
     let since = args.since.as_deref().map(parse_since).transpose()?;
     let inputs = open_inputs(&args.files)?;
-    let mut spill = if args.json { Some(Spill::new()?) } else { None };
-    let mut miner = Miner::new();
-    let mut counts = Counts::default();
-    let mut progress = Progress::new();
-    let year = Utc::now().year();
-    let mut last_time = None;
-    let mut buf = Vec::with_capacity(4096);
+    let mut mining = Mining {
+        miner: Miner::new(),
+        counts: Counts::default(),
+        spill: if args.json { Some(Spill::new()?) } else { None },
+        since,
+        year: Utc::now().year(),
+        last_time: None,
+        progress: Progress::new(),
+        failed: None,
+    };
     for (name, mut reader) in inputs {
-        loop {
-            let read = next_line(&mut reader, &mut buf)
-                .map_err(|e| CliError::input(format!("{name}: cannot read: {e}")))?;
-            let Some(read) = read else { break };
-            counts.lines += 1;
-            counts.bytes += read.bytes as u64;
-            progress.tick(&counts, &miner);
-            if read.too_long {
-                counts.too_long += 1;
-                continue;
-            }
-            let Ok(line) = std::str::from_utf8(&buf) else {
-                counts.not_utf8 += 1;
-                continue;
-            };
-            let (mut meta, message) = sniff(line, year);
-            if meta.time.is_none() {
-                meta.time = last_time;
-            }
-            last_time = meta.time;
-            if let Some(since) = since {
-                if meta.time.is_none_or(|t| t < since) {
-                    counts.before_since += 1;
-                    continue;
-                }
-            }
-            let id = miner.add(message, meta);
-            counts.mined += 1;
-            if let Some(spill) = &mut spill {
-                spill.push(counts.lines, id)?;
-            }
+        let flow = lines::read_all(&mut reader, MAX_LINE_BYTES, &mut mining)
+            .map_err(|e| CliError::input(format!("{name}: cannot read: {e}")))?;
+        // Only a failed write of the temp file stops the mining.
+        if let (true, Some(e)) = (flow.is_break(), mining.failed.take()) {
+            return Err(e);
         }
     }
+    let Mining {
+        miner,
+        counts,
+        spill,
+        progress,
+        ..
+    } = mining;
     progress.clear();
     let out = io::stdout().lock();
     let written = match spill {
@@ -130,16 +170,11 @@ fn summary(c: &Counts, patterns: usize) -> String {
     s
 }
 
-type Input = (String, Box<dyn BufRead>);
+type Input = (String, Box<dyn Read + Send>);
 
 /// Opens every input before reading any, so a missing file fails at once.
 fn open_inputs(files: &[PathBuf]) -> CliResult<Vec<Input>> {
-    let stdin = || -> Input {
-        (
-            "standard input".into(),
-            Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
-        )
-    };
+    let stdin = || -> Input { ("standard input".into(), Box::new(io::stdin())) };
     if files.is_empty() {
         return Ok(vec![stdin()]);
     }
@@ -150,70 +185,11 @@ fn open_inputs(files: &[PathBuf]) -> CliResult<Vec<Input>> {
                 return Ok(stdin());
             }
             let name = path.display().to_string();
-            let file = File::open(path)
+            let reader = lines::open_file(path)
                 .map_err(|e| CliError::input(format!("cannot open {name}: {e}")))?;
-            let reader: Box<dyn BufRead> = if path.extension().is_some_and(|e| e == "gz") {
-                Box::new(BufReader::with_capacity(
-                    1 << 20,
-                    MultiGzDecoder::new(BufReader::new(file)),
-                ))
-            } else {
-                Box::new(BufReader::with_capacity(1 << 20, file))
-            };
             Ok((name, reader))
         })
         .collect()
-}
-
-/// One physical line read into the buffer (without its `\n` or `\r\n`).
-struct LineRead {
-    bytes: usize,
-    /// Longer than [`MAX_LINE_BYTES`]: the buffer holds only its start.
-    too_long: bool,
-}
-
-/// Reads the next line into `buf`, never holding more than
-/// [`MAX_LINE_BYTES`] of it; `None` at the end of the input.
-fn next_line(reader: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Option<LineRead>> {
-    buf.clear();
-    let (mut bytes, mut too_long, mut any) = (0usize, false, false);
-    loop {
-        let chunk = match reader.fill_buf() {
-            Ok(chunk) => chunk,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if chunk.is_empty() {
-            break;
-        }
-        any = true;
-        let (part, done) = match memchr::memchr(b'\n', chunk) {
-            Some(i) => (&chunk[..i], i + 1),
-            None => (chunk, chunk.len()),
-        };
-        bytes += part.len();
-        if !too_long {
-            if buf.len() + part.len() > MAX_LINE_BYTES {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(part);
-            }
-        }
-        let found_end = done > part.len();
-        reader.consume(done);
-        if found_end {
-            bytes += 1;
-            break;
-        }
-    }
-    if !any {
-        return Ok(None);
-    }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    Ok(Some(LineRead { bytes, too_long }))
 }
 
 /// Each mined line's number and pattern id, kept on disk until the end.

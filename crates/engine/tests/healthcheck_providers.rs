@@ -97,6 +97,8 @@ base_url = "{supabase}"
             created,
             served: false,
             log: Vec::new(),
+            commit: None,
+            ready: None,
         });
     }
 

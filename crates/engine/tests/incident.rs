@@ -3,8 +3,9 @@
 //! be read), command logs, an HTTP log server and Vercel's runtime logs
 //! (the fake). A deploy followed by a new error makes that deploy the
 //! suspect and a rollback of it the remediation, which starts as a run;
-//! without a deploy the suspect is null. Sources that cannot be read fail
-//! the run naming what is wrong.
+//! without a deploy the suspect is null (deploys only a provider's list
+//! knows: `incident_providers.rs`). Sources that cannot be read fail the
+//! run naming what is wrong.
 
 #[macro_use]
 mod support;
@@ -13,7 +14,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, Utc};
 use opsroom_adapters::testing::vercel::FakeVercel;
 use opsroom_core::RunStatus;
 use opsroom_store::{DynStore, RunId};
@@ -22,11 +23,8 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use support::triage::{check_shape, finish, recurring_lines, triage_json, ts};
 use support::{secret_file, temp_dir, Api, Finished, NewRun, TOKEN};
-
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
 
 /// A shell deploy provider for env prod that records the ref it deployed.
 fn shell_deploy(dir: &Path) -> String {
@@ -66,84 +64,6 @@ fn incident(params: Value) -> NewRun<'static> {
         target: Some("payments"),
         params,
     }
-}
-
-async fn finish(api: &Api, run: NewRun<'_>) -> Finished {
-    let id = api.submit(run).await;
-    Finished::load(api, id).await
-}
-
-/// `triage.json` of a finished incident run.
-fn triage_json(done: &Finished) -> Value {
-    assert_eq!(done.run.status, RunStatus::Succeeded, "{}", done.log());
-    serde_json::from_str(&done.artifact("triage.json").content).expect("triage.json is JSON")
-}
-
-/// Lines of an older error that recurs every 5 minutes from 100 minutes
-/// ago, and info lines beside it.
-fn recurring_lines(now: DateTime<Utc>, until: DateTime<Utc>) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut t = now - Duration::minutes(100);
-    let mut n = 0;
-    while t < until {
-        lines.push(format!(
-            "{} ERROR db pool exhausted after {} ms waiting for a connection",
-            ts(t),
-            100 + n
-        ));
-        lines.push(format!("{} INFO GET /health 200 in {} ms", ts(t), n % 7));
-        t += Duration::minutes(5);
-        n += 1;
-    }
-    lines
-}
-
-/// Checks every field of `triage.json` (§8's shape) and returns its top
-/// pattern.
-fn check_shape(triage: &Value) -> &Value {
-    let from = triage["window"]["from"].as_str().expect("window.from");
-    let to = triage["window"]["to"].as_str().expect("window.to");
-    let (from, to) = (
-        DateTime::parse_from_rfc3339(from).unwrap(),
-        DateTime::parse_from_rfc3339(to).unwrap(),
-    );
-    assert_eq!(
-        to - from,
-        Duration::minutes(60),
-        "the default window is an hour"
-    );
-    assert!(triage["lines"].as_u64().is_some(), "lines: {triage}");
-    assert!(triage["skipped"].as_u64().is_some(), "skipped: {triage}");
-    assert!(triage.get("remediation").is_some(), "remediation: {triage}");
-    let patterns = triage["patterns"].as_array().expect("patterns");
-    assert!(!patterns.is_empty());
-    let total: u64 = patterns.iter().map(|p| p["count"].as_u64().unwrap()).sum();
-    assert_eq!(
-        total,
-        triage["lines"].as_u64().unwrap(),
-        "each line is in one pattern"
-    );
-    for p in patterns {
-        assert!(p["id"].as_u64().is_some(), "{p}");
-        assert!(p["template"].as_str().is_some(), "{p}");
-        assert!(p["count"].as_u64().unwrap() > 0, "{p}");
-        assert!(p["level"].is_string() || p["level"].is_null(), "{p}");
-        for key in ["first_seen", "last_seen"] {
-            DateTime::parse_from_rfc3339(p[key].as_str().unwrap())
-                .unwrap_or_else(|e| panic!("{key} of {p}: {e}"));
-        }
-        assert!(p["new"].is_boolean(), "{p}");
-        assert!(p["spike"].as_f64().is_some(), "{p}");
-        assert!(p["example"].as_str().is_some(), "{p}");
-        let suspect = &p["suspect"];
-        if !suspect.is_null() {
-            assert!(suspect["run_id"].as_i64().is_some(), "{p}");
-            assert!(suspect["deployment"].is_string(), "{p}");
-            assert!(suspect["ref"].is_string(), "{p}");
-            DateTime::parse_from_rfc3339(suspect["finished_at"].as_str().unwrap()).unwrap();
-        }
-    }
-    &patterns[0]
 }
 
 async fn file_logs_after_a_deploy_blame_it_and_the_rollback_runs(store: DynStore) {
@@ -338,7 +258,7 @@ async fn command_logs_without_a_deploy_have_no_suspect(store: DynStore) {
     assert!(done
         .artifact("triage.md")
         .content
-        .contains("None: no new or spiking error follows a deploy"));
+        .contains("None: no new or spiking error follows a known deploy"));
 
     // A command that fails: the run fails with its exit status and stderr.
     api.stop().await;

@@ -15,8 +15,12 @@
 //!    bytes` and `sent 5 bytes (5 KB)` … once the words agree).
 //!
 //! Memory grows with the number of templates, never with the number of lines.
+//!
+//! [`lines`] cuts the lines out of files, `.gz` files and streams, skipping
+//! (and counting) the ones too long to hold, for every reader of logs.
 
 pub mod eval;
+pub mod lines;
 mod meta;
 mod miner;
 mod token;

@@ -6,7 +6,9 @@
 //! skips the build (PENDING_DEPLOY → DEPLOYING → ACTIVE). The one replaced
 //! turns SUPERSEDED, as on DigitalOcean. The apps and deployments lists are
 //! paged like the real ones, their `next` links naming the real API host.
-//! A rollback without `skip_pin` pins the app until it is committed. One
+//! A rollback without `skip_pin` pins the app until it is committed.
+//! Deployments carry `phase_last_updated_at`, `updated_at` and their
+//! progress steps' `ended_at`, so when each went live can be read. One
 //! droplet, `3164444`, can be read.
 //!
 //! The app's spec has one service built from the GitHub repository
@@ -44,6 +46,10 @@ pub struct FakeDeployment {
     pub rollback: bool,
     /// Whether a newer deployment replaced it before it finished.
     pub superseded: bool,
+    /// When it went live (RFC 3339), for one that did.
+    pub live_at: Option<String>,
+    /// When a newer deployment replaced it as the live one (RFC 3339).
+    pub replaced_at: Option<String>,
 }
 
 impl FakeDeployment {
@@ -200,10 +206,36 @@ impl DoWorld {
         let d = &self.deployments[index];
         let phase = self.phase(d);
         let done = if d.went_live { 3 } else { 1 };
+        let created = format!("2026-01-01T00:{index:02}:00Z");
+        // Each step of one that went live ended by the time it did.
+        let steps: Vec<Value> = ["build", "deploy", "finalize"]
+            .iter()
+            .enumerate()
+            .map(|(n, name)| {
+                let status = match (n < done as usize, d.failed) {
+                    (true, _) => "SUCCESS",
+                    (false, true) => "ERROR",
+                    (false, false) => "PENDING",
+                };
+                let ended = if status == "SUCCESS" {
+                    d.live_at.clone()
+                } else {
+                    None
+                };
+                json!({"name": name, "status": status, "ended_at": ended})
+            })
+            .collect();
+        let phase_at = match phase {
+            "ACTIVE" => d.live_at.clone(),
+            "SUPERSEDED" => d.replaced_at.clone(),
+            _ => None,
+        }
+        .unwrap_or_else(|| created.clone());
         json!({"id": d.id, "phase": phase, "cause": "manual",
-            "created_at": format!("2026-01-01T00:{index:02}:00Z"),
+            "created_at": created, "updated_at": phase_at, "phase_last_updated_at": phase_at,
             "services": [{"name": "web", "source_commit_hash": d.commit}],
-            "progress": {"success_steps": done, "total_steps": 3, "error_steps": u32::from(d.failed)}})
+            "progress": {"success_steps": done, "total_steps": 3, "error_steps": u32::from(d.failed),
+                "steps": steps}})
     }
 
     /// The newest deployment still on its way (neither live nor failed),
@@ -237,6 +269,19 @@ impl DoWorld {
             ..FakeDeployment::building(&format!("dep-{n}"), &commit)
         });
         self.deployments.len() - 1
+    }
+
+    /// Deployment `index` goes live now and replaces the active one.
+    fn go_live(&mut self, index: usize) {
+        let now = chrono::Utc::now().to_rfc3339();
+        let active = self.active.clone();
+        if let Some(old) = self.deployments.iter_mut().find(|d| d.id == active) {
+            old.replaced_at = Some(now.clone());
+        }
+        let d = &mut self.deployments[index];
+        d.went_live = true;
+        d.live_at = Some(now);
+        self.active = d.id.clone();
     }
 
     /// Another app, by its id (`app-2`, …): serving, no spec.
@@ -363,8 +408,7 @@ async fn get_deployment(
         if d.fails && d.polls >= 3 {
             d.failed = true;
         } else if d.polls >= 4 {
-            d.went_live = true;
-            world.active = id;
+            world.go_live(index);
         }
     }
     Json(json!({"deployment": world.json(index)})).into_response()
@@ -442,17 +486,30 @@ async fn droplet(Path(id): Path<u64>) -> Response {
 impl FakeDigitalOcean {
     /// Starts the fake.
     pub async fn start() -> FakeDigitalOcean {
-        let seeded = |id: &str, commit: &str, went_live: bool| FakeDeployment {
-            went_live,
-            failed: !went_live,
+        let seeded = |id: &str, commit: &str, live: Option<(&str, Option<&str>)>| FakeDeployment {
+            went_live: live.is_some(),
+            failed: live.is_none(),
+            live_at: live.map(|(at, _)| at.to_string()),
+            replaced_at: live.and_then(|(_, replaced)| replaced).map(String::from),
             ..FakeDeployment::building(id, commit)
         };
         let world = Arc::new(Mutex::new(DoWorld {
             active: "dep-old".into(),
             deployments: vec![
-                seeded("dep-older", "c0ffee1", true),
-                seeded("dep-broken", "bad0000", false),
-                seeded("dep-old", "c0ffee2", true),
+                seeded(
+                    "dep-older",
+                    "c0ffee1",
+                    Some((
+                        "2026-01-01T00:00:40+00:00",
+                        Some("2026-01-01T00:02:40+00:00"),
+                    )),
+                ),
+                seeded("dep-broken", "bad0000", None),
+                seeded(
+                    "dep-old",
+                    "c0ffee2",
+                    Some(("2026-01-01T00:02:40+00:00", None)),
+                ),
             ],
             created: 0,
             rollback_requests: Vec::new(),
@@ -481,6 +538,22 @@ impl FakeDigitalOcean {
             world,
             gate,
         }
+    }
+
+    /// A deployment App Platform made by itself, as a push to the spec's
+    /// branch does with `deploy_on_push`: built from `commit`, live since
+    /// `live_at`, replacing the active one. Returns its id.
+    pub fn push(&self, commit: &str, live_at: chrono::DateTime<chrono::Utc>) -> String {
+        let mut world = self.world.lock().unwrap();
+        let before = world.active.clone();
+        let index = world.start(Some(commit.into()));
+        world.go_live(index);
+        let at = live_at.to_rfc3339();
+        if let Some(old) = world.deployments.iter_mut().find(|d| d.id == before) {
+            old.replaced_at = Some(at.clone());
+        }
+        world.deployments[index].live_at = Some(at);
+        world.active.clone()
     }
 
     /// Makes the next deployment started fail its build.

@@ -20,7 +20,12 @@
 //! fake plays a GitHub that ignores (204) or refuses (422) the parameter.
 //! Run times have GitHub's one-second resolution, and the runs list can lag
 //! behind dispatches, as GitHub's does. Six pull requests were opened
-//! before the fake started.
+//! before the fake started. Deployments and their statuses are listed as
+//! GitHub lists them ([`FakeGitHub::deploy`] records one).
+
+mod deployments;
+
+pub use deployments::FakeGhDeployment;
 
 use super::Fake;
 use axum::extract::{Path, Query, State};
@@ -102,6 +107,8 @@ pub struct GitHubWorld {
     pub issues: Vec<Value>,
     /// Objects made so far (for unique SHAs).
     pub objects: u32,
+    /// Deployments, oldest first (see [`FakeGitHub::deploy`]).
+    pub deployments: Vec<FakeGhDeployment>,
 }
 
 impl GitHubWorld {
@@ -760,6 +767,11 @@ impl FakeGitHub {
             )
             .route("/repos/{o}/{r}/actions/workflows/{wf}/runs", get(list_runs))
             .route("/repos/{o}/{r}/actions/runs/{id}", get(get_run))
+            .route("/repos/{o}/{r}/deployments", get(deployments::list))
+            .route(
+                "/repos/{o}/{r}/deployments/{id}/statuses",
+                get(deployments::statuses),
+            )
             .with_state(AppState {
                 gate: gate.clone(),
                 world: world.clone(),

@@ -17,7 +17,9 @@
 //! older event shape, text at the top) a line per poll.
 //!
 //! Lists are paged as Vercel pages them (`limit`, `until`,
-//! `pagination.next`). A promotion can be made to take a few reads of the
+//! `pagination.next`); each deployment carries `ready` (when it became
+//! READY) and its git `meta`. [`FakeVercel::push`] adds one made outside
+//! opsroom, as a git push does. A promotion can be made to take a few reads of the
 //! project, as Vercel carries it out in the background
 //! ([`FakeVercel::slow_promotions`]). Runtime logs are the lines a test set for a
 //! deployment ([`FakeVercel::set_runtime_logs`]), else three JSON lines.
@@ -44,6 +46,10 @@ pub struct FakeDeployment {
     pub served: bool,
     /// Its build log: (created, type, text).
     pub log: Vec<(i64, &'static str, String)>,
+    /// The commit it was built from (`meta.githubCommitSha`), when known.
+    pub commit: Option<String>,
+    /// When it became READY (ms since the epoch): Vercel's `ready`.
+    pub ready: Option<i64>,
 }
 
 impl FakeDeployment {
@@ -57,6 +63,8 @@ impl FakeDeployment {
             created,
             served: true,
             log: Vec::new(),
+            commit: None,
+            ready: Some(created + 500),
         }
     }
 }
@@ -129,6 +137,7 @@ fn to_json(d: &FakeDeployment) -> Value {
         "readyState": d.state, "target": "production", "projectId": "prj_web",
         "createdAt": d.created, "alias": [],
         "inspectorUrl": format!("https://vercel.com/acme/web/{}", d.id),
+        "ready": d.ready, "meta": meta(d),
     });
     if d.state == "ERROR" {
         v["errorMessage"] = json!("Command \"npm run build\" exited with 1");
@@ -166,6 +175,8 @@ async fn create(State(w): State<Shared>, Json(body): Json<Value>) -> Response {
         created: 10_000 + world.created as i64,
         served: false,
         log: Vec::new(),
+        commit: None,
+        ready: None,
     };
     world.deployments.push(d.clone());
     Json(to_json(&d)).into_response()
@@ -209,6 +220,9 @@ async fn get_one(State(w): State<Shared>, Path(id): Path<String>) -> Response {
             ));
         }
         became_ready = d.state == "READY";
+        if became_ready {
+            d.ready = Some(chrono::Utc::now().timestamp_millis());
+        }
         if became_ready && auto_assign {
             d.served = true;
         }
@@ -256,11 +270,21 @@ async fn list(State(w): State<Shared>, Query(q): Query<HashMap<String, String>>)
         .map(|d| {
             json!({"uid": d.id, "name": "web", "url": format!("web-{}.vercel.app", d.id),
                    "created": d.created, "readyState": d.state, "state": d.state,
-                   "target": "production", "meta": {"githubCommitRef": d.git_ref}})
+                   "target": "production", "meta": meta(d), "ready": d.ready,
+                   "inspectorUrl": format!("https://vercel.com/acme/web/{}", d.id)})
         })
         .collect();
     Json(json!({"deployments": items, "pagination": {"count": items.len(), "next": next}}))
         .into_response()
+}
+
+/// Git metadata as Vercel records it for a deployment from GitHub.
+fn meta(d: &FakeDeployment) -> Value {
+    let mut meta = json!({"githubCommitRef": d.git_ref, "githubOrg": "acme", "githubRepo": "web"});
+    if let Some(sha) = &d.commit {
+        meta["githubCommitSha"] = json!(sha);
+    }
+    meta
 }
 
 fn known_project(project: &str) -> bool {
@@ -287,11 +311,7 @@ async fn project(State(w): State<Shared>, Path(project): Path<String>) -> Respon
         .deployments
         .iter()
         .find(|d| d.id == world.live)
-        .map(|d| {
-            let mut v = to_json(d);
-            v["meta"] = json!({"githubCommitRef": d.git_ref});
-            v
-        });
+        .map(to_json);
     let last = world.last_alias_request.as_ref().map(|(kind, from, to)| {
         json!({"type": kind, "jobStatus": job_status, "fromDeploymentId": from,
                "toDeploymentId": to, "requestedAt": 1})
@@ -546,6 +566,22 @@ impl FakeVercel {
                "source": "serverless", "timestampInMs": at_ms, "domain": "web.app",
                "messageTruncated": false, "requestMethod": "POST",
                "requestPath": "/api/pay", "responseStatusCode": if level == "error" { 500 } else { 200 }})
+    }
+
+    /// A production deployment made outside opsroom, as a git push to the
+    /// production branch makes one: built from `commit` on `git_ref`,
+    /// READY at `ready_ms` (ms since the epoch) and serving production
+    /// from then on.
+    pub fn push(&self, id: &str, git_ref: &str, commit: &str, ready_ms: i64) {
+        let mut world = self.world.lock().unwrap();
+        world.deployments.push(FakeDeployment {
+            commit: Some(commit.into()),
+            ready: Some(ready_ms),
+            ..FakeDeployment::seeded(id, git_ref, ready_ms - 60_000)
+        });
+        if world.auto_assign {
+            world.live = id.into();
+        }
     }
 
     /// Adds `deployment` (see [`FakeDeployment::seeded`]).

@@ -192,6 +192,12 @@ pub enum DeployConfig {
         /// told apart by that value in its name.
         #[serde(default)]
         correlation_input: Option<String>,
+        /// The GitHub environment the workflow's deploy job names
+        /// (`environment:`): its deployments tell the incident runbook
+        /// which commit went live when, even for runs opsroom did not
+        /// start. Default: the opsroom env's name.
+        #[serde(default)]
+        environment: Option<String>,
         /// `[secrets]` entry holding the GitHub token.
         token_secret: String,
         #[serde(default)]

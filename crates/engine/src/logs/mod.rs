@@ -1,6 +1,7 @@
 //! Reading logs for triage: one line's time, level and message from the
 //! common formats ([`parse_line`]), lines cut from a byte stream with a
-//! bound on their length ([`LineSplitter`]), and the sources a service's
+//! bound on their length ([`LineSplitter`], the one `opsroom patterns`
+//! uses too), and the sources a service's
 //! `logs` names ([`sources`]), each streamed into a [`LineSink`] so that
 //! memory does not grow with the size of the logs.
 
@@ -11,6 +12,8 @@ use opsroom_patterns::{sniff, Level};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::ops::ControlFlow;
+
+pub use opsroom_patterns::lines::{LineSplitter, RawLines};
 
 /// Lines longer than this (in bytes) are skipped and counted, not read.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
@@ -26,15 +29,12 @@ pub struct LogLine<'a> {
     pub message: Cow<'a, str>,
 }
 
-/// Where lines go as a source reads them.
-pub trait LineSink: Send {
-    /// One line as read (without its end of line). `Break` stops reading
-    /// (the line limit is reached).
-    fn raw(&mut self, bytes: &[u8]) -> ControlFlow<()>;
+/// Where lines go as a source reads them: each line as read ([`RawLines`],
+/// cut by [`LineSplitter`] with [`MAX_LINE_BYTES`] as the limit), or
+/// already taken apart.
+pub trait LineSink: RawLines + Send {
     /// One line a source already took apart (Vercel's runtime logs).
     fn parsed(&mut self, line: LogLine<'_>) -> ControlFlow<()>;
-    /// A line that cannot be read: longer than [`MAX_LINE_BYTES`].
-    fn too_long(&mut self);
 }
 
 /// Reads a line's time, level and message: a JSON object's fields (`ts`,
@@ -182,65 +182,6 @@ fn slashed_date_line(text: &str) -> Option<LogLine<'_>> {
     })
 }
 
-/// Cuts a byte stream into lines, however it is chunked, keeping at most
-/// [`MAX_LINE_BYTES`] of a line: a longer one is reported as too long,
-/// never held whole.
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    buf: Vec<u8>,
-    too_long: bool,
-}
-
-impl LineSplitter {
-    /// Passes each line that `chunk` completes to `sink`.
-    pub fn push(&mut self, mut chunk: &[u8], sink: &mut dyn LineSink) -> ControlFlow<()> {
-        while let Some(i) = memchr::memchr(b'\n', chunk) {
-            let part = &chunk[..i];
-            chunk = &chunk[i + 1..];
-            let flow = if self.too_long || self.buf.len() + part.len() > MAX_LINE_BYTES {
-                sink.too_long();
-                ControlFlow::Continue(())
-            } else if self.buf.is_empty() {
-                sink.raw(trim_cr(part))
-            } else {
-                self.buf.extend_from_slice(part);
-                sink.raw(trim_cr(&self.buf))
-            };
-            self.buf.clear();
-            self.too_long = false;
-            flow?;
-        }
-        if !self.too_long {
-            if self.buf.len() + chunk.len() > MAX_LINE_BYTES {
-                self.too_long = true;
-                self.buf.clear();
-            } else {
-                self.buf.extend_from_slice(chunk);
-            }
-        }
-        ControlFlow::Continue(())
-    }
-
-    /// Passes the last line, when the stream did not end with a newline.
-    pub fn finish(&mut self, sink: &mut dyn LineSink) -> ControlFlow<()> {
-        let flow = if self.too_long {
-            sink.too_long();
-            ControlFlow::Continue(())
-        } else if !self.buf.is_empty() {
-            sink.raw(trim_cr(&self.buf))
-        } else {
-            ControlFlow::Continue(())
-        };
-        self.buf.clear();
-        self.too_long = false;
-        flow
-    }
-}
-
-fn trim_cr(line: &[u8]) -> &[u8] {
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,44 +240,5 @@ mod tests {
         }
         assert_eq!(t("no time here"), None);
         assert_eq!(m("{not json"), "{not json");
-    }
-
-    #[derive(Default)]
-    struct Collect {
-        lines: Vec<String>,
-        too_long: usize,
-    }
-
-    impl LineSink for Collect {
-        fn raw(&mut self, bytes: &[u8]) -> ControlFlow<()> {
-            self.lines.push(String::from_utf8_lossy(bytes).into_owned());
-            ControlFlow::Continue(())
-        }
-        fn parsed(&mut self, _: LogLine<'_>) -> ControlFlow<()> {
-            ControlFlow::Continue(())
-        }
-        fn too_long(&mut self) {
-            self.too_long += 1;
-        }
-    }
-
-    #[test]
-    fn lines_are_cut_however_the_stream_is_chunked_and_long_ones_skipped() {
-        let long = "x".repeat(MAX_LINE_BYTES + 1);
-        let text = format!("a\r\nbb\n{long}\nccc\n\nlast");
-        for size in [1, 3, 7, 1000, MAX_LINE_BYTES + 10] {
-            let mut splitter = LineSplitter::default();
-            let mut sink = Collect::default();
-            for chunk in text.as_bytes().chunks(size) {
-                let _ = splitter.push(chunk, &mut sink);
-            }
-            let _ = splitter.finish(&mut sink);
-            assert_eq!(
-                sink.lines,
-                ["a", "bb", "ccc", "", "last"],
-                "chunks of {size}"
-            );
-            assert_eq!(sink.too_long, 1, "chunks of {size}");
-        }
     }
 }

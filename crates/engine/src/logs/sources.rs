@@ -3,15 +3,13 @@
 //! answer, Vercel's runtime log stream. Each error says what was being
 //! read; the caller hides credentials from it.
 
-use super::{LineSink, LineSplitter, LogLine};
+use super::{LineSink, LineSplitter, LogLine, MAX_LINE_BYTES};
 use crate::config::VercelLogsProject;
 use chrono::{DateTime, TimeZone, Utc};
-use flate2::read::MultiGzDecoder;
 use opsroom_adapters::vercel::{ListDeployments, RuntimeLog, VercelClient};
 use opsroom_adapters::{ApiError, Secret};
-use opsroom_patterns::Level;
+use opsroom_patterns::{lines, Level};
 use std::borrow::Cow;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -92,28 +90,12 @@ fn wildcard_match(pattern: &str, name: &str) -> bool {
 /// Reads every file of `paths` (blocking: run it on a blocking thread),
 /// gzip when the name ends in `.gz`. Stops early when the sink breaks.
 pub fn read_files(paths: &[PathBuf], sink: &mut dyn LineSink) -> Result<(), String> {
-    let mut buf = vec![0u8; CHUNK];
     for path in paths {
         let name = path.display();
-        let file = std::fs::File::open(path).map_err(|e| format!("cannot open {name}: {e}"))?;
-        let mut reader: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-            Box::new(MultiGzDecoder::new(std::io::BufReader::new(file)))
-        } else {
-            Box::new(file)
-        };
-        let mut splitter = LineSplitter::default();
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(format!("cannot read {name}: {e}")),
-            };
-            if splitter.push(&buf[..n], sink).is_break() {
-                return Ok(());
-            }
-        }
-        if splitter.finish(sink).is_break() {
+        let mut reader = lines::open_file(path).map_err(|e| format!("cannot open {name}: {e}"))?;
+        let flow = lines::read_all(&mut reader, MAX_LINE_BYTES, sink)
+            .map_err(|e| format!("cannot read {name}: {e}"))?;
+        if flow.is_break() {
             return Ok(());
         }
     }
@@ -170,7 +152,7 @@ pub async fn read_command(
             timeout.as_millis()
         )
     };
-    let mut splitter = LineSplitter::default();
+    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = match tokio::time::timeout_at(deadline, stdout.read(&mut buf)).await {
@@ -242,7 +224,7 @@ pub async fn read_http(
     if !status.is_success() {
         return Err(format!("GET {url}: HTTP {status}"));
     }
-    let mut splitter = LineSplitter::default();
+    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {

@@ -1,24 +1,27 @@
 //! `incident`: reads the window's logs of the env's services (the target,
 //! or every service with a `logs` source), mines them into patterns,
 //! ranks the patterns most urgent first against a baseline of the same
-//! length before the window, ties each to the deploy run that finished
-//! just before its first line, and writes `triage.md` and `triage.json`
-//! with a proposed remediation (a rollback of the suspect deploy) and the
+//! length before the window, ties each to the deploy that went live just
+//! before its first line (opsroom's deploy runs merged with the env
+//! provider's own deployment list, so a git push is a suspect too; a list
+//! that cannot be read is a note in the report), and writes `triage.md`
+//! and `triage.json` with a proposed remediation (a rollback of the suspect deploy) and the
 //! other runs that can follow (`remediations`: the rollback, and with
 //! `[incident]` a pull request reverting the suspect's commits or an issue
 //! with the report; see [`super::incident_pr`]).
 
+pub mod suspects;
 pub mod triage;
 
 use super::deploy::typed_params;
 use super::deploy_checks::check_target;
-use super::provider::{Deployment, DEPLOYED_EVENT};
+use super::provider::{DeployProvider, Deployment, DEPLOYED_EVENT};
 use crate::config::{vercel_project, EnvConfig, LogSourceConfig};
 use crate::logs::sources;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
 use opsroom_adapters::vercel::{VercelClient, VercelConfig};
-use opsroom_adapters::Secret;
+use opsroom_adapters::{LiveDeployment, Secret};
 use opsroom_core::{ArtifactKind, EventLevel, Phase, RunStatus};
 use opsroom_store::{EventsListParams, Run, RunListParams};
 use serde::Deserialize;
@@ -58,6 +61,8 @@ pub struct Incident {
     params: IncidentParams,
     sources: Vec<Source>,
     deploys: Vec<Suspect>,
+    /// What the triage went on without, for the report.
+    notes: Vec<String>,
     triage: Option<Triage>,
     /// Window lines mined, by the intakes' count, to check the report.
     mined: u64,
@@ -77,6 +82,7 @@ impl Incident {
             params: typed_params(params)?,
             sources: Vec::new(),
             deploys: Vec::new(),
+            notes: Vec::new(),
             triage: None,
             mined: 0,
         })
@@ -223,16 +229,47 @@ impl Incident {
                 .and_then(|d| d.git_ref.clone())
                 .or_else(|| run.params["ref"].as_str().map(String::from));
             let commit = deployed.as_ref().and_then(|d| d.commit.clone());
+            let url = deployed.as_ref().and_then(|d| d.url.clone());
             out.push(Suspect {
-                run_id: run.id,
+                run_id: Some(run.id),
                 deployment: deployed.map(|d| d.id),
                 git_ref,
                 finished_at,
-                target: run.target.clone(),
+                source: triage::FROM_OPSROOM.into(),
                 commit,
+                url,
+                target: run.target.clone(),
+                started_at: run.started_at,
             });
         }
         Ok(out)
+    }
+
+    /// The env's deploy provider's own list of what went live (git pushes
+    /// and CI deploys included): `Ok(None)` when the env has no provider or
+    /// one without a list; an error is a note for the report, never a
+    /// failed triage.
+    async fn provider_deploys(
+        &self,
+        ctx: &mut RunContext,
+    ) -> Result<Option<(&'static str, Vec<LiveDeployment>)>, String> {
+        let Some(deploy) = &self.config.deploy else {
+            return Ok(None);
+        };
+        let name = deploy.provider();
+        let failed = |e: PhaseError| {
+            format!(
+                "the {name} deployment list could not be read, so only deploys opsroom ran are suspects: {}",
+                e.message
+            )
+        };
+        let provider =
+            DeployProvider::new(ctx, &self.env, self.target.as_deref()).map_err(failed)?;
+        Ok(provider
+            .went_live()
+            .await
+            .map_err(failed)?
+            .map(|l| (name, l)))
     }
 
     /// Reads one source into `intake`; an error says what could not be read.
@@ -365,7 +402,8 @@ impl Incident {
         for p in &mut patterns {
             p.suspect = triage::suspect_for(&self.deploys, &p.service, p.first_seen);
         }
-        let remediation = triage::remediation(&self.env, &patterns, &self.deploys);
+        let remediation =
+            triage::remediation(&self.env, self.target.as_deref(), &patterns, &self.deploys);
         let repo = ctx
             .engine()
             .config
@@ -392,7 +430,7 @@ impl Incident {
                     if top.new { "new" } else { "known" },
                     top.suspect
                         .as_ref()
-                        .map(|s| format!(", after deploy run {}", s.run_id))
+                        .map(|s| format!(", after {}", s.label()))
                         .unwrap_or_default(),
                     top.template
                 ),
@@ -412,6 +450,7 @@ impl Incident {
             remediation,
             remediations,
             sources: reports,
+            notes: self.notes.clone(),
         });
         Ok(())
     }
@@ -451,16 +490,37 @@ impl Incident {
                         }
                     }
                 }
-                self.deploys = self.load_deploys(ctx).await?;
+                let ours = self.load_deploys(ctx).await?;
                 ctx.log(
                     EventLevel::Info,
                     format!(
                         "{} successful deploy run{} of {} in opsroom's history",
-                        self.deploys.len(),
-                        if self.deploys.len() == 1 { "" } else { "s" },
+                        ours.len(),
+                        if ours.len() == 1 { "" } else { "s" },
                         self.env
                     ),
                 );
+                self.deploys = match self.provider_deploys(ctx).await {
+                    Ok(Some((provider, listed))) => {
+                        let merged = triage::merge_deploys(ours, provider, listed);
+                        let outside = merged.iter().filter(|d| d.run_id.is_none()).count();
+                        ctx.log(
+                            EventLevel::Info,
+                            format!(
+                                "the {provider} deployment list adds {outside} deploy{} made outside opsroom",
+                                if outside == 1 { "" } else { "s" }
+                            ),
+                        );
+                        merged
+                    }
+                    Ok(None) => ours,
+                    Err(note) => {
+                        let note = ctx.redact(&note);
+                        ctx.log(EventLevel::Warn, note.clone());
+                        self.notes.push(note);
+                        ours
+                    }
+                };
                 Ok(())
             }
             Phase::Action => self.triage(ctx).await,

@@ -22,7 +22,7 @@ use opsroom_adapters::digitalocean::{DigitalOceanClient, DigitalOceanConfig};
 use opsroom_adapters::follow::{FollowError, FollowOptions};
 use opsroom_adapters::github::{GitHubClient, GitHubConfig, RepoName};
 use opsroom_adapters::vercel::{VercelClient, VercelConfig};
-use opsroom_adapters::ApiError;
+use opsroom_adapters::{ApiError, LiveDeployment};
 use opsroom_core::{EventLevel, RunStatus};
 use opsroom_store::{EventsListParams, Run, RunListParams};
 use serde::{Deserialize, Serialize};
@@ -115,6 +115,16 @@ trait Backend: Send + Sync {
         ctx: &mut RunContext,
         git_ref: Option<&str>,
     ) -> Result<Deployment, PhaseError>;
+
+    /// The deployments the provider lists as gone live, whoever started
+    /// them, newest first; `None` for a provider without such a list (a
+    /// shell deploy: opsroom's own record is all there is).
+    async fn went_live(
+        &self,
+        _p: &DeployProvider,
+    ) -> Result<Option<Vec<LiveDeployment>>, PhaseError> {
+        Ok(None)
+    }
 
     /// Makes `to` live again; by default by redeploying its ref.
     async fn restore(
@@ -242,6 +252,7 @@ impl DeployProvider {
                 ref_input,
                 inputs,
                 correlation_input,
+                environment,
                 token_secret,
                 base_url,
                 timeout_ms,
@@ -267,6 +278,7 @@ impl DeployProvider {
                         .map(|(k, v)| (k.clone(), Value::from(v.clone())))
                         .collect(),
                     correlation_input: correlation_input.clone(),
+                    environment: environment.clone().unwrap_or_else(|| name.to_string()),
                     follow: follow_options(*timeout_ms, *poll_interval_ms),
                 })
             }
@@ -366,6 +378,14 @@ impl DeployProvider {
         git_ref: Option<&str>,
     ) -> Result<Deployment, PhaseError> {
         self.backend.deploy(self, ctx, git_ref).await
+    }
+
+    /// The deployments the provider's own list says went live, with when
+    /// and from which commit, including those made outside opsroom (a git
+    /// push, a CI job), newest first; `None` when the provider keeps no
+    /// such list (shell deploys).
+    pub async fn went_live(&self) -> Result<Option<Vec<LiveDeployment>>, PhaseError> {
+        self.backend.went_live(self).await
     }
 
     /// Makes `to` (an earlier successful deployment) live again: Vercel's

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod triage;
+
 use opsroom_engine::OpsConfig;
 use opsroom_server::client::{ApiClient, RunAction};
 use opsroom_server::testing::{TestApp, TestAppOptions};

@@ -4,10 +4,13 @@
 //! the deploy that finished just before its first line, and written as
 //! `triage.json` and `triage.md`.
 
-use crate::logs::{parse_line, LineSink, LogLine};
+use crate::logs::{parse_line, LineSink, LogLine, RawLines};
 use chrono::{DateTime, Datelike, Utc};
 use opsroom_patterns::{Level, LineMeta, Miner};
 use opsroom_store::RunId;
+
+use super::suspects::same_target;
+pub use super::suspects::{merge_deploys, suspect_for, Suspect, FROM_OPSROOM};
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -30,30 +33,6 @@ impl Window {
             from: to - span,
             to,
         }
-    }
-}
-
-/// A deploy run opsroom finished, as a suspect.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Suspect {
-    pub run_id: RunId,
-    /// The provider's deployment id, when the run recorded one.
-    pub deployment: Option<String>,
-    #[serde(rename = "ref")]
-    pub git_ref: Option<String>,
-    pub finished_at: DateTime<Utc>,
-    /// The target the run deployed (none: the env's project).
-    #[serde(skip)]
-    pub target: Option<String>,
-    /// The commit it made live, when the provider said.
-    #[serde(skip)]
-    pub commit: Option<String>,
-}
-
-impl Suspect {
-    /// What it deployed, as git can name it: the commit, else the ref.
-    fn revision(&self) -> Option<&str> {
-        self.commit.as_deref().or(self.git_ref.as_deref())
     }
 }
 
@@ -242,7 +221,7 @@ fn minutes(d: chrono::Duration) -> f64 {
     (d.num_milliseconds() as f64 / 60_000.0).max(1.0 / 60.0)
 }
 
-impl LineSink for Intake {
+impl RawLines for Intake {
     fn raw(&mut self, bytes: &[u8]) -> ControlFlow<()> {
         match std::str::from_utf8(bytes) {
             Ok(text) => {
@@ -256,12 +235,14 @@ impl LineSink for Intake {
         }
     }
 
+    fn too_long(&mut self, _bytes: usize) {
+        self.skipped += 1;
+    }
+}
+
+impl LineSink for Intake {
     fn parsed(&mut self, line: LogLine<'_>) -> ControlFlow<()> {
         self.take(line)
-    }
-
-    fn too_long(&mut self) {
-        self.skipped += 1;
     }
 }
 
@@ -314,44 +295,30 @@ pub fn rank(patterns: &mut [TriagePattern]) {
     });
 }
 
-/// The deploy that finished last at or before `at`, among `deploys` of the
-/// pattern's service (runs without a target deploy the whole env).
-pub fn suspect_for(
-    deploys: &[Suspect],
-    service: &str,
-    at: Option<DateTime<Utc>>,
-) -> Option<Suspect> {
-    let at = at?;
-    deploys
-        .iter()
-        .filter(|d| {
-            d.target
-                .as_deref()
-                .is_none_or(|t| t.eq_ignore_ascii_case(service))
-        })
-        .filter(|d| d.finished_at <= at)
-        .max_by_key(|d| (d.finished_at, d.run_id))
-        .cloned()
-}
-
 /// The run to propose: a rollback of the suspect of the most urgent
 /// pattern, when that pattern has one. Rolling back to "the one before the
 /// live one" undoes the suspect when it is the last deploy; after a later
-/// deploy the rollback names the deployment before the suspect.
-pub fn remediation(env: &str, patterns: &[TriagePattern], deploys: &[Suspect]) -> Value {
+/// deploy the rollback names the deployment before the suspect. It rolls
+/// back the suspect's target, else the incident's (`target`).
+pub fn remediation(
+    env: &str,
+    target: Option<&str>,
+    patterns: &[TriagePattern],
+    deploys: &[Suspect],
+) -> Value {
     let Some(top) = patterns.iter().find(|p| p.is_urgent()) else {
         return Value::Null;
     };
     let Some(suspect) = &top.suspect else {
         return Value::Null;
     };
-    let same_target = |d: &&Suspect| d.target == suspect.target;
+    let same_target = |d: &&Suspect| same_target(&d.target, &suspect.target);
     let newest = deploys
         .iter()
         .filter(same_target)
         .max_by_key(|d| (d.finished_at, d.run_id));
     let mut params = serde_json::Map::new();
-    if newest.is_some_and(|n| n.run_id != suspect.run_id) {
+    if newest.is_some_and(|n| !n.is_same(suspect)) {
         let before = deploys
             .iter()
             .filter(same_target)
@@ -367,7 +334,7 @@ pub fn remediation(env: &str, patterns: &[TriagePattern], deploys: &[Suspect]) -
     json!({
         "runbook": "rollback",
         "env": env,
-        "target": suspect.target,
+        "target": suspect.target.as_deref().or(target),
         "params": params,
     })
 }
@@ -394,7 +361,7 @@ pub fn remediations(
     repo: Option<FixRepo>,
 ) -> Vec<Value> {
     let mut out = Vec::new();
-    let rollback = remediation(env, patterns, deploys);
+    let rollback = remediation(env, target, patterns, deploys);
     if !rollback.is_null() {
         out.push(rollback);
     }
@@ -408,7 +375,7 @@ pub fn remediations(
     let range = suspect.and_then(|suspect| {
         let before = deploys
             .iter()
-            .filter(|d| d.target == suspect.target)
+            .filter(|d| same_target(&d.target, &suspect.target))
             .filter(|d| d.finished_at < suspect.finished_at)
             .max_by_key(|d| (d.finished_at, d.run_id))?;
         let (from, to) = (before.revision()?, suspect.revision()?);
@@ -459,6 +426,9 @@ pub struct Triage {
     /// Every run the operator can start from the report ([`remediations`]).
     pub remediations: Vec<Value>,
     pub sources: Vec<SourceReport>,
+    /// What the triage could not use and went on without (a provider's
+    /// deployment list that could not be read).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -520,14 +490,7 @@ impl Triage {
                     cell(&p.template).replace('`', "'"),
                     p.suspect
                         .as_ref()
-                        .map(|s| format!(
-                            "run {} ({})",
-                            s.run_id,
-                            s.deployment
-                                .as_deref()
-                                .or(s.git_ref.as_deref())
-                                .unwrap_or("-")
-                        ))
+                        .map(|s| cell(&s.label()))
                         .unwrap_or_else(|| "-".into())
                 ));
             }
@@ -551,10 +514,14 @@ impl Triage {
                 let suspect = self.patterns.iter().find(|p| p.is_urgent()).and_then(|p| p.suspect.as_ref());
                 if let Some(s) = suspect {
                     md.push_str(&format!(
-                        "The most urgent error began after deploy run {} ({}, ref {}) finished at {}.\n\n",
-                        s.run_id,
-                        s.deployment.as_deref().unwrap_or("-"),
+                        "The most urgent error began after {} (ref {}{}) went live at {}.\n\n",
+                        s.label(),
                         s.git_ref.as_deref().unwrap_or("-"),
+                        s.commit
+                            .as_deref()
+                            .filter(|c| Some(*c) != s.git_ref.as_deref())
+                            .map(|c| format!(", commit {c}"))
+                            .unwrap_or_default(),
                         s.finished_at.format("%Y-%m-%d %H:%M:%S UTC")
                     ));
                 }
@@ -564,7 +531,7 @@ impl Triage {
                 ));
             }
             None => md.push_str(
-                "None: no new or spiking error follows a deploy opsroom made. Look at the patterns above.\n",
+                "None: no new or spiking error follows a known deploy (opsroom's runs and the provider's deployment list). Look at the patterns above.\n",
             ),
         }
         for body in self
@@ -583,6 +550,12 @@ impl Triage {
                 "```json\n{}\n```\n",
                 serde_json::to_string_pretty(body).unwrap_or_default()
             ));
+        }
+        if !self.notes.is_empty() {
+            md.push_str("\n## Notes\n\n");
+            for note in &self.notes {
+                md.push_str(&format!("- ⚠️ {}\n", note.replace('\n', " ")));
+            }
         }
         md
     }
@@ -608,12 +581,15 @@ mod tests {
 
     fn deploy(run: i64, min: i64) -> Suspect {
         Suspect {
-            run_id: RunId(run),
+            run_id: Some(RunId(run)),
             deployment: Some(format!("dpl_{run}")),
             git_ref: Some("main".into()),
             finished_at: at(min),
-            target: Some("payments".into()),
+            source: FROM_OPSROOM.into(),
             commit: Some(format!("c0ffee{run}")),
+            url: None,
+            target: Some("payments".into()),
+            started_at: Some(at(min - 2)),
         }
     }
 
@@ -667,24 +643,24 @@ mod tests {
             "ERROR PaymentIntent pi_<*> failed: card_declined"
         );
         assert!(top.new && top.count == 3 && top.level == Some(Level::Error));
-        assert_eq!(top.suspect.as_ref().unwrap().run_id, RunId(7));
+        assert_eq!(top.suspect.as_ref().unwrap().run_id, Some(RunId(7)));
         let old = &patterns[1];
         assert!(
             old.template.starts_with("ERROR db pool exhausted"),
             "{patterns:?}"
         );
         assert!(!old.new && old.count == 12 && old.baseline_count == 11);
-        assert_eq!(old.suspect.as_ref().unwrap().run_id, RunId(3));
+        assert_eq!(old.suspect.as_ref().unwrap().run_id, Some(RunId(3)));
         assert_eq!(patterns[2].level, Some(Level::Info));
         assert_eq!(intake.lines, 27);
-        let body = remediation("prod", &patterns, &deploys);
+        let body = remediation("prod", None, &patterns, &deploys);
         assert_eq!(
             body,
             json!({"runbook": "rollback", "env": "prod", "target": "payments", "params": {}})
         );
         // After a later deploy, the rollback names the one before the suspect.
         let later = [deploys.clone(), vec![deploy(9, 55)]].concat();
-        let body = remediation("prod", &patterns, &later);
+        let body = remediation("prod", None, &patterns, &later);
         assert_eq!(body["params"], json!({"ref": "dpl_3"}));
         // With a repository, a revert of the suspect's commits follows it.
         let all = remediations(
@@ -727,7 +703,7 @@ mod tests {
             "the untimed line takes the time before it"
         );
         assert!(patterns.iter().all(|p| p.first_seen == Some(at(10))));
-        assert_eq!(remediation("prod", &patterns, &[]), Value::Null);
+        assert_eq!(remediation("prod", None, &patterns, &[]), Value::Null);
         // No suspect: an issue on GitHub, nothing with a plain git remote.
         let github = Some(FixRepo { github: true });
         assert_eq!(

@@ -10,6 +10,7 @@ use opsroom_adapters::digitalocean::{
     spec_with_branch, AppDeployment, ComponentSource, DeploymentPhase, DigitalOceanClient,
 };
 use opsroom_adapters::follow::FollowOptions;
+use opsroom_adapters::LiveDeployment;
 use tokio::sync::mpsc;
 
 /// Deployments read per page, and pages read at most, for the history.
@@ -227,6 +228,18 @@ impl Backend for DigitalOceanApp {
         }
         history.extend(served.into_iter().map(|d| recorded(d, None)));
         Ok(history)
+    }
+
+    /// The app's deployments that went live, by when they did.
+    async fn went_live(
+        &self,
+        p: &DeployProvider,
+    ) -> Result<Option<Vec<LiveDeployment>>, PhaseError> {
+        self.client
+            .live_deployments(&self.app_id, HISTORY_PER_PAGE, HISTORY_MAX_PAGES)
+            .await
+            .map(Some)
+            .map_err(|e| api_failure(&p.credential, "listing the app's deployments", &e))
     }
 
     /// Deploys the app and follows it to `ACTIVE`. Without `git_ref` the

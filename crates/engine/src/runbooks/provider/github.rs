@@ -10,6 +10,7 @@ use super::{
 use crate::pipeline::{PhaseError, RunContext};
 use opsroom_adapters::follow::FollowOptions;
 use opsroom_adapters::github::{Dispatch, GitHubClient, RepoName};
+use opsroom_adapters::LiveDeployment;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -22,8 +23,13 @@ pub(super) struct GitHubWorkflow {
     pub(super) ref_input: Option<String>,
     pub(super) inputs: serde_json::Map<String, Value>,
     pub(super) correlation_input: Option<String>,
+    /// The GitHub environment whose deployments say what went live.
+    pub(super) environment: String,
     pub(super) follow: FollowOptions,
 }
+
+/// Deployments of the environment read for [`Backend::went_live`].
+const LIVE_LIST_MAX: u32 = 20;
 
 /// A value no other dispatch carries: the opsroom run, its attempt and the
 /// time, so retries and other opsroom installations differ too.
@@ -85,6 +91,27 @@ impl Backend for GitHubWorkflow {
                 git_ref: Some(r.head_sha),
             })
             .collect())
+    }
+
+    /// The environment's GitHub deployments that reached `success`.
+    async fn went_live(
+        &self,
+        p: &DeployProvider,
+    ) -> Result<Option<Vec<LiveDeployment>>, PhaseError> {
+        self.client
+            .live_deployments(&self.repo, &self.environment, LIVE_LIST_MAX)
+            .await
+            .map(Some)
+            .map_err(|e| {
+                api_failure(
+                    &p.credential,
+                    &format!(
+                        "listing the deployments of environment {}",
+                        self.environment
+                    ),
+                    &e,
+                )
+            })
     }
 
     /// Dispatches the workflow for `git_ref` and follows the run it started

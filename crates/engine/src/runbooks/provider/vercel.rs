@@ -13,6 +13,7 @@ use opsroom_adapters::vercel::{
     BuildEvent, CreateDeployment, DeploymentSummary, GitSource, ListDeployments, Project,
     ProjectDeployment, ReadyState, VercelClient,
 };
+use opsroom_adapters::LiveDeployment;
 use opsroom_core::EventLevel;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -20,6 +21,9 @@ use tokio::sync::mpsc;
 
 /// Deployments read per page of the history.
 const HISTORY_PAGE: u32 = 20;
+
+/// Deployments read for [`Backend::went_live`].
+const LIVE_LIST_MAX: usize = 50;
 
 /// Build log lines quoted in the error of a failed build.
 const FAILING_LINES: usize = 5;
@@ -319,6 +323,19 @@ impl Backend for VercelProject {
         }
         list.sort_by_key(|d| std::cmp::Reverse(d.created));
         Ok(list.into_iter().map(from_summary).collect())
+    }
+
+    /// The project's READY deployments of the env's target, by their
+    /// `ready` time: git pushes and CLI deploys as well as opsroom's.
+    async fn went_live(
+        &self,
+        p: &DeployProvider,
+    ) -> Result<Option<Vec<LiveDeployment>>, PhaseError> {
+        self.client
+            .live_deployments(&self.project, self.target.as_deref(), LIVE_LIST_MAX)
+            .await
+            .map(Some)
+            .map_err(|e| api_failure(&p.credential, "listing deployments", &e))
     }
 
     /// Builds `git_ref`, streaming the build's status and log, and makes
