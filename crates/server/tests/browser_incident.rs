@@ -98,3 +98,122 @@ async fn remediation_buttons_start_their_runs() {
     b.close().await;
     server.stop().await;
 }
+
+/// A real incident run, end to end in the browser: a service's file log
+/// gains a new error right after a deploy; the run page of "triage web in
+/// staging" shows the report naming that deploy, and its rollback button
+/// starts the rollback, which puts the previous ref back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_incident_run_shows_its_report_and_its_rollback_runs() {
+    use chrono::{Duration, SecondsFormat, Utc};
+    use std::fmt::Write as _;
+
+    let dir = std::env::temp_dir().join(format!("opsroom-browser-incident-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("web.log");
+    let toml = format!(
+        r#"
+[environments.staging.deploy]
+provider = "shell"
+argv = ["sh", "-c", "printf %s \"$1\" > LIVE", "deploy", "{{ref}}"]
+cwd = "{dir}"
+
+[[environments.staging.services]]
+name = "web"
+kind = "opsroom_db"
+logs = {{ kind = "file", path = "{log}" }}
+"#,
+        dir = dir.display(),
+        log = log.display(),
+    );
+    let config = opsroom_engine::OpsConfig::parse("test config", &toml).unwrap();
+    let server = Server::start_with(Some(config)).await;
+    for git_ref in ["v1", "v2"] {
+        let run = server
+            .post(
+                "/runs",
+                json!({"runbook": "deploy", "env": "staging", "target": "web", "params": {"ref": git_ref}}),
+            )
+            .await;
+        let done = server.wait_final(run["id"].as_i64().unwrap()).await;
+        assert_eq!(done["status"], "succeeded", "{done}");
+    }
+    let v2 = server.get("/runs?runbook=deploy&limit=1").await[0].clone();
+    assert_eq!(v2["params"]["ref"], "v2", "{v2}");
+    let deployed_at: chrono::DateTime<Utc> = v2["finished_at"].as_str().unwrap().parse().unwrap();
+
+    // An old error every five minutes for the last hour, and a new one
+    // that starts right after the second deploy.
+    let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut text = String::new();
+    let mut t = deployed_at - Duration::minutes(55);
+    let mut n = 0;
+    while t < deployed_at {
+        writeln!(
+            text,
+            "{} ERROR cache miss storm after {} ms",
+            ts(t),
+            100 + n
+        )
+        .unwrap();
+        t += Duration::minutes(5);
+        n += 1;
+    }
+    for i in 0..3 {
+        let at = deployed_at + Duration::milliseconds(1 + i);
+        writeln!(text, "{} ERROR checkout {i} failed: nil session", ts(at)).unwrap();
+    }
+    std::fs::write(&log, text).unwrap();
+
+    let run = server
+        .post("/runs", json!({"text": "triage web in staging"}))
+        .await;
+    assert_eq!(run["runbook"], "incident", "{run}");
+    let id = run["id"].as_i64().unwrap();
+    let done = server.wait_final(id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+
+    let mut b = Browser::start("incident-real", BrowserOptions::default()).await;
+    b.goto(&server.url(&format!("/runs/{id}"))).await;
+    let shown = b
+        .wait(
+            "the report and its rollback button",
+            "const report = [...document.querySelectorAll('.artifact')].find(a => a.querySelector('summary').textContent.endsWith('triage.md'));
+             const button = document.querySelector('.remediations [data-runbook=rollback]');
+             return report && report.querySelector('.md') && button && [report.querySelector('.md').textContent, button.textContent]",
+        )
+        .await;
+    let report = shown[0].as_str().unwrap();
+    assert!(
+        report.contains("checkout <*> failed: nil session"),
+        "{report}"
+    );
+    assert!(
+        report.contains(&format!("#{}", v2["id"])),
+        "the report names the deploy run: {report}"
+    );
+    assert_eq!(shown[1], "Roll back web on staging");
+    b.screenshot("report").await;
+
+    b.click(".remediations [data-runbook=rollback]").await;
+    let started = b
+        .wait(
+            "the rollback's page",
+            &format!(
+                "const m = location.pathname.match(/^\\/runs\\/(\\d+)$/); return m && m[1] !== '{id}' && document.querySelector('#run-view .run-title') && Number(m[1])"
+            ),
+        )
+        .await;
+    let rollback = server.wait_final(started.as_i64().unwrap()).await;
+    assert_eq!(rollback["runbook"], "rollback", "{rollback}");
+    assert_eq!(rollback["status"], "succeeded", "{rollback}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("LIVE")).unwrap(),
+        "v1",
+        "the rollback put the previous ref back"
+    );
+    b.assert_clean_console().await;
+    b.close().await;
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

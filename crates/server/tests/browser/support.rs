@@ -28,11 +28,17 @@ pub struct Server {
 impl Server {
     /// A fresh SQLite store and a real server with in-process workers.
     pub async fn start() -> Server {
+        Server::start_with(None).await
+    }
+
+    /// The same with `config` instead of the demo workspace.
+    pub async fn start_with(config: Option<opsroom_engine::OpsConfig>) -> Server {
         let store = TestStore::sqlite().await;
         let app = TestApp::spawn(
             store.store.clone(),
             TestAppOptions {
                 workers: 2,
+                config,
                 ..Default::default()
             },
         )
