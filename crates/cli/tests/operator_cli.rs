@@ -77,6 +77,25 @@ async fn every_readme_example_works_on_the_demo_workspace() {
         .find(|r| r.runbook == "deploy")
         .expect("a deploy ran");
     assert_eq!(deploy.status, RunStatus::Succeeded);
+    // Newest first: the second release is v2 ("roll out v2 of web"), and
+    // the rollback after it went back to the first one's ref.
+    assert_eq!(deploy.params["ref"], "v2", "{:?}", deploy.params);
+    let rollback = runs
+        .iter()
+        .find(|r| r.runbook == "rollback")
+        .expect("a rollback ran");
+    assert_eq!(rollback.status, RunStatus::Succeeded);
+    let rolled = api
+        .all_events(rollback.id, opsroom_core::Seq(0))
+        .await
+        .unwrap();
+    assert!(
+        rolled
+            .iter()
+            .any(|e| e.message.contains("web is live on staging at main")),
+        "the rollback put main back: {:?}",
+        rolled.iter().map(|e| &e.message).collect::<Vec<_>>()
+    );
     let events = api
         .all_events(deploy.id, opsroom_core::Seq(0))
         .await

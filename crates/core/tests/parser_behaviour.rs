@@ -196,6 +196,17 @@ fn refs_features_and_schema_envs_become_params() {
     let p = w.parse("ship sha 1a2b3c4 to staging");
     assert_eq!(p.params["ref"], json!("1a2b3c4"));
     assert_eq!(p.target.as_deref(), Some("1a2b3c4"));
+    // A version with a `v` is a ref however short ("a second release").
+    for text in [
+        "roll out v2 of web to staging",
+        "deploy web v2 to staging",
+        "deploy web@v2 to staging",
+    ] {
+        let p = w.parse(text);
+        assert_eq!(p.params["ref"], json!("v2"), "{text}");
+        assert_eq!(p.target.as_deref(), Some("web"), "{text}");
+        assert_eq!(p.env.as_deref(), Some("staging"), "{text}");
+    }
 
     let p = w.parse("generate spec for user authentication");
     assert_eq!(p.params["feature"], json!("user authentication"));

@@ -172,7 +172,7 @@ fn marked_ref(marker: &str, next: &str) -> bool {
     }
 }
 
-/// Branches with a slash, `main`, versions (`v2.3.1`, `1.4.0`) and commit
+/// Branches with a slash, `main`, versions (`v2.3.1`, `1.4.0`, `v2`) and commit
 /// hashes (7 to 40 hex digits with at least one digit and one letter).
 pub(super) fn looks_like_ref(token: &str) -> bool {
     if BARE_REFS.contains(&token) {
@@ -196,7 +196,9 @@ pub(super) fn looks_like_ref(token: &str) -> bool {
         .split('.')
         .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
     let parts = core.split('.').count();
-    if numeric && (parts == 3 || (parts == 2 && version.len() < token.len())) {
+    // "1.4.0", and with a `v` also "v1.4" and "v2" ("roll out v2 of web"):
+    // a bare "2" or "1.4" is more often a count or a number than a release.
+    if numeric && (parts == 3 || (parts <= 2 && version.len() < token.len())) {
         return true;
     }
     (7..=40).contains(&token.len())
@@ -219,10 +221,22 @@ mod tests {
             "v1.4",
             "1a2b3c4",
             "v2.0.0-rc.1",
+            "v2",
+            "v10",
         ] {
             assert!(looks_like_ref(r), "{r}");
         }
-        for r in ["/", "500s", "1.4", "deadbee", "prod", "http://x/y", "2024"] {
+        for r in [
+            "/",
+            "500s",
+            "1.4",
+            "deadbee",
+            "prod",
+            "http://x/y",
+            "2024",
+            "v",
+            "vx2",
+        ] {
             assert!(!looks_like_ref(r), "{r}");
         }
     }
