@@ -250,25 +250,17 @@ impl Spec {
                     EventLevel::Info,
                     format!("committed {} on {branch}", commit.sha),
                 );
-                let pr = client
-                    .create_pull_request(
-                        repo,
-                        &NewPullRequest {
-                            title: format!("Spec: {}", self.feature),
-                            body: pr_body(&self.feature, &paths),
-                            head: branch.clone(),
-                            base: self.base.clone(),
-                            draft: false,
-                        },
-                    )
+                let pr = NewPullRequest {
+                    title: format!("Spec: {}", self.feature),
+                    body: pr_body(&self.feature, &paths),
+                    head: branch.clone(),
+                    base: self.base.clone(),
+                    draft: false,
+                };
+                let url = open_pull_request(client, repo, &pr, ctx)
                     .await
                     .map_err(|e| self.api_error("opening the pull request", &e))?;
-                ctx.log_data(
-                    EventLevel::Info,
-                    format!("opened pull request #{}: {}", pr.number, pr.html_url),
-                    json!({"kind": "pull_request", "number": pr.number, "url": pr.html_url}),
-                );
-                (commit.sha, pr.html_url)
+                (commit.sha, url)
             }
             Destination::Remote { url } => {
                 let dir = work_dir(ctx.run());
@@ -343,6 +335,22 @@ impl Spec {
         );
         Ok(())
     }
+}
+
+/// Opens `pr` on `repo` and logs its number and link; returns the link.
+pub(super) async fn open_pull_request(
+    client: &GitHubClient,
+    repo: &RepoName,
+    pr: &NewPullRequest,
+    ctx: &mut RunContext,
+) -> Result<String, ApiError> {
+    let pr = client.create_pull_request(repo, pr).await?;
+    ctx.log_data(
+        EventLevel::Info,
+        format!("opened pull request #{}: {}", pr.number, pr.html_url),
+        json!({"kind": "pull_request", "number": pr.number, "url": pr.html_url}),
+    );
+    Ok(pr.html_url)
 }
 
 impl Destination {

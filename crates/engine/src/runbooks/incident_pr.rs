@@ -11,7 +11,7 @@
 
 use super::deploy::typed_params;
 use super::deploy_checks::check_target;
-use super::feature_spec::{ls_remote, work_dir, Destination};
+use super::feature_spec::{ls_remote, open_pull_request, work_dir, Destination};
 use crate::config::IncidentConfig;
 use crate::pipeline::{Execution, PhaseError, RunContext};
 use crate::Engine;
@@ -317,25 +317,17 @@ impl IncidentPr {
                     EventLevel::Info,
                     format!("committed {} on {branch}", commit.sha),
                 );
-                let pr = client
-                    .create_pull_request(
-                        repo,
-                        &NewPullRequest {
-                            title: format!("Revert {from}..{to}: {}", self.title),
-                            body: self.report.clone(),
-                            head: branch.clone(),
-                            base: self.config.base_branch.clone(),
-                            draft: false,
-                        },
-                    )
+                let pr = NewPullRequest {
+                    title: format!("Revert {from}..{to}: {}", self.title),
+                    body: self.report.clone(),
+                    head: branch.clone(),
+                    base: self.config.base_branch.clone(),
+                    draft: false,
+                };
+                let url = open_pull_request(client, repo, &pr, ctx)
                     .await
                     .map_err(|e| self.api_error("opening the pull request", &e))?;
-                ctx.log_data(
-                    EventLevel::Info,
-                    format!("opened pull request #{}: {}", pr.number, pr.html_url),
-                    json!({"kind": "pull_request", "number": pr.number, "url": pr.html_url}),
-                );
-                (commit.sha, pr.html_url)
+                (commit.sha, url)
             }
             Destination::Remote { url } => {
                 let dir = work_dir(ctx.run());
