@@ -171,32 +171,9 @@ pub fn suspect_for(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::RawLines;
+    use crate::runbooks::incident::triage::tests::{at, deploy, feed};
     use crate::runbooks::incident::triage::{remediation, Intake, Window};
-    use chrono::TimeZone;
     use serde_json::{json, Value};
-
-    fn at(min: i64) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap() + chrono::Duration::minutes(min)
-    }
-
-    fn deploy(run: i64, min: i64) -> Suspect {
-        Suspect {
-            run_id: Some(RunId(run)),
-            deployment: Some(format!("dpl_{run}")),
-            git_ref: Some("main".into()),
-            finished_at: at(min),
-            source: FROM_OPSROOM.into(),
-            commit: Some(format!("c0ffee{run}")),
-            url: None,
-            target: Some("payments".into()),
-            started_at: Some(at(min - 2)),
-        }
-    }
-
-    fn feed(intake: &mut Intake, text: &str) {
-        let _ = intake.raw(text.as_bytes());
-    }
 
     fn listed(id: &str, commit: &str, min: i64) -> LiveDeployment {
         LiveDeployment {

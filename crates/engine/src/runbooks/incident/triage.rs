@@ -567,19 +567,20 @@ fn cell(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
+    //! Its fixtures (`at`, `feed`, `deploy`) serve the suspects' tests too.
     use super::*;
     use chrono::TimeZone;
 
-    fn at(min: i64) -> DateTime<Utc> {
+    pub(in crate::runbooks::incident) fn at(min: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap() + chrono::Duration::minutes(min)
     }
 
-    fn feed(intake: &mut Intake, text: &str) {
+    pub(in crate::runbooks::incident) fn feed(intake: &mut Intake, text: &str) {
         let _ = intake.raw(text.as_bytes());
     }
 
-    fn deploy(run: i64, min: i64) -> Suspect {
+    pub(in crate::runbooks::incident) fn deploy(run: i64, min: i64) -> Suspect {
         Suspect {
             run_id: Some(RunId(run)),
             deployment: Some(format!("dpl_{run}")),
